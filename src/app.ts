@@ -1,0 +1,174 @@
+/**
+ * buildApp(config): plugins, then modules, then the error and 404 handlers.
+ * The app owns nothing global: tests build as many as they like.
+ */
+import { randomUUID } from 'node:crypto'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { sql } from 'kysely'
+import type { Config } from './config.ts'
+import type { DatabaseHandle } from './db/connect.ts'
+import { createAuthenticator } from './http/auth.ts'
+import { ApiError } from './http/errors.ts'
+import { errorHandler, sendError } from './http/error-handler.ts'
+import { trackRoutes } from './http/method-not-allowed.ts'
+import { MemoryRateLimitStore, type RateLimitStore } from './http/rate-limit.ts'
+import { validatorCompiler } from './http/validation.ts'
+import { assetsRoutes } from './modules/assets/assets.routes.ts'
+import { customersRoutes } from './modules/customers/customers.routes.ts'
+import { jobsRoutes } from './modules/jobs/jobs.routes.ts'
+import { locationsRoutes } from './modules/locations/locations.routes.ts'
+import { techniciansRoutes } from './modules/technicians/technicians.routes.ts'
+
+export const BODY_LIMIT = 1024 * 1024
+
+export interface AppOptions {
+  config: Config
+  database: DatabaseHandle
+  rateLimits?: RateLimitStore
+  logger?: FastifyServerOptions['logger']
+}
+
+/** What every module's routes receive. */
+export interface AppContext {
+  database: DatabaseHandle
+  config: Config
+}
+
+export type App = FastifyInstance & { withTypeProvider<T>(): FastifyInstance }
+
+function requestId(): string {
+  return randomUUID().replace(/-/g, '').slice(0, 16)
+}
+
+export async function buildApp(options: AppOptions) {
+  const { config, database } = options
+  const app = Fastify({
+    logger: options.logger ?? { level: config.logLevel },
+    genReqId: requestId,
+    // One line per request, written by our onResponse hook, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: false,
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.setValidatorCompiler(validatorCompiler)
+  app.setErrorHandler(errorHandler)
+  app.decorateRequest('auth', null)
+
+  let shuttingDown = false
+  app.decorate('beginShutdown', () => {
+    shuttingDown = true
+  })
+
+  // Only JSON bodies exist in this API; anything else is 415 (API.md §1).
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = body as string
+    if (text.trim() === '') return done(new ApiError('invalid_json', 'Request body is empty; send a JSON object'), undefined)
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      return done(new ApiError('invalid_json', 'Request body is not valid JSON'), undefined)
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      return done(new ApiError('invalid_json', 'Request body must be a JSON object'), undefined)
+    }
+    done(null, value)
+  })
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+    reply.header('x-content-type-options', 'nosniff')
+    if (shuttingDown) {
+      reply.header('connection', 'close')
+      throw new ApiError('service_unavailable', 'The server is shutting down; retry on another instance')
+    }
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        path: request.url,
+        status: reply.statusCode,
+        duration_ms: Math.round(reply.elapsedTime * 10) / 10,
+        request_id: request.id,
+        key_id: request.auth?.keyId ?? null,
+      },
+      'request',
+    )
+  })
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'FSM Navigator API',
+        version: '1.0.0',
+        description: 'Jobs, customers, locations, technicians and assets for field-service companies. Errors: see docs/errors.md.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
+      security: [{ apiKey: [] }],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  const authenticate = createAuthenticator({
+    db: database.db,
+    rateLimits: options.rateLimits ?? new MemoryRateLimitStore(),
+    defaultRateLimit: config.rateLimitPerMinute,
+    cacheMs: config.keyCacheMs,
+    onBackgroundError: (error) => app.log.warn({ err: error }, 'background write failed'),
+  })
+  app.addHook('onRequest', authenticate)
+
+  // Every write needs a JSON body (API.md §1): a missing Content-Type is 415
+  // too, after the auth checks above and before validation.
+  app.addHook('preValidation', async (request) => {
+    if (request.method !== 'POST' && request.method !== 'PUT' && request.method !== 'PATCH') return
+    if (request.body === undefined) {
+      const type = request.headers['content-type']
+      if (!type || !/^application\/json\s*(;|$)/i.test(type)) throw new ApiError('unsupported_media_type', 'Content-Type must be application/json')
+      throw new ApiError('invalid_json', 'Request body is empty; send a JSON object')
+    }
+  })
+
+  const addMethodNotAllowed = trackRoutes(app)
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }))
+  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    try {
+      await sql`select 1`.execute(database.db)
+      return { status: 'ok', database: 'ok' }
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', database: 'unreachable' })
+    }
+  })
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  const context: AppContext = { database, config }
+  await app.register(async (api) => {
+    await jobsRoutes(api, context)
+    await customersRoutes(api, context)
+    await locationsRoutes(api, context)
+    await techniciansRoutes(api, context)
+    await assetsRoutes(api, context)
+  })
+  addMethodNotAllowed()
+
+  app.setNotFoundHandler((request, reply) => {
+    sendError(new ApiError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`), request, reply)
+  })
+  return app
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Makes every new request answer 503 while in-flight ones finish. */
+    beginShutdown(): void
+  }
+}

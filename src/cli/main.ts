@@ -1,0 +1,171 @@
+/**
+ * The `fsm` command line (API.md §6). Commands call services directly,
+ * never the HTTP API.
+ */
+import { Command, InvalidArgumentError } from 'commander'
+import { loadConfig, type Config } from '../config.ts'
+import { connect, type DatabaseHandle } from '../db/connect.ts'
+import { migrateToLatest } from '../db/migrator.ts'
+import { createKey, listKeys, revokeKey } from '../modules/api-keys/api-keys.service.ts'
+import { createCompany } from '../modules/companies/companies.service.ts'
+import { databaseIsEmpty, seedDemo, type DemoResult } from '../modules/demo/demo.service.ts'
+import { startServer } from '../server.ts'
+import { fail, print } from './output.ts'
+
+function positiveInteger(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) throw new InvalidArgumentError('must be a positive whole number')
+  return Number(text)
+}
+
+function port(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 65535) throw new InvalidArgumentError('must be a port number (0-65535)')
+  return Number(text)
+}
+
+/** Opens the configured database, migrated, runs `work`, always closes. */
+async function withDatabase<T>(config: Config, work: (database: DatabaseHandle) => Promise<T>): Promise<T> {
+  const database = connect(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous })
+  try {
+    await migrateToLatest(database.db)
+    return await work(database)
+  } finally {
+    await database.close()
+  }
+}
+
+function demoText(demo: DemoResult, baseUrl: string): string {
+  return [
+    `Demo company "${demo.company_name}" (id ${demo.company_id}) is ready.`,
+    `API key (shown once; it has every scope): ${demo.api_key}`,
+    'Try:',
+    `  curl -s "${baseUrl}/api/v1/jobs?status=Pending" -H "X-API-Key: ${demo.api_key}"`,
+  ].join('\n')
+}
+
+export function buildCli(): Command {
+  const program = new Command('fsm').description('FSM Navigator: the field-service Jobs API server and its administration').showHelpAfterError()
+  const config = () => loadConfig()
+  const run = (json: boolean, work: () => Promise<void>) => work().catch((error: Error) => fail(json, error.message))
+
+  program
+    .command('serve')
+    .description('apply pending migrations, then serve the API')
+    .option('--port <port>', 'port to listen on (default: $PORT or 3000)', port)
+    .option('--host <host>', 'address to bind (default: $HOST or 127.0.0.1)')
+    .option('--demo-if-empty', 'seed the demo company first when the database is empty (npm start; FSM_DEMO=0 disables)')
+    .option('--json', 'machine-readable output')
+    .action((options: { port?: number; host?: string; demoIfEmpty?: boolean; json?: boolean }) =>
+      run(!!options.json, async () => {
+        const base = config()
+        const cfg = { ...base, port: options.port ?? base.port, host: options.host ?? base.host }
+        const database = connect(cfg.databaseUrl, { sqliteSynchronous: cfg.sqliteSynchronous })
+        await migrateToLatest(database.db)
+        let demo: DemoResult | undefined
+        if (options.demoIfEmpty && cfg.demoOnEmpty && (await databaseIsEmpty(database.db))) demo = await seedDemo(database.db)
+        const server = await startServer(cfg, database)
+        if (demo) print(!!options.json, demo, `\n${demoText(demo, server.address)}\n`)
+      }),
+    )
+
+  program
+    .command('migrate')
+    .description('apply pending migrations')
+    .option('--json', 'machine-readable output')
+    .action((options: { json?: boolean }) =>
+      run(!!options.json, async () => {
+        const database = connect(config().databaseUrl)
+        try {
+          const applied = await migrateToLatest(database.db)
+          print(!!options.json, { applied }, applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date')
+        } finally {
+          await database.close()
+        }
+      }),
+    )
+
+  const company = program.command('company').description('manage companies (tenants)')
+  company
+    .command('create')
+    .description('create a company')
+    .requiredOption('--name <name>', 'company name')
+    .option('--plan <plan>', 'starter, professional or enterprise', 'enterprise')
+    .option('--modules <list>', 'comma-separated modules (assets)', '')
+    .option('--json', 'machine-readable output')
+    .action((options: { name: string; plan: string; modules: string; json?: boolean }) =>
+      run(!!options.json, () =>
+        withDatabase(config(), async ({ db }) => {
+          const row = await createCompany(db, { name: options.name, plan: options.plan, modules: options.modules.split(',') })
+          print(!!options.json, { company_id: row.company_id }, `company ${row.company_id} created (${row.plan}${row.modules ? `, modules: ${row.modules}` : ''})`)
+        }),
+      ),
+    )
+
+  const key = program.command('key').description('manage API keys')
+  key
+    .command('create')
+    .description('create an API key (shown once)')
+    .requiredOption('--company <id>', 'company id', positiveInteger)
+    .requiredOption('--scopes <list>', 'comma-separated scopes, e.g. jobs:read,jobs:write')
+    .option('--name <name>', 'a name to recognise the key by')
+    .option('--rate-limit <perMinute>', 'requests per minute for this key', positiveInteger)
+    .option('--json', 'machine-readable output')
+    .action((options: { company: number; scopes: string; name?: string; rateLimit?: number; json?: boolean }) =>
+      run(!!options.json, () =>
+        withDatabase(config(), async ({ db }) => {
+          const created = await createKey(db, {
+            companyId: options.company,
+            scopes: options.scopes.split(','),
+            ...(options.name !== undefined && { name: options.name }),
+            ...(options.rateLimit !== undefined && { rateLimitPerMinute: options.rateLimit }),
+          })
+          print(!!options.json, { key_id: created.keyId, api_key: created.apiKey }, `key ${created.keyId} created; store it now, it is not shown again:\n${created.apiKey}`)
+        }),
+      ),
+    )
+  key
+    .command('list')
+    .description("list a company's keys (never their secrets)")
+    .requiredOption('--company <id>', 'company id', positiveInteger)
+    .option('--json', 'machine-readable output')
+    .action((options: { company: number; json?: boolean }) =>
+      run(!!options.json, () =>
+        withDatabase(config(), async ({ db }) => {
+          const keys = await listKeys(db, options.company)
+          const lines = keys.map((k) => `${k.key_id}\t${k.prefix}…\t${k.name}\t${k.scopes.join(',')}\t${k.revoked_at ? `revoked ${k.revoked_at}` : 'active'}`)
+          print(!!options.json, { keys }, lines.length ? lines.join('\n') : 'no keys')
+        }),
+      ),
+    )
+  key
+    .command('revoke')
+    .description('revoke a key; every server refuses it within a second')
+    .argument('<keyId>', 'key id', positiveInteger)
+    .option('--json', 'machine-readable output')
+    .action((keyId: number, options: { json?: boolean }) =>
+      run(!!options.json, () =>
+        withDatabase(config(), async ({ db }) => {
+          const revoked = await revokeKey(db, keyId)
+          if (!revoked) throw new Error(`key ${keyId} not found`)
+          print(!!options.json, revoked, `key ${keyId} revoked at ${revoked.revoked_at}`)
+        }),
+      ),
+    )
+
+  program
+    .command('demo')
+    .description('seed a demo company with records and jobs in every status, and print a working key')
+    .option('--json', 'machine-readable output')
+    .action((options: { json?: boolean }) =>
+      run(!!options.json, () =>
+        withDatabase(config(), async ({ db }) => {
+          const demo = await seedDemo(db)
+          const cfg = config()
+          print(!!options.json, { company_id: demo.company_id, api_key: demo.api_key }, demoText(demo, `http://${cfg.host}:${cfg.port}`))
+        }),
+      ),
+    )
+
+  return program
+}
+
+await buildCli().parseAsync(process.argv)

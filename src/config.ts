@@ -1,0 +1,47 @@
+/**
+ * The environment, parsed and validated once. Everything else receives a
+ * `Config` and never reads `process.env` itself, so tests can build an app
+ * with any configuration side by side.
+ */
+export interface Config {
+  /** `sqlite:PATH` or `postgres://…`; see API.md §6. */
+  databaseUrl: string
+  port: number
+  host: string
+  /** Default per-key budget, requests per minute (API.md §3). */
+  rateLimitPerMinute: number
+  /** SQLite durability: NORMAL survives a process crash, FULL also power loss. */
+  sqliteSynchronous: 'NORMAL' | 'FULL'
+  logLevel: string
+  /** `npm start` seeds demo data into an empty database unless this is false. */
+  demoOnEmpty: boolean
+  /** How long a key lookup may be served from memory; bounds how late a revocation is seen. */
+  keyCacheMs: number
+}
+
+export class ConfigError extends Error {}
+
+function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`)
+  const value = Number(raw)
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const synchronous = (env.FSM_SQLITE_SYNCHRONOUS ?? 'NORMAL').toUpperCase()
+  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
+    throw new ConfigError(`FSM_SQLITE_SYNCHRONOUS must be NORMAL or FULL, got "${env.FSM_SQLITE_SYNCHRONOUS}"`)
+  }
+  return {
+    databaseUrl: env.DATABASE_URL || 'sqlite:./data/fsm.db',
+    port: integer('PORT', env.PORT, 3000, 0, 65535),
+    host: env.HOST || '127.0.0.1',
+    rateLimitPerMinute: integer('FSM_RATE_LIMIT', env.FSM_RATE_LIMIT, 600, 1, 10_000_000),
+    sqliteSynchronous: synchronous,
+    logLevel: env.LOG_LEVEL || 'info',
+    demoOnEmpty: env.FSM_DEMO !== '0',
+    keyCacheMs: integer('FSM_KEY_CACHE_MS', env.FSM_KEY_CACHE_MS, 500, 0, 1000),
+  }
+}

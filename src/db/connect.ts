@@ -1,0 +1,137 @@
+/**
+ * The one seam between the dialects: everything dialect-specific about
+ * opening a database lives here (and in `dialect.ts`); queries are Kysely.
+ */
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import SqliteDatabase from 'better-sqlite3'
+import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, CompiledQuery, type DatabaseConnection, type Driver } from 'kysely'
+import pg from 'pg'
+import type { Database } from './types.ts'
+
+export type Dialect = 'sqlite' | 'postgres'
+
+export interface DatabaseHandle {
+  db: Kysely<Database>
+  dialect: Dialect
+  /** A printable description without credentials, for logs. */
+  description: string
+  close(): Promise<void>
+}
+
+export interface ConnectOptions {
+  sqliteSynchronous?: 'NORMAL' | 'FULL'
+  /** PostgreSQL schema to use (tests give each run its own). */
+  pgSchema?: string
+  pgPoolSize?: number
+}
+
+export class DatabaseUrlError extends Error {}
+
+export function parseDatabaseUrl(url: string): { dialect: Dialect; target: string } {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\//, '')
+    if (!path) throw new DatabaseUrlError('DATABASE_URL sqlite: needs a file path, e.g. sqlite:./data/fsm.db')
+    return { dialect: 'sqlite', target: path }
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { dialect: 'postgres', target: url }
+  throw new DatabaseUrlError('DATABASE_URL must start with sqlite:, postgres:// or postgresql://')
+}
+
+export function connect(url: string, options: ConnectOptions = {}): DatabaseHandle {
+  const { dialect, target } = parseDatabaseUrl(url)
+  return dialect === 'sqlite' ? connectSqlite(target, options) : connectPostgres(target, options)
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement anew; better-sqlite3's
+ * prepared statements are reusable, so keep them (the set of distinct SQL
+ * texts our queries produce is small and bounded).
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database) {
+  const cache = new Map<string, SqliteDatabase.Statement>()
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let statement = cache.get(sql)
+      if (!statement) {
+        statement = sqlite.prepare(sql)
+        if (cache.size > 2000) cache.clear()
+        cache.set(sql, statement)
+      }
+      return statement
+    },
+  }
+}
+
+/**
+ * Write transactions take the write lock up front (`BEGIN IMMEDIATE`), so a
+ * transaction that reads and then writes cannot fail half-way with
+ * SQLITE_BUSY when another process (the CLI, a backup) holds the lock; it
+ * waits for `busy_timeout` instead.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'))
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: ConstructorParameters<typeof SqliteDialect>[0]
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(config)
+    this.#config = config
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config)
+  }
+}
+
+function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
+  const file = path === ':memory:' ? path : resolve(path)
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+  const sqlite = new SqliteDatabase(file)
+  sqlite.pragma('journal_mode = WAL')
+  sqlite.pragma(`synchronous = ${options.sqliteSynchronous ?? 'NORMAL'}`)
+  sqlite.pragma('busy_timeout = 5000')
+  sqlite.pragma('foreign_keys = ON')
+  // Checkpoint every ~4 MB of WAL (the default 1000 pages), and cap the file
+  // left behind after a checkpoint so the WAL cannot grow without bound.
+  sqlite.pragma('wal_autocheckpoint = 1000')
+  sqlite.pragma('journal_size_limit = 67108864')
+  sqlite.pragma('cache_size = -65536')
+  sqlite.pragma('temp_store = MEMORY')
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) })
+  return {
+    db,
+    dialect: 'sqlite',
+    description: `sqlite:${file}`,
+    close: () => db.destroy(),
+  }
+}
+
+// BIGINT (ids, timestamps) arrives as a string by default; every value we
+// store fits in 2^53, so a JavaScript number is exact.
+pg.types.setTypeParser(20, (value: string) => Number(value))
+// NUMERIC is not used; DOUBLE PRECISION already arrives as a number.
+
+function connectPostgres(url: string, options: ConnectOptions): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.pgPoolSize ?? 10,
+    connectionTimeoutMillis: 5000,
+    ...(options.pgSchema ? { options: `-c search_path=${options.pgSchema}` } : {}),
+  })
+  // An idle client losing its connection must not crash the process; the
+  // next query gets a fresh one and /readyz reports the outage.
+  pool.on('error', () => {})
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  const safe = new URL(url)
+  safe.password = ''
+  return {
+    db,
+    dialect: 'postgres',
+    description: safe.toString(),
+    close: () => db.destroy(),
+  }
+}

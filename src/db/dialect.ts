@@ -1,0 +1,47 @@
+/**
+ * Dialect checks for the few places where SQL differs (migrations, error
+ * codes). Queries themselves never branch on the dialect.
+ */
+import { type Kysely, SqliteAdapter, type ColumnDefinitionBuilder, type CreateTableBuilder } from 'kysely'
+
+export function isSqlite(db: Kysely<any>): boolean {
+  return db.getExecutor().adapter instanceof SqliteAdapter
+}
+
+/** An auto-incrementing 64-bit primary key on both dialects. */
+export function withIdColumn<T extends string>(db: Kysely<any>, table: CreateTableBuilder<T, any>, name: string) {
+  return isSqlite(db)
+    ? table.addColumn(name, 'integer', (c: ColumnDefinitionBuilder) => c.primaryKey().autoIncrement())
+    : table.addColumn(name, 'bigint', (c: ColumnDefinitionBuilder) => c.primaryKey().generatedByDefaultAsIdentity())
+}
+
+/** Was this error a unique-constraint violation, on either dialect? */
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string }
+  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505'
+}
+
+/** Should this error be retried as a whole transaction (PostgreSQL serialization failure or deadlock)? */
+export function isRetryableTransactionError(error: unknown): boolean {
+  const e = error as { code?: string }
+  return e?.code === '40001' || e?.code === '40P01'
+}
+
+/** Does this error mean the database cannot be reached (as opposed to a bad query)? */
+export function isUnavailableError(error: unknown): boolean {
+  const e = error as { code?: string; message?: string }
+  const code = e?.code ?? ''
+  return (
+    code === 'SQLITE_BUSY' ||
+    code === 'SQLITE_LOCKED' ||
+    code === 'SQLITE_CANTOPEN' ||
+    code === 'SQLITE_IOERR' ||
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === 'ETIMEDOUT' ||
+    code === '57P01' || // admin shutdown
+    code === '57P03' || // cannot connect now
+    code.startsWith('08') || // connection exceptions
+    /Connection terminated|timeout exceeded when trying to connect/i.test(e?.message ?? '')
+  )
+}

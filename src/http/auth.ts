@@ -1,0 +1,117 @@
+/**
+ * Authentication, rate limiting, plan and scope checks, in the order of
+ * API.md §2: 401 → 429 → 403 plan → 403 scope. They run in `onRequest`,
+ * before the body is read, so an unauthenticated client cannot make the
+ * server parse a megabyte.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/types.ts'
+import { nowSeconds } from '../db/time.ts'
+import { findKeyForAuth, touchKey } from '../modules/api-keys/api-keys.service.ts'
+import { hashesEqual, hashKey, parseKey } from '../modules/api-keys/key-format.ts'
+import type { Scope } from '../modules/api-keys/scopes.ts'
+import { parseModules, type Module } from '../modules/companies/companies.service.ts'
+import { ApiError } from './errors.ts'
+import type { RateLimitStore } from './rate-limit.ts'
+
+export interface AuthContext {
+  keyId: number
+  keyName: string
+  companyId: number
+  scopes: ReadonlySet<string>
+  modules: ReadonlySet<Module>
+  plan: string
+  /** The key's own budget, or null for the configured default. */
+  rateLimitPerMinute: number | null
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: AuthContext | null
+  }
+  interface FastifyContextConfig {
+    /** The scope a route needs; routes without one are public. */
+    scope?: Scope
+  }
+}
+
+type KeyRecord = NonNullable<Awaited<ReturnType<typeof findKeyForAuth>>>
+
+interface AuthOptions {
+  db: Kysely<Database>
+  rateLimits: RateLimitStore
+  defaultRateLimit: number
+  /** Key lookups are cached this long; it bounds how late a revocation takes effect. */
+  cacheMs: number
+  onBackgroundError: (error: unknown) => void
+}
+
+/** last_used_at is written at most this often per key, not on every request. */
+const TOUCH_INTERVAL_SECONDS = 60
+
+export function createAuthenticator(options: AuthOptions) {
+  const cache = new Map<number, { record: KeyRecord | undefined; expiresMs: number }>()
+  const touched = new Map<number, number>()
+
+  async function lookup(keyId: number): Promise<KeyRecord | undefined> {
+    const nowMs = Date.now()
+    const hit = cache.get(keyId)
+    if (hit && hit.expiresMs > nowMs) return hit.record
+    const record = await findKeyForAuth(options.db, keyId)
+    if (cache.size > 10_000) cache.clear()
+    cache.set(keyId, { record, expiresMs: nowMs + options.cacheMs })
+    return record
+  }
+
+  function touch(record: KeyRecord) {
+    const now = nowSeconds()
+    const last = touched.get(record.key_id) ?? record.last_used_at ?? 0
+    if (now - last < TOUCH_INTERVAL_SECONDS) return
+    touched.set(record.key_id, now)
+    touchKey(options.db, record.key_id, now).catch(options.onBackgroundError)
+  }
+
+  async function authenticate(request: FastifyRequest): Promise<AuthContext> {
+    const header = request.headers['x-api-key']
+    if (header === undefined || header === '') throw new ApiError('unauthorized', 'X-API-Key header is required')
+    const keyId = typeof header === 'string' ? parseKey(header) : null
+    if (keyId === null) throw new ApiError('unauthorized', 'Invalid API key')
+    const record = await lookup(keyId)
+    if (!record || !hashesEqual(hashKey(header as string), record.key_hash) || record.revoked_at !== null) {
+      throw new ApiError('unauthorized', 'Invalid or revoked API key')
+    }
+    touch(record)
+    return {
+      keyId: record.key_id,
+      keyName: record.key_name,
+      companyId: record.company_id,
+      scopes: new Set(record.scopes.split(',')),
+      modules: new Set(parseModules(record.modules)),
+      plan: record.plan,
+      rateLimitPerMinute: record.rate_limit_per_minute,
+    }
+  }
+
+  /** The onRequest hook for API routes. */
+  return async function guard(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const scope = request.routeOptions.config.scope
+    if (!scope) return
+    const auth = await authenticate(request)
+    request.auth = auth
+
+    const decision = await options.rateLimits.take(`key:${auth.keyId}`, auth.rateLimitPerMinute ?? options.defaultRateLimit, Date.now())
+    reply.header('x-ratelimit-limit', decision.limit)
+    reply.header('x-ratelimit-remaining', decision.remaining)
+    reply.header('x-ratelimit-reset', decision.resetAt)
+    if (!decision.allowed) {
+      throw new ApiError('rate_limit_exceeded', `Rate limit of ${decision.limit} requests per minute exceeded; retry in ${decision.retryAfter} s`, {
+        headers: { 'retry-after': String(decision.retryAfter) },
+      })
+    }
+    if (auth.plan !== 'enterprise') {
+      throw new ApiError('plan_upgrade_required', 'The REST API is available on Enterprise plans')
+    }
+    if (!auth.scopes.has(scope)) throw new ApiError('insufficient_scope', `This API key lacks the ${scope} scope`)
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The one place that turns errors into HTTP answers: every non-2xx answer is
+ * the envelope of API.md §1, with the request id; nothing internal (stack,
+ * SQL) leaves the process, it goes to the log instead.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { isUnavailableError } from '../db/dialect.ts'
+import { ApiError, type ErrorCode } from './errors.ts'
+
+/** Fastify's own errors (raised before our code runs) mapped to our codes. */
+const FASTIFY_CODES: Record<string, [ErrorCode, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ['payload_too_large', 'Request body exceeds 1 MiB'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['unsupported_media_type', 'Content-Type must be application/json'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['invalid_json', 'Request body length does not match Content-Length'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: ['invalid_json', 'Request body is empty; send a JSON object'],
+  FST_ERR_CTP_INVALID_JSON_BODY: ['invalid_json', 'Request body is not valid JSON'],
+}
+
+export function toApiError(error: FastifyError | Error): ApiError | null {
+  if (error instanceof ApiError) return error
+  const code = (error as FastifyError).code
+  if (code && FASTIFY_CODES[code]) {
+    const [apiCode, message] = FASTIFY_CODES[code]
+    return new ApiError(apiCode, message)
+  }
+  if (isUnavailableError(error)) return new ApiError('service_unavailable', 'The database is unavailable; retry shortly', { headers: { 'retry-after': '1' } })
+  const status = (error as FastifyError).statusCode
+  if (status && status >= 400 && status < 500) {
+    // Any other client error Fastify raises (a malformed header, an aborted body…).
+    return new ApiError(status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_json', error.message)
+  }
+  return null
+}
+
+export function errorBody(error: ApiError, requestId: string) {
+  return {
+    success: false as const,
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.details ? { details: error.details } : {}),
+    },
+    request_id: requestId,
+  }
+}
+
+export function sendError(error: ApiError, request: FastifyRequest, reply: FastifyReply) {
+  if (error.headers) reply.headers(error.headers)
+  return reply.code(error.status).type('application/json; charset=utf-8').send(errorBody(error, request.id))
+}
+
+export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const known = toApiError(error)
+  if (known) {
+    if (known.code === 'service_unavailable') request.log.warn({ err: error }, 'database unavailable')
+    return sendError(known, request, reply)
+  }
+  request.log.error({ err: error }, 'unexpected error')
+  return sendError(new ApiError('internal_error', `An unexpected error occurred; quote request id ${request.id} when reporting it`), request, reply)
+}

@@ -1,0 +1,59 @@
+/**
+ * The error codes of API.md §2 and the one error type that carries them.
+ * Services throw these (they know nothing of HTTP beyond the code); the
+ * error handler turns them into the documented envelope.
+ */
+
+export const ERROR_STATUS = {
+  validation_failed: 400,
+  invalid_json: 400,
+  invalid_status_transition: 400,
+  unauthorized: 401,
+  insufficient_scope: 403,
+  plan_upgrade_required: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  job_locked: 409,
+  conflict: 409,
+  idempotency_key_in_use: 409,
+  precondition_failed: 412,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  idempotency_key_reused: 422,
+  rate_limit_exceeded: 429,
+  internal_error: 500,
+  service_unavailable: 503,
+} as const
+
+export type ErrorCode = keyof typeof ERROR_STATUS
+
+export interface FieldError {
+  field: string
+  message: string
+}
+
+export class ApiError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  readonly details: FieldError[] | undefined
+  readonly headers: Record<string, string> | undefined
+
+  constructor(code: ErrorCode, message: string, options: { details?: FieldError[]; headers?: Record<string, string> } = {}) {
+    super(message)
+    this.name = 'ApiError'
+    this.code = code
+    this.status = ERROR_STATUS[code]
+    this.details = options.details
+    this.headers = options.headers
+  }
+}
+
+/** `validation_failed` listing every offending field; the message names them all. */
+export function validationError(details: FieldError[]): ApiError {
+  const message = details.map((d) => (d.field === 'body' ? d.message : `${d.field} ${d.message}`)).join('; ')
+  return new ApiError('validation_failed', message, { details })
+}
+
+export function notFound(resource: string, id: number | string): ApiError {
+  return new ApiError('not_found', `${resource} ${id} not found`)
+}

@@ -1,0 +1,41 @@
+/**
+ * 405 with `Allow` (API.md §2): Fastify answers 404 for a known path with an
+ * unknown method, so each path gets a catch-all route for the methods it
+ * lacks. It answers in onRequest, before auth and body parsing, because
+ * route checks come first.
+ */
+import type { FastifyInstance, HTTPMethods } from 'fastify'
+import { ApiError } from './errors.ts'
+
+/** Every method Fastify routes; anything else never reaches a route and is 404. */
+const METHODS: HTTPMethods[] = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE', 'QUERY' as HTTPMethods]
+const ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
+
+/** Call before the routes are registered; call the returned function after. */
+export function trackRoutes(app: FastifyInstance): () => void {
+  const byPath = new Map<string, Set<string>>()
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method]
+    const set = byPath.get(route.url) ?? new Set<string>()
+    for (const m of methods) set.add(m)
+    byPath.set(route.url, set)
+  })
+  return () => {
+    for (const [url, allowed] of [...byPath]) {
+      if (url.includes('*') || url.startsWith('/docs')) continue
+      const missing = METHODS.filter((m) => !allowed.has(m))
+      if (missing.length === 0) continue
+      const allow = [...allowed].sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b)).join(', ')
+      app.route({
+        method: missing,
+        url,
+        schema: { hide: true },
+        onRequest: async (request, reply) => {
+          reply.header('allow', allow)
+          throw new ApiError('method_not_allowed', `Method ${request.method} is not allowed on ${url}; allowed: ${allow}`)
+        },
+        handler: async () => undefined,
+      })
+    }
+  }
+}

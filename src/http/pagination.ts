@@ -1,0 +1,47 @@
+/**
+ * Page arithmetic and the RFC 8288 `Link` header of API.md §4.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+export const DEFAULT_PER_PAGE = 50
+export const MAX_PER_PAGE = 100
+
+export interface PageRequest {
+  page: number
+  perPage: number
+  offset: number
+}
+
+/** `per_page` above the maximum is clamped (and the answer says so); below 1 never gets here. */
+export function pageRequest(page: number | undefined, perPage: number | undefined): PageRequest {
+  const p = page ?? 1
+  const size = Math.min(perPage ?? DEFAULT_PER_PAGE, MAX_PER_PAGE)
+  return { page: p, perPage: size, offset: (p - 1) * size }
+}
+
+export function pagination(request: PageRequest, total: number) {
+  return {
+    page: request.page,
+    per_page: request.perPage,
+    total,
+    total_pages: Math.ceil(total / request.perPage),
+  }
+}
+
+/** Sets `Link` with first/prev/next/last, keeping the request's other parameters. */
+export function setLinkHeader(req: FastifyRequest, reply: FastifyReply, page: PageRequest, totalPages: number) {
+  const [path, query = ''] = req.url.split('?', 2) as [string, string?]
+  // Keep the client's own encoding of the other parameters (e.g. a literal comma in status=).
+  const base = query
+    .split('&')
+    .filter((part) => part !== '' && !/^(page|per_page)(=|$)/.test(part))
+    .join('&')
+  const target = (n: number) => `<${path}?${base ? `${base}&` : ''}page=${n}&per_page=${page.perPage}>`
+  const links: string[] = []
+  const last = Math.max(totalPages, 1)
+  links.push(`${target(1)}; rel="first"`)
+  if (page.page > 1) links.push(`${target(page.page - 1)}; rel="prev"`)
+  if (page.page < totalPages) links.push(`${target(page.page + 1)}; rel="next"`)
+  links.push(`${target(last)}; rel="last"`)
+  reply.header('link', links.join(', '))
+}

@@ -1,0 +1,62 @@
+/**
+ * Per-key token buckets (API.md §3): a bucket holds the per-minute budget and
+ * refills at that rate, so a burst of the whole budget passes and the next
+ * request waits. @fastify/rate-limit counts fixed windows, which lets twice
+ * the budget through across a window edge, so the bucket is ours; the store
+ * is an interface so that several processes can share one (Redis).
+ */
+
+export interface RateLimitDecision {
+  allowed: boolean
+  limit: number
+  remaining: number
+  /** Unix seconds when the bucket is full again. */
+  resetAt: number
+  /** Whole seconds until one request would pass (only when refused). */
+  retryAfter: number
+}
+
+export interface RateLimitStore {
+  take(key: string, limitPerMinute: number, nowMs: number): Promise<RateLimitDecision> | RateLimitDecision
+  close?(): Promise<void>
+}
+
+interface Bucket {
+  tokens: number
+  updatedMs: number
+  limit: number
+}
+
+/** Pure token-bucket arithmetic, shared by every store. */
+export function takeToken(bucket: Bucket | undefined, limit: number, nowMs: number): { bucket: Bucket; decision: RateLimitDecision } {
+  const ratePerMs = limit / 60_000
+  let tokens = limit
+  if (bucket && bucket.limit === limit) tokens = Math.min(limit, bucket.tokens + (nowMs - bucket.updatedMs) * ratePerMs)
+  const allowed = tokens >= 1
+  if (allowed) tokens -= 1
+  const fullInMs = (limit - tokens) / ratePerMs
+  return {
+    bucket: { tokens, updatedMs: nowMs, limit },
+    decision: {
+      allowed,
+      limit,
+      remaining: Math.floor(tokens),
+      resetAt: Math.ceil((nowMs + fullInMs) / 1000),
+      retryAfter: allowed ? 0 : Math.max(1, Math.ceil((1 - tokens) / ratePerMs / 1000)),
+    },
+  }
+}
+
+export class MemoryRateLimitStore implements RateLimitStore {
+  readonly #buckets = new Map<string, Bucket>()
+
+  take(key: string, limit: number, nowMs: number): RateLimitDecision {
+    const { bucket, decision } = takeToken(this.#buckets.get(key), limit, nowMs)
+    // Full buckets carry no information; dropping them bounds memory.
+    if (this.#buckets.size > 100_000) {
+      for (const [k, b] of this.#buckets) if (b.tokens + (nowMs - b.updatedMs) * (b.limit / 60_000) >= b.limit) this.#buckets.delete(k)
+    }
+    this.#buckets.set(key, bucket)
+    return decision
+  }
+}

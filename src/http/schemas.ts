@@ -1,0 +1,95 @@
+/**
+ * Building blocks for the route schemas. One schema validates a request,
+ * serialises the answer and documents both in OpenAPI (API.md §7), so the
+ * rules of API.md §1 are written here once.
+ */
+import { Type, type TSchema, type Static } from 'typebox'
+
+export const MAX_ID = Number.MAX_SAFE_INTEGER
+
+/** No C0 control characters and no lone UTF-16 surrogates (names, titles, tags). */
+export const SINGLE_LINE = '^[^\\u0000-\\u001F\\uD800-\\uDFFF]*$'
+/** As above, but tab, CR and LF are allowed (descriptions, notes, addresses). */
+export const MULTI_LINE = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uD800-\\uDFFF]*$'
+
+/** Messages for the patterns above, used when mapping validation errors. */
+export const PATTERN_MESSAGES = new Map<string, string>([
+  [SINGLE_LINE, 'must not contain control characters or invalid Unicode'],
+  [MULTI_LINE, 'must not contain control characters (other than tab, CR and LF) or invalid Unicode'],
+])
+
+type Options = { description?: string }
+
+/** `null` allowed as well: widens `type` so validation errors stay one per field. */
+function nullable<T extends TSchema>(schema: T) {
+  const copy = { ...schema } as Record<string, unknown>
+  if (Array.isArray(copy.enum)) copy.enum = [...(copy.enum as unknown[]), null]
+  if (typeof copy.type === 'string') copy.type = [copy.type, 'null']
+  return Type.Unsafe<Static<T> | null>(copy)
+}
+
+export const Id = (o: Options = {}) => Type.Integer({ minimum: 1, maximum: MAX_ID, ...o })
+export const NullableId = (o: Options = {}) => nullable(Id(o))
+
+/** A title or name: required text of one line, at most 200 code points. */
+export const Name = (o: Options = {}) => Type.String({ minLength: 1, maxLength: 200, pattern: SINGLE_LINE, ...o })
+export const NullableName = (o: Options = {}) => nullable(Type.String({ maxLength: 200, pattern: SINGLE_LINE, ...o }))
+/** Free text (descriptions, notes, addresses): up to 10,000 code points. */
+export const NullableText = (o: Options = {}) => nullable(Type.String({ maxLength: 10_000, pattern: MULTI_LINE, ...o }))
+export const NullableEmail = (o: Options = {}) => nullable(Type.String({ maxLength: 254, format: 'email', ...o }))
+
+/** An RFC 3339 date-time in a request; stored as whole UTC seconds. */
+export const DateTimeIn = (o: Options = {}) => Type.String({ format: 'date-time', ...o })
+export const NullableDateTimeIn = (o: Options = {}) => nullable(DateTimeIn(o))
+/** A timestamp in an answer: `YYYY-MM-DDTHH:MM:SSZ`. */
+export const Timestamp = (o: Options = {}) => Type.String({ description: 'UTC, YYYY-MM-DDTHH:MM:SSZ', ...o })
+export const NullableTimestamp = (o: Options = {}) => nullable(Timestamp(o))
+
+export const Enum = <T extends string>(values: readonly T[], o: Options = {}) => Type.Unsafe<T>({ type: 'string', enum: [...values], ...o })
+export const NullableEnum = <T extends string>(values: readonly T[], o: Options = {}) => nullable(Enum(values, o))
+
+export { nullable as Nullable }
+
+// ---- Query strings: values arrive as text; see validation.ts for coercion.
+
+/** A positive integer in a query string (decimal digits only). */
+export const QueryId = (o: Options = {}) => Type.Integer({ minimum: 1, maximum: MAX_ID, ...o })
+export const QueryPage = () => Type.Integer({ minimum: 1, maximum: MAX_ID, description: 'Page number (default: 1)' })
+export const QueryPerPage = () =>
+  Type.Integer({ minimum: 1, maximum: MAX_ID, description: 'Results per page (default: 50; values above 100 are treated as 100)' })
+/** `?id=N` addressing a single record (PUT, PATCH, DELETE). */
+export const IdQuery = (what: string) => Type.Object({ id: QueryId({ description: `The ${what} id` }) }, { additionalProperties: false })
+/** No query parameters at all (POST). */
+export const NoQuery = Type.Object({}, { additionalProperties: false })
+export const QueryText = (o: Options = {}) => Type.String({ minLength: 1, maxLength: 200, pattern: SINGLE_LINE, ...o })
+export const QueryDate = (o: Options = {}) => Type.String({ format: 'date-or-date-time', ...o })
+
+// ---- Envelopes (API.md §1).
+
+export const RequestId = Type.String({ description: 'Unique id of this request, also in the X-Request-Id header' })
+
+export const Pagination = Type.Object({
+  page: Type.Integer(),
+  per_page: Type.Integer(),
+  total: Type.Integer(),
+  total_pages: Type.Integer(),
+})
+
+export const ReadEnvelope = <T extends TSchema>(data: T) => Type.Object({ data, request_id: RequestId })
+export const ListEnvelope = <T extends TSchema>(item: T) =>
+  Type.Object({ data: Type.Array(item), pagination: Pagination, request_id: RequestId })
+export const WriteEnvelope = <T extends TSchema>(data: T) =>
+  Type.Object({ success: Type.Literal(true), message: Type.String(), data, request_id: RequestId })
+
+export const ErrorEnvelope = Type.Object(
+  {
+    success: Type.Literal(false),
+    error: Type.Object({
+      code: Type.String({ description: 'One of the codes in docs/errors.md' }),
+      message: Type.String(),
+      details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+    }),
+    request_id: RequestId,
+  },
+  { $id: 'ErrorEnvelope' },
+)

@@ -1,0 +1,193 @@
+/**
+ * Request validation (API.md §1, DESIGN.md habit 2). Fastify's default Ajv
+ * coerces `"87"` into 87 and silently drops unknown fields; we want neither.
+ * Bodies: trimmed, then checked strictly (no coercion, unknown fields
+ * rejected, every error reported). Query strings: a repeated or empty
+ * parameter is an error, integers are decimal digits only, then the same
+ * strict check. Errors become `validation_failed` with one detail per field.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import type { FastifySchema, FastifySchemaCompiler } from 'fastify'
+import { validationError, type FieldError } from './errors.ts'
+import { isDateOrDateTime, isDateTime } from './formats.ts'
+import { PATTERN_MESSAGES, MAX_ID } from './schemas.ts'
+
+type JsonSchema = {
+  type?: string | string[]
+  enum?: unknown[]
+  properties?: Record<string, JsonSchema>
+  required?: string[]
+  format?: string
+  /** Better messages for fields that exist elsewhere but may not be sent here. */
+  'x-field-hints'?: Record<string, string>
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+
+function createAjv(): Ajv {
+  const ajv = new Ajv({
+    allErrors: true,
+    coerceTypes: false,
+    useDefaults: false,
+    removeAdditional: false,
+    allowUnionTypes: true,
+    strict: false,
+  })
+  ajv.addFormat('date-time', { type: 'string', validate: isDateTime })
+  ajv.addFormat('date-or-date-time', { type: 'string', validate: isDateOrDateTime })
+  ajv.addFormat('email', { type: 'string', validate: (text: string) => EMAIL.test(text) })
+  return ajv
+}
+
+const ajv = createAjv()
+
+const FORMAT_MESSAGES: Record<string, string> = {
+  'date-time': 'must be an RFC 3339 date-time with a time zone, e.g. 2026-02-25T09:00:00Z',
+  'date-or-date-time': 'must be a date (2026-02-24) or an RFC 3339 date-time with a time zone',
+  email: 'must be an email address',
+}
+
+function typeMessage(type: unknown): string {
+  const types = (Array.isArray(type) ? type : [type]).filter((t) => t !== 'null')
+  const nullable = Array.isArray(type) && type.includes('null')
+  const names = types.map((t) => (t === 'integer' ? 'an integer' : t === 'array' ? 'an array' : t === 'object' ? 'an object' : `a ${t}`))
+  return `must be ${names.join(' or ')}${nullable ? ' or null' : ''}`
+}
+
+function fieldOf(error: ErrorObject): string {
+  const parts = error.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+  if (error.keyword === 'required') parts.push((error.params as { missingProperty: string }).missingProperty)
+  if (error.keyword === 'additionalProperties') parts.push((error.params as { additionalProperty: string }).additionalProperty)
+  let field = ''
+  for (const part of parts) field += /^\d+$/.test(part) && field ? `[${part}]` : field ? `.${part}` : part
+  return field || 'body'
+}
+
+function messageOf(error: ErrorObject, unknownWord: string): string {
+  const params = error.params as Record<string, any>
+  switch (error.keyword) {
+    case 'required':
+      return 'is required'
+    case 'additionalProperties':
+      return `is not a known ${unknownWord}`
+    case 'type':
+      return typeMessage(params.type)
+    case 'enum':
+      return `must be one of: ${(params.allowedValues as unknown[]).filter((v) => v !== null).join(', ')}`
+    case 'const':
+      return `must be ${JSON.stringify(params.allowedValue)}`
+    case 'minLength':
+      return params.limit === 1 ? 'must not be empty' : `must be at least ${params.limit} characters`
+    case 'maxLength':
+      return `must be at most ${params.limit} characters`
+    case 'minimum':
+      return params.limit === 1 ? 'must be a positive integer' : `must be at least ${params.limit}`
+    case 'maximum':
+      return params.limit === MAX_ID ? `must be at most ${MAX_ID}` : `must be at most ${params.limit}`
+    case 'maxItems':
+      return `must have at most ${params.limit} items`
+    case 'pattern':
+      return PATTERN_MESSAGES.get(params.pattern) ?? 'has an invalid format'
+    case 'format':
+      return FORMAT_MESSAGES[params.format] ?? `must be a valid ${params.format}`
+    default:
+      return error.message ?? 'is invalid'
+  }
+}
+
+/** Ajv errors → one detail per field (the first, most basic problem), in order. */
+export function toFieldErrors(errors: ErrorObject[] | null | undefined, unknownWord = 'field'): FieldError[] {
+  const seen = new Map<string, FieldError>()
+  for (const error of errors ?? []) {
+    const field = fieldOf(error)
+    if (!seen.has(field)) seen.set(field, { field, message: messageOf(error, unknownWord) })
+  }
+  return [...seen.values()]
+}
+
+function isTrimmedText(schema: JsonSchema | undefined): boolean {
+  if (!schema || schema.enum) return false
+  const types = Array.isArray(schema.type) ? schema.type : [schema.type]
+  return types.includes('string')
+}
+
+function isNullable(schema: JsonSchema | undefined): boolean {
+  return Array.isArray(schema?.type) ? schema.type.includes('null') : false
+}
+
+/**
+ * Trim text fields (enums are exact and are left alone). Text that is empty
+ * after trimming is absent when the field is required (so the error says
+ * "is required"), null when the field is nullable, and left empty otherwise
+ * (so the error says "must not be empty").
+ */
+function normaliseBody(body: Record<string, unknown>, schema: JsonSchema): Record<string, unknown> {
+  const properties = schema.properties ?? {}
+  const required = new Set(schema.required ?? [])
+  const out: Record<string, unknown> = {}
+  // defineProperty, not assignment: a "__proto__" key must stay an ordinary
+  // (unknown, so rejected) field, never become the object's prototype.
+  const set = (name: string, value: unknown) => Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
+  for (const [name, value] of Object.entries(body)) {
+    const property = Object.hasOwn(properties, name) ? properties[name] : undefined
+    if (typeof value !== 'string' || !isTrimmedText(property)) {
+      set(name, value)
+      continue
+    }
+    const trimmed = value.trim()
+    if (trimmed !== '') set(name, trimmed)
+    else if (required.has(name)) continue
+    else set(name, isNullable(property) ? null : '')
+  }
+  return out
+}
+
+function compileBody(schema: JsonSchema) {
+  const validate = ajv.compile(schema)
+  return (data: unknown) => {
+    // The JSON parser only lets objects through; a missing body is checked
+    // (415) before validation runs, so anything else here is an empty body.
+    const body = normaliseBody((data ?? {}) as Record<string, unknown>, schema)
+    if (validate(body)) return { value: body }
+    const hints = schema['x-field-hints'] ?? {}
+    const details = toFieldErrors(validate.errors, 'field').map((d) => (hints[d.field] && !(d.field in (schema.properties ?? {})) ? { field: d.field, message: hints[d.field]! } : d))
+    return { error: validationError(details) }
+  }
+}
+
+function wantsInteger(schema: JsonSchema | undefined): boolean {
+  return schema?.type === 'integer'
+}
+
+function compileQuery(schema: JsonSchema) {
+  const validate: ValidateFunction = ajv.compile(schema)
+  const properties = schema.properties ?? {}
+  return (data: unknown) => {
+    const raw = (data ?? {}) as Record<string, unknown>
+    const value: Record<string, unknown> = {}
+    const early: FieldError[] = []
+    for (const [name, v] of Object.entries(raw)) {
+      if (Array.isArray(v)) early.push({ field: name, message: 'must not be repeated' })
+      else if (v === '') early.push({ field: name, message: 'must not be empty' })
+      else if (name in properties && wantsInteger(properties[name])) {
+        if (/^\d+$/.test(String(v))) value[name] = Number(v)
+        else early.push({ field: name, message: 'must be an integer' })
+      } else value[name] = v
+    }
+    const ok = validate(value)
+    const details = [...early, ...toFieldErrors(ok ? [] : validate.errors, 'parameter')]
+    if (details.length === 0) return { value }
+    // Keep the first problem of each parameter, in the order they were found.
+    const unique = new Map<string, FieldError>()
+    for (const detail of details) if (!unique.has(detail.field)) unique.set(detail.field, detail)
+    return { error: validationError([...unique.values()]) }
+  }
+}
+
+/** Fastify validator compiler: picks the rules by the part of the request. */
+export const validatorCompiler: FastifySchemaCompiler<FastifySchema> = ({ schema, httpPart }) => {
+  if (httpPart === 'body') return compileBody(schema as JsonSchema)
+  if (httpPart === 'querystring') return compileQuery(schema as JsonSchema)
+  const validate = ajv.compile(schema as object)
+  return (data: unknown) => (validate(data) ? { value: data } : { error: validationError(toFieldErrors(validate.errors)) })
+}

@@ -1,0 +1,4 @@
+import type { FastifyInstance } from 'fastify'
+import type { AppContext } from '../../app.ts'
+
+export async function assetsRoutes(_app: FastifyInstance, _context: AppContext): Promise<void> {}

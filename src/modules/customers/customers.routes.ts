@@ -1,0 +1,59 @@
+/** /api/v1/customers (API.md §5), addressed by `?id=` like jobs. */
+import type { FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { AppContext } from '../../app.ts'
+import { assertIdAlone, sendList, sendRead, written } from '../../http/replies.ts'
+import { ErrorEnvelope, IdQuery, NoQuery } from '../../http/schemas.ts'
+import {
+  CreateCustomerBody, CustomerListQuery, CustomerListResponse, CustomerResponse, CustomerWriteResponse, UpdateCustomerBody,
+} from './customers.schemas.ts'
+import * as service from './customers.service.ts'
+
+const errors = { '4xx': ErrorEnvelope, '5xx': ErrorEnvelope }
+const tags = ['Customers']
+
+export async function customersRoutes(fastify: FastifyInstance, { database }: AppContext): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const db = database.db
+
+  app.get(
+    '/api/v1/customers',
+    {
+      config: { scope: 'customers:read' },
+      schema: {
+        tags,
+        summary: 'List customers, or get one with ?id=',
+        querystring: CustomerListQuery,
+        response: { 200: Type.Union([CustomerListResponse, CustomerResponse]), ...errors },
+      },
+    },
+    async (request, reply) => {
+      assertIdAlone(request.query)
+      if (request.query.id !== undefined) return sendRead(request, reply, CustomerResponse, await service.getCustomer(db, request.auth!, request.query.id))
+      return sendList(request, reply, CustomerListResponse, await service.listCustomers(db, request.auth!, request.query))
+    },
+  )
+
+  app.post(
+    '/api/v1/customers',
+    {
+      config: { scope: 'customers:write' },
+      schema: { tags, summary: 'Create a customer', querystring: NoQuery, body: CreateCustomerBody, response: { 201: CustomerWriteResponse, ...errors } },
+    },
+    async (request, reply) => {
+      const customer = await service.createCustomer(db, request.auth!, request.body)
+      reply.code(201).header('location', `/api/v1/customers?id=${customer.customer_id}`)
+      return written(request, 'Customer created successfully', customer)
+    },
+  )
+
+  app.put(
+    '/api/v1/customers',
+    {
+      config: { scope: 'customers:write' },
+      schema: { tags, summary: 'Update a customer (partial)', querystring: IdQuery('customer'), body: UpdateCustomerBody, response: { 200: CustomerWriteResponse, ...errors } },
+    },
+    async (request) => written(request, 'Customer updated successfully', await service.updateCustomer(db, request.auth!, request.query.id, request.body)),
+  )
+}

@@ -1,0 +1,63 @@
+/** Customers (API.md §5): knows nothing of HTTP. */
+import type { Kysely } from 'kysely'
+import type { CustomerRow, Database } from '../../db/types.ts'
+import { nowSeconds, toIso } from '../../db/time.ts'
+import { notFound, validationError } from '../../http/errors.ts'
+import { pageRequest, pagination } from '../../http/pagination.ts'
+import { searchText } from '../../http/search.ts'
+import type { Actor } from '../actor.ts'
+import * as customers from './customers.repository.ts'
+import type { CreateCustomerInput, CustomerListQueryInput, CustomerView, UpdateCustomerInput } from './customers.schemas.ts'
+
+type Db = Kysely<Database>
+
+export function presentCustomer(row: CustomerRow): CustomerView {
+  return {
+    customer_id: row.customer_id,
+    customer_name: row.customer_name,
+    customer_email: row.customer_email,
+    customer_phone: row.customer_phone,
+    billing_address: row.billing_address,
+    notes: row.notes,
+    created_at: toIso(row.created_at),
+    updated_at: toIso(row.updated_at),
+  }
+}
+
+export async function getCustomer(db: Db, actor: Actor, customerId: number): Promise<CustomerView> {
+  const row = await customers.findCustomer(db, actor.companyId, customerId)
+  if (!row) throw notFound('Customer', customerId)
+  return presentCustomer(row)
+}
+
+export async function listCustomers(db: Db, actor: Actor, query: CustomerListQueryInput) {
+  const page = pageRequest(query.page, query.per_page)
+  const total = await customers.countCustomers(db, actor.companyId, query.q)
+  const rows = page.offset < total ? await customers.listCustomers(db, actor.companyId, query.q, page.perPage, page.offset) : []
+  return { data: rows.map(presentCustomer), pagination: pagination(page, total), page }
+}
+
+export async function createCustomer(db: Db, actor: Actor, input: CreateCustomerInput): Promise<CustomerView> {
+  const now = nowSeconds()
+  const row = await customers.insertCustomer(db, {
+    company_id: actor.companyId,
+    customer_name: input.customer_name,
+    search_text: searchText(input.customer_name),
+    customer_email: input.customer_email ?? null,
+    customer_phone: input.customer_phone ?? null,
+    billing_address: input.billing_address ?? null,
+    notes: input.notes ?? null,
+    created_at: now,
+    updated_at: now,
+  })
+  return presentCustomer(row)
+}
+
+export async function updateCustomer(db: Db, actor: Actor, customerId: number, input: UpdateCustomerInput): Promise<CustomerView> {
+  if (Object.keys(input).length === 0) throw validationError([{ field: 'body', message: 'Request body must contain at least one field to update' }])
+  const changes: Partial<CustomerRow> = { ...input, updated_at: nowSeconds() }
+  if (input.customer_name !== undefined) changes.search_text = searchText(input.customer_name)
+  const row = await customers.updateCustomer(db, actor.companyId, customerId, changes)
+  if (!row) throw notFound('Customer', customerId)
+  return presentCustomer(row)
+}

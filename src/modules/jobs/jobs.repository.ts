@@ -1,0 +1,177 @@
+/**
+ * Jobs SQL (Kysely only). Every function takes the company id: a query
+ * without a tenant cannot be written by accident (DESIGN.md habit 4).
+ */
+import { sql, type Kysely } from 'kysely'
+import type { Database, JobRow } from '../../db/types.ts'
+import type { JobSort } from './jobs.schemas.ts'
+import type { JobStatus } from './status.ts'
+
+type Db = Kysely<Database>
+
+export interface JobFilters {
+  statuses?: string[]
+  priority?: string
+  assignedTechnicianId?: number
+  customerLocationId?: number
+  customerId?: number
+  createdFrom?: number
+  createdTo?: number
+  updatedFrom?: number
+}
+
+/** A job joined with the live names it shows (API.md §4: names are never copied). */
+function jobView(db: Db, companyId: number) {
+  return db
+    .selectFrom('jobs as j')
+    .innerJoin('customer_locations as l', 'l.customer_location_id', 'j.customer_location_id')
+    .innerJoin('customers as c', 'c.customer_id', 'l.customer_id')
+    .leftJoin('technicians as t', 't.technician_id', 'j.assigned_technician_id')
+    .select([
+      'j.job_id', 'j.job_title', 'j.job_description', 'j.job_status', 'j.job_priority',
+      'j.assigned_technician_id', 't.technician_name as assigned_technician_name',
+      'j.customer_location_id', 'l.customer_location_name', 'l.customer_id', 'c.customer_name',
+      'j.scheduled_start', 'j.scheduled_end', 'j.actual_start', 'j.actual_end', 'j.created_at', 'j.updated_at',
+    ])
+    .where('j.company_id', '=', companyId)
+}
+
+export type JobViewRow = NonNullable<Awaited<ReturnType<ReturnType<typeof jobView>['executeTakeFirst']>>>
+
+export async function findJobView(db: Db, companyId: number, jobId: number): Promise<JobViewRow | undefined> {
+  return jobView(db, companyId).where('j.job_id', '=', jobId).executeTakeFirst()
+}
+
+export async function findJob(db: Db, companyId: number, jobId: number): Promise<JobRow | undefined> {
+  return db.selectFrom('jobs').selectAll().where('company_id', '=', companyId).where('job_id', '=', jobId).executeTakeFirst()
+}
+
+function applyFilters<Q extends { where: (...args: any[]) => any }>(query: Q, f: JobFilters): Q {
+  let q: any = query
+  if (f.statuses) q = f.statuses.length === 1 ? q.where('j.job_status', '=', f.statuses[0]) : q.where('j.job_status', 'in', f.statuses)
+  if (f.priority !== undefined) q = q.where('j.job_priority', '=', f.priority)
+  if (f.assignedTechnicianId !== undefined) q = q.where('j.assigned_technician_id', '=', f.assignedTechnicianId)
+  if (f.customerLocationId !== undefined) q = q.where('j.customer_location_id', '=', f.customerLocationId)
+  if (f.createdFrom !== undefined) q = q.where('j.created_at', '>=', f.createdFrom)
+  if (f.createdTo !== undefined) q = q.where('j.created_at', '<=', f.createdTo)
+  if (f.updatedFrom !== undefined) q = q.where('j.updated_at', '>=', f.updatedFrom)
+  if (f.customerId !== undefined) {
+    // Jobs do not copy customer_id: it is the location's, whatever it is now.
+    q = q.where('j.customer_location_id', 'in', (eb: any) =>
+      eb.selectFrom('customer_locations as fl').select('fl.customer_location_id').where('fl.customer_id', '=', f.customerId),
+    )
+  }
+  return q
+}
+
+export async function countJobs(db: Db, companyId: number, filters: JobFilters): Promise<number> {
+  const query = applyFilters(db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters)
+  const row = await query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow()
+  return Number(row.total)
+}
+
+export async function listJobs(db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number): Promise<JobViewRow[]> {
+  let query = applyFilters(jobView(db, companyId), filters)
+  const descending = sort.startsWith('-')
+  const direction = descending ? 'desc' : 'asc'
+  const column = sort.replace('-', '') as 'created_at' | 'updated_at' | 'scheduled_start'
+  if (column === 'scheduled_start') {
+    // Jobs without a scheduled start come last in both directions.
+    query = query.orderBy(sql`(j.scheduled_start is null)`, 'asc')
+  }
+  return query.orderBy(`j.${column}`, direction).orderBy('j.job_id', direction).limit(limit).offset(offset).execute()
+}
+
+export async function insertJob(db: Db, values: Omit<JobRow, 'job_id'>): Promise<number> {
+  const row = await db.insertInto('jobs').values(values).returning('job_id').executeTakeFirstOrThrow()
+  return row.job_id
+}
+
+/**
+ * updated_at never moves back, even if clocks of two servers disagree (API.md §8).
+ */
+export function bumpUpdatedAt(now: number) {
+  return sql<number>`case when updated_at > ${now} then updated_at else ${now} end`
+}
+
+/** Partial update of a job that is not locked; returns false when the job became locked (or vanished). */
+export async function updateJob(db: Db, companyId: number, jobId: number, changes: Partial<JobRow>, now: number, lockedStatuses: string[]): Promise<boolean> {
+  const result = await db
+    .updateTable('jobs')
+    .set({ ...changes, updated_at: bumpUpdatedAt(now) })
+    .where('company_id', '=', companyId)
+    .where('job_id', '=', jobId)
+    .where('job_status', 'not in', lockedStatuses)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows) === 1
+}
+
+/**
+ * The status change as one conditional write: it succeeds only if the job is
+ * still in `from`, so concurrent changes cannot both pass the table check.
+ */
+export async function changeStatus(db: Db, companyId: number, jobId: number, from: JobStatus, to: JobStatus, now: number): Promise<boolean> {
+  const result = await db
+    .updateTable('jobs')
+    .set({
+      job_status: to,
+      updated_at: bumpUpdatedAt(now),
+      ...(to === 'In Progress' ? { actual_start: sql<number>`coalesce(actual_start, ${now})` } : {}),
+      ...(to === 'Completed' ? { actual_end: now } : {}),
+    })
+    .where('company_id', '=', companyId)
+    .where('job_id', '=', jobId)
+    .where('job_status', '=', from)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows) === 1
+}
+
+export async function recordStatusChange(db: Db, change: { jobId: number; companyId: number; from: string | null; to: string; at: number; keyId: number | null }) {
+  await db
+    .insertInto('job_status_changes')
+    .values({ job_id: change.jobId, company_id: change.companyId, from_status: change.from, to_status: change.to, changed_at: change.at, key_id: change.keyId })
+    .execute()
+}
+
+// ---- Asset links
+
+export async function findJobAssets(db: Db, companyId: number, jobId: number) {
+  return db
+    .selectFrom('job_assets as ja')
+    .innerJoin('assets as a', 'a.asset_id', 'ja.asset_id')
+    .select(['a.asset_id', 'a.asset_tag', 'a.asset_name', 'a.asset_status', 'ja.relationship_type', 'ja.relationship_notes', 'ja.linked_at'])
+    .where('ja.company_id', '=', companyId)
+    .where('ja.job_id', '=', jobId)
+    .where('a.deleted_at', 'is', null)
+    .orderBy('ja.linked_at')
+    .orderBy('a.asset_id')
+    .execute()
+}
+
+export async function findLinks(db: Db, companyId: number, jobId: number) {
+  return db.selectFrom('job_assets').select(['asset_id', 'relationship_type']).where('company_id', '=', companyId).where('job_id', '=', jobId).execute()
+}
+
+export async function insertLinks(db: Db, companyId: number, jobId: number, assetIds: number[], relationshipType: string, now: number) {
+  if (assetIds.length === 0) return
+  await db
+    .insertInto('job_assets')
+    .values(assetIds.map((asset_id) => ({ job_id: jobId, asset_id, company_id: companyId, relationship_type: relationshipType, relationship_notes: null, linked_at: now })))
+    .execute()
+}
+
+export async function deleteLinks(db: Db, companyId: number, jobId: number, assetIds: number[]) {
+  if (assetIds.length === 0) return
+  await db.deleteFrom('job_assets').where('company_id', '=', companyId).where('job_id', '=', jobId).where('asset_id', 'in', assetIds).execute()
+}
+
+export async function setLinkType(db: Db, companyId: number, jobId: number, assetIds: number[], relationshipType: string) {
+  if (assetIds.length === 0) return
+  await db
+    .updateTable('job_assets')
+    .set({ relationship_type: relationshipType })
+    .where('company_id', '=', companyId)
+    .where('job_id', '=', jobId)
+    .where('asset_id', 'in', assetIds)
+    .execute()
+}

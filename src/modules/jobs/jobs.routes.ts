@@ -1,0 +1,101 @@
+/**
+ * The five endpoints of seed/jobs-api.md on one path, addressed by `?id=`.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { AppContext } from '../../app.ts'
+import { ErrorEnvelope, NoQuery } from '../../http/schemas.ts'
+import { assertIdAlone, sendList, sendRead, written } from '../../http/replies.ts'
+import {
+  CreateJobBody, CreateJobResponse, JobIdQuery, JobListQuery, JobListResponse, JobResponse, PatchJobBody,
+  PatchJobResponse, UpdateJobBody, UpdateJobResponse,
+} from './jobs.schemas.ts'
+import * as service from './jobs.service.ts'
+
+const errors = { '4xx': ErrorEnvelope, '5xx': ErrorEnvelope }
+const tags = ['Jobs']
+
+/** 403 for `asset_ids` without the module comes before body validation (API.md §2). */
+async function assetModuleFirst(request: FastifyRequest) {
+  const body = request.body as Record<string, unknown> | undefined
+  if (body && Object.hasOwn(body, 'asset_ids') && request.auth) service.requireAssetModule(request.auth)
+}
+
+export async function jobsRoutes(fastify: FastifyInstance, { database }: AppContext): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const db = database.db
+
+  app.get(
+    '/api/v1/jobs',
+    {
+      config: { scope: 'jobs:read' },
+      schema: {
+        tags,
+        summary: 'List jobs, or get one job with ?id=',
+        description: 'Without `id`: a page of jobs, newest first, with a `Link` header. With `id`: that job, with its linked assets.',
+        querystring: JobListQuery,
+        response: { 200: Type.Union([JobListResponse, JobResponse]), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const query = request.query
+      assertIdAlone(query)
+      if (query.id !== undefined) return sendRead(request, reply, JobResponse, await service.getJob(db, request.auth!, query.id))
+      return sendList(request, reply, JobListResponse, await service.listJobs(db, request.auth!, query))
+    },
+  )
+
+  app.post(
+    '/api/v1/jobs',
+    {
+      config: { scope: 'jobs:write' },
+      preValidation: assetModuleFirst,
+      schema: { tags, summary: 'Create a job', querystring: NoQuery, body: CreateJobBody, response: { 201: CreateJobResponse, ...errors } },
+    },
+    async (request, reply) => {
+      const job = await service.createJob(db, request.auth!, request.body)
+      reply.code(201).header('location', `/api/v1/jobs?id=${job.job_id}`)
+      return written(request, 'Job created successfully', job)
+    },
+  )
+
+  app.put(
+    '/api/v1/jobs',
+    {
+      config: { scope: 'jobs:write' },
+      preValidation: assetModuleFirst,
+      schema: {
+        tags,
+        summary: 'Update a job',
+        description: 'Partial update: only the fields sent change; null clears a nullable field. `asset_ids` replaces every link. Closed and Cancelled jobs are read-only (409 job_locked).',
+        querystring: JobIdQuery,
+        body: UpdateJobBody,
+        response: { 200: UpdateJobResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const job = await service.updateJob(db, request.auth!, request.query.id, request.body)
+      return written(request, 'Job updated successfully', job)
+    },
+  )
+
+  app.patch(
+    '/api/v1/jobs',
+    {
+      config: { scope: 'jobs:write' },
+      schema: {
+        tags,
+        summary: 'Update job status',
+        description: 'Changes only the status; the transition table of the seed is enforced atomically.',
+        querystring: JobIdQuery,
+        body: PatchJobBody,
+        response: { 200: PatchJobResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const change = await service.changeJobStatus(db, request.auth!, request.query.id, request.body.job_status)
+      return written(request, `Job status updated to ${change.job_status}`, change)
+    },
+  )
+}

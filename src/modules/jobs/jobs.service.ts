@@ -1,0 +1,194 @@
+/**
+ * Jobs: the rules of seed/jobs-api.md and API.md §4. Knows nothing of HTTP;
+ * takes `db` (or a transaction) first, throws ApiError codes.
+ */
+import type { Kysely } from 'kysely'
+import type { Database, JobRow } from '../../db/types.ts'
+import { nowSeconds, toIso } from '../../db/time.ts'
+import { inTransaction } from '../../db/transaction.ts'
+import { ApiError, notFound, validationError, type FieldError } from '../../http/errors.ts'
+import { parseDateBound, parseDateTime } from '../../http/formats.ts'
+import { pageRequest, pagination } from '../../http/pagination.ts'
+import type { Actor } from '../actor.ts'
+import { liveAssetIds } from '../assets/assets.repository.ts'
+import { findLocation } from '../locations/locations.repository.ts'
+import { findTechnician } from '../technicians/technicians.repository.ts'
+import * as jobs from './jobs.repository.ts'
+import type { CreateJobInput, JobListQueryInput, JobSort, UpdateJobInput } from './jobs.schemas.ts'
+import { presentJob, presentJobListItem } from './jobs.presenter.ts'
+import { canTransition, LOCKED_STATUSES, transitionRefusal, type JobStatus } from './status.ts'
+
+type Db = Kysely<Database>
+
+const DEFAULT_RELATIONSHIP = 'serviced'
+
+export function requireAssetModule(actor: Actor) {
+  if (!actor.modules.has('assets')) {
+    throw new ApiError('plan_upgrade_required', 'Asset linking requires the Asset Management module on Enterprise plans')
+  }
+}
+
+export async function getJob(db: Db, actor: Actor, jobId: number) {
+  const row = await jobs.findJobView(db, actor.companyId, jobId)
+  if (!row) throw notFound('Job', jobId)
+  const assets = actor.modules.has('assets') ? await jobs.findJobAssets(db, actor.companyId, jobId) : []
+  return presentJob(row, assets)
+}
+
+export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput) {
+  const filters: jobs.JobFilters = {
+    ...(query.status !== undefined && { statuses: [...new Set(query.status.split(','))] }),
+    ...(query.priority !== undefined && { priority: query.priority }),
+    ...(query.assigned_technician_id !== undefined && { assignedTechnicianId: query.assigned_technician_id }),
+    ...(query.customer_location_id !== undefined && { customerLocationId: query.customer_location_id }),
+    ...(query.customer_id !== undefined && { customerId: query.customer_id }),
+    // The schema has already checked the formats, so these parse.
+    ...(query.created_after !== undefined && { createdFrom: parseDateBound(query.created_after, false)! }),
+    ...(query.created_before !== undefined && { createdTo: parseDateBound(query.created_before, true)! }),
+    ...(query.updated_after !== undefined && { updatedFrom: parseDateBound(query.updated_after, false)! }),
+  }
+  const page = pageRequest(query.page, query.per_page)
+  const sort: JobSort = query.sort ?? '-created_at'
+  const total = await jobs.countJobs(db, actor.companyId, filters)
+  const rows = page.offset < total ? await jobs.listJobs(db, actor.companyId, filters, sort, page.perPage, page.offset) : []
+  return { data: rows.map(presentJobListItem), pagination: pagination(page, total), page }
+}
+
+function seconds(value: string | null | undefined): number | null | undefined {
+  return value === undefined || value === null ? value : parseDateTime(value)
+}
+
+/** Foreign ids inside the body must be the caller's company's (API.md §3); all problems are reported together. */
+async function checkReferences(db: Db, actor: Actor, input: { customer_location_id?: number; assigned_technician_id?: number | null }, details: FieldError[]) {
+  if (input.customer_location_id !== undefined) {
+    const location = await findLocation(db, actor.companyId, input.customer_location_id)
+    if (!location) details.push({ field: 'customer_location_id', message: `location ${input.customer_location_id} does not exist` })
+  }
+  if (input.assigned_technician_id !== undefined && input.assigned_technician_id !== null) {
+    const technician = await findTechnician(db, actor.companyId, input.assigned_technician_id)
+    if (!technician) details.push({ field: 'assigned_technician_id', message: `technician ${input.assigned_technician_id} does not exist` })
+    else if (technician.technician_status !== 'Active') {
+      details.push({ field: 'assigned_technician_id', message: `technician ${input.assigned_technician_id} is ${technician.technician_status}; only Active technicians can be assigned` })
+    }
+  }
+}
+
+function checkRelationshipNeedsAssets(input: { asset_ids?: number[]; asset_relationship_type?: string }, details: FieldError[]) {
+  if (input.asset_relationship_type !== undefined && input.asset_ids === undefined) {
+    details.push({ field: 'asset_relationship_type', message: 'needs asset_ids in the same request' })
+  }
+}
+
+function checkSchedule(start: number | null | undefined, end: number | null | undefined, field: 'scheduled_start' | 'scheduled_end', details: FieldError[]) {
+  if (start !== null && start !== undefined && end !== null && end !== undefined && end <= start) {
+    details.push({ field, message: field === 'scheduled_end' ? 'must be after scheduled_start' : 'must be before scheduled_end' })
+  }
+}
+
+export async function createJob(db: Db, actor: Actor, input: CreateJobInput) {
+  if (input.asset_ids !== undefined) requireAssetModule(actor)
+  const start = seconds(input.scheduled_start)
+  const end = seconds(input.scheduled_end)
+  const details: FieldError[] = []
+  checkSchedule(start, end, 'scheduled_end', details)
+  checkRelationshipNeedsAssets(input, details)
+
+  return inTransaction(db, async (trx) => {
+    await checkReferences(trx, actor, input, details)
+    if (details.length) throw validationError(details)
+    const now = nowSeconds()
+    const jobId = await jobs.insertJob(trx, {
+      company_id: actor.companyId,
+      job_title: input.job_title,
+      job_description: input.job_description ?? null,
+      job_status: 'Pending',
+      job_priority: input.job_priority ?? 'Medium',
+      assigned_technician_id: input.assigned_technician_id ?? null,
+      customer_location_id: input.customer_location_id,
+      scheduled_start: start ?? null,
+      scheduled_end: end ?? null,
+      actual_start: null,
+      actual_end: null,
+      created_at: now,
+      updated_at: now,
+    })
+    if (input.asset_ids?.length) {
+      const assetIds = await liveAssetIds(trx, actor.companyId, [...new Set(input.asset_ids)])
+      await jobs.insertLinks(trx, actor.companyId, jobId, assetIds, input.asset_relationship_type ?? DEFAULT_RELATIONSHIP, now)
+    }
+    await jobs.recordStatusChange(trx, { jobId, companyId: actor.companyId, from: null, to: 'Pending', at: now, keyId: actor.keyId })
+    return { job_id: jobId, job_title: input.job_title, job_status: 'Pending' as const, created_at: toIso(now) }
+  })
+}
+
+/** PUT: only links in `assetIds` remain; staying links keep linked_at, and their type unless one is sent. */
+async function syncLinks(trx: Db, actor: Actor, jobId: number, requested: number[], relationshipType: string | undefined, now: number) {
+  const wanted = await liveAssetIds(trx, actor.companyId, [...new Set(requested)])
+  const current = await jobs.findLinks(trx, actor.companyId, jobId)
+  const wantedSet = new Set(wanted)
+  const currentIds = new Set(current.map((l) => l.asset_id))
+  await jobs.deleteLinks(trx, actor.companyId, jobId, current.filter((l) => !wantedSet.has(l.asset_id)).map((l) => l.asset_id))
+  if (relationshipType !== undefined) {
+    const retype = current.filter((l) => wantedSet.has(l.asset_id) && l.relationship_type !== relationshipType).map((l) => l.asset_id)
+    await jobs.setLinkType(trx, actor.companyId, jobId, retype, relationshipType)
+  }
+  await jobs.insertLinks(trx, actor.companyId, jobId, wanted.filter((id) => !currentIds.has(id)), relationshipType ?? DEFAULT_RELATIONSHIP, now)
+}
+
+export async function updateJob(db: Db, actor: Actor, jobId: number, input: UpdateJobInput) {
+  if (input.asset_ids !== undefined) requireAssetModule(actor)
+  const details: FieldError[] = []
+  if (Object.keys(input).length === 0) details.push({ field: 'body', message: 'Request body must contain at least one field to update' })
+  const start = seconds(input.scheduled_start)
+  const end = seconds(input.scheduled_end)
+  checkSchedule(start, end, 'scheduled_end', details)
+  checkRelationshipNeedsAssets(input, details)
+
+  return inTransaction(db, async (trx) => {
+    await checkReferences(trx, actor, input, details)
+    if (details.length) throw validationError(details)
+    const job = await jobs.findJob(trx, actor.companyId, jobId)
+    if (!job) throw notFound('Job', jobId)
+
+    // Compare the schedule with the stored value of the bound not sent.
+    const effectiveStart = start === undefined ? job.scheduled_start : start
+    const effectiveEnd = end === undefined ? job.scheduled_end : end
+    checkSchedule(effectiveStart, effectiveEnd, end !== undefined ? 'scheduled_end' : 'scheduled_start', details)
+    if (details.length) throw validationError(details)
+    if (LOCKED_STATUSES.has(job.job_status as JobStatus)) {
+      throw new ApiError('job_locked', `Job ${jobId} is ${job.job_status} and can no longer be updated`)
+    }
+
+    const changes: Partial<JobRow> = {}
+    if (input.job_title !== undefined) changes.job_title = input.job_title
+    if (input.job_description !== undefined) changes.job_description = input.job_description
+    if (input.job_priority !== undefined) changes.job_priority = input.job_priority
+    if (input.customer_location_id !== undefined) changes.customer_location_id = input.customer_location_id
+    if (input.assigned_technician_id !== undefined) changes.assigned_technician_id = input.assigned_technician_id
+    if (start !== undefined) changes.scheduled_start = start
+    if (end !== undefined) changes.scheduled_end = end
+    const now = nowSeconds()
+    const updated = await jobs.updateJob(trx, actor.companyId, jobId, changes, now, [...LOCKED_STATUSES])
+    if (!updated) throw new ApiError('job_locked', `Job ${jobId} was closed or cancelled while being updated`)
+    if (input.asset_ids !== undefined) await syncLinks(trx, actor, jobId, input.asset_ids, input.asset_relationship_type, now)
+    return { job_id: jobId, job_title: changes.job_title ?? job.job_title, job_status: job.job_status as JobStatus }
+  })
+}
+
+export async function changeJobStatus(db: Db, actor: Actor, jobId: number, to: JobStatus) {
+  return inTransaction(db, async (trx) => {
+    // The write is conditional on the status just read; if another change
+    // won in between, read again and judge the request against the new status.
+    for (;;) {
+      const job = await jobs.findJob(trx, actor.companyId, jobId)
+      if (!job) throw notFound('Job', jobId)
+      const from = job.job_status as JobStatus
+      if (!canTransition(from, to)) throw new ApiError('invalid_status_transition', transitionRefusal(from, to))
+      const now = nowSeconds()
+      if (await jobs.changeStatus(trx, actor.companyId, jobId, from, to, now)) {
+        await jobs.recordStatusChange(trx, { jobId, companyId: actor.companyId, from, to, at: now, keyId: actor.keyId })
+        return { job_id: jobId, job_status: to, previous_status: from }
+      }
+    }
+  })
+}
