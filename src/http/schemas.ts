@@ -36,6 +36,8 @@ export const Name = (o: Options = {}) => Type.String({ minLength: 1, maxLength: 
 export const NullableName = (o: Options = {}) => nullable(Type.String({ maxLength: 200, pattern: SINGLE_LINE, ...o }))
 /** Free text (descriptions, notes, addresses): up to 10,000 code points. */
 export const NullableText = (o: Options = {}) => nullable(Type.String({ maxLength: 10_000, pattern: MULTI_LINE, ...o }))
+/** An address line: up to 200 code points; tab, CR and LF allowed like other address text. */
+export const NullableAddressLine = (o: Options = {}) => nullable(Type.String({ maxLength: 200, pattern: MULTI_LINE, ...o }))
 export const NullableEmail = (o: Options = {}) => nullable(Type.String({ maxLength: 254, format: 'email', ...o }))
 
 /** An RFC 3339 date-time in a request; stored as whole UTC seconds. */
