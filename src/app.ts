@@ -12,6 +12,7 @@ import type { Config } from './config.ts'
 import type { DatabaseHandle } from './db/connect.ts'
 import { createAuthenticator } from './http/auth.ts'
 import { ApiError } from './http/errors.ts'
+import { createIdempotency } from './http/idempotency.ts'
 import { errorHandler, sendError } from './http/error-handler.ts'
 import { trackRoutes } from './http/method-not-allowed.ts'
 import { MemoryRateLimitStore, type RateLimitStore } from './http/rate-limit.ts'
@@ -130,6 +131,7 @@ export async function buildApp(options: AppOptions) {
   // Every write needs a JSON body (API.md §1): a missing Content-Type is 415
   // too, after the auth checks above and before validation.
   app.addHook('preValidation', async (request) => {
+    if (!request.routeOptions.config.scope) return
     if (request.method !== 'POST' && request.method !== 'PUT' && request.method !== 'PATCH') return
     if (request.body === undefined) {
       const type = request.headers['content-type']
@@ -139,6 +141,19 @@ export async function buildApp(options: AppOptions) {
   })
 
   const addMethodNotAllowed = trackRoutes(app)
+  // Idempotency-Key comes after the body checks and before body validation (API.md §2).
+  const idempotency = createIdempotency(database.db, app.log)
+  app.decorateRequest('idempotencyClaim', null)
+  app.addHook('preValidation', idempotency.before)
+  app.addHook('onSend', idempotency.after)
+  let purgeTimer: NodeJS.Timeout | undefined
+  const purge = () => idempotency.purgeExpired().catch((error) => app.log.warn({ err: error }, 'idempotency purge failed'))
+  app.addHook('onReady', async () => {
+    void purge()
+    purgeTimer = setInterval(purge, 10 * 60 * 1000).unref()
+  })
+  app.addHook('onClose', async () => clearInterval(purgeTimer))
+
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }))
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     try {

@@ -2,7 +2,7 @@
  * Dialect checks for the few places where SQL differs (migrations, error
  * codes). Queries themselves never branch on the dialect.
  */
-import { type Kysely, SqliteAdapter, type ColumnDefinitionBuilder, type CreateTableBuilder } from 'kysely'
+import { type Kysely, SqliteAdapter, type ColumnDefinitionBuilder, type CreateTableBuilder, type SelectQueryBuilder } from 'kysely'
 
 export function isSqlite(db: Kysely<any>): boolean {
   return db.getExecutor().adapter instanceof SqliteAdapter
@@ -44,4 +44,14 @@ export function isUnavailableError(error: unknown): boolean {
     code.startsWith('08') || // connection exceptions
     /Connection terminated|timeout exceeded when trying to connect/i.test(e?.message ?? '')
   )
+}
+
+/**
+ * Locks the rows a read returns until the transaction ends (FOR UPDATE), so
+ * a check against them and the write that follows are one step. SQLite
+ * write transactions are already exclusive (BEGIN IMMEDIATE) and have no
+ * FOR UPDATE.
+ */
+export function forUpdate<DB, TB extends keyof DB, O>(db: Kysely<any>, query: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O> {
+  return isSqlite(db) ? query : query.forUpdate()
 }

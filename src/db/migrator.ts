@@ -1,5 +1,6 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely'
 import * as initial from './migrations/20261128-0001-initial.ts'
+import * as idempotency from './migrations/20261128-0002-idempotency.ts'
 
 /**
  * Migrations are listed here rather than read from the folder, so they work
@@ -7,6 +8,7 @@ import * as initial from './migrations/20261128-0001-initial.ts'
  */
 const migrations: Record<string, Migration> = {
   '20261128-0001-initial': initial,
+  '20261128-0002-idempotency': idempotency,
 }
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -33,6 +33,8 @@ export interface ApiKeysTable {
 }
 
 export interface CustomersTable {
+  /** Bumped by every write; part of the ETag (API.md §8). */
+  row_version: Generated<number>
   customer_id: Generated<number>
   company_id: number
   customer_name: string
@@ -47,6 +49,8 @@ export interface CustomersTable {
 }
 
 export interface CustomerLocationsTable {
+  /** Bumped by every write; part of the ETag (API.md §8). */
+  row_version: Generated<number>
   customer_location_id: Generated<number>
   company_id: number
   customer_id: number
@@ -65,6 +69,8 @@ export interface CustomerLocationsTable {
 }
 
 export interface TechniciansTable {
+  /** Bumped by every write; part of the ETag (API.md §8). */
+  row_version: Generated<number>
   technician_id: Generated<number>
   company_id: number
   technician_name: string
@@ -77,6 +83,8 @@ export interface TechniciansTable {
 }
 
 export interface AssetsTable {
+  /** Bumped by every write; part of the ETag (API.md §8). */
+  row_version: Generated<number>
   asset_id: Generated<number>
   company_id: number
   asset_tag: string
@@ -96,6 +104,8 @@ export interface AssetsTable {
 }
 
 export interface JobsTable {
+  /** Bumped by every write; part of the ETag (API.md §8). */
+  row_version: Generated<number>
   job_id: Generated<number>
   company_id: number
   job_title: string
@@ -132,6 +142,20 @@ export interface JobStatusChangesTable {
   key_id: number | null
 }
 
+export interface IdempotencyKeysTable {
+  key_id: number
+  idempotency_key: string
+  /** SHA-256 of method, path with query, and the canonical JSON body. */
+  fingerprint: string
+  state: 'running' | 'done'
+  response_status: number | null
+  response_body: string | null
+  response_headers: string | null
+  request_id: string | null
+  created_at: number
+  locked_at: number
+}
+
 export interface Database {
   companies: CompaniesTable
   api_keys: ApiKeysTable
@@ -142,6 +166,7 @@ export interface Database {
   jobs: JobsTable
   job_assets: JobAssetsTable
   job_status_changes: JobStatusChangesTable
+  idempotency_keys: IdempotencyKeysTable
 }
 
 export type CompanyRow = Selectable<CompaniesTable>

@@ -9,7 +9,7 @@ import { setLinkHeader, type PageRequest } from './pagination.ts'
 const JSON_TYPE = 'application/json; charset=utf-8'
 
 /** A read answer, serialised with `schema` (routes whose 200 has two shapes pick one here). */
-export function sendRead(request: FastifyRequest, reply: FastifyReply, schema: object, data: unknown) {
+export function sendRead(request: FastifyRequest, reply: FastifyReply, schema: object, data: unknown): FastifyReply {
   return reply.type(JSON_TYPE).send(reply.serializeInput({ data, request_id: request.id }, schema as Record<string, unknown>))
 }
 
@@ -18,7 +18,7 @@ export function sendList(
   reply: FastifyReply,
   schema: object,
   result: { data: unknown[]; pagination: { total_pages: number }; page: PageRequest },
-) {
+): FastifyReply {
   setLinkHeader(request, reply, result.page, result.pagination.total_pages)
   return reply.type(JSON_TYPE).send(reply.serializeInput({ data: result.data, pagination: result.pagination, request_id: request.id }, schema as Record<string, unknown>))
 }

@@ -1,12 +1,17 @@
 /** Customers SQL (Kysely only); every function is scoped by company. */
-import type { Kysely } from 'kysely'
-import type { CustomerRow, Database } from '../../db/types.ts'
+import { sql, type Insertable, type Kysely } from 'kysely'
+import type { CustomerRow, CustomersTable, Database } from '../../db/types.ts'
+import { forUpdate } from '../../db/dialect.ts'
 import { likeContains } from '../../http/search.ts'
 
 type Db = Kysely<Database>
 
 export async function findCustomer(db: Db, companyId: number, customerId: number): Promise<CustomerRow | undefined> {
   return db.selectFrom('customers').selectAll().where('company_id', '=', companyId).where('customer_id', '=', customerId).executeTakeFirst()
+}
+
+export async function findCustomerForUpdate(db: Db, companyId: number, customerId: number): Promise<CustomerRow | undefined> {
+  return forUpdate(db, db.selectFrom('customers').selectAll().where('company_id', '=', companyId).where('customer_id', '=', customerId)).executeTakeFirst()
 }
 
 function filtered(db: Db, companyId: number, q: string | undefined) {
@@ -24,10 +29,10 @@ export async function listCustomers(db: Db, companyId: number, q: string | undef
   return filtered(db, companyId, q).selectAll().orderBy('created_at', 'desc').orderBy('customer_id', 'desc').limit(limit).offset(offset).execute()
 }
 
-export async function insertCustomer(db: Db, values: Omit<CustomerRow, 'customer_id'>): Promise<CustomerRow> {
+export async function insertCustomer(db: Db, values: Insertable<CustomersTable>): Promise<CustomerRow> {
   return db.insertInto('customers').values(values).returningAll().executeTakeFirstOrThrow()
 }
 
 export async function updateCustomer(db: Db, companyId: number, customerId: number, changes: Partial<CustomerRow>): Promise<CustomerRow | undefined> {
-  return db.updateTable('customers').set(changes).where('company_id', '=', companyId).where('customer_id', '=', customerId).returningAll().executeTakeFirst()
+  return db.updateTable('customers').set({ ...changes, row_version: sql<number>`row_version + 1` }).where('company_id', '=', companyId).where('customer_id', '=', customerId).returningAll().executeTakeFirst()
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
+import { ifMatchOf, sendConditional } from '../../http/conditional.ts'
 import { assertIdAlone, sendList, sendRead, written } from '../../http/replies.ts'
 import { ErrorEnvelope, IdQuery, NoQuery } from '../../http/schemas.ts'
 import {
@@ -30,7 +31,10 @@ export async function customersRoutes(fastify: FastifyInstance, { database }: Ap
     },
     async (request, reply) => {
       assertIdAlone(request.query)
-      if (request.query.id !== undefined) return sendRead(request, reply, CustomerResponse, await service.getCustomer(db, request.auth!, request.query.id))
+      if (request.query.id !== undefined) {
+        const { data, etag } = await service.getCustomer(db, request.auth!, request.query.id)
+        return sendConditional(request, reply, etag, () => sendRead(request, reply, CustomerResponse, data))
+      }
       return sendList(request, reply, CustomerListResponse, await service.listCustomers(db, request.auth!, request.query))
     },
   )
@@ -54,6 +58,10 @@ export async function customersRoutes(fastify: FastifyInstance, { database }: Ap
       config: { scope: 'customers:write' },
       schema: { tags, summary: 'Update a customer (partial)', querystring: IdQuery('customer'), body: UpdateCustomerBody, response: { 200: CustomerWriteResponse, ...errors } },
     },
-    async (request) => written(request, 'Customer updated successfully', await service.updateCustomer(db, request.auth!, request.query.id, request.body)),
+    async (request, reply) => {
+      const { data, etag } = await service.updateCustomer(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) })
+      reply.header('etag', etag)
+      return written(request, 'Customer updated successfully', data)
+    },
   )
 }

@@ -2,6 +2,8 @@
 import type { Kysely } from 'kysely'
 import type { CustomerRow, Database } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
+import { inTransaction } from '../../db/transaction.ts'
+import { assertIfMatch, etagOf } from '../../http/conditional.ts'
 import { notFound, validationError } from '../../http/errors.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
 import { searchText } from '../../http/search.ts'
@@ -24,10 +26,16 @@ export function presentCustomer(row: CustomerRow): CustomerView {
   }
 }
 
-export async function getCustomer(db: Db, actor: Actor, customerId: number): Promise<CustomerView> {
+/** The record and its ETag (representation and row version, API.md §8). */
+function withTag(row: CustomerRow) {
+  const data = presentCustomer(row)
+  return { data, etag: etagOf([row.row_version, data]) }
+}
+
+export async function getCustomer(db: Db, actor: Actor, customerId: number) {
   const row = await customers.findCustomer(db, actor.companyId, customerId)
   if (!row) throw notFound('Customer', customerId)
-  return presentCustomer(row)
+  return withTag(row)
 }
 
 export async function listCustomers(db: Db, actor: Actor, query: CustomerListQueryInput) {
@@ -53,11 +61,16 @@ export async function createCustomer(db: Db, actor: Actor, input: CreateCustomer
   return presentCustomer(row)
 }
 
-export async function updateCustomer(db: Db, actor: Actor, customerId: number, input: UpdateCustomerInput): Promise<CustomerView> {
+export async function updateCustomer(db: Db, actor: Actor, customerId: number, input: UpdateCustomerInput, conditions: { ifMatch?: string | undefined } = {}) {
   if (Object.keys(input).length === 0) throw validationError([{ field: 'body', message: 'Request body must contain at least one field to update' }])
-  const changes: Partial<CustomerRow> = { ...input, updated_at: nowSeconds() }
-  if (input.customer_name !== undefined) changes.search_text = searchText(input.customer_name)
-  const row = await customers.updateCustomer(db, actor.companyId, customerId, changes)
-  if (!row) throw notFound('Customer', customerId)
-  return presentCustomer(row)
+  return inTransaction(db, async (trx) => {
+    const current = await customers.findCustomerForUpdate(trx, actor.companyId, customerId)
+    if (!current) throw notFound('Customer', customerId)
+    if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, withTag(current).etag, 'customer')
+    const changes: Partial<CustomerRow> = { ...input, updated_at: Math.max(nowSeconds(), current.updated_at) }
+    if (input.customer_name !== undefined) changes.search_text = searchText(input.customer_name)
+    const row = await customers.updateCustomer(trx, actor.companyId, customerId, changes)
+    if (!row) throw notFound('Customer', customerId)
+    return withTag(row)
+  })
 }

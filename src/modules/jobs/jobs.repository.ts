@@ -3,7 +3,8 @@
  * without a tenant cannot be written by accident (DESIGN.md habit 4).
  */
 import { sql, type Kysely } from 'kysely'
-import type { Database, JobRow } from '../../db/types.ts'
+import type { Database, JobRow, NewJob } from '../../db/types.ts'
+import { forUpdate } from '../../db/dialect.ts'
 import type { JobSort } from './jobs.schemas.ts'
 import type { JobStatus } from './status.ts'
 
@@ -31,7 +32,7 @@ function jobView(db: Db, companyId: number) {
       'j.job_id', 'j.job_title', 'j.job_description', 'j.job_status', 'j.job_priority',
       'j.assigned_technician_id', 't.technician_name as assigned_technician_name',
       'j.customer_location_id', 'l.customer_location_name', 'l.customer_id', 'c.customer_name',
-      'j.scheduled_start', 'j.scheduled_end', 'j.actual_start', 'j.actual_end', 'j.created_at', 'j.updated_at',
+      'j.scheduled_start', 'j.scheduled_end', 'j.actual_start', 'j.actual_end', 'j.created_at', 'j.updated_at', 'j.row_version',
     ])
     .where('j.company_id', '=', companyId)
 }
@@ -44,6 +45,23 @@ export async function findJobView(db: Db, companyId: number, jobId: number): Pro
 
 export async function findJob(db: Db, companyId: number, jobId: number): Promise<JobRow | undefined> {
   return db.selectFrom('jobs').selectAll().where('company_id', '=', companyId).where('job_id', '=', jobId).executeTakeFirst()
+}
+
+/** Reads a job for a write, locking its row until the transaction ends (If-Match and the status table are checked against it). */
+export async function findJobForUpdate(db: Db, companyId: number, jobId: number): Promise<JobRow | undefined> {
+  return forUpdate(db, db.selectFrom('jobs').selectAll().where('company_id', '=', companyId).where('job_id', '=', jobId)).executeTakeFirst()
+}
+
+/** Status changes of a job, oldest first, with the name of the key that made each. */
+export async function findHistory(db: Db, companyId: number, jobId: number) {
+  return db
+    .selectFrom('job_status_changes as h')
+    .leftJoin('api_keys as k', 'k.key_id', 'h.key_id')
+    .select(['h.from_status', 'h.to_status', 'h.changed_at', 'h.key_id', 'k.key_name'])
+    .where('h.company_id', '=', companyId)
+    .where('h.job_id', '=', jobId)
+    .orderBy('h.change_id')
+    .execute()
 }
 
 function applyFilters<Q extends { where: (...args: any[]) => any }>(query: Q, f: JobFilters): Q {
@@ -82,7 +100,7 @@ export async function listJobs(db: Db, companyId: number, filters: JobFilters, s
   return query.orderBy(`j.${column}`, direction).orderBy('j.job_id', direction).limit(limit).offset(offset).execute()
 }
 
-export async function insertJob(db: Db, values: Omit<JobRow, 'job_id'>): Promise<number> {
+export async function insertJob(db: Db, values: NewJob): Promise<number> {
   const row = await db.insertInto('jobs').values(values).returning('job_id').executeTakeFirstOrThrow()
   return row.job_id
 }
@@ -98,7 +116,7 @@ export function bumpUpdatedAt(now: number) {
 export async function updateJob(db: Db, companyId: number, jobId: number, changes: Partial<JobRow>, now: number, lockedStatuses: string[]): Promise<boolean> {
   const result = await db
     .updateTable('jobs')
-    .set({ ...changes, updated_at: bumpUpdatedAt(now) })
+    .set({ ...changes, updated_at: bumpUpdatedAt(now), row_version: sql<number>`row_version + 1` })
     .where('company_id', '=', companyId)
     .where('job_id', '=', jobId)
     .where('job_status', 'not in', lockedStatuses)
@@ -116,6 +134,7 @@ export async function changeStatus(db: Db, companyId: number, jobId: number, fro
     .set({
       job_status: to,
       updated_at: bumpUpdatedAt(now),
+      row_version: sql<number>`row_version + 1`,
       ...(to === 'In Progress' ? { actual_start: sql<number>`coalesce(actual_start, ${now})` } : {}),
       ...(to === 'Completed' ? { actual_end: now } : {}),
     })

@@ -5,11 +5,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
+import { ifMatchOf, sendConditional } from '../../http/conditional.ts'
 import { ErrorEnvelope, NoQuery } from '../../http/schemas.ts'
 import { assertIdAlone, sendList, sendRead, written } from '../../http/replies.ts'
 import {
-  CreateJobBody, CreateJobResponse, JobIdQuery, JobListQuery, JobListResponse, JobResponse, PatchJobBody,
-  PatchJobResponse, UpdateJobBody, UpdateJobResponse,
+  CreateJobBody, CreateJobResponse, JobHistoryResponse, JobIdQuery, JobListQuery, JobListResponse, JobResponse, JobTransitionsResponse,
+  PatchJobBody, PatchJobResponse, UpdateJobBody, UpdateJobResponse,
 } from './jobs.schemas.ts'
 import * as service from './jobs.service.ts'
 
@@ -41,7 +42,10 @@ export async function jobsRoutes(fastify: FastifyInstance, { database }: AppCont
     async (request, reply) => {
       const query = request.query
       assertIdAlone(query)
-      if (query.id !== undefined) return sendRead(request, reply, JobResponse, await service.getJob(db, request.auth!, query.id))
+      if (query.id !== undefined) {
+        const { job, etag } = await service.getJob(db, request.auth!, query.id)
+        return sendConditional(request, reply, etag, () => sendRead(request, reply, JobResponse, job))
+      }
       return sendList(request, reply, JobListResponse, await service.listJobs(db, request.auth!, query))
     },
   )
@@ -74,9 +78,10 @@ export async function jobsRoutes(fastify: FastifyInstance, { database }: AppCont
         response: { 200: UpdateJobResponse, ...errors },
       },
     },
-    async (request) => {
-      const job = await service.updateJob(db, request.auth!, request.query.id, request.body)
-      return written(request, 'Job updated successfully', job)
+    async (request, reply) => {
+      const { data, etag } = await service.updateJob(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) })
+      reply.header('etag', etag)
+      return written(request, 'Job updated successfully', data)
     },
   )
 
@@ -93,9 +98,39 @@ export async function jobsRoutes(fastify: FastifyInstance, { database }: AppCont
         response: { 200: PatchJobResponse, ...errors },
       },
     },
-    async (request) => {
-      const change = await service.changeJobStatus(db, request.auth!, request.query.id, request.body.job_status)
-      return written(request, `Job status updated to ${change.job_status}`, change)
+    async (request, reply) => {
+      const { data, etag } = await service.changeJobStatus(db, request.auth!, request.query.id, request.body.job_status, { ifMatch: ifMatchOf(request) })
+      reply.header('etag', etag)
+      return written(request, `Job status updated to ${data.job_status}`, data)
     },
+  )
+
+  app.get(
+    '/api/v1/jobs/history',
+    {
+      config: { scope: 'jobs:read' },
+      schema: {
+        tags,
+        summary: "A job's status history",
+        description: 'Every status change, oldest first, starting with the creation; each names the API key that made it.',
+        querystring: JobIdQuery,
+        response: { 200: JobHistoryResponse, ...errors },
+      },
+    },
+    async (request) => ({ data: await service.getHistory(db, request.auth!, request.query.id), request_id: request.id }),
+  )
+
+  app.get(
+    '/api/v1/jobs/transitions',
+    {
+      config: { scope: 'jobs:read' },
+      schema: {
+        tags,
+        summary: 'The statuses a job may move to now',
+        querystring: JobIdQuery,
+        response: { 200: JobTransitionsResponse, ...errors },
+      },
+    },
+    async (request) => ({ data: await service.getTransitions(db, request.auth!, request.query.id), request_id: request.id }),
   )
 }

@@ -5,7 +5,7 @@
  */
 import { Type, type Static } from 'typebox'
 import {
-  Enum, Id, IdQuery, ListEnvelope, Name, NullableDateTimeIn, NullableId, NullableName, NullableText, NullableTimestamp,
+  Enum, Id, IdQuery, NullableEnum, ListEnvelope, Name, NullableDateTimeIn, NullableId, NullableName, NullableText, NullableTimestamp,
   QueryDate, QueryId, QueryPage, QueryPerPage, ReadEnvelope, Timestamp, WriteEnvelope,
 } from '../../http/schemas.ts'
 import { JOB_PRIORITIES, JOB_STATUSES, RELATIONSHIP_TYPES } from './status.ts'
@@ -136,3 +136,21 @@ export const PatchJobResponse = WriteEnvelope(
   Type.Object({ job_id: Id(), job_status: Enum(JOB_STATUSES), previous_status: Enum(JOB_STATUSES) }),
 )
 
+
+/** One entry of a job's status history (API.md §8); creation is the first. */
+export const JobHistoryEntry = Type.Object({
+  from_status: NullableEnum(JOB_STATUSES, { description: 'Status before the change; null for the creation' }),
+  to_status: Enum(JOB_STATUSES),
+  changed_at: Timestamp(),
+  changed_by: Type.Union([Type.Object({ key_id: Id(), key_name: Type.String() }), Type.Null()], {
+    description: 'The API key that made the change (never its secret); null for changes made outside the API',
+  }),
+})
+export const JobHistoryResponse = ReadEnvelope(Type.Array(JobHistoryEntry))
+export const JobTransitionsResponse = ReadEnvelope(
+  Type.Object({
+    job_id: Id(),
+    job_status: Enum(JOB_STATUSES),
+    allowed_transitions: Type.Array(Enum(JOB_STATUSES), { description: "The statuses PATCH accepts now, in the seed table's order" }),
+  }),
+)

@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely'
 import type { Database, JobRow } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction } from '../../db/transaction.ts'
+import { assertIfMatch, etagOf } from '../../http/conditional.ts'
 import { ApiError, notFound, validationError, type FieldError } from '../../http/errors.ts'
 import { parseDateBound, parseDateTime } from '../../http/formats.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
@@ -16,7 +17,7 @@ import { findTechnician } from '../technicians/technicians.repository.ts'
 import * as jobs from './jobs.repository.ts'
 import type { CreateJobInput, JobListQueryInput, JobSort, UpdateJobInput } from './jobs.schemas.ts'
 import { presentJob, presentJobListItem } from './jobs.presenter.ts'
-import { canTransition, LOCKED_STATUSES, transitionRefusal, type JobStatus } from './status.ts'
+import { canTransition, LOCKED_STATUSES, TRANSITIONS, transitionRefusal, type JobStatus } from './status.ts'
 
 type Db = Kysely<Database>
 
@@ -28,11 +29,41 @@ export function requireAssetModule(actor: Actor) {
   }
 }
 
+/** A job as GET shows it, with its ETag (the representation and the row's version). */
 export async function getJob(db: Db, actor: Actor, jobId: number) {
   const row = await jobs.findJobView(db, actor.companyId, jobId)
   if (!row) throw notFound('Job', jobId)
   const assets = actor.modules.has('assets') ? await jobs.findJobAssets(db, actor.companyId, jobId) : []
-  return presentJob(row, assets)
+  const job = presentJob(row, assets)
+  return { job, etag: etagOf([row.row_version, job]) }
+}
+
+/** The ETag of a job now (inside a write's transaction: before or after the write). */
+async function currentTag(db: Db, actor: Actor, jobId: number): Promise<string> {
+  return (await getJob(db, actor, jobId)).etag
+}
+
+/** Options of a conditional write: the client's If-Match header, if any. */
+export interface WriteConditions {
+  ifMatch?: string | undefined
+}
+
+export async function getHistory(db: Db, actor: Actor, jobId: number) {
+  if (!(await jobs.findJob(db, actor.companyId, jobId))) throw notFound('Job', jobId)
+  const rows = await jobs.findHistory(db, actor.companyId, jobId)
+  return rows.map((r) => ({
+    from_status: r.from_status as JobStatus | null,
+    to_status: r.to_status as JobStatus,
+    changed_at: toIso(r.changed_at),
+    changed_by: r.key_id === null ? null : { key_id: r.key_id, key_name: r.key_name ?? '' },
+  }))
+}
+
+export async function getTransitions(db: Db, actor: Actor, jobId: number) {
+  const job = await jobs.findJob(db, actor.companyId, jobId)
+  if (!job) throw notFound('Job', jobId)
+  const status = job.job_status as JobStatus
+  return { job_id: jobId, job_status: status, allowed_transitions: [...TRANSITIONS[status]] }
 }
 
 export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput) {
@@ -135,7 +166,7 @@ async function syncLinks(trx: Db, actor: Actor, jobId: number, requested: number
   await jobs.insertLinks(trx, actor.companyId, jobId, wanted.filter((id) => !currentIds.has(id)), relationshipType ?? DEFAULT_RELATIONSHIP, now)
 }
 
-export async function updateJob(db: Db, actor: Actor, jobId: number, input: UpdateJobInput) {
+export async function updateJob(db: Db, actor: Actor, jobId: number, input: UpdateJobInput, conditions: WriteConditions = {}) {
   if (input.asset_ids !== undefined) requireAssetModule(actor)
   const details: FieldError[] = []
   if (Object.keys(input).length === 0) details.push({ field: 'body', message: 'Request body must contain at least one field to update' })
@@ -147,7 +178,7 @@ export async function updateJob(db: Db, actor: Actor, jobId: number, input: Upda
   return inTransaction(db, async (trx) => {
     await checkReferences(trx, actor, input, details)
     if (details.length) throw validationError(details)
-    const job = await jobs.findJob(trx, actor.companyId, jobId)
+    const job = await jobs.findJobForUpdate(trx, actor.companyId, jobId)
     if (!job) throw notFound('Job', jobId)
 
     // Compare the schedule with the stored value of the bound not sent.
@@ -155,6 +186,7 @@ export async function updateJob(db: Db, actor: Actor, jobId: number, input: Upda
     const effectiveEnd = end === undefined ? job.scheduled_end : end
     checkSchedule(effectiveStart, effectiveEnd, end !== undefined ? 'scheduled_end' : 'scheduled_start', details)
     if (details.length) throw validationError(details)
+    if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, await currentTag(trx, actor, jobId), 'job')
     if (LOCKED_STATUSES.has(job.job_status as JobStatus)) {
       throw new ApiError('job_locked', `Job ${jobId} is ${job.job_status} and can no longer be updated`)
     }
@@ -171,23 +203,28 @@ export async function updateJob(db: Db, actor: Actor, jobId: number, input: Upda
     const updated = await jobs.updateJob(trx, actor.companyId, jobId, changes, now, [...LOCKED_STATUSES])
     if (!updated) throw new ApiError('job_locked', `Job ${jobId} was closed or cancelled while being updated`)
     if (input.asset_ids !== undefined) await syncLinks(trx, actor, jobId, input.asset_ids, input.asset_relationship_type, now)
-    return { job_id: jobId, job_title: changes.job_title ?? job.job_title, job_status: job.job_status as JobStatus }
+    return {
+      data: { job_id: jobId, job_title: changes.job_title ?? job.job_title, job_status: job.job_status as JobStatus },
+      etag: await currentTag(trx, actor, jobId),
+    }
   })
 }
 
-export async function changeJobStatus(db: Db, actor: Actor, jobId: number, to: JobStatus) {
+export async function changeJobStatus(db: Db, actor: Actor, jobId: number, to: JobStatus, conditions: WriteConditions = {}) {
   return inTransaction(db, async (trx) => {
-    // The write is conditional on the status just read; if another change
-    // won in between, read again and judge the request against the new status.
+    // The row is locked for the transaction and the write is conditional on
+    // the status just read as well: if another change won in between
+    // anyway, read again and judge the request against the new status.
     for (;;) {
-      const job = await jobs.findJob(trx, actor.companyId, jobId)
+      const job = await jobs.findJobForUpdate(trx, actor.companyId, jobId)
       if (!job) throw notFound('Job', jobId)
+      if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, await currentTag(trx, actor, jobId), 'job')
       const from = job.job_status as JobStatus
       if (!canTransition(from, to)) throw new ApiError('invalid_status_transition', transitionRefusal(from, to))
       const now = nowSeconds()
       if (await jobs.changeStatus(trx, actor.companyId, jobId, from, to, now)) {
         await jobs.recordStatusChange(trx, { jobId, companyId: actor.companyId, from, to, at: now, keyId: actor.keyId })
-        return { job_id: jobId, job_status: to, previous_status: from }
+        return { data: { job_id: jobId, job_status: to, previous_status: from }, etag: await currentTag(trx, actor, jobId) }
       }
     }
   })

@@ -1,0 +1,48 @@
+/**
+ * Conditional requests (API.md §8): strong ETags derived from the whole
+ * representation, so a tag changes whenever any field of the answer does
+ * (including live names and linked assets), not only with updated_at.
+ */
+import { createHash } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { ApiError } from './errors.ts'
+
+export function etagOf(representation: unknown): string {
+  return `"${createHash('sha256').update(JSON.stringify(representation)).digest('base64url').slice(0, 32)}"`
+}
+
+function tagsOf(header: string): string[] {
+  return header.split(',').map((t) => t.trim()).filter(Boolean)
+}
+
+/** If-None-Match uses the weak comparison (RFC 9110 §13.1.2). */
+export function noneMatchHits(header: string | undefined, etag: string): boolean {
+  if (!header) return false
+  if (header.trim() === '*') return true
+  return tagsOf(header).some((tag) => tag.replace(/^W\//, '') === etag)
+}
+
+/** If-Match uses the strong comparison: a weak tag never matches. */
+export function assertIfMatch(header: string | undefined, etag: string, what: string): void {
+  if (header === undefined) return
+  if (header.trim() === '*') return
+  if (!tagsOf(header).includes(etag)) {
+    throw new ApiError('precondition_failed', `The ${what} has changed since you read it (If-Match does not match its current ETag); GET it again and retry`)
+  }
+}
+
+export function ifMatchOf(request: FastifyRequest): string | undefined {
+  const header = request.headers['if-match']
+  return typeof header === 'string' ? header : undefined
+}
+
+/**
+ * Sends a single record with its ETag, or `304 Not Modified` (no body, with
+ * ETag and X-Request-Id) when the client's copy is current.
+ */
+export function sendConditional(request: FastifyRequest, reply: FastifyReply, etag: string, send: () => FastifyReply): FastifyReply {
+  reply.header('etag', etag)
+  const header = request.headers['if-none-match']
+  if (noneMatchHits(typeof header === 'string' ? header : undefined, etag)) return reply.code(304).send()
+  return send()
+}

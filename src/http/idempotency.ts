@@ -1,0 +1,140 @@
+/**
+ * Idempotency-Key (API.md §8). The first request under a key claims it with
+ * one atomic insert (a concurrent twin finds the claim and gets 409); its
+ * answer (below 500) is stored and replayed to every later retry of the same
+ * request for 24 hours; the same key with a different request is 422.
+ */
+import { createHash } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/types.ts'
+import { nowSeconds } from '../db/time.ts'
+import { ApiError, validationError } from './errors.ts'
+
+export const KEEP_SECONDS = 24 * 3600
+/** A claim still `running` this long after a crash is released. */
+export const STALE_CLAIM_SECONDS = 60
+const KEY_PATTERN = /^[\x20-\x7E]{1,255}$/
+/** Headers a replay repeats besides the body and status. */
+const REPLAYED_HEADERS = ['location', 'etag'] as const
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set when this request owns an idempotency claim whose answer must be stored. */
+    idempotencyClaim: { keyId: number; key: string } | null
+  }
+}
+
+/** JSON with object keys sorted, so JSON-equal bodies give equal fingerprints. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+    return `{${entries.join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}
+
+function fingerprint(request: FastifyRequest): string {
+  return createHash('sha256').update(`${request.method} ${request.url}\n${canonicalJson(request.body ?? null)}`).digest('hex')
+}
+
+export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: object, msg: string) => void }) {
+  async function claim(keyId: number, key: string, print: string, now: number): Promise<boolean> {
+    const result = await db
+      .insertInto('idempotency_keys')
+      .values({ key_id: keyId, idempotency_key: key, fingerprint: print, state: 'running', response_status: null, response_body: null, response_headers: null, request_id: null, created_at: now, locked_at: now })
+      .onConflict((oc) => oc.columns(['key_id', 'idempotency_key']).doNothing())
+      .executeTakeFirst()
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1
+  }
+
+  /** preValidation hook: claim the key, or replay / refuse. */
+  async function before(request: FastifyRequest, reply: FastifyReply) {
+    const header = request.headers['idempotency-key']
+    if (header === undefined || !request.auth) return
+    if (request.method !== 'POST' && request.method !== 'PUT' && request.method !== 'PATCH') return
+    if (typeof header !== 'string' || !KEY_PATTERN.test(header)) {
+      throw validationError([{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' }])
+    }
+    const keyId = request.auth.keyId
+    const print = fingerprint(request)
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const now = nowSeconds()
+      if (await claim(keyId, header, print, now)) {
+        request.idempotencyClaim = { keyId, key: header }
+        return
+      }
+      const row = await db.selectFrom('idempotency_keys').selectAll().where('key_id', '=', keyId).where('idempotency_key', '=', header).executeTakeFirst()
+      if (!row) continue // released in between: claim again
+      if (row.created_at <= now - KEEP_SECONDS) {
+        // Expired: as if never used.
+        await db.deleteFrom('idempotency_keys').where('key_id', '=', keyId).where('idempotency_key', '=', header).where('created_at', '=', row.created_at).execute()
+        continue
+      }
+      if (row.fingerprint !== print) {
+        throw new ApiError('idempotency_key_reused', 'This Idempotency-Key was already used for a different request (method, path or body); use a new key')
+      }
+      if (row.state === 'running') {
+        if (row.locked_at > now - STALE_CLAIM_SECONDS) {
+          throw new ApiError('idempotency_key_in_use', 'A request with this Idempotency-Key is still being processed; retry shortly', { headers: { 'retry-after': '1' } })
+        }
+        // The first attempt died (crash) without answering: take the claim over, once.
+        const taken = await db
+          .updateTable('idempotency_keys')
+          .set({ locked_at: now })
+          .where('key_id', '=', keyId)
+          .where('idempotency_key', '=', header)
+          .where('state', '=', 'running')
+          .where('locked_at', '=', row.locked_at)
+          .executeTakeFirst()
+        if (Number(taken.numUpdatedRows) === 1) {
+          request.idempotencyClaim = { keyId, key: header }
+          return
+        }
+        continue
+      }
+      const headers = JSON.parse(row.response_headers ?? '{}') as Record<string, string>
+      reply.headers(headers)
+      reply.header('x-request-id', row.request_id ?? request.id)
+      reply.header('idempotent-replayed', 'true')
+      return reply.code(row.response_status ?? 200).type('application/json; charset=utf-8').send(row.response_body ?? '')
+    }
+    throw new ApiError('idempotency_key_in_use', 'A request with this Idempotency-Key is still being processed; retry shortly', { headers: { 'retry-after': '1' } })
+  }
+
+  /** onSend hook: store the answer of a claimed request (below 500), or release the claim. */
+  async function after(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+    const claimed = request.idempotencyClaim
+    if (!claimed) return payload
+    request.idempotencyClaim = null
+    const where = db.updateTable('idempotency_keys').where('key_id', '=', claimed.keyId).where('idempotency_key', '=', claimed.key)
+    try {
+      if (reply.statusCode >= 500) {
+        await db.deleteFrom('idempotency_keys').where('key_id', '=', claimed.keyId).where('idempotency_key', '=', claimed.key).execute()
+        return payload
+      }
+      const headers: Record<string, string> = {}
+      for (const name of REPLAYED_HEADERS) {
+        const value = reply.getHeader(name)
+        if (value !== undefined) headers[name] = String(value)
+      }
+      await where
+        .set({ state: 'done', response_status: reply.statusCode, response_body: typeof payload === 'string' ? payload : String(payload ?? ''), response_headers: JSON.stringify(headers), request_id: request.id })
+        .execute()
+    } catch (error) {
+      // The write itself succeeded; failing to store the replay must not turn
+      // its answer into an error. The claim expires after STALE_CLAIM_SECONDS.
+      log.warn({ err: error }, 'could not store idempotent answer')
+    }
+    return payload
+  }
+
+  /** Deletes keys older than 24 hours; run periodically. */
+  async function purgeExpired(): Promise<number> {
+    const result = await db.deleteFrom('idempotency_keys').where('created_at', '<=', nowSeconds() - KEEP_SECONDS).executeTakeFirst()
+    return Number(result.numDeletedRows)
+  }
+
+  return { before, after, purgeExpired }
+}
