@@ -33,6 +33,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The scope a route needs; routes without one are public. */
     scope?: Scope
+    /** A module the company needs for the route (checked with the plan, before the scope). */
+    module?: Module
   }
 }
 
@@ -95,7 +97,7 @@ export function createAuthenticator(options: AuthOptions) {
 
   /** The onRequest hook for API routes. */
   return async function guard(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const scope = request.routeOptions.config.scope
+    const { scope } = request.routeOptions.config
     if (!scope) return
     const auth = await authenticate(request)
     request.auth = auth
@@ -111,6 +113,10 @@ export function createAuthenticator(options: AuthOptions) {
     }
     if (auth.plan !== 'enterprise') {
       throw new ApiError('plan_upgrade_required', 'The REST API is available on Enterprise plans')
+    }
+    const module = request.routeOptions.config.module
+    if (module === 'assets' && !auth.modules.has(module)) {
+      throw new ApiError('plan_upgrade_required', 'The Assets API requires the Asset Management module on Enterprise plans')
     }
     if (!auth.scopes.has(scope)) throw new ApiError('insufficient_scope', `This API key lacks the ${scope} scope`)
   }
