@@ -16,6 +16,7 @@ import { createIdempotency } from './http/idempotency.ts'
 import { errorHandler, sendError } from './http/error-handler.ts'
 import { trackRoutes } from './http/method-not-allowed.ts'
 import { MemoryRateLimitStore, type RateLimitStore } from './http/rate-limit.ts'
+import { RedisRateLimitStore } from './http/rate-limit-redis.ts'
 import { validatorCompiler } from './http/validation.ts'
 import { assetsRoutes } from './modules/assets/assets.routes.ts'
 import { customersRoutes } from './modules/customers/customers.routes.ts'
@@ -119,9 +120,16 @@ export async function buildApp(options: AppOptions) {
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
+  const rateLimits: RateLimitStore =
+    options.rateLimits ??
+    (config.redisUrl
+      ? new RedisRateLimitStore(config.redisUrl, (message, error) => app.log.warn({ err: error }, message))
+      : new MemoryRateLimitStore())
+  app.addHook('onReady', async () => rateLimits.start?.())
+  app.addHook('onClose', async () => rateLimits.close?.())
   const authenticate = createAuthenticator({
     db: database.db,
-    rateLimits: options.rateLimits ?? new MemoryRateLimitStore(),
+    rateLimits,
     defaultRateLimit: config.rateLimitPerMinute,
     cacheMs: config.keyCacheMs,
     onBackgroundError: (error) => app.log.warn({ err: error }, 'background write failed'),
@@ -155,12 +163,16 @@ export async function buildApp(options: AppOptions) {
   app.addHook('onClose', async () => clearInterval(purgeTimer))
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }))
+  // Ready while the database answers. A rate-limit store that is down does
+  // not make the process unready (requests fail open) but is reported.
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    const limits = rateLimits.status()
+    const rate_limit = { store: limits.store, status: limits.healthy ? 'ok' : 'unreachable (failing open)' }
     try {
       await sql`select 1`.execute(database.db)
-      return { status: 'ok', database: 'ok' }
+      return { status: 'ok', database: 'ok', rate_limit }
     } catch {
-      return reply.code(503).send({ status: 'unavailable', database: 'unreachable' })
+      return reply.code(503).send({ status: 'unavailable', database: 'unreachable', rate_limit })
     }
   })
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())

@@ -8,6 +8,8 @@ export interface Config {
   databaseUrl: string
   port: number
   host: string
+  /** Redis for rate limits shared by several processes; null keeps them in-process. */
+  redisUrl: string | null
   /** Default per-key budget, requests per minute (API.md §3). */
   rateLimitPerMinute: number
   /** SQLite durability: NORMAL survives a process crash, FULL also power loss. */
@@ -38,6 +40,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.DATABASE_URL || 'sqlite:./data/fsm.db',
     port: integer('PORT', env.PORT, 3000, 0, 65535),
     host: env.HOST || '127.0.0.1',
+    redisUrl: env.REDIS_URL || null,
     rateLimitPerMinute: integer('FSM_RATE_LIMIT', env.FSM_RATE_LIMIT, 600, 1, 10_000_000),
     sqliteSynchronous: synchronous,
     logLevel: env.LOG_LEVEL || 'info',

@@ -18,6 +18,10 @@ export interface RateLimitDecision {
 
 export interface RateLimitStore {
   take(key: string, limitPerMinute: number, nowMs: number): Promise<RateLimitDecision> | RateLimitDecision
+  /** For /readyz: what the store is and whether it works. */
+  status(): { store: string; healthy: boolean }
+  /** Called before the server takes requests (connect, or give up quickly and fail open). */
+  start?(): Promise<void>
   close?(): Promise<void>
 }
 
@@ -27,24 +31,26 @@ interface Bucket {
   limit: number
 }
 
-/** Pure token-bucket arithmetic, shared by every store. */
+/** The answer's numbers, given the tokens left after this request. */
+export function decisionFor(allowed: boolean, tokens: number, limit: number, nowMs: number): RateLimitDecision {
+  const ratePerMs = limit / 60_000
+  return {
+    allowed,
+    limit,
+    remaining: Math.floor(tokens),
+    resetAt: Math.ceil((nowMs + (limit - tokens) / ratePerMs) / 1000),
+    retryAfter: allowed ? 0 : Math.max(1, Math.ceil((1 - tokens) / ratePerMs / 1000)),
+  }
+}
+
+/** Pure token-bucket arithmetic (the Redis store runs the same steps in Lua). */
 export function takeToken(bucket: Bucket | undefined, limit: number, nowMs: number): { bucket: Bucket; decision: RateLimitDecision } {
   const ratePerMs = limit / 60_000
   let tokens = limit
-  if (bucket && bucket.limit === limit) tokens = Math.min(limit, bucket.tokens + (nowMs - bucket.updatedMs) * ratePerMs)
+  if (bucket && bucket.limit === limit) tokens = Math.min(limit, bucket.tokens + Math.max(0, nowMs - bucket.updatedMs) * ratePerMs)
   const allowed = tokens >= 1
   if (allowed) tokens -= 1
-  const fullInMs = (limit - tokens) / ratePerMs
-  return {
-    bucket: { tokens, updatedMs: nowMs, limit },
-    decision: {
-      allowed,
-      limit,
-      remaining: Math.floor(tokens),
-      resetAt: Math.ceil((nowMs + fullInMs) / 1000),
-      retryAfter: allowed ? 0 : Math.max(1, Math.ceil((1 - tokens) / ratePerMs / 1000)),
-    },
-  }
+  return { bucket: { tokens, updatedMs: nowMs, limit }, decision: decisionFor(allowed, tokens, limit, nowMs) }
 }
 
 export class MemoryRateLimitStore implements RateLimitStore {
@@ -58,5 +64,9 @@ export class MemoryRateLimitStore implements RateLimitStore {
     }
     this.#buckets.set(key, bucket)
     return decision
+  }
+
+  status() {
+    return { store: 'memory', healthy: true }
   }
 }

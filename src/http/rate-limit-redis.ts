@@ -1,0 +1,84 @@
+/**
+ * The token bucket of rate-limit.ts kept in Redis, so every `fsm serve`
+ * process shares one budget per key (API.md §3). One Lua script reads,
+ * refills, takes and writes atomically, on Redis's clock (processes' clocks
+ * may disagree). If Redis is unreachable the API keeps answering: requests
+ * are let through (fail open), the outage is logged once, and /readyz says so.
+ */
+import { Redis } from 'ioredis'
+import { decisionFor, type RateLimitDecision, type RateLimitStore } from './rate-limit.ts'
+
+const TAKE = `
+local limit = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local data = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'limit')
+local tokens = tonumber(data[1])
+local rate = limit / 60000
+if tokens == nil or tonumber(data[3]) ~= limit then
+  tokens = limit
+else
+  tokens = math.min(limit, tokens + math.max(0, now - tonumber(data[2])) * rate)
+end
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now, 'limit', limit)
+redis.call('PEXPIRE', KEYS[1], 61000)
+return {allowed, tostring(tokens), now}
+`
+
+export class RedisRateLimitStore implements RateLimitStore {
+  readonly #redis: Redis
+  readonly #warn: (message: string, error?: unknown) => void
+  #healthy = true
+
+  constructor(url: string, warn: (message: string, error?: unknown) => void) {
+    this.#warn = warn
+    this.#redis = new Redis(url, {
+      // Fail fast instead of queueing while Redis is away: the request must not wait.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 1000,
+      commandTimeout: 500,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+      lazyConnect: true,
+    })
+    this.#redis.on('error', (error) => this.#markDown(error))
+    this.#redis.on('ready', () => {
+      if (!this.#healthy) this.#warn('redis reachable again: shared rate limits restored')
+      this.#healthy = true
+    })
+    this.#redis.defineCommand('fsmTakeToken', { numberOfKeys: 1, lua: TAKE })
+  }
+
+  #markDown(error: unknown) {
+    if (this.#healthy) this.#warn('redis unreachable: rate limits fail open until it is back', error)
+    this.#healthy = false
+  }
+
+  /** Connects before the first request; an unreachable Redis is reported, not fatal. */
+  async start() {
+    await this.#redis.connect().catch((error) => this.#markDown(error))
+  }
+
+  async take(key: string, limit: number, nowMs: number): Promise<RateLimitDecision> {
+    try {
+      const [allowed, tokens, redisNow] = (await (this.#redis as any).fsmTakeToken(`fsm:rl:${key}`, limit)) as [number, string, number]
+      return decisionFor(allowed === 1, Number(tokens), limit, Number(redisNow))
+    } catch (error) {
+      this.#markDown(error)
+      return decisionFor(true, limit - 1, limit, nowMs)
+    }
+  }
+
+  status() {
+    return { store: 'redis', healthy: this.#healthy }
+  }
+
+  async close() {
+    this.#redis.disconnect()
+  }
+}

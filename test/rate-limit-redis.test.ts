@@ -1,0 +1,85 @@
+/**
+ * The Redis rate-limit store (API.md §3, issue 5): one budget shared by
+ * several app instances, and failing open when Redis is unreachable.
+ * Runs only when REDIS_URL is set (CI sets it).
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { RedisRateLimitStore } from '../src/http/rate-limit-redis.ts'
+import { startTestApp, type TestApp } from './helpers/app.ts'
+import { call, createTenant } from './helpers/factories.ts'
+
+const REDIS_URL = process.env.REDIS_URL
+
+describe('Redis rate-limit store', { skip: REDIS_URL ? false : 'REDIS_URL is not set' }, () => {
+  const warnings: string[] = []
+  let store: RedisRateLimitStore
+  before(async () => {
+    store = new RedisRateLimitStore(REDIS_URL!, (message) => warnings.push(message))
+    await store.start()
+  })
+  after(() => store.close())
+
+  it('is a token bucket: the full budget passes, the next is refused with Retry-After', async () => {
+    const key = `test:${randomBytes(6).toString('hex')}`
+    const decisions = []
+    for (let i = 0; i < 6; i++) decisions.push(await store.take(key, 5, Date.now()))
+    assert.deepEqual(decisions.map((d) => d.allowed), [true, true, true, true, true, false])
+    assert.deepEqual(decisions.slice(0, 5).map((d) => d.remaining), [4, 3, 2, 1, 0])
+    const refused = decisions[5]!
+    assert.equal(refused.limit, 5)
+    assert.ok(refused.retryAfter >= 1 && refused.retryAfter <= 12, String(refused.retryAfter))
+    assert.ok(refused.resetAt >= Math.floor(Date.now() / 1000))
+  })
+
+  it('shares one budget between two app instances on two databases', async () => {
+    // Two apps on one Redis: the bucket is per key id, and both tenants get key id 1.
+    const a: TestApp = await startTestApp('sqlite', { config: { redisUrl: REDIS_URL!, rateLimitPerMinute: 1_000_000 } })
+    const b: TestApp = await startTestApp('sqlite', { config: { redisUrl: REDIS_URL!, rateLimitPerMinute: 1_000_000 } })
+    try {
+      // Clear the bucket the test apps will share (key id 1 on both fresh databases).
+      const tenantA = await createTenant(a.database, { rateLimitPerMinute: 4 })
+      const tenantB = await createTenant(b.database, { rateLimitPerMinute: 4 })
+      assert.equal(tenantA.keyId, tenantB.keyId)
+      const redis = new (await import('ioredis')).Redis(REDIS_URL!)
+      await redis.del(`fsm:rl:key:${tenantA.keyId}`)
+      redis.disconnect()
+      const statuses: number[] = []
+      for (let i = 0; i < 6; i++) {
+        const app = i % 2 ? b : a
+        const tenant = i % 2 ? tenantB : tenantA
+        const r = await call(app.app, 'GET', '/api/v1/jobs', { key: tenant.apiKey })
+        statuses.push(r.status)
+        if (r.status === 429) assert.ok(Number(r.headers['retry-after']) >= 1)
+      }
+      assert.deepEqual(statuses, [200, 200, 200, 200, 429, 429])
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
+  it('fails open, and says so, when Redis is unreachable', async () => {
+    const down = new RedisRateLimitStore('redis://127.0.0.1:1', (message) => warnings.push(message))
+    try {
+      await down.start()
+      const decision = await down.take('k', 3, Date.now())
+      assert.equal(decision.allowed, true)
+      assert.equal(down.status().healthy, false)
+      assert.ok(warnings.some((w) => w.includes('fail open')))
+      const t = await startTestApp('sqlite', { rateLimits: down })
+      try {
+        const tenant = await createTenant(t.database, { rateLimitPerMinute: 1 })
+        for (let i = 0; i < 3; i++) assert.equal((await call(t.app, 'GET', '/api/v1/jobs', { key: tenant.apiKey })).status, 200)
+        const ready = await call(t.app, 'GET', '/readyz')
+        assert.equal(ready.status, 200)
+        assert.deepEqual(ready.body.rate_limit, { store: 'redis', status: 'unreachable (failing open)' })
+      } finally {
+        await t.close()
+      }
+    } finally {
+      await down.close()
+    }
+  })
+})

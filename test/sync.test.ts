@@ -1,0 +1,323 @@
+/**
+ * Safe sync (API.md §8): history, transitions, ETags and conditional writes,
+ * idempotency keys.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
+import { call, createBasics, createExtraKey, createJobVia, createTenant, type Tenant } from './helpers/factories.ts'
+import { TRANSITIONS, JOB_STATUSES, type JobStatus } from '../src/modules/jobs/status.ts'
+
+const PATH_TO: Record<JobStatus, JobStatus[]> = {
+  Pending: [],
+  Assigned: ['Assigned'],
+  'In Progress': ['Assigned', 'In Progress'],
+  'On Hold': ['Assigned', 'On Hold'],
+  Completed: ['Assigned', 'In Progress', 'Completed'],
+  Invoiced: ['Assigned', 'In Progress', 'Completed', 'Invoiced'],
+  Paid: ['Assigned', 'In Progress', 'Completed', 'Invoiced', 'Paid'],
+  Closed: ['Assigned', 'In Progress', 'Completed', 'Invoiced', 'Paid', 'Closed'],
+  Cancelled: ['Cancelled'],
+}
+
+for (const dialect of DIALECTS) {
+  describe(`safe sync (${dialect})`, () => {
+    let t: TestApp
+    let tenant: Tenant
+    let other: Tenant
+    let basics: Awaited<ReturnType<typeof createBasics>>
+    const key = () => tenant.apiKey
+
+    before(async () => {
+      t = await startTestApp(dialect)
+      tenant = await createTenant(t.database, { name: 'Sync Co' })
+      other = await createTenant(t.database, { name: 'Other Co' })
+      basics = await createBasics(t.app, tenant.apiKey)
+    })
+    after(() => t.close())
+
+    async function walk(jobId: number, statuses: JobStatus[]) {
+      for (const status of statuses) {
+        const r = await call(t.app, 'PATCH', `/api/v1/jobs?id=${jobId}`, { key: key(), body: { job_status: status } })
+        assert.equal(r.status, 200, JSON.stringify(r.body))
+      }
+    }
+
+    describe('history', () => {
+      it('records creation and every change of a full lifecycle, oldest first, naming the key', async () => {
+        const jobId = await createJobVia(t.app, key(), basics.locationId)
+        await walk(jobId, PATH_TO.Closed)
+        const r = await call(t.app, 'GET', `/api/v1/jobs/history?id=${jobId}`, { key: key() })
+        assert.equal(r.status, 200)
+        assert.equal(typeof r.body.request_id, 'string')
+        const entries = r.body.data as any[]
+        assert.deepEqual(
+          entries.map((e) => [e.from_status, e.to_status]),
+          [[null, 'Pending'], ['Pending', 'Assigned'], ['Assigned', 'In Progress'], ['In Progress', 'Completed'], ['Completed', 'Invoiced'], ['Invoiced', 'Paid'], ['Paid', 'Closed']],
+        )
+        for (const e of entries) {
+          assert.match(e.changed_at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/)
+          assert.deepEqual(Object.keys(e.changed_by).sort(), ['key_id', 'key_name'])
+          assert.equal(e.changed_by.key_id, tenant.keyId)
+          assert.ok(!JSON.stringify(e).includes(tenant.apiKey), 'never the secret')
+        }
+      })
+
+      it('names each key that made a change', async () => {
+        const second = await createExtraKey(t.database, tenant.companyId, ['jobs:write', 'jobs:read'])
+        const jobId = await createJobVia(t.app, key(), basics.locationId)
+        await call(t.app, 'PATCH', `/api/v1/jobs?id=${jobId}`, { key: second.apiKey, body: { job_status: 'Assigned' } })
+        const r = await call(t.app, 'GET', `/api/v1/jobs/history?id=${jobId}`, { key: key() })
+        assert.deepEqual(r.body.data.map((e: any) => e.changed_by.key_id), [tenant.keyId, second.keyId])
+      })
+
+      it('is not_found for another company, needs jobs:read, and validates id', async () => {
+        const jobId = await createJobVia(t.app, key(), basics.locationId)
+        assert.equal((await call(t.app, 'GET', `/api/v1/jobs/history?id=${jobId}`, { key: other.apiKey })).body.error.code, 'not_found')
+        const writer = await createExtraKey(t.database, tenant.companyId, ['jobs:write'])
+        const scoped = await call(t.app, 'GET', `/api/v1/jobs/history?id=${jobId}`, { key: writer.apiKey })
+        assert.equal(scoped.status, 403)
+        assert.equal(scoped.body.error.code, 'insufficient_scope')
+        for (const url of ['/api/v1/jobs/history', '/api/v1/jobs/history?id=abc', `/api/v1/jobs/history?id=${jobId}&page=2`]) {
+          const r = await call(t.app, 'GET', url, { key: key() })
+          assert.equal(r.status, 400, url)
+          assert.equal(r.body.error.code, 'validation_failed')
+        }
+        assert.equal((await call(t.app, 'GET', '/api/v1/jobs/history?id=999999', { key: key() })).status, 404)
+        const wrongMethod = await call(t.app, 'POST', '/api/v1/jobs/history?id=1', { key: key(), body: {} })
+        assert.equal(wrongMethod.status, 405)
+        assert.equal(wrongMethod.headers.allow, 'GET, HEAD')
+      })
+    })
+
+    describe('transitions', () => {
+      it('lists the allowed targets of every status, in the table order', async () => {
+        for (const status of JOB_STATUSES) {
+          const jobId = await createJobVia(t.app, key(), basics.locationId)
+          await walk(jobId, PATH_TO[status])
+          const r = await call(t.app, 'GET', `/api/v1/jobs/transitions?id=${jobId}`, { key: key() })
+          assert.equal(r.status, 200)
+          assert.deepEqual(r.body.data, { job_id: jobId, job_status: status, allowed_transitions: [...TRANSITIONS[status]] })
+        }
+      })
+
+      it('is not_found for another company', async () => {
+        const jobId = await createJobVia(t.app, key(), basics.locationId)
+        assert.equal((await call(t.app, 'GET', `/api/v1/jobs/transitions?id=${jobId}`, { key: other.apiKey })).status, 404)
+      })
+    })
+
+    describe('ETags', () => {
+      it('GET sends a strong ETag; If-None-Match answers 304 with no body', async () => {
+        const jobId = await createJobVia(t.app, key(), basics.locationId)
+        const first = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })
+        const etag = first.headers.etag as string
+        assert.match(etag, /^"[A-Za-z0-9_-]+"$/)
+        const again = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })
+        assert.equal(again.headers.etag, etag, 'stable while nothing changes')
+        const cached = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key(), headers: { 'if-none-match': etag } })
+        assert.equal(cached.status, 304)
+        assert.equal(cached.body, undefined)
+        assert.equal(cached.headers.etag, etag)
+        assert.match(String(cached.headers['x-request-id']), /^[0-9a-f]{16}$/)
+        const weak = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key(), headers: { 'if-none-match': `"nope", W/${etag}` } })
+        assert.equal(weak.status, 304, 'If-None-Match compares weakly, in a list')
+        const stale = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key(), headers: { 'if-none-match': '"nope"' } })
+        assert.equal(stale.status, 200)
+      })
+
+      it('changes with every write, even within one second, and with live names', async () => {
+        const jobId = await createJobVia(t.app, key(), basics.locationId)
+        const tag0 = (await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })).headers.etag
+        const put = await call(t.app, 'PUT', `/api/v1/jobs?id=${jobId}`, { key: key(), body: { job_priority: 'Medium' } })
+        assert.equal(put.status, 200)
+        const tag1 = (await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })).headers.etag
+        assert.notEqual(tag1, tag0, 'a write that changes no field still changes the tag')
+        assert.equal(put.headers.etag, tag1, 'the PUT answer carries the new tag')
+        await call(t.app, 'PUT', `/api/v1/locations?id=${basics.locationId}`, { key: key(), body: { customer_location_name: 'Renamed Office' } })
+        const tag2 = (await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })).headers.etag
+        assert.notEqual(tag2, tag1, 'a renamed location changes the job representation and its tag')
+        const patch = await call(t.app, 'PATCH', `/api/v1/jobs?id=${jobId}`, { key: key(), body: { job_status: 'Assigned' } })
+        assert.equal(patch.headers.etag, (await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })).headers.etag)
+      })
+
+      it('a stale If-Match is 412 and changes nothing; a current one succeeds', async () => {
+        const jobId = await createJobVia(t.app, key(), basics.locationId)
+        const tag = (await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })).headers.etag as string
+        const ok = await call(t.app, 'PUT', `/api/v1/jobs?id=${jobId}`, { key: key(), body: { job_title: 'First' }, headers: { 'if-match': tag } })
+        assert.equal(ok.status, 200)
+        const before = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })
+        const stalePut = await call(t.app, 'PUT', `/api/v1/jobs?id=${jobId}`, { key: key(), body: { job_title: 'Second' }, headers: { 'if-match': tag } })
+        assert.equal(stalePut.status, 412)
+        assert.equal(stalePut.body.error.code, 'precondition_failed')
+        const stalePatch = await call(t.app, 'PATCH', `/api/v1/jobs?id=${jobId}`, { key: key(), body: { job_status: 'Assigned' }, headers: { 'if-match': tag } })
+        assert.equal(stalePatch.status, 412)
+        const weakCurrent = await call(t.app, 'PATCH', `/api/v1/jobs?id=${jobId}`, { key: key(), body: { job_status: 'Assigned' }, headers: { 'if-match': `W/${before.headers.etag}` } })
+        assert.equal(weakCurrent.status, 412, 'If-Match uses the strong comparison')
+        const after = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })
+        assert.deepEqual(after.body.data, before.body.data, 'nothing changed')
+        assert.equal(after.headers.etag, before.headers.etag)
+        const star = await call(t.app, 'PATCH', `/api/v1/jobs?id=${jobId}`, { key: key(), body: { job_status: 'Assigned' }, headers: { 'if-match': '*' } })
+        assert.equal(star.status, 200)
+      })
+
+      it('412 comes after 404 and validation, before job_locked and transitions', async () => {
+        const jobId = await createJobVia(t.app, key(), basics.locationId)
+        assert.equal((await call(t.app, 'PUT', '/api/v1/jobs?id=999999', { key: key(), body: { job_title: 'x' }, headers: { 'if-match': '"x"' } })).status, 404)
+        assert.equal((await call(t.app, 'PUT', `/api/v1/jobs?id=${jobId}`, { key: key(), body: { job_title: '' }, headers: { 'if-match': '"x"' } })).status, 400)
+        assert.equal((await call(t.app, 'PATCH', `/api/v1/jobs?id=${jobId}`, { key: key(), body: { job_status: 'Closed' }, headers: { 'if-match': '"x"' } })).status, 412)
+        await walk(jobId, ['Cancelled'])
+        assert.equal((await call(t.app, 'PUT', `/api/v1/jobs?id=${jobId}`, { key: key(), body: { job_title: 'x' }, headers: { 'if-match': '"x"' } })).status, 412)
+      })
+
+      it('of parallel PUTs holding one tag exactly one succeeds', async () => {
+        for (let round = 0; round < 3; round++) {
+          const jobId = await createJobVia(t.app, key(), basics.locationId)
+          const tag = (await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })).headers.etag as string
+          const answers = await Promise.all(
+            Array.from({ length: 12 }, (_, i) =>
+              call(t.app, i % 2 ? 'PUT' : 'PATCH', `/api/v1/jobs?id=${jobId}`, {
+                key: key(),
+                body: i % 2 ? { job_priority: 'High' } : { job_status: 'Assigned' },
+                headers: { 'if-match': tag },
+              }),
+            ),
+          )
+          const statuses = answers.map((a) => a.status)
+          assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join(','))
+          assert.equal(statuses.filter((s) => s === 412).length, 11, statuses.join(','))
+        }
+      })
+
+      it('customers, locations, technicians and assets have ETags and honour If-Match', async () => {
+        const asset = await call(t.app, 'POST', '/api/v1/assets', { key: key(), body: { asset_tag: 'ETAG-1', asset_name: 'Pump' } })
+        const records: Array<[string, number, Record<string, unknown>]> = [
+          ['customers', basics.customerId, { notes: 'n' }],
+          ['locations', basics.locationId, { city: 'Springfield' }],
+          ['technicians', basics.technicianId, { technician_phone: '555' }],
+          ['assets', asset.body.data.asset_id, { model: 'X1' }],
+        ]
+        for (const [path, id, change] of records) {
+          const read = await call(t.app, 'GET', `/api/v1/${path}?id=${id}`, { key: key() })
+          const tag = read.headers.etag as string
+          assert.match(tag, /^"[A-Za-z0-9_-]+"$/, path)
+          assert.equal((await call(t.app, 'GET', `/api/v1/${path}?id=${id}`, { key: key(), headers: { 'if-none-match': tag } })).status, 304, path)
+          const ok = await call(t.app, 'PUT', `/api/v1/${path}?id=${id}`, { key: key(), body: change, headers: { 'if-match': tag } })
+          assert.equal(ok.status, 200, path)
+          assert.ok(ok.headers.etag && ok.headers.etag !== tag, path)
+          const stale = await call(t.app, 'PUT', `/api/v1/${path}?id=${id}`, { key: key(), body: change, headers: { 'if-match': tag } })
+          assert.equal(stale.status, 412, path)
+          assert.equal(stale.body.error.code, 'precondition_failed')
+        }
+      })
+    })
+
+    describe('Idempotency-Key', () => {
+      const body = () => ({ job_title: 'Idempotent job', customer_location_id: basics.locationId })
+
+      it('replays the first answer, with the same request_id, Location and ETag, and does nothing twice', async () => {
+        const first = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'create-1' } })
+        assert.equal(first.status, 201)
+        assert.equal(first.headers['idempotent-replayed'], undefined)
+        const count = async () => (await call(t.app, 'GET', '/api/v1/jobs?per_page=1', { key: key() })).body.pagination.total
+        const total = await count()
+        const replay = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: { customer_location_id: basics.locationId, job_title: 'Idempotent job' }, headers: { 'idempotency-key': 'create-1' } })
+        assert.equal(replay.status, 201)
+        assert.equal(replay.headers['idempotent-replayed'], 'true')
+        assert.deepEqual(replay.body, first.body, 'the stored answer, request_id included (JSON-equal body, keys in another order)')
+        assert.equal(replay.headers['x-request-id'], first.body.request_id)
+        assert.equal(replay.headers.location, first.headers.location)
+        assert.equal(await count(), total, 'no second job')
+
+        const patch = await call(t.app, 'PATCH', `/api/v1/jobs?id=${first.body.data.job_id}`, { key: key(), body: { job_status: 'Assigned' }, headers: { 'idempotency-key': 'patch-1' } })
+        const patchAgain = await call(t.app, 'PATCH', `/api/v1/jobs?id=${first.body.data.job_id}`, { key: key(), body: { job_status: 'Assigned' }, headers: { 'idempotency-key': 'patch-1' } })
+        assert.equal(patch.status, 200)
+        assert.equal(patchAgain.status, 200, 'a replay, not an invalid Assigned → Assigned')
+        assert.deepEqual(patchAgain.body, patch.body)
+        assert.equal(patchAgain.headers.etag, patch.headers.etag)
+      })
+
+      it('replays 4xx answers too, and a different request under the key is 422', async () => {
+        const bad = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: { job_title: '' , customer_location_id: basics.locationId }, headers: { 'idempotency-key': 'bad-1' } })
+        assert.equal(bad.status, 400)
+        const again = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: { job_title: '', customer_location_id: basics.locationId }, headers: { 'idempotency-key': 'bad-1' } })
+        assert.equal(again.headers['idempotent-replayed'], 'true')
+        assert.deepEqual(again.body, bad.body)
+        for (const [method, url, b] of [
+          ['POST', '/api/v1/jobs', { job_title: 'Other', customer_location_id: basics.locationId }],
+          ['PUT', '/api/v1/jobs?id=1', { job_title: 'x' }],
+          ['POST', '/api/v1/customers', { job_title: '', customer_location_id: basics.locationId }],
+        ] as const) {
+          const reused = await call(t.app, method, url, { key: key(), body: b, headers: { 'idempotency-key': 'bad-1' } })
+          assert.equal(reused.status, 422, `${method} ${url}`)
+          assert.equal(reused.body.error.code, 'idempotency_key_reused')
+        }
+      })
+
+      it('20 concurrent identical creates make exactly one job; successes are identical, the rest are 409 in_use', async () => {
+        const before = (await call(t.app, 'GET', '/api/v1/jobs?per_page=1', { key: key() })).body.pagination.total
+        const answers = await Promise.all(
+          Array.from({ length: 20 }, () => call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'race-1' } })),
+        )
+        const created = answers.filter((a) => a.status === 201)
+        const busy = answers.filter((a) => a.status === 409)
+        assert.equal(created.length + busy.length, 20, answers.map((a) => a.status).join(','))
+        assert.ok(created.length >= 1)
+        for (const c of created) assert.deepEqual(c.body, created[0]!.body)
+        for (const b of busy) assert.equal(b.body.error.code, 'idempotency_key_in_use')
+        const after = (await call(t.app, 'GET', '/api/v1/jobs?per_page=1', { key: key() })).body.pagination.total
+        assert.equal(after, before + 1)
+        const late = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'race-1' } })
+        assert.deepEqual(late.body, created[0]!.body)
+      })
+
+      it('keys are scoped per API key', async () => {
+        const second = await createExtraKey(t.database, tenant.companyId, ['jobs:write', 'jobs:read'])
+        const a = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'shared-name' } })
+        const b = await call(t.app, 'POST', '/api/v1/jobs', { key: second.apiKey, body: body(), headers: { 'idempotency-key': 'shared-name' } })
+        assert.equal(a.status, 201)
+        assert.equal(b.status, 201)
+        assert.notEqual(a.body.data.job_id, b.body.data.job_id)
+      })
+
+      it('a malformed key is validation_failed on the header', async () => {
+        for (const bad of ['', 'x'.repeat(256), 'tab\there', 'ü']) {
+          const r = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': bad } })
+          assert.equal(r.status, 400, JSON.stringify(bad))
+          assert.deepEqual(r.body.error.details, [{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' }])
+        }
+      })
+
+      it('expires after 24 hours and stale claims are released after 60 seconds', async () => {
+        const first = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'old-1' } })
+        await t.database.db.updateTable('idempotency_keys').set({ created_at: Math.floor(Date.now() / 1000) - 24 * 3600 - 1 }).where('idempotency_key', '=', 'old-1').execute()
+        const fresh = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'old-1' } })
+        assert.equal(fresh.status, 201)
+        assert.notEqual(fresh.body.data.job_id, first.body.data.job_id, 'an expired key is new again')
+
+        const now = Math.floor(Date.now() / 1000)
+        await t.database.db.insertInto('idempotency_keys').values({ key_id: tenant.keyId, idempotency_key: 'stuck-1', fingerprint: 'x', state: 'running', response_status: null, response_body: null, response_headers: null, request_id: null, created_at: now, locked_at: now }).execute()
+        const busy = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'stuck-1' } })
+        assert.equal(busy.status, 422, 'a different fingerprint is reuse, even while running')
+        const fingerprint = (await t.database.db.selectFrom('idempotency_keys').select('fingerprint').where('idempotency_key', '=', 'old-1').executeTakeFirstOrThrow()).fingerprint
+        await t.database.db.updateTable('idempotency_keys').set({ fingerprint }).where('idempotency_key', '=', 'stuck-1').execute()
+        const stillBusy = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'stuck-1' } })
+        assert.equal(stillBusy.status, 409)
+        assert.equal(stillBusy.headers['retry-after'], '1')
+        await t.database.db.updateTable('idempotency_keys').set({ locked_at: now - 61 }).where('idempotency_key', '=', 'stuck-1').execute()
+        const taken = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'stuck-1' } })
+        assert.equal(taken.status, 201, 'released after 60 seconds')
+      })
+
+      it('expired rows are purged from storage', async () => {
+        await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'purge-1' } })
+        await t.database.db.updateTable('idempotency_keys').set({ created_at: 1000 }).where('idempotency_key', '=', 'purge-1').execute()
+        const { createIdempotency } = await import('../src/http/idempotency.ts')
+        const removed = await createIdempotency(t.database.db, console).purgeExpired()
+        assert.ok(removed >= 1)
+        const left = await t.database.db.selectFrom('idempotency_keys').select('idempotency_key').where('idempotency_key', '=', 'purge-1').execute()
+        assert.equal(left.length, 0)
+      })
+    })
+  })
+}
