@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { loadConfig, type Config } from '../config.ts'
 import { connect, type DatabaseHandle } from '../db/connect.ts'
+import { copyDatabase } from '../db/copy.ts'
 import { migrateToLatest } from '../db/migrator.ts'
 import { createKey, listKeys, revokeKey } from '../modules/api-keys/api-keys.service.ts'
 import { createCompany } from '../modules/companies/companies.service.ts'
@@ -149,6 +150,29 @@ export function buildCli(): Command {
           print(!!options.json, revoked, `key ${keyId} revoked at ${revoked.revoked_at}`)
         }),
       ),
+    )
+
+  program
+    .command('copy')
+    .description('copy every record, with its id, into an empty database (SQLite <-> PostgreSQL)')
+    .requiredOption('--from <url>', 'source DATABASE_URL')
+    .requiredOption('--to <url>', 'target DATABASE_URL (must be empty)')
+    .option('--json', 'machine-readable output')
+    .action((options: { from: string; to: string; json?: boolean }) =>
+      run(!!options.json, async () => {
+        const source = connect(options.from)
+        const target = connect(options.to)
+        try {
+          await migrateToLatest(source.db)
+          await migrateToLatest(target.db)
+          const copied = await copyDatabase(source.db, target.db)
+          const lines = Object.entries(copied).map(([table, n]) => `${table}: ${n}`)
+          print(!!options.json, { copied }, `copied ${source.description} -> ${target.description}, counts verified\n${lines.join('\n')}`)
+        } finally {
+          await source.close()
+          await target.close()
+        }
+      }),
     )
 
   program

@@ -1,0 +1,103 @@
+/**
+ * `fsm copy` (issue 5): every record moves with its id, the target's
+ * sequences continue after them, answers are identical on both sides, and
+ * a non-empty target is refused. SQLite → SQLite always; SQLite →
+ * PostgreSQL → SQLite when FSM_TEST_DATABASE_URL is set.
+ */
+import { after, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { buildApp } from '../src/app.ts'
+import { loadConfig } from '../src/config.ts'
+import { CopyError, copyDatabase, TABLES } from '../src/db/copy.ts'
+import type { DatabaseHandle, Dialect } from '../src/db/connect.ts'
+import { seedDemo } from '../src/modules/demo/demo.service.ts'
+import { DIALECTS, freshDatabase } from './helpers/app.ts'
+import { call } from './helpers/factories.ts'
+
+const config = { ...loadConfig({}), logLevel: 'silent', keyCacheMs: 0 }
+
+/** Every answer an integrator could see, minus request ids. */
+async function snapshot(database: DatabaseHandle, key: string) {
+  const app = await buildApp({ config, database, logger: false })
+  try {
+    const out: Record<string, unknown> = {}
+    for (const path of ['/api/v1/jobs?per_page=100', '/api/v1/customers', '/api/v1/locations', '/api/v1/technicians', '/api/v1/assets']) {
+      const r = await call(app, 'GET', path, { key })
+      assert.equal(r.status, 200, path)
+      out[path] = r.body.data
+      for (const item of r.body.data as Array<Record<string, number>>) {
+        const id = item.job_id ?? item.customer_id ?? item.customer_location_id ?? item.technician_id ?? item.asset_id
+        const one = await call(app, 'GET', `${path.split('?')[0]}?id=${id}`, { key })
+        out[`${path}#${id}`] = [one.body.data, one.headers.etag]
+        if (item.job_id) out[`history#${id}`] = (await call(app, 'GET', `/api/v1/jobs/history?id=${id}`, { key })).body.data
+      }
+    }
+    return out
+  } finally {
+    await app.close()
+  }
+}
+
+async function counts(database: DatabaseHandle) {
+  const result: Record<string, number> = {}
+  for (const [table] of TABLES) {
+    const row = await database.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+    result[table] = Number(row.n)
+  }
+  return result
+}
+
+describe('fsm copy', () => {
+  const cleanups: Array<() => Promise<void>> = []
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup()
+  })
+
+  async function fresh(dialect: Dialect) {
+    const handle = await freshDatabase(dialect)
+    cleanups.push(async () => {
+      await handle.database.close()
+      await handle.cleanup()
+    })
+    return handle.database
+  }
+
+  const routes: Array<[Dialect, Dialect]> = DIALECTS.includes('postgres') ? [['sqlite', 'postgres'], ['postgres', 'sqlite']] : [['sqlite', 'sqlite']]
+
+  it(`moves everything with its ids (${routes.map((r) => r.join(' → ')).join(', ')})`, async () => {
+    let source = await fresh('sqlite')
+    const demo = await seedDemo(source.db)
+    const expected = await snapshot(source, demo.api_key)
+    const expectedCounts = await counts(source)
+    assert.ok(expectedCounts.jobs! >= 9 && expectedCounts.job_status_changes! > expectedCounts.jobs!)
+
+    for (const [, toDialect] of routes) {
+      const target = await fresh(toDialect)
+      const copied = await copyDatabase(source.db, target.db, 4)
+      assert.deepEqual(copied, expectedCounts)
+      assert.deepEqual(await counts(target), expectedCounts)
+      assert.deepEqual(await snapshot(target, demo.api_key), expected, `identical answers after copying to ${toDialect}`)
+      source = target
+    }
+
+    // New records continue after the copied ids.
+    const app = await buildApp({ config, database: source, logger: false })
+    try {
+      const job = await call(app, 'POST', '/api/v1/jobs', { key: demo.api_key, body: { job_title: 'After copy', customer_location_id: 1 } })
+      assert.equal(job.status, 201)
+      assert.equal(job.body.data.job_id, expectedCounts.jobs! + 1)
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('refuses a target that holds data', async () => {
+    const source = await fresh('sqlite')
+    await seedDemo(source.db)
+    const target = await fresh(DIALECTS.includes('postgres') ? 'postgres' : 'sqlite')
+    await seedDemo(target.db)
+    const before = await counts(target)
+    await assert.rejects(copyDatabase(source.db, target.db), CopyError)
+    assert.deepEqual(await counts(target), before)
+  })
+})
