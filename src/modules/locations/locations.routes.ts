@@ -1,4 +1,75 @@
+/** /api/v1/locations (API.md §5), addressed by `?id=` like jobs; scopes customers:*. */
 import type { FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
+import { ifMatchOf, sendConditional } from '../../http/conditional.ts'
+import { assertIdAlone, sendList, sendRead, written } from '../../http/replies.ts'
+import { ErrorEnvelope, IdQuery, NoQuery } from '../../http/schemas.ts'
+import {
+  CreateLocationBody, LocationListQuery, LocationListResponse, LocationResponse, LocationWriteResponse, UpdateLocationBody,
+} from './locations.schemas.ts'
+import * as service from './locations.service.ts'
 
-export async function locationsRoutes(_app: FastifyInstance, _context: AppContext): Promise<void> {}
+const errors = { '4xx': ErrorEnvelope, '5xx': ErrorEnvelope }
+const tags = ['Locations']
+
+export async function locationsRoutes(fastify: FastifyInstance, { database }: AppContext): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const db = database.db
+
+  app.get(
+    '/api/v1/locations',
+    {
+      config: { scope: 'customers:read' },
+      schema: {
+        tags,
+        summary: 'List customer locations, or get one with ?id=',
+        description: 'Without `id`: a page of locations, newest first, with a `Link` header. `customer_name` is always the customer\'s current name.',
+        querystring: LocationListQuery,
+        response: { 200: Type.Union([LocationListResponse, LocationResponse]), ...errors },
+      },
+    },
+    async (request, reply) => {
+      assertIdAlone(request.query)
+      if (request.query.id !== undefined) {
+        const { data, etag } = await service.getLocation(db, request.auth!, request.query.id)
+        return sendConditional(request, reply, etag, () => sendRead(request, reply, LocationResponse, data))
+      }
+      return sendList(request, reply, LocationListResponse, await service.listLocations(db, request.auth!, request.query))
+    },
+  )
+
+  app.post(
+    '/api/v1/locations',
+    {
+      config: { scope: 'customers:write' },
+      schema: { tags, summary: 'Create a customer location', querystring: NoQuery, body: CreateLocationBody, response: { 201: LocationWriteResponse, ...errors } },
+    },
+    async (request, reply) => {
+      const location = await service.createLocation(db, request.auth!, request.body)
+      reply.code(201).header('location', `/api/v1/locations?id=${location.customer_location_id}`)
+      return written(request, 'Location created successfully', location)
+    },
+  )
+
+  app.put(
+    '/api/v1/locations',
+    {
+      config: { scope: 'customers:write' },
+      schema: {
+        tags,
+        summary: 'Update a customer location (partial)',
+        description: 'Only the fields sent change; null clears a nullable field. `customer_id` may move the location to another of the company\'s customers. Honours If-Match; the answer carries the new ETag.',
+        querystring: IdQuery('location'),
+        body: UpdateLocationBody,
+        response: { 200: LocationWriteResponse, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { data, etag } = await service.updateLocation(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) })
+      reply.header('etag', etag)
+      return written(request, 'Location updated successfully', data)
+    },
+  )
+}

@@ -1,4 +1,74 @@
+/** /api/v1/technicians (API.md §5), addressed by `?id=` like jobs. */
 import type { FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
+import { ifMatchOf, sendConditional } from '../../http/conditional.ts'
+import { assertIdAlone, sendList, sendRead, written } from '../../http/replies.ts'
+import { ErrorEnvelope, IdQuery, NoQuery } from '../../http/schemas.ts'
+import {
+  CreateTechnicianBody, TechnicianListQuery, TechnicianListResponse, TechnicianResponse, TechnicianWriteResponse, UpdateTechnicianBody,
+} from './technicians.schemas.ts'
+import * as service from './technicians.service.ts'
 
-export async function techniciansRoutes(_app: FastifyInstance, _context: AppContext): Promise<void> {}
+const errors = { '4xx': ErrorEnvelope, '5xx': ErrorEnvelope }
+const tags = ['Technicians']
+
+export async function techniciansRoutes(fastify: FastifyInstance, { database }: AppContext): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  const db = database.db
+
+  app.get(
+    '/api/v1/technicians',
+    {
+      config: { scope: 'technicians:read' },
+      schema: {
+        tags,
+        summary: 'List technicians, or get one with ?id=',
+        querystring: TechnicianListQuery,
+        response: { 200: Type.Union([TechnicianListResponse, TechnicianResponse]), ...errors },
+      },
+    },
+    async (request, reply) => {
+      assertIdAlone(request.query)
+      if (request.query.id !== undefined) {
+        const { data, etag } = await service.getTechnician(db, request.auth!, request.query.id)
+        return sendConditional(request, reply, etag, () => sendRead(request, reply, TechnicianResponse, data))
+      }
+      return sendList(request, reply, TechnicianListResponse, await service.listTechnicians(db, request.auth!, request.query))
+    },
+  )
+
+  app.post(
+    '/api/v1/technicians',
+    {
+      config: { scope: 'technicians:write' },
+      schema: { tags, summary: 'Create a technician', querystring: NoQuery, body: CreateTechnicianBody, response: { 201: TechnicianWriteResponse, ...errors } },
+    },
+    async (request, reply) => {
+      const technician = await service.createTechnician(db, request.auth!, request.body)
+      reply.code(201).header('location', `/api/v1/technicians?id=${technician.technician_id}`)
+      return written(request, 'Technician created successfully', technician)
+    },
+  )
+
+  app.put(
+    '/api/v1/technicians',
+    {
+      config: { scope: 'technicians:write' },
+      schema: {
+        tags,
+        summary: 'Update a technician (partial)',
+        description: 'Only the fields sent change; null clears email or phone. Deactivating leaves already-assigned jobs as they are. Honours If-Match; the answer carries the new ETag.',
+        querystring: IdQuery('technician'),
+        body: UpdateTechnicianBody,
+        response: { 200: TechnicianWriteResponse, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { data, etag } = await service.updateTechnician(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) })
+      reply.header('etag', etag)
+      return written(request, 'Technician updated successfully', data)
+    },
+  )
+}

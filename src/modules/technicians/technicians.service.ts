@@ -1,0 +1,87 @@
+/** Technicians (API.md §5): knows nothing of HTTP. */
+import type { Kysely } from 'kysely'
+import type { Database, TechnicianRow } from '../../db/types.ts'
+import { nowSeconds, toIso } from '../../db/time.ts'
+import { inTransaction } from '../../db/transaction.ts'
+import { assertIfMatch, etagOf } from '../../http/conditional.ts'
+import { notFound, validationError } from '../../http/errors.ts'
+import { pageRequest, pagination } from '../../http/pagination.ts'
+import { searchText } from '../../http/search.ts'
+import type { Actor } from '../actor.ts'
+import * as technicians from './technicians.repository.ts'
+import type {
+  CreateTechnicianInput, TechnicianListQueryInput, TechnicianStatus, TechnicianView, UpdateTechnicianInput,
+} from './technicians.schemas.ts'
+
+type Db = Kysely<Database>
+
+export function presentTechnician(row: TechnicianRow): TechnicianView {
+  return {
+    technician_id: row.technician_id,
+    technician_name: row.technician_name,
+    technician_email: row.technician_email,
+    technician_phone: row.technician_phone,
+    technician_status: row.technician_status as TechnicianStatus,
+    created_at: toIso(row.created_at),
+    updated_at: toIso(row.updated_at),
+  }
+}
+
+/** The record and its ETag (representation and row version, API.md §8). */
+function withTag(row: TechnicianRow) {
+  const data = presentTechnician(row)
+  return { data, etag: etagOf([row.row_version, data]) }
+}
+
+export async function getTechnician(db: Db, actor: Actor, technicianId: number) {
+  const row = await technicians.findTechnician(db, actor.companyId, technicianId)
+  if (!row) throw notFound('Technician', technicianId)
+  return withTag(row)
+}
+
+export async function listTechnicians(db: Db, actor: Actor, query: TechnicianListQueryInput) {
+  const filters: technicians.TechnicianFilters = {
+    ...(query.status !== undefined && { status: query.status }),
+    ...(query.q !== undefined && { q: query.q }),
+  }
+  const page = pageRequest(query.page, query.per_page)
+  const total = await technicians.countTechnicians(db, actor.companyId, filters)
+  const rows = page.offset < total ? await technicians.listTechnicians(db, actor.companyId, filters, page.perPage, page.offset) : []
+  return { data: rows.map(presentTechnician), pagination: pagination(page, total), page }
+}
+
+export async function createTechnician(db: Db, actor: Actor, input: CreateTechnicianInput): Promise<TechnicianView> {
+  const now = nowSeconds()
+  const row = await technicians.insertTechnician(db, {
+    company_id: actor.companyId,
+    technician_name: input.technician_name,
+    search_text: searchText(input.technician_name),
+    technician_email: input.technician_email ?? null,
+    technician_phone: input.technician_phone ?? null,
+    technician_status: input.technician_status ?? 'Active',
+    created_at: now,
+    updated_at: now,
+  })
+  return presentTechnician(row)
+}
+
+/** Deactivating a technician leaves the jobs already assigned to them as they are (API.md §5). */
+export async function updateTechnician(
+  db: Db,
+  actor: Actor,
+  technicianId: number,
+  input: UpdateTechnicianInput,
+  conditions: { ifMatch?: string | undefined } = {},
+) {
+  if (Object.keys(input).length === 0) throw validationError([{ field: 'body', message: 'Request body must contain at least one field to update' }])
+  return inTransaction(db, async (trx) => {
+    const current = await technicians.findTechnicianForUpdate(trx, actor.companyId, technicianId)
+    if (!current) throw notFound('Technician', technicianId)
+    if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, withTag(current).etag, 'technician')
+    const changes: Partial<TechnicianRow> = { ...input, updated_at: Math.max(nowSeconds(), current.updated_at) }
+    if (input.technician_name !== undefined) changes.search_text = searchText(input.technician_name)
+    const row = await technicians.updateTechnician(trx, actor.companyId, technicianId, changes)
+    if (!row) throw notFound('Technician', technicianId)
+    return withTag(row)
+  })
+}
