@@ -68,8 +68,10 @@ export async function buildApp(options: AppOptions) {
 
   // Only JSON bodies exist in this API; anything else is 415 (API.md §1).
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string
+    // DELETE takes no body, but clients often send the JSON Content-Type anyway.
+    if (text.trim() === '' && request.method === 'DELETE') return done(null, undefined)
     if (text.trim() === '') return done(new ApiError('invalid_json', 'Request body is empty; send a JSON object'), undefined)
     let value: unknown
     try {

@@ -1,4 +1,5 @@
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely'
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely'
+import { isSqlite } from './dialect.ts'
 import * as initial from './migrations/20261128-0001-initial.ts'
 import * as idempotency from './migrations/20261128-0002-idempotency.ts'
 
@@ -21,7 +22,11 @@ export class MigrationError extends Error {}
 
 /** Applies pending migrations; returns the names applied. Throws (and so exits non-zero) on failure. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider() })
+  // On PostgreSQL, Kysely looks for its own tables in every schema unless
+  // told which one: name the connection's, so installations (and test runs)
+  // in separate schemas of one database never see each other's.
+  const migrationTableSchema = isSqlite(db) ? undefined : (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), ...(migrationTableSchema && { migrationTableSchema }) })
   const { error, results } = await migrator.migrateToLatest()
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown'

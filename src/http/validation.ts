@@ -142,16 +142,34 @@ function normaliseBody(body: Record<string, unknown>, schema: JsonSchema): Recor
   return out
 }
 
+/**
+ * Rules across fields of a body (e.g. `scheduled_end` after
+ * `scheduled_start`): registered per schema so their problems are listed
+ * together with every other problem of the request. A check sees the
+ * normalised body and must ignore fields that fail their own rules.
+ */
+export type BodyCheck = (body: Record<string, unknown>) => FieldError[]
+const bodyChecks = new WeakMap<object, BodyCheck>()
+
+export function addBodyCheck(schema: object, check: BodyCheck): void {
+  bodyChecks.set(schema, check)
+}
+
 function compileBody(schema: JsonSchema) {
   const validate = ajv.compile(schema)
+  const check = bodyChecks.get(schema)
   return (data: unknown) => {
     // The JSON parser only lets objects through; a missing body is checked
     // (415) before validation runs, so anything else here is an empty body.
     const body = normaliseBody((data ?? {}) as Record<string, unknown>, schema)
-    if (validate(body)) return { value: body }
+    const valid = validate(body)
     const hints = schema['x-field-hints'] ?? {}
-    const details = toFieldErrors(validate.errors, 'field').map((d) => (hints[d.field] && !(d.field in (schema.properties ?? {})) ? { field: d.field, message: hints[d.field]! } : d))
-    return { error: validationError(details) }
+    const details = valid ? [] : toFieldErrors(validate.errors, 'field').map((d) => (hints[d.field] && !(d.field in (schema.properties ?? {})) ? { field: d.field, message: hints[d.field]! } : d))
+    if (check) {
+      const seen = new Set(details.map((d) => d.field))
+      details.push(...check(body).filter((d) => !seen.has(d.field)))
+    }
+    return details.length ? { error: validationError(details) } : { value: body }
   }
 }
 

@@ -49,17 +49,20 @@ export async function freshDatabase(dialect: Dialect): Promise<{ database: Datab
   await admin.query(`create schema ${schema}`)
   await admin.end()
   const database = connect(PG_URL, { pgSchema: schema, pgPoolSize: 5 })
-  await migrateToLatest(database.db)
-  return {
-    database,
-    url: PG_URL,
-    cleanup: async () => {
-      const client = new pg.Client({ connectionString: PG_URL })
-      await client.connect()
-      await client.query(`drop schema if exists ${schema} cascade`)
-      await client.end()
-    },
+  const cleanup = async () => {
+    const client = new pg.Client({ connectionString: PG_URL })
+    await client.connect()
+    await client.query(`drop schema if exists ${schema} cascade`)
+    await client.end()
   }
+  try {
+    await migrateToLatest(database.db)
+  } catch (error) {
+    await database.close()
+    await cleanup()
+    throw error
+  }
+  return { database, url: PG_URL, cleanup }
 }
 
 export async function startTestApp(dialect: Dialect = 'sqlite', options: TestAppOptions = {}): Promise<TestApp> {

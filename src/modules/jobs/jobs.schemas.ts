@@ -8,6 +8,8 @@ import {
   Enum, Id, IdQuery, NullableEnum, ListEnvelope, Name, NullableDateTimeIn, NullableId, NullableName, NullableText, NullableTimestamp,
   QueryDate, QueryId, QueryPage, QueryPerPage, ReadEnvelope, Timestamp, WriteEnvelope,
 } from '../../http/schemas.ts'
+import { addBodyCheck } from '../../http/validation.ts'
+import { jobRequestRules } from './jobs.rules.ts'
 import { JOB_PRIORITIES, JOB_STATUSES, RELATIONSHIP_TYPES } from './status.ts'
 
 export const JOB_SORTS = ['created_at', '-created_at', 'updated_at', '-updated_at', 'scheduled_start', '-scheduled_start'] as const
@@ -123,6 +125,9 @@ export const UpdateJobBody = Type.Object(
   { additionalProperties: false, 'x-field-hints': FIELD_HINTS },
 )
 export type UpdateJobInput = Static<typeof UpdateJobBody>
+
+addBodyCheck(CreateJobBody, jobRequestRules)
+addBodyCheck(UpdateJobBody, jobRequestRules)
 
 export const PatchJobBody = Type.Object({ job_status: Enum(JOB_STATUSES, { description: 'The new status' }) }, { additionalProperties: false })
 

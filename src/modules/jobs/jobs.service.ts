@@ -17,6 +17,7 @@ import { findTechnician } from '../technicians/technicians.repository.ts'
 import * as jobs from './jobs.repository.ts'
 import type { CreateJobInput, JobListQueryInput, JobSort, UpdateJobInput } from './jobs.schemas.ts'
 import { presentJob, presentJobListItem } from './jobs.presenter.ts'
+import { jobRequestRules, scheduleProblem } from './jobs.rules.ts'
 import { canTransition, LOCKED_STATUSES, TRANSITIONS, transitionRefusal, type JobStatus } from './status.ts'
 
 type Db = Kysely<Database>
@@ -104,25 +105,12 @@ async function checkReferences(db: Db, actor: Actor, input: { customer_location_
   }
 }
 
-function checkRelationshipNeedsAssets(input: { asset_ids?: number[]; asset_relationship_type?: string }, details: FieldError[]) {
-  if (input.asset_relationship_type !== undefined && input.asset_ids === undefined) {
-    details.push({ field: 'asset_relationship_type', message: 'needs asset_ids in the same request' })
-  }
-}
-
-function checkSchedule(start: number | null | undefined, end: number | null | undefined, field: 'scheduled_start' | 'scheduled_end', details: FieldError[]) {
-  if (start !== null && start !== undefined && end !== null && end !== undefined && end <= start) {
-    details.push({ field, message: field === 'scheduled_end' ? 'must be after scheduled_start' : 'must be before scheduled_end' })
-  }
-}
 
 export async function createJob(db: Db, actor: Actor, input: CreateJobInput) {
   if (input.asset_ids !== undefined) requireAssetModule(actor)
   const start = seconds(input.scheduled_start)
   const end = seconds(input.scheduled_end)
-  const details: FieldError[] = []
-  checkSchedule(start, end, 'scheduled_end', details)
-  checkRelationshipNeedsAssets(input, details)
+  const details: FieldError[] = jobRequestRules(input)
 
   return inTransaction(db, async (trx) => {
     await checkReferences(trx, actor, input, details)
@@ -168,12 +156,10 @@ async function syncLinks(trx: Db, actor: Actor, jobId: number, requested: number
 
 export async function updateJob(db: Db, actor: Actor, jobId: number, input: UpdateJobInput, conditions: WriteConditions = {}) {
   if (input.asset_ids !== undefined) requireAssetModule(actor)
-  const details: FieldError[] = []
+  const details: FieldError[] = jobRequestRules(input)
   if (Object.keys(input).length === 0) details.push({ field: 'body', message: 'Request body must contain at least one field to update' })
   const start = seconds(input.scheduled_start)
   const end = seconds(input.scheduled_end)
-  checkSchedule(start, end, 'scheduled_end', details)
-  checkRelationshipNeedsAssets(input, details)
 
   return inTransaction(db, async (trx) => {
     await checkReferences(trx, actor, input, details)
@@ -184,7 +170,7 @@ export async function updateJob(db: Db, actor: Actor, jobId: number, input: Upda
     // Compare the schedule with the stored value of the bound not sent.
     const effectiveStart = start === undefined ? job.scheduled_start : start
     const effectiveEnd = end === undefined ? job.scheduled_end : end
-    checkSchedule(effectiveStart, effectiveEnd, end !== undefined ? 'scheduled_end' : 'scheduled_start', details)
+    details.push(...scheduleProblem(effectiveStart, effectiveEnd, end !== undefined ? 'scheduled_end' : 'scheduled_start'))
     if (details.length) throw validationError(details)
     if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, await currentTag(trx, actor, jobId), 'job')
     if (LOCKED_STATUSES.has(job.job_status as JobStatus)) {
