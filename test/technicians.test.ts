@@ -407,10 +407,18 @@ for (const dialect of DIALECTS) {
         const edit = await call(t.app, 'PUT', `/api/v1/jobs?id=${jobId}`, { key: apiKey, body: { job_priority: 'Urgent' } })
         assert.equal(edit.status, 200, JSON.stringify(edit.body))
         assert.equal((await getJob(apiKey, jobId)).assigned_technician_id, basics.technicianId)
-        // …and the job can still be unassigned.
+        // Re-sending the current technician (a sync client PUTting the whole record) is not a new assignment…
+        const resend = await call(t.app, 'PUT', `/api/v1/jobs?id=${jobId}`, { key: apiKey, body: { assigned_technician_id: basics.technicianId, job_priority: 'High' } })
+        assert.equal(resend.status, 200, JSON.stringify(resend.body))
+        // …and the job can still be unassigned…
+
         const unassign = await call(t.app, 'PUT', `/api/v1/jobs?id=${jobId}`, { key: apiKey, body: { assigned_technician_id: null } })
         assert.equal(unassign.status, 200)
         assert.equal((await getJob(apiKey, jobId)).assigned_technician_name, null)
+        // …but once unassigned, the Inactive technician cannot be assigned again.
+        const reassign = await call(t.app, 'PUT', `/api/v1/jobs?id=${jobId}`, { key: apiKey, body: { assigned_technician_id: basics.technicianId } })
+        assert.equal(reassign.status, 400)
+        assert.equal(reassign.body.error.details[0].field, 'assigned_technician_id')
       })
     })
   })

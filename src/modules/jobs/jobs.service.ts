@@ -90,8 +90,20 @@ function seconds(value: string | null | undefined): number | null | undefined {
   return value === undefined || value === null ? value : parseDateTime(value)
 }
 
-/** Foreign ids inside the body must be the caller's company's (API.md §3); all problems are reported together. */
-async function checkReferences(db: Db, actor: Actor, input: { customer_location_id?: number; assigned_technician_id?: number | null }, details: FieldError[]) {
+/**
+ * Foreign ids inside the body must be the caller's company's (API.md §3); all
+ * problems are reported together. `currentTechnicianId` is the job's
+ * technician now: re-sending it (a sync client sending the whole record) is
+ * not a new assignment, so it passes even if that technician was deactivated
+ * since (API.md §5 leaves such jobs as they are).
+ */
+async function checkReferences(
+  db: Db,
+  actor: Actor,
+  input: { customer_location_id?: number; assigned_technician_id?: number | null },
+  details: FieldError[],
+  currentTechnicianId: number | null = null,
+) {
   if (input.customer_location_id !== undefined) {
     const location = await findLocation(db, actor.companyId, input.customer_location_id)
     if (!location) details.push({ field: 'customer_location_id', message: `location ${input.customer_location_id} does not exist` })
@@ -99,7 +111,7 @@ async function checkReferences(db: Db, actor: Actor, input: { customer_location_
   if (input.assigned_technician_id !== undefined && input.assigned_technician_id !== null) {
     const technician = await findTechnician(db, actor.companyId, input.assigned_technician_id)
     if (!technician) details.push({ field: 'assigned_technician_id', message: `technician ${input.assigned_technician_id} does not exist` })
-    else if (technician.technician_status !== 'Active') {
+    else if (technician.technician_status !== 'Active' && technician.technician_id !== currentTechnicianId) {
       details.push({ field: 'assigned_technician_id', message: `technician ${input.assigned_technician_id} is ${technician.technician_status}; only Active technicians can be assigned` })
     }
   }
@@ -162,9 +174,10 @@ export async function updateJob(db: Db, actor: Actor, jobId: number, input: Upda
   const end = seconds(input.scheduled_end)
 
   return inTransaction(db, async (trx) => {
-    await checkReferences(trx, actor, input, details)
-    if (details.length) throw validationError(details)
+    // Read (and lock) the job first, but report request problems before its absence (API.md §2).
     const job = await jobs.findJobForUpdate(trx, actor.companyId, jobId)
+    await checkReferences(trx, actor, input, details, job?.assigned_technician_id ?? null)
+    if (details.length) throw validationError(details)
     if (!job) throw notFound('Job', jobId)
 
     // Compare the schedule with the stored value of the bound not sent.
