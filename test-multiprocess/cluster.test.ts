@@ -135,7 +135,7 @@ describe('three fsm serve processes on PostgreSQL and Redis', { skip: PG_URL && 
       assert.equal(r.status, 201)
       jobIds.push(((await r.json()) as any).data.job_id)
     }
-    const targets = JOB_STATUSES.filter((s) => s !== 'Pending' && s !== 'Closed' && s !== 'Cancelled').concat(['Pending'])
+    const targets: JobStatus[] = [...JOB_STATUSES.filter((s) => s !== 'Pending' && s !== 'Closed' && s !== 'Cancelled'), 'Pending']
     const results: Array<{ jobId: number; status: number; body: any }> = []
     const requests = Array.from({ length: 360 }, (_, n) => ({ jobId: jobIds[n % jobIds.length]!, to: targets[(n * 7) % targets.length]! }))
     // 30 in flight at a time, spread round-robin over the three processes.
