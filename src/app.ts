@@ -88,7 +88,9 @@ export async function buildApp(options: AppOptions) {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
     reply.header('x-content-type-options', 'nosniff')
-    if (shuttingDown) {
+    // Liveness stays 200 while the process runs (API.md §7); everything else
+    // answers 503 during shutdown so a load balancer moves on.
+    if (shuttingDown && request.url !== '/healthz') {
       reply.header('connection', 'close')
       throw new ApiError('service_unavailable', 'The server is shutting down; retry on another instance')
     }

@@ -7,6 +7,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from './types.ts'
 import { isSqlite } from './dialect.ts'
+import { rebuildJobCounts } from './migrations/20261128-0003-job-counts.ts'
 
 /** Tables in an order that satisfies the foreign keys, with their id column (if generated). */
 export const TABLES: Array<[keyof Database, string | null]> = [
@@ -58,6 +59,8 @@ export async function copyDatabase(from: Kysely<Database>, to: Kysely<Database>,
         await sql`select setval(pg_get_serial_sequence(${table}, ${idColumn}), coalesce((select max(${sql.ref(idColumn)}) from ${sql.table(table)}), 0) + 1, false)`.execute(trx)
       }
     }
+    // Derived data (list totals) is recomputed rather than copied.
+    await rebuildJobCounts(trx)
   })
   for (const [table] of TABLES) {
     const [source, target] = [await count(from, table), await count(to, table)]

@@ -2,6 +2,7 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } fr
 import { isSqlite } from './dialect.ts'
 import * as initial from './migrations/20261128-0001-initial.ts'
 import * as idempotency from './migrations/20261128-0002-idempotency.ts'
+import * as jobCounts from './migrations/20261128-0003-job-counts.ts'
 
 /**
  * Migrations are listed here rather than read from the folder, so they work
@@ -10,6 +11,7 @@ import * as idempotency from './migrations/20261128-0002-idempotency.ts'
 const migrations: Record<string, Migration> = {
   '20261128-0001-initial': initial,
   '20261128-0002-idempotency': idempotency,
+  '20261128-0003-job-counts': { up: jobCounts.up, down: jobCounts.down },
 }
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -156,6 +156,20 @@ export interface IdempotencyKeysTable {
   locked_at: number
 }
 
+/** Jobs per company, status and priority, kept with every job write (exact list totals). */
+export interface JobCountsTable {
+  company_id: number
+  job_status: string
+  job_priority: string
+  job_count: number
+}
+
+/** Bumped by every job write of the company: list-position caches compare it. */
+export interface JobWriteSeqsTable {
+  company_id: number
+  write_seq: number
+}
+
 export interface Database {
   companies: CompaniesTable
   api_keys: ApiKeysTable
@@ -167,6 +181,8 @@ export interface Database {
   job_assets: JobAssetsTable
   job_status_changes: JobStatusChangesTable
   idempotency_keys: IdempotencyKeysTable
+  job_counts: JobCountsTable
+  job_write_seqs: JobWriteSeqsTable
 }
 
 export type CompanyRow = Selectable<CompaniesTable>

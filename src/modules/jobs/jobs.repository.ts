@@ -82,22 +82,98 @@ function applyFilters<Q extends { where: (...args: any[]) => any }>(query: Q, f:
   return q
 }
 
+/** Filters that the per-(status, priority) counts can answer without counting rows. */
+function countsAnswer(f: JobFilters): boolean {
+  return Object.entries(f).every(([name, value]) => value === undefined || name === 'statuses' || name === 'priority')
+}
+
+/**
+ * The exact number of jobs matching `filters`: from job_counts when only
+ * status and priority filter (kept in each write's transaction, so exact
+ * right after any write), else counted through the filter's index.
+ */
 export async function countJobs(db: Db, companyId: number, filters: JobFilters): Promise<number> {
+  if (countsAnswer(filters)) {
+    let query = db.selectFrom('job_counts').select((eb) => eb.fn.sum<number>('job_count').as('total')).where('company_id', '=', companyId)
+    if (filters.statuses) query = query.where('job_status', 'in', filters.statuses)
+    if (filters.priority !== undefined) query = query.where('job_priority', '=', filters.priority)
+    const row = await query.executeTakeFirst()
+    return Number(row?.total ?? 0)
+  }
+  return countRows(db, companyId, filters)
+}
+
+/** Records a job write: moves counts between (status, priority) cells and bumps the company's write sequence. */
+export async function recordJobWrite(db: Db, companyId: number, moves: Array<{ status: string; priority: string; delta: 1 | -1 }> = []) {
+  for (const move of moves) {
+    await db
+      .insertInto('job_counts')
+      .values({ company_id: companyId, job_status: move.status, job_priority: move.priority, job_count: move.delta })
+      .onConflict((oc) => oc.columns(['company_id', 'job_status', 'job_priority']).doUpdateSet({ job_count: sql<number>`job_counts.job_count + ${move.delta}` }))
+      .execute()
+  }
+  await db
+    .insertInto('job_write_seqs')
+    .values({ company_id: companyId, write_seq: 1 })
+    .onConflict((oc) => oc.column('company_id').doUpdateSet({ write_seq: sql<number>`job_write_seqs.write_seq + 1` }))
+    .execute()
+}
+
+export async function readWriteSeq(db: Db, companyId: number): Promise<number> {
+  const row = await db.selectFrom('job_write_seqs').select('write_seq').where('company_id', '=', companyId).executeTakeFirst()
+  return Number(row?.write_seq ?? 0)
+}
+
+async function countRows(db: Db, companyId: number, filters: JobFilters): Promise<number> {
   const query = applyFilters(db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters)
   const row = await query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow()
   return Number(row.total)
 }
 
-export async function listJobs(db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number): Promise<JobViewRow[]> {
-  let query = applyFilters(jobView(db, companyId), filters)
-  const descending = sort.startsWith('-')
-  const direction = descending ? 'desc' : 'asc'
+/** A position in a list's order: the sort column's value and the job id. */
+export interface ListKey {
+  value: number
+  jobId: number
+}
+
+function sortParts(sort: JobSort) {
+  const direction = sort.startsWith('-') ? ('desc' as const) : ('asc' as const)
   const column = sort.replace('-', '') as 'created_at' | 'updated_at' | 'scheduled_start'
+  return { direction, column }
+}
+
+/**
+ * The ids (and sort keys) of one page, read from the jobs table alone so a
+ * deep OFFSET steps through the covering index instead of joining every
+ * skipped row; `after` starts the page just past a known position (a seek).
+ */
+export async function listJobKeys(db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after?: ListKey): Promise<ListKey[]> {
+  const { direction, column } = sortParts(sort)
+  let query = applyFilters(db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters)
+  if (after) {
+    // Only for created_at / updated_at, which are never null.
+    query = query.where((eb) => eb(eb.refTuple(`j.${column}`, 'j.job_id'), direction === 'desc' ? '<' : '>', eb.tuple(after.value, after.jobId)))
+  }
   if (column === 'scheduled_start') {
     // Jobs without a scheduled start come last in both directions.
     query = query.orderBy(sql`(j.scheduled_start is null)`, 'asc')
   }
-  return query.orderBy(`j.${column}`, direction).orderBy('j.job_id', direction).limit(limit).offset(offset).execute()
+  const rows = await query
+    .select([`j.${column} as value`, 'j.job_id'])
+    .orderBy(`j.${column}`, direction)
+    .orderBy('j.job_id', direction)
+    .limit(limit)
+    .offset(offset)
+    .execute()
+  return rows.map((r) => ({ value: Number(r.value), jobId: r.job_id }))
+}
+
+/** Full rows of the given jobs, in the given order. */
+export async function findJobViews(db: Db, companyId: number, jobIds: number[]): Promise<JobViewRow[]> {
+  if (jobIds.length === 0) return []
+  const rows = await jobView(db, companyId).where('j.job_id', 'in', jobIds).execute()
+  const byId = new Map(rows.map((r) => [r.job_id, r]))
+  return jobIds.map((id) => byId.get(id)).filter((r): r is JobViewRow => r !== undefined)
 }
 
 export async function insertJob(db: Db, values: NewJob): Promise<number> {

@@ -12,6 +12,7 @@ import {
   CreateJobBody, CreateJobResponse, JobHistoryResponse, JobIdQuery, JobListQuery, JobListResponse, JobResponse, JobTransitionsResponse,
   PatchJobBody, PatchJobResponse, UpdateJobBody, UpdateJobResponse,
 } from './jobs.schemas.ts'
+import { PagePositions } from './jobs.pages.ts'
 import * as service from './jobs.service.ts'
 
 const errors = { '4xx': ErrorEnvelope, '5xx': ErrorEnvelope }
@@ -26,6 +27,7 @@ async function assetModuleFirst(request: FastifyRequest) {
 export async function jobsRoutes(fastify: FastifyInstance, { database }: AppContext): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const db = database.db
+  const positions = new PagePositions()
 
   app.get(
     '/api/v1/jobs',
@@ -46,7 +48,7 @@ export async function jobsRoutes(fastify: FastifyInstance, { database }: AppCont
         const { job, etag } = await service.getJob(db, request.auth!, query.id)
         return sendConditional(request, reply, etag, () => sendRead(request, reply, JobResponse, job))
       }
-      return sendList(request, reply, JobListResponse, await service.listJobs(db, request.auth!, query))
+      return sendList(request, reply, JobListResponse, await service.listJobs(db, request.auth!, query, positions))
     },
   )
 

@@ -17,6 +17,7 @@ import { findTechnician } from '../technicians/technicians.repository.ts'
 import * as jobs from './jobs.repository.ts'
 import type { CreateJobInput, JobListQueryInput, JobSort, UpdateJobInput } from './jobs.schemas.ts'
 import { presentJob, presentJobListItem } from './jobs.presenter.ts'
+import type { PagePositions } from './jobs.pages.ts'
 import { jobRequestRules, scheduleProblem } from './jobs.rules.ts'
 import { canTransition, LOCKED_STATUSES, TRANSITIONS, transitionRefusal, type JobStatus } from './status.ts'
 
@@ -67,7 +68,11 @@ export async function getTransitions(db: Db, actor: Actor, jobId: number) {
   return { job_id: jobId, job_status: status, allowed_transitions: [...TRANSITIONS[status]] }
 }
 
-export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput) {
+/**
+ * A page of jobs with its exact total. `positions` remembers where deep
+ * pages start (one per database: ids mean nothing across databases).
+ */
+export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, positions: PagePositions) {
   const filters: jobs.JobFilters = {
     ...(query.status !== undefined && { statuses: [...new Set(query.status.split(','))] }),
     ...(query.priority !== undefined && { priority: query.priority }),
@@ -82,7 +87,8 @@ export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput) {
   const page = pageRequest(query.page, query.per_page)
   const sort: JobSort = query.sort ?? '-created_at'
   const total = await jobs.countJobs(db, actor.companyId, filters)
-  const rows = page.offset < total ? await jobs.listJobs(db, actor.companyId, filters, sort, page.perPage, page.offset) : []
+  const keys = page.offset < total ? await positions.page(db, actor.companyId, filters, sort, page.perPage, page.offset) : []
+  const rows = await jobs.findJobViews(db, actor.companyId, keys.map((k) => k.jobId))
   return { data: rows.map(presentJobListItem), pagination: pagination(page, total), page }
 }
 
@@ -148,6 +154,7 @@ export async function createJob(db: Db, actor: Actor, input: CreateJobInput) {
       await jobs.insertLinks(trx, actor.companyId, jobId, assetIds, input.asset_relationship_type ?? DEFAULT_RELATIONSHIP, now)
     }
     await jobs.recordStatusChange(trx, { jobId, companyId: actor.companyId, from: null, to: 'Pending', at: now, keyId: actor.keyId })
+    await jobs.recordJobWrite(trx, actor.companyId, [{ status: 'Pending', priority: input.job_priority ?? 'Medium', delta: 1 }])
     return { job_id: jobId, job_title: input.job_title, job_status: 'Pending' as const, created_at: toIso(now) }
   })
 }
@@ -202,6 +209,17 @@ export async function updateJob(db: Db, actor: Actor, jobId: number, input: Upda
     const updated = await jobs.updateJob(trx, actor.companyId, jobId, changes, now, [...LOCKED_STATUSES])
     if (!updated) throw new ApiError('job_locked', `Job ${jobId} was closed or cancelled while being updated`)
     if (input.asset_ids !== undefined) await syncLinks(trx, actor, jobId, input.asset_ids, input.asset_relationship_type, now)
+    const priorityMoved = changes.job_priority !== undefined && changes.job_priority !== job.job_priority
+    await jobs.recordJobWrite(
+      trx,
+      actor.companyId,
+      priorityMoved
+        ? [
+            { status: job.job_status, priority: job.job_priority, delta: -1 },
+            { status: job.job_status, priority: changes.job_priority!, delta: 1 },
+          ]
+        : [],
+    )
     return {
       data: { job_id: jobId, job_title: changes.job_title ?? job.job_title, job_status: job.job_status as JobStatus },
       etag: await currentTag(trx, actor, jobId),
@@ -223,6 +241,10 @@ export async function changeJobStatus(db: Db, actor: Actor, jobId: number, to: J
       const now = nowSeconds()
       if (await jobs.changeStatus(trx, actor.companyId, jobId, from, to, now)) {
         await jobs.recordStatusChange(trx, { jobId, companyId: actor.companyId, from, to, at: now, keyId: actor.keyId })
+        await jobs.recordJobWrite(trx, actor.companyId, [
+          { status: from, priority: job.job_priority, delta: -1 },
+          { status: to, priority: job.job_priority, delta: 1 },
+        ])
         return { data: { job_id: jobId, job_status: to, previous_status: from }, etag: await currentTag(trx, actor, jobId) }
       }
     }

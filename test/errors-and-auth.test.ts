@@ -1,0 +1,606 @@
+/**
+ * Every error code of API.md §2 that does not need §8, reached through HTTP,
+ * with its envelope and headers; API keys, plans, scopes and rate limits
+ * (§3); the order of checks (§2); and the operational endpoints of §7.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { sql } from 'kysely'
+import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
+import { call, createBasics, createExtraKey, createJobVia, createTenant, type ApiResponse, type Tenant } from './helpers/factories.ts'
+import { generateKey } from '../src/modules/api-keys/key-format.ts'
+import { revokeKey } from '../src/modules/api-keys/api-keys.service.ts'
+
+const PATH = '/api/v1/jobs'
+const ONE_MIB = 1024 * 1024
+const JSON_HEADERS = { 'content-type': 'application/json' }
+
+/** Things that must never appear in an error answer. */
+const LEAKS = [/\bat .+\.(ts|js|mjs):\d+/, /node_modules/, /\bselect\b.+\bfrom\b/i, /\binsert into\b/i, /\bupdate\b.+\bset\b/i, /sqlite/i, /no such table/i, /syntax error/i, /"stack"/, /SQLITE_/, /constraint/i, /kysely/i]
+
+/** Every error answer seen in this file, checked for leaks at the end. */
+const seenErrors: Array<{ label: string; res: ApiResponse }> = []
+
+function assertError(res: ApiResponse, status: number, code: string, label = '') {
+  assert.equal(res.status, status, `${label} ${JSON.stringify(res.body)}`)
+  assert.equal(res.body.success, false, label)
+  assert.equal(res.body.error.code, code, `${label} ${JSON.stringify(res.body)}`)
+  assert.equal(typeof res.body.error.message, 'string')
+  assert.ok(res.body.error.message.length > 0)
+  assert.deepEqual(Object.keys(res.body).sort(), ['error', 'request_id', 'success'])
+  for (const k of Object.keys(res.body.error)) assert.ok(['code', 'message', 'details'].includes(k), `unexpected error key ${k}`)
+  if (code === 'validation_failed') assert.ok(Array.isArray(res.body.error.details) && res.body.error.details.length > 0)
+  assert.equal(typeof res.body.request_id, 'string')
+  assert.ok(res.body.request_id.length > 0)
+  assert.equal(res.headers['x-request-id'], res.body.request_id, `${label} X-Request-Id`)
+  assert.equal(res.headers['x-content-type-options'], 'nosniff', `${label} nosniff`)
+  assert.match(String(res.headers['content-type']), /^application\/json/)
+  seenErrors.push({ label: `${label} ${status} ${code}`, res })
+}
+
+function assertNoLeak(label: string, res: ApiResponse) {
+  const text = typeof res.body === 'string' ? res.body : JSON.stringify(res.body)
+  for (const pattern of LEAKS) assert.doesNotMatch(text, pattern, `${label}: ${text}`)
+}
+
+/** A valid, well-formed key text whose checksum is broken in its last character. */
+function breakChecksum(apiKey: string) {
+  const last = apiKey.at(-1)!
+  return apiKey.slice(0, -1) + (last === 'A' ? 'B' : 'A')
+}
+
+for (const dialect of DIALECTS) {
+  describe(`errors, keys, plans, scopes, rate limits (${dialect})`, () => {
+    let t: TestApp
+    let tenant: Tenant
+    let locationId: number
+    before(async () => {
+      t = await startTestApp(dialect)
+      tenant = await createTenant(t.database)
+      ;({ locationId } = await createBasics(t.app, tenant.apiKey))
+    })
+    after(() => t.close())
+
+    const req = (method: string, url: string, options: Parameters<typeof call>[3] = {}) => call(t.app, method, url, options)
+    const validJob = () => ({ job_title: 'AC unit repair', customer_location_id: locationId })
+    const bigBody = (bytes: number) => {
+      const head = '{"job_title":"AC","customer_location_id":1,"job_description":"'
+      return head + 'a'.repeat(bytes - head.length - 2) + '"}'
+    }
+
+    describe('400', () => {
+      it('validation_failed carries details', async () => {
+        const res = await req('POST', PATH, { key: tenant.apiKey, body: { job_title: '' } })
+        assertError(res, 400, 'validation_failed')
+        assert.deepEqual(res.body.error.details.map((d: { field: string }) => d.field).sort(), ['customer_location_id', 'job_title'])
+      })
+
+      it('invalid_json: not JSON, or not a JSON object, on POST, PUT and PATCH', async () => {
+        const id = await createJobVia(t.app, tenant.apiKey, locationId)
+        const bodies = ['{bad', '{"job_title": "AC",}', '{"a":1} x', '[1,2]', '[]', 'null', '"AC unit repair"', '42', 'true', '', '   ']
+        for (const rawBody of bodies) {
+          for (const [method, url] of [['POST', PATH], ['PUT', `${PATH}?id=${id}`], ['PATCH', `${PATH}?id=${id}`]] as const) {
+            const res = await req(method, url, { key: tenant.apiKey, rawBody, headers: JSON_HEADERS })
+            assertError(res, 400, 'invalid_json', `${method} ${JSON.stringify(rawBody)}`)
+          }
+        }
+        const missing = await req('POST', PATH, { key: tenant.apiKey, headers: JSON_HEADERS })
+        assertError(missing, 400, 'invalid_json', 'no body at all')
+      })
+
+      it('invalid_status_transition', async () => {
+        const id = await createJobVia(t.app, tenant.apiKey, locationId)
+        const res = await req('PATCH', `${PATH}?id=${id}`, { key: tenant.apiKey, body: { job_status: 'Completed' } })
+        assertError(res, 400, 'invalid_status_transition')
+        assert.match(res.body.error.message, /Pending/)
+        assert.match(res.body.error.message, /Assigned/)
+        assert.match(res.body.error.message, /Cancelled/)
+      })
+    })
+
+    describe('401 unauthorized', () => {
+      it('a missing or empty X-API-Key', async () => {
+        assertError(await req('GET', PATH), 401, 'unauthorized', 'missing')
+        assertError(await req('GET', PATH, { key: '' }), 401, 'unauthorized', 'empty')
+        assertError(await req('GET', PATH, { headers: { authorization: `Bearer ${tenant.apiKey}` } }), 401, 'unauthorized', 'Authorization instead')
+        assertError(await req('POST', PATH, { body: validJob() }), 401, 'unauthorized', 'POST without key')
+      })
+
+      it('a malformed key', async () => {
+        for (const key of ['abc', 'Bearer x', 'fsm_1_short', `${tenant.apiKey}x`, tenant.apiKey.slice(0, -1), tenant.apiKey.toUpperCase(), ` ${tenant.apiKey}x`, 'fsm_0_' + 'a'.repeat(38)]) {
+          assertError(await req('GET', PATH, { key }), 401, 'unauthorized', `malformed ${key}`)
+        }
+      })
+
+      it('a bad checksum', async () => {
+        assertError(await req('GET', PATH, { key: breakChecksum(tenant.apiKey) }), 401, 'unauthorized')
+        // One character of the secret changed: the checksum no longer matches.
+        const i = tenant.apiKey.length - 10
+        const flipped = tenant.apiKey.slice(0, i) + (tenant.apiKey[i] === 'x' ? 'y' : 'x') + tenant.apiKey.slice(i + 1)
+        assertError(await req('GET', PATH, { key: flipped }), 401, 'unauthorized')
+      })
+
+      it('an unknown key (well-formed, valid checksum)', async () => {
+        assertError(await req('GET', PATH, { key: generateKey(987_654).apiKey }), 401, 'unauthorized', 'unknown id')
+        // The right id, a valid checksum, but not the key that was issued.
+        assertError(await req('GET', PATH, { key: generateKey(tenant.keyId).apiKey }), 401, 'unauthorized', 'wrong secret')
+      })
+
+      it('a revoked key, right away', async () => {
+        const extra = await createExtraKey(t.database, tenant.companyId, ['jobs:read'])
+        assert.equal((await req('GET', PATH, { key: extra.apiKey })).status, 200)
+        await revokeKey(t.database.db, extra.keyId)
+        assertError(await req('GET', PATH, { key: extra.apiKey }), 401, 'unauthorized', 'revoked')
+        // Other keys of the company still work.
+        assert.equal((await req('GET', PATH, { key: tenant.apiKey })).status, 200)
+      })
+    })
+
+    describe('403', () => {
+      it('plan_upgrade_required for companies not on Enterprise, on every API path', async () => {
+        for (const plan of ['starter', 'professional']) {
+          const other = await createTenant(t.database, { plan, name: `${plan} Co` })
+          for (const [method, url, body] of [
+            ['GET', PATH, undefined],
+            ['GET', `${PATH}?id=1`, undefined],
+            ['POST', PATH, validJob()],
+            ['PUT', `${PATH}?id=1`, { job_title: 'x' }],
+            ['PATCH', `${PATH}?id=1`, { job_status: 'Assigned' }],
+            ['GET', '/api/v1/customers', undefined],
+            ['GET', '/api/v1/locations', undefined],
+            ['GET', '/api/v1/technicians', undefined],
+          ] as const) {
+            const res = await req(method, url, { key: other.apiKey, ...(body && { body }) })
+            assertError(res, 403, 'plan_upgrade_required', `${plan} ${method} ${url}`)
+            assert.match(res.body.error.message, /Enterprise/i)
+          }
+        }
+      })
+
+      it('insufficient_scope names the scope the endpoint needs; write does not imply read', async () => {
+        const id = await createJobVia(t.app, tenant.apiKey, locationId)
+        const reader = await createExtraKey(t.database, tenant.companyId, ['jobs:read'])
+        const writer = await createExtraKey(t.database, tenant.companyId, ['jobs:write'])
+        const other = await createExtraKey(t.database, tenant.companyId, ['customers:read', 'customers:write', 'technicians:read', 'assets:read'])
+        const cases: Array<[string, string, string, unknown, string]> = [
+          [reader.apiKey, 'POST', PATH, validJob(), 'jobs:write'],
+          [reader.apiKey, 'PUT', `${PATH}?id=${id}`, { job_title: 'x' }, 'jobs:write'],
+          [reader.apiKey, 'PATCH', `${PATH}?id=${id}`, { job_status: 'Assigned' }, 'jobs:write'],
+          [writer.apiKey, 'GET', PATH, undefined, 'jobs:read'],
+          [writer.apiKey, 'GET', `${PATH}?id=${id}`, undefined, 'jobs:read'],
+          [other.apiKey, 'GET', PATH, undefined, 'jobs:read'],
+          [other.apiKey, 'POST', PATH, validJob(), 'jobs:write'],
+          [reader.apiKey, 'GET', '/api/v1/customers', undefined, 'customers:read'],
+          [reader.apiKey, 'POST', '/api/v1/technicians', { technician_name: 'X' }, 'technicians:write'],
+        ]
+        for (const [key, method, url, body, scope] of cases) {
+          const res = await req(method, url, { key, ...(body !== undefined && { body }) })
+          assertError(res, 403, 'insufficient_scope', `${method} ${url}`)
+          assert.ok(res.body.error.message.includes(scope), `names ${scope}: ${res.body.error.message}`)
+        }
+        // Nothing was written by the refused writes.
+        const job = (await req('GET', `${PATH}?id=${id}`, { key: reader.apiKey })).body.data
+        assert.equal(job.job_title, 'AC unit repair')
+        assert.equal(job.job_status, 'Pending')
+        // The scopes a key has do work.
+        assert.equal((await req('GET', PATH, { key: reader.apiKey })).status, 200)
+        assert.equal((await req('PATCH', `${PATH}?id=${id}`, { key: writer.apiKey, body: { job_status: 'Assigned' } })).status, 200)
+      })
+    })
+
+    describe('404 not_found', () => {
+      it('unknown paths, with or without a key', async () => {
+        for (const url of ['/api/v1/nope', '/api/v1/job', '/api/v2/jobs', '/api/v1/jobs/123', '/', '/api', '/api/v1']) {
+          assertError(await req('GET', url), 404, 'not_found', `no key ${url}`)
+          assertError(await req('GET', url, { key: tenant.apiKey }), 404, 'not_found', `key ${url}`)
+          assertError(await req('POST', url, { key: breakChecksum(tenant.apiKey), body: {} }), 404, 'not_found', `bad key ${url}`)
+        }
+      })
+
+      it("an unknown id and another company's id", async () => {
+        const other = await createTenant(t.database, { name: 'Other Co' })
+        const { locationId: theirLocation } = await createBasics(t.app, other.apiKey, ' (other)')
+        const theirs = await createJobVia(t.app, other.apiKey, theirLocation)
+        for (const id of [theirs, 999_999_999]) {
+          assertError(await req('GET', `${PATH}?id=${id}`, { key: tenant.apiKey }), 404, 'not_found', `GET ${id}`)
+          assertError(await req('PUT', `${PATH}?id=${id}`, { key: tenant.apiKey, body: { job_title: 'x' } }), 404, 'not_found', `PUT ${id}`)
+          assertError(await req('PATCH', `${PATH}?id=${id}`, { key: tenant.apiKey, body: { job_status: 'Assigned' } }), 404, 'not_found', `PATCH ${id}`)
+        }
+      })
+    })
+
+    describe('405 method_not_allowed', () => {
+      it('answers with an Allow header listing the methods the path supports', async () => {
+        for (const [method, url, must, mustNot] of [
+          ['DELETE', PATH, ['GET', 'POST', 'PUT', 'PATCH'], ['DELETE']],
+          ['PATCH', '/api/v1/customers', ['GET', 'POST', 'PUT'], ['PATCH', 'DELETE']],
+          ['DELETE', '/api/v1/technicians', ['GET', 'POST', 'PUT'], ['PATCH', 'DELETE']],
+          ['POST', '/api/v1/jobs/history', ['GET'], ['POST', 'PUT', 'PATCH', 'DELETE']],
+          ['POST', '/healthz', ['GET'], ['POST']],
+        ] as const) {
+          for (const key of [undefined, tenant.apiKey]) {
+            const res = await req(method, url, { key, ...(method !== 'DELETE' && { body: {} }) })
+            assertError(res, 405, 'method_not_allowed', `${method} ${url}`)
+            const allow = String(res.headers.allow ?? '').split(/\s*,\s*/)
+            for (const m of must) assert.ok(allow.includes(m), `${url} Allow ${allow} has ${m}`)
+            for (const m of mustNot) assert.ok(!allow.includes(m), `${url} Allow ${allow} lacks ${m}`)
+          }
+        }
+      })
+
+      it('the methods in Allow are the ones that work', async () => {
+        const res = await req('DELETE', PATH)
+        const allow = String(res.headers.allow).split(/\s*,\s*/).filter((m) => m !== 'HEAD' && m !== 'OPTIONS')
+        for (const m of allow) {
+          const probe = await req(m, PATH, m === 'GET' ? {} : { body: {} })
+          assert.equal(probe.status, 401, `${m} is routed (needs a key), not ${probe.status}`)
+        }
+      })
+    })
+
+    describe('409 job_locked', () => {
+      async function jobIn(steps: string[]) {
+        const id = await createJobVia(t.app, tenant.apiKey, locationId, { scheduled_start: '2026-02-25T09:00:00Z' })
+        for (const s of steps) assert.equal((await req('PATCH', `${PATH}?id=${id}`, { key: tenant.apiKey, body: { job_status: s } })).status, 200)
+        return id
+      }
+
+      for (const [status, steps] of [
+        ['Closed', ['Assigned', 'In Progress', 'Completed', 'Invoiced', 'Paid', 'Closed']],
+        ['Cancelled', ['Assigned', 'Cancelled']],
+      ] as const) {
+        it(`PUT on a ${status} job`, async () => {
+          const id = await jobIn([...steps])
+          const before = (await req('GET', `${PATH}?id=${id}`, { key: tenant.apiKey })).body.data
+          for (const body of [{ job_title: 'Edited' }, { job_description: null }, { job_priority: 'Urgent', assigned_technician_id: null }, { asset_ids: [] }]) {
+            const res = await req('PUT', `${PATH}?id=${id}`, { key: tenant.apiKey, body })
+            assertError(res, 409, 'job_locked', `${status} ${JSON.stringify(body)}`)
+            assert.ok(res.body.error.message.includes(status), res.body.error.message)
+          }
+          assert.deepEqual((await req('GET', `${PATH}?id=${id}`, { key: tenant.apiKey })).body.data, before)
+          // Validation, on the request alone or against the record, comes first.
+          assertError(await req('PUT', `${PATH}?id=${id}`, { key: tenant.apiKey, body: { job_title: 7 } }), 400, 'validation_failed', 'bad body on locked job')
+          assertError(await req('PUT', `${PATH}?id=${id}`, { key: tenant.apiKey, body: { scheduled_end: '2026-02-25T08:00:00Z' } }), 400, 'validation_failed', 'end before stored start')
+          // Status changes out of a terminal status are transitions, not locks.
+          assertError(await req('PATCH', `${PATH}?id=${id}`, { key: tenant.apiKey, body: { job_status: 'Pending' } }), 400, 'invalid_status_transition')
+        })
+      }
+    })
+
+    describe('409 conflict', () => {
+      it('an asset_tag already used in the company', async () => {
+        const body = { asset_tag: 'DUP-1', asset_name: 'Rooftop AC Unit' }
+        assert.equal((await req('POST', '/api/v1/assets', { key: tenant.apiKey, body })).status, 201)
+        assertError(await req('POST', '/api/v1/assets', { key: tenant.apiKey, body }), 409, 'conflict')
+      })
+    })
+
+    describe('413 payload_too_large', () => {
+      it('a body over 1 MiB, on POST, PUT and PATCH', async () => {
+        for (const [method, url] of [['POST', PATH], ['PUT', `${PATH}?id=1`], ['PATCH', `${PATH}?id=1`]] as const) {
+          const res = await req(method, url, { key: tenant.apiKey, rawBody: bigBody(ONE_MIB + 1), headers: JSON_HEADERS })
+          assertError(res, 413, 'payload_too_large', method)
+        }
+        const huge = await req('POST', PATH, { key: tenant.apiKey, rawBody: bigBody(3 * ONE_MIB), headers: JSON_HEADERS })
+        assertError(huge, 413, 'payload_too_large', '3 MiB')
+      })
+
+      it('exactly 1 MiB is read (and then judged on its content)', async () => {
+        const body = bigBody(ONE_MIB)
+        assert.equal(Buffer.byteLength(body), ONE_MIB)
+        const res = await req('POST', PATH, { key: tenant.apiKey, rawBody: body, headers: JSON_HEADERS })
+        assertError(res, 400, 'validation_failed', '1 MiB')
+        assert.ok(res.body.error.details.some((d: { field: string }) => d.field === 'job_description'))
+      })
+    })
+
+    describe('415 unsupported_media_type', () => {
+      it('writes without application/json', async () => {
+        const id = await createJobVia(t.app, tenant.apiKey, locationId)
+        const json = JSON.stringify(validJob())
+        for (const [method, url] of [['POST', PATH], ['PUT', `${PATH}?id=${id}`], ['PATCH', `${PATH}?id=${id}`]] as const) {
+          for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'text/json']) {
+            const res = await req(method, url, { key: tenant.apiKey, rawBody: json, headers: { 'content-type': type } })
+            assertError(res, 415, 'unsupported_media_type', `${method} ${type}`)
+          }
+          assertError(await req(method, url, { key: tenant.apiKey, rawBody: json }), 415, 'unsupported_media_type', `${method} no type`)
+          assertError(await req(method, url, { key: tenant.apiKey }), 415, 'unsupported_media_type', `${method} no type, no body`)
+        }
+        assert.equal((await req('GET', `${PATH}?id=${id}`, { key: tenant.apiKey })).body.data.job_status, 'Pending')
+      })
+    })
+
+    describe('429 rate_limit_exceeded', () => {
+      it('a key with rateLimitPerMinute 3: every answer counts, the fourth request is refused', async () => {
+        const limited = await createTenant(t.database, { rateLimitPerMinute: 3, name: 'Limited Co' })
+        const started = Math.floor(Date.now() / 1000)
+        const answers = [
+          await req('GET', PATH, { key: limited.apiKey }), // 200
+          await req('GET', `${PATH}?id=999999`, { key: limited.apiKey }), // 404 still counts
+          await req('POST', PATH, { key: limited.apiKey, body: {} }), // 400 still counts
+        ]
+        assert.deepEqual(answers.map((r) => r.status), [200, 404, 400])
+        answers.forEach((res, i) => {
+          assert.equal(res.headers['x-ratelimit-limit'], '3')
+          assert.equal(res.headers['x-ratelimit-remaining'], String(2 - i))
+          const reset = Number(res.headers['x-ratelimit-reset'])
+          assert.ok(Number.isInteger(reset) && reset >= started && reset <= started + 62, `reset ${reset}`)
+        })
+        const refused = await req('GET', PATH, { key: limited.apiKey })
+        assertError(refused, 429, 'rate_limit_exceeded')
+        const retryAfter = refused.headers['retry-after']
+        assert.match(String(retryAfter), /^\d+$/)
+        assert.ok(Number(retryAfter) >= 1 && Number(retryAfter) <= 60, `Retry-After ${retryAfter}`)
+        assert.equal(refused.headers['x-ratelimit-limit'], '3')
+        assert.equal(refused.headers['x-ratelimit-remaining'], '0')
+        const reset = Number(refused.headers['x-ratelimit-reset'])
+        assert.ok(Number.isInteger(reset) && reset > started && reset <= started + 62, `reset ${reset}`)
+        // Refused requests do not drain the bucket further, and keep being refused.
+        const again = await req('POST', PATH, { key: limited.apiKey, body: validJob() })
+        assertError(again, 429, 'rate_limit_exceeded', 'still limited')
+        assert.ok(again.headers['retry-after'])
+        // The limit is per key: another key of the company is not affected.
+        const sibling = await createExtraKey(t.database, limited.companyId, ['jobs:read'])
+        assert.equal((await req('GET', PATH, { key: sibling.apiKey })).status, 200)
+      })
+
+      it('every answer to a valid key carries the rate-limit headers', async () => {
+        const reader = await createExtraKey(t.database, tenant.companyId, ['jobs:read'])
+        const starter = await createTenant(t.database, { plan: 'starter' })
+        for (const [label, res] of [
+          ['200', await req('GET', PATH, { key: tenant.apiKey })],
+          ['201', await req('POST', PATH, { key: tenant.apiKey, body: validJob() })],
+          ['400', await req('GET', `${PATH}?stauts=x`, { key: tenant.apiKey })],
+          ['404', await req('GET', `${PATH}?id=999999`, { key: tenant.apiKey })],
+          ['403 plan', await req('GET', PATH, { key: starter.apiKey })],
+          ['403 scope', await req('POST', PATH, { key: reader.apiKey, body: validJob() })],
+          ['415', await req('POST', PATH, { key: tenant.apiKey, rawBody: 'x', headers: { 'content-type': 'text/plain' } })],
+        ] as const) {
+          for (const h of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) {
+            assert.match(String(res.headers[h]), /^\d+$/, `${label} ${h}`)
+          }
+        }
+      })
+    })
+
+    describe('500 internal_error and 503', () => {
+      it('an unexpected failure answers internal_error without stack or SQL; /readyz fails when the database is gone', async () => {
+        const broken = await startTestApp(dialect)
+        try {
+          const owner = await createTenant(broken.database)
+          const basics = await createBasics(broken.app, owner.apiKey)
+          await createJobVia(broken.app, owner.apiKey, basics.locationId)
+          assert.equal((await call(broken.app, 'GET', '/readyz')).status, 200)
+          await sql`drop table job_assets`.execute(broken.database.db)
+          await sql`drop table job_status_changes`.execute(broken.database.db)
+          await sql`drop table jobs`.execute(broken.database.db)
+          for (const [method, url, body] of [
+            ['GET', PATH, undefined],
+            ['GET', `${PATH}?id=1`, undefined],
+            ['POST', PATH, { job_title: 'X', customer_location_id: basics.locationId }],
+          ] as const) {
+            const res = await call(broken.app, method, url, { key: owner.apiKey, ...(body && { body }) })
+            assertError(res, 500, 'internal_error', `${method} ${url} on a broken database`)
+            assert.match(res.body.error.message, new RegExp(res.body.request_id))
+            assertNoLeak('500', res)
+            assert.doesNotMatch(JSON.stringify(res.body), /jobs|table/i)
+          }
+          await broken.database.close()
+          const ready = await call(broken.app, 'GET', '/readyz')
+          assert.equal(ready.status, 503, JSON.stringify(ready.body))
+          assertNoLeak('readyz', ready)
+          const health = await call(broken.app, 'GET', '/healthz')
+          assert.equal(health.status, 200)
+          // A server that is shutting down refuses new requests with 503.
+          broken.app.beginShutdown()
+          assertError(await call(broken.app, 'GET', PATH, { key: owner.apiKey }), 503, 'service_unavailable', 'shutting down')
+        } finally {
+          await broken.app.close().catch(() => undefined)
+          await broken.close().catch(() => undefined)
+        }
+      })
+    })
+
+    describe('order of checks', () => {
+      it('route before auth: unknown path without a key → 404; wrong method without a key → 405', async () => {
+        assertError(await req('GET', '/api/v1/unknown'), 404, 'not_found')
+        assertError(await req('DELETE', PATH), 405, 'method_not_allowed')
+        assertError(await req('DELETE', PATH, { key: 'garbage' }), 405, 'method_not_allowed')
+        assertError(await req('PUT', '/api/v1/jobs/history?id=1', { rawBody: 'x'.repeat(ONE_MIB + 10), headers: { 'content-type': 'text/plain' } }), 405, 'method_not_allowed')
+      })
+
+      it('auth before the body: bad key + over-size body → 401; no key + wrong type or bad JSON → 401', async () => {
+        assertError(await req('POST', PATH, { key: breakChecksum(tenant.apiKey), rawBody: bigBody(2 * ONE_MIB), headers: JSON_HEADERS }), 401, 'unauthorized', 'bad key + 2 MiB')
+        assertError(await req('POST', PATH, { rawBody: bigBody(2 * ONE_MIB), headers: JSON_HEADERS }), 401, 'unauthorized', 'no key + 2 MiB')
+        assertError(await req('POST', PATH, { rawBody: 'x', headers: { 'content-type': 'text/plain' } }), 401, 'unauthorized', 'no key + text/plain')
+        assertError(await req('POST', PATH, { rawBody: '{bad', headers: JSON_HEADERS }), 401, 'unauthorized', 'no key + bad JSON')
+        assertError(await req('PATCH', `${PATH}?id=abc`, { body: { job_status: 'Nope' } }), 401, 'unauthorized', 'no key + invalid request')
+      })
+
+      it('revoked key → 401, not 403 (even on a starter plan without the scope)', async () => {
+        const starter = await createTenant(t.database, { plan: 'starter', scopes: ['customers:read'] })
+        await revokeKey(t.database.db, starter.keyId)
+        assertError(await req('POST', PATH, { key: starter.apiKey, body: validJob() }), 401, 'unauthorized')
+      })
+
+      it('429 before 403: an over-limit key of a starter company gets 429', async () => {
+        const starter = await createTenant(t.database, { plan: 'starter', rateLimitPerMinute: 1, scopes: ['customers:read'] })
+        assertError(await req('GET', PATH, { key: starter.apiKey }), 403, 'plan_upgrade_required', 'first')
+        assertError(await req('GET', PATH, { key: starter.apiKey }), 429, 'rate_limit_exceeded', 'second')
+      })
+
+      it('plan before scope: starter plan + missing scope → plan_upgrade_required', async () => {
+        const starter = await createTenant(t.database, { plan: 'starter', scopes: ['customers:read'] })
+        assertError(await req('GET', PATH, { key: starter.apiKey }), 403, 'plan_upgrade_required')
+        assertError(await req('POST', PATH, { key: starter.apiKey, body: validJob() }), 403, 'plan_upgrade_required')
+      })
+
+      it('scope before the body: missing scope + over-size, wrong type or bad JSON → 403 insufficient_scope', async () => {
+        const reader = await createExtraKey(t.database, tenant.companyId, ['jobs:read'])
+        assertError(await req('POST', PATH, { key: reader.apiKey, rawBody: bigBody(2 * ONE_MIB), headers: JSON_HEADERS }), 403, 'insufficient_scope', '2 MiB')
+        assertError(await req('POST', PATH, { key: reader.apiKey, rawBody: 'x', headers: { 'content-type': 'text/plain' } }), 403, 'insufficient_scope', 'text/plain')
+        assertError(await req('POST', PATH, { key: reader.apiKey, rawBody: '{bad', headers: JSON_HEADERS }), 403, 'insufficient_scope', 'bad JSON')
+      })
+
+      it('413 / 415 / invalid_json before validation', async () => {
+        assertError(await req('POST', `${PATH}?bogus=1`, { key: tenant.apiKey, rawBody: bigBody(2 * ONE_MIB), headers: JSON_HEADERS }), 413, 'payload_too_large')
+        assertError(await req('POST', `${PATH}?bogus=1`, { key: tenant.apiKey, rawBody: '{"x":1}', headers: { 'content-type': 'text/plain' } }), 415, 'unsupported_media_type')
+        assertError(await req('PATCH', `${PATH}?id=abc`, { key: tenant.apiKey, rawBody: '{bad', headers: JSON_HEADERS }), 400, 'invalid_json')
+        assertError(await req('PUT', `${PATH}?id=999999`, { key: tenant.apiKey, rawBody: '[1]', headers: JSON_HEADERS }), 400, 'invalid_json')
+      })
+
+      it('asset_ids without the module → 403 before validation_failed', async () => {
+        const noModule = await createTenant(t.database, { modules: [] })
+        const res = await req('POST', PATH, { key: noModule.apiKey, body: { job_title: 7, asset_ids: ['x'], bogus: true } })
+        assertError(res, 403, 'plan_upgrade_required')
+        assert.match(res.body.error.message, /Asset/i)
+        assertError(await req('PUT', `${PATH}?id=999999`, { key: noModule.apiKey, body: { asset_ids: [1] } }), 403, 'plan_upgrade_required')
+      })
+
+      it('validation_failed before 404; 404 before invalid_status_transition and job_locked', async () => {
+        assertError(await req('PATCH', `${PATH}?id=999999`, { key: tenant.apiKey, body: { job_status: 'Nope' } }), 400, 'validation_failed')
+        assertError(await req('PUT', `${PATH}?id=999999`, { key: tenant.apiKey, body: { job_title: '' } }), 400, 'validation_failed')
+        assertError(await req('PATCH', `${PATH}?id=999999`, { key: tenant.apiKey, body: { job_status: 'Closed' } }), 404, 'not_found')
+        assertError(await req('PUT', `${PATH}?id=999999`, { key: tenant.apiKey, body: { job_title: 'x' } }), 404, 'not_found')
+      })
+    })
+
+    describe('headers on every answer', () => {
+      it('X-Request-Id equals the body request_id and is unique; nosniff everywhere', async () => {
+        const ids = new Set<string>()
+        const answers: ApiResponse[] = [
+          await req('GET', PATH, { key: tenant.apiKey }),
+          await req('POST', PATH, { key: tenant.apiKey, body: validJob() }),
+          await req('GET', PATH, { key: tenant.apiKey }),
+          await req('GET', PATH),
+          await req('GET', '/nope'),
+          await req('DELETE', PATH),
+          await req('POST', PATH, { key: tenant.apiKey, body: {} }),
+        ]
+        for (const res of answers) {
+          assert.equal(res.headers['x-request-id'], res.body.request_id)
+          assert.equal(res.headers['x-content-type-options'], 'nosniff')
+          ids.add(res.body.request_id)
+        }
+        assert.equal(ids.size, answers.length, 'request ids are unique')
+        for (const url of ['/healthz', '/readyz', '/api/v1/openapi.json', '/docs']) {
+          const res = await req('GET', url)
+          assert.equal(res.headers['x-content-type-options'], 'nosniff', url)
+          assert.match(String(res.headers['x-request-id']), /.+/, url)
+        }
+      })
+    })
+
+    describe('operations (§7), without a key', () => {
+      it('/healthz and /readyz', async () => {
+        const health = await req('GET', '/healthz')
+        assert.equal(health.status, 200)
+        assert.deepEqual(health.body, { status: 'ok' })
+        const ready = await req('GET', '/readyz')
+        assert.equal(ready.status, 200)
+        assert.equal(ready.body.status, 'ok')
+      })
+
+      it('/docs serves the browsable documentation', async () => {
+        let res = await t.app.inject({ method: 'GET', url: '/docs' })
+        for (let hops = 0; res.statusCode >= 300 && res.statusCode < 400 && hops < 3; hops++) {
+          res = await t.app.inject({ method: 'GET', url: String(res.headers.location) })
+        }
+        assert.equal(res.statusCode, 200)
+        assert.match(String(res.headers['content-type']), /text\/html/)
+        assert.match(res.body, /<html/i)
+      })
+
+      it('/api/v1/openapi.json is an OpenAPI 3.1 document of every /api/v1 path and method', async () => {
+        const res = await req('GET', '/api/v1/openapi.json')
+        assert.equal(res.status, 200)
+        assert.match(String(res.headers['content-type']), /^application\/json/)
+        const doc = res.body
+        assert.match(doc.openapi, /^3\.1\.\d+$/)
+        assert.equal(typeof doc.info?.title, 'string')
+        assert.equal(typeof doc.info?.version, 'string')
+        assert.equal(typeof doc.paths, 'object')
+        // The API key scheme.
+        const schemes = Object.values(doc.components?.securitySchemes ?? {}) as Array<Record<string, string>>
+        assert.ok(schemes.some((s) => s.type === 'apiKey' && s.in === 'header' && s.name?.toLowerCase() === 'x-api-key'), JSON.stringify(schemes))
+
+        const expected: Record<string, string[]> = {
+          '/api/v1/jobs': ['get', 'post', 'put', 'patch'],
+          '/api/v1/jobs/history': ['get'],
+          '/api/v1/jobs/transitions': ['get'],
+          '/api/v1/customers': ['get', 'post', 'put'],
+          '/api/v1/locations': ['get', 'post', 'put'],
+          '/api/v1/technicians': ['get', 'post', 'put'],
+          '/api/v1/assets': ['get', 'post', 'put', 'delete'],
+        }
+        const HTTP = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'trace']
+        for (const [path, methods] of Object.entries(expected)) {
+          assert.ok(doc.paths[path], `${path} documented`)
+          for (const m of methods) assert.ok(doc.paths[path][m], `${m.toUpperCase()} ${path} documented`)
+        }
+        // Every documented operation is routed, and every routed method of a documented path is documented.
+        for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+          assert.ok(path.startsWith('/api/v1/'), `only API paths: ${path}`)
+          const documented = Object.keys(item).filter((k) => HTTP.includes(k))
+          for (const m of ['get', 'post', 'put', 'patch', 'delete']) {
+            const probe = await req(m.toUpperCase(), path, m === 'get' || m === 'delete' ? {} : { body: {} })
+            if (documented.includes(m)) assert.equal(probe.status, 401, `${m.toUpperCase()} ${path} is routed`)
+            else assert.equal(probe.status, 405, `${m.toUpperCase()} ${path} is not routed, so not documented`)
+          }
+          for (const m of documented) {
+            const op = item[m]
+            assert.ok(op.responses && Object.keys(op.responses).length > 0, `${m} ${path} has responses`)
+            for (const p of op.parameters ?? []) {
+              assert.ok(['query', 'header', 'path', 'cookie'].includes(p.in), `${m} ${path} parameter in`)
+              assert.equal(typeof p.name, 'string')
+            }
+          }
+        }
+        // Every route under /api/v1 appears: probe the paths the contract names.
+        for (const path of Object.keys(expected)) assert.ok(Object.keys(doc.paths).includes(path))
+
+        // The request schemas are the validating ones (they cannot drift).
+        const create = doc.paths['/api/v1/jobs'].post.requestBody.content['application/json'].schema
+        const resolved = create.$ref ? resolveRef(doc, create.$ref) : create
+        assert.deepEqual([...resolved.required].sort(), ['customer_location_id', 'job_title'])
+        assert.equal(resolved.additionalProperties, false)
+        assert.deepEqual(resolved.properties.job_priority.enum, ['Low', 'Medium', 'High', 'Urgent'])
+        assert.equal(resolved.properties.job_title.maxLength, 200)
+        const patchBody = doc.paths['/api/v1/jobs'].patch.requestBody.content['application/json'].schema
+        const patchResolved = patchBody.$ref ? resolveRef(doc, patchBody.$ref) : patchBody
+        assert.deepEqual(Object.keys(patchResolved.properties), ['job_status'])
+
+        // Every $ref resolves inside the document.
+        const refs: string[] = []
+        const walk = (node: unknown) => {
+          if (Array.isArray(node)) node.forEach(walk)
+          else if (node && typeof node === 'object') {
+            for (const [k, v] of Object.entries(node)) {
+              if (k === '$ref' && typeof v === 'string') refs.push(v)
+              else walk(v)
+            }
+          }
+        }
+        walk(doc)
+        for (const ref of refs) assert.ok(resolveRef(doc, ref), `$ref ${ref} resolves`)
+      })
+    })
+
+    describe('no stack or SQL text in any error', () => {
+      it('none of the error answers of this file leaks internals', () => {
+        assert.ok(seenErrors.length > 50, `checked ${seenErrors.length} answers`)
+        for (const { label, res } of seenErrors) assertNoLeak(label, res)
+      })
+    })
+  })
+}
+
+function resolveRef(doc: any, ref: string): any {
+  assert.ok(ref.startsWith('#/'), `local $ref ${ref}`)
+  let node = doc
+  for (const part of ref.slice(2).split('/')) {
+    node = node?.[part.replace(/~1/g, '/').replace(/~0/g, '~')]
+    assert.ok(node !== undefined, `$ref ${ref}`)
+  }
+  return node
+}

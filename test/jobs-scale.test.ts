@@ -1,0 +1,119 @@
+/**
+ * What makes big lists fast must never make them wrong (issue 6): exact
+ * totals from the per-(status, priority) counts, right after every kind of
+ * write; and deep pages served by remembered positions, identical to a
+ * plain OFFSET, also after writes move the positions.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
+import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
+import { listJobKeys, type JobFilters } from '../src/modules/jobs/jobs.repository.ts'
+import { rebuildJobCounts } from '../src/db/migrations/20261128-0003-job-counts.ts'
+import { JOB_PRIORITIES, JOB_STATUSES } from '../src/modules/jobs/status.ts'
+import type { JobSort } from '../src/modules/jobs/jobs.schemas.ts'
+
+const BULK = 5_200
+
+for (const dialect of DIALECTS) {
+  describe(`large lists (${dialect})`, () => {
+    let t: TestApp
+    let tenant: Tenant
+    let basics: Awaited<ReturnType<typeof createBasics>>
+
+    before(async () => {
+      t = await startTestApp(dialect)
+      tenant = await createTenant(t.database)
+      basics = await createBasics(t.app, tenant.apiKey)
+      // Bulk-load jobs straight into the table (as the benchmark does), with
+      // many equal timestamps so ties by job_id matter, then rebuild the counts.
+      const rows = Array.from({ length: BULK }, (_, i) => ({
+        company_id: tenant.companyId,
+        job_title: `Bulk ${i}`,
+        job_description: null,
+        job_status: JOB_STATUSES[(i * 5) % 9]!,
+        job_priority: JOB_PRIORITIES[(i * 3) % 4]!,
+        assigned_technician_id: null,
+        customer_location_id: basics.locationId,
+        scheduled_start: i % 3 ? 1_700_000_000 + i * 60 : null,
+        scheduled_end: null,
+        actual_start: null,
+        actual_end: null,
+        created_at: 1_700_000_000 + Math.floor(i / 7) * 60,
+        updated_at: 1_700_000_000 + Math.floor(i / 5) * 60,
+      }))
+      for (let i = 0; i < rows.length; i += 500) await t.database.db.insertInto('jobs').values(rows.slice(i, i + 500)).execute()
+      await rebuildJobCounts(t.database.db)
+    })
+    after(() => t.close())
+
+    const list = async (query: string) => {
+      const r = await call(t.app, 'GET', `/api/v1/jobs?${query}`, { key: tenant.apiKey })
+      assert.equal(r.status, 200, JSON.stringify(r.body))
+      return r.body
+    }
+
+    async function countedTotal(filters: JobFilters) {
+      const keys = await listJobKeys(t.database.db, tenant.companyId, filters, '-created_at', 1_000_000, 0)
+      return keys.length
+    }
+
+    async function assertTotalsExact() {
+      const cases: Array<[string, JobFilters]> = [
+        ['', {}],
+        ['status=Pending', { statuses: ['Pending'] }],
+        ['status=Pending,Assigned,Closed', { statuses: ['Pending', 'Assigned', 'Closed'] }],
+        ['priority=High', { priority: 'High' }],
+        ['status=In+Progress&priority=Urgent', { statuses: ['In Progress'], priority: 'Urgent' }],
+      ]
+      for (const [query, filters] of cases) {
+        assert.equal((await list(`${query}&per_page=1`)).pagination.total, await countedTotal(filters), query)
+      }
+    }
+
+    it('totals are exact after creates, status changes and priority changes', async () => {
+      await assertTotalsExact()
+      const created = await call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: 'New', customer_location_id: basics.locationId, job_priority: 'Urgent' } })
+      const jobId = created.body.data.job_id
+      await assertTotalsExact()
+      await call(t.app, 'PATCH', `/api/v1/jobs?id=${jobId}`, { key: tenant.apiKey, body: { job_status: 'Assigned' } })
+      await assertTotalsExact()
+      await call(t.app, 'PUT', `/api/v1/jobs?id=${jobId}`, { key: tenant.apiKey, body: { job_priority: 'Low' } })
+      await assertTotalsExact()
+      const refused = await call(t.app, 'PATCH', `/api/v1/jobs?id=${jobId}`, { key: tenant.apiKey, body: { job_status: 'Paid' } })
+      assert.equal(refused.status, 400)
+      await assertTotalsExact()
+    })
+
+    async function assertDeepPagesMatchOffset(sort: JobSort, query: string, filters: JobFilters) {
+      for (const page of [41, 60, 104]) {
+        const body = await list(`${query}&sort=${sort}&page=${page}&per_page=50`)
+        const expected = await listJobKeys(t.database.db, tenant.companyId, filters, sort, 50, (page - 1) * 50)
+        assert.deepEqual(body.data.map((j: any) => j.job_id), expected.map((k) => k.jobId), `${sort} ${query} page ${page}`)
+      }
+    }
+
+    it('deep pages equal a plain OFFSET, for every sort, and stay equal after writes', async () => {
+      for (const sort of ['-created_at', 'created_at', '-updated_at', 'updated_at', '-scheduled_start'] as JobSort[]) {
+        await assertDeepPagesMatchOffset(sort, '', {})
+        await assertDeepPagesMatchOffset(sort, 'status=Pending,Closed,Paid,Invoiced', { statuses: ['Pending', 'Closed', 'Paid', 'Invoiced'] })
+      }
+      // Writes move positions: a new job shifts every page of the default order;
+      // a status change moves a job between filtered lists; a PUT moves it in updated_at order.
+      const oldest = await listJobKeys(t.database.db, tenant.companyId, {}, 'created_at', 1, 0)
+      await call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: 'Shift', customer_location_id: basics.locationId } })
+      await call(t.app, 'PATCH', `/api/v1/jobs?id=${oldest[0]!.jobId}`, { key: tenant.apiKey, body: { job_status: 'Cancelled' } })
+      for (const sort of ['-created_at', 'updated_at', '-updated_at'] as JobSort[]) {
+        await assertDeepPagesMatchOffset(sort, '', {})
+        await assertDeepPagesMatchOffset(sort, 'status=Pending,Closed,Paid,Invoiced', { statuses: ['Pending', 'Closed', 'Paid', 'Invoiced'] })
+      }
+    })
+
+    it('a page past the end of a deep list is empty with true pagination', async () => {
+      const body = await list('page=500&per_page=50')
+      assert.deepEqual(body.data, [])
+      assert.equal(body.pagination.total, await countedTotal({}))
+      assert.equal(body.pagination.total_pages, Math.ceil(body.pagination.total / 50))
+    })
+  })
+}
