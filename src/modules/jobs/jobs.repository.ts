@@ -5,6 +5,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database, JobRow, NewJob } from '../../db/types.ts'
 import { forUpdate } from '../../db/dialect.ts'
+import { prepared } from '../../db/prepared.ts'
 import type { JobSort } from './jobs.schemas.ts'
 import type { JobStatus } from './status.ts'
 
@@ -39,8 +40,10 @@ function jobView(db: Db, companyId: number) {
 
 export type JobViewRow = NonNullable<Awaited<ReturnType<ReturnType<typeof jobView>['executeTakeFirst']>>>
 
+const jobViewById = prepared((db, companyId: number, jobId: number) => jobView(db, companyId).where('j.job_id', '=', jobId))
+
 export async function findJobView(db: Db, companyId: number, jobId: number): Promise<JobViewRow | undefined> {
-  return jobView(db, companyId).where('j.job_id', '=', jobId).executeTakeFirst()
+  return (await jobViewById(db, companyId, jobId))[0]
 }
 
 export async function findJob(db: Db, companyId: number, jobId: number): Promise<JobRow | undefined> {
@@ -230,8 +233,8 @@ export async function recordStatusChange(db: Db, change: { jobId: number; compan
 
 // ---- Asset links
 
-export async function findJobAssets(db: Db, companyId: number, jobId: number) {
-  return db
+const jobAssets = prepared((db, companyId: number, jobId: number) =>
+  db
     .selectFrom('job_assets as ja')
     .innerJoin('assets as a', 'a.asset_id', 'ja.asset_id')
     .select(['a.asset_id', 'a.asset_tag', 'a.asset_name', 'a.asset_status', 'ja.relationship_type', 'ja.relationship_notes', 'ja.linked_at'])
@@ -239,8 +242,11 @@ export async function findJobAssets(db: Db, companyId: number, jobId: number) {
     .where('ja.job_id', '=', jobId)
     .where('a.deleted_at', 'is', null)
     .orderBy('ja.linked_at')
-    .orderBy('a.asset_id')
-    .execute()
+    .orderBy('a.asset_id'),
+)
+
+export async function findJobAssets(db: Db, companyId: number, jobId: number) {
+  return jobAssets(db, companyId, jobId)
 }
 
 export async function findLinks(db: Db, companyId: number, jobId: number) {
