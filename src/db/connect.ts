@@ -101,12 +101,35 @@ function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
   sqlite.pragma('journal_size_limit = 67108864')
   sqlite.pragma('cache_size = -65536')
   sqlite.pragma('temp_store = MEMORY')
+  // Keep the planner's statistics current (cheaply, on a sample): without
+  // them it guesses that a company_id index is selective, and walks a
+  // million-row company to find fifty jobs.
+  sqlite.pragma('analysis_limit = 1000')
+  sqlite.pragma('optimize = 0x10002')
   const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) })
+  // Statistics drift as data grows; refresh them now and then (and at close).
+  const optimizer = setInterval(() => {
+    try {
+      sqlite.pragma('optimize')
+    } catch {
+      // Busy: try again next time.
+    }
+  }, 3_600_000).unref()
   return {
     db,
     dialect: 'sqlite',
     description: `sqlite:${file}`,
-    close: () => db.destroy(),
+    close: async () => {
+      clearInterval(optimizer)
+      if (sqlite.open) {
+        try {
+          sqlite.pragma('optimize')
+        } catch {
+          // Closing anyway.
+        }
+      }
+      await db.destroy()
+    },
   }
 }
 
