@@ -4,28 +4,14 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { assertError, assertInvalid, TIMESTAMP } from './helpers/assertions.ts'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createExtraKey, createJobVia, createTenant, type ApiResponse } from './helpers/factories.ts'
 
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/
 const PATH = '/api/v1/customers'
 
 /** A 400 validation_failed whose details name exactly `fields` (in any order). */
-function assertInvalid(res: ApiResponse, fields: string[], messagePart?: RegExp) {
-  assert.equal(res.status, 400, JSON.stringify(res.body))
-  assert.equal(res.body.success, false)
-  assert.equal(res.body.error.code, 'validation_failed')
-  const got = (res.body.error.details as Array<{ field: string; message: string }>).map((d) => d.field).sort()
-  assert.deepEqual(got, [...fields].sort(), JSON.stringify(res.body.error))
-  if (messagePart) assert.match(res.body.error.details[0].message, messagePart)
-  assert.equal(typeof res.body.request_id, 'string')
-}
 
-function assertError(res: ApiResponse, status: number, code: string) {
-  assert.equal(res.status, status, JSON.stringify(res.body))
-  assert.equal(res.body.success, false)
-  assert.equal(res.body.error.code, code)
-}
 
 for (const dialect of DIALECTS) {
   describe(`customers (${dialect})`, () => {

@@ -8,24 +8,10 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { STATUSES, TABLE, type Status } from './helpers/seed-table.ts'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createExtraKey, createJobVia, createTenant, type ApiResponse, type Tenant } from './helpers/factories.ts'
 
-const STATUSES = ['Pending', 'Assigned', 'In Progress', 'On Hold', 'Completed', 'Invoiced', 'Paid', 'Closed', 'Cancelled'] as const
-type Status = (typeof STATUSES)[number]
-
-/** The seed's table, verbatim. */
-const TABLE: Record<Status, Status[]> = {
-  Pending: ['Assigned', 'Cancelled'],
-  Assigned: ['In Progress', 'Pending', 'Cancelled', 'On Hold'],
-  'In Progress': ['Completed', 'Assigned', 'On Hold', 'Cancelled'],
-  'On Hold': ['In Progress', 'Assigned', 'Cancelled'],
-  Completed: ['Invoiced'],
-  Invoiced: ['Paid'],
-  Paid: ['Closed'],
-  Cancelled: [],
-  Closed: [],
-}
 
 /** A small seeded PRNG (mulberry32), so a failing run can be repeated. */
 function prng(seed: number) {

@@ -8,39 +8,14 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { STATUSES, TABLE, WALK, type Status } from './helpers/seed-table.ts'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createJobVia, createTenant, type ApiResponse } from './helpers/factories.ts'
 
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/
 
-const STATUSES = ['Pending', 'Assigned', 'In Progress', 'On Hold', 'Completed', 'Invoiced', 'Paid', 'Closed', 'Cancelled'] as const
-type Status = (typeof STATUSES)[number]
-
-/** The seed's table, verbatim. */
-const TABLE: Record<Status, Status[]> = {
-  Pending: ['Assigned', 'Cancelled'],
-  Assigned: ['In Progress', 'Pending', 'Cancelled', 'On Hold'],
-  'In Progress': ['Completed', 'Assigned', 'On Hold', 'Cancelled'],
-  'On Hold': ['In Progress', 'Assigned', 'Cancelled'],
-  Completed: ['Invoiced'],
-  Invoiced: ['Paid'],
-  Paid: ['Closed'],
-  Cancelled: [],
-  Closed: [],
-}
 
 /** A shortest walk from Pending (where every job starts) to each status. */
-const WALK: Record<Status, Status[]> = {
-  Pending: [],
-  Assigned: ['Assigned'],
-  'In Progress': ['Assigned', 'In Progress'],
-  'On Hold': ['Assigned', 'On Hold'],
-  Completed: ['Assigned', 'In Progress', 'Completed'],
-  Invoiced: ['Assigned', 'In Progress', 'Completed', 'Invoiced'],
-  Paid: ['Assigned', 'In Progress', 'Completed', 'Invoiced', 'Paid'],
-  Closed: ['Assigned', 'In Progress', 'Completed', 'Invoiced', 'Paid', 'Closed'],
-  Cancelled: ['Cancelled'],
-}
 
 function nowSeconds() {
   return Math.floor(Date.now() / 1000)

@@ -7,18 +7,8 @@ import assert from 'node:assert/strict'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createExtraKey, createJobVia, createTenant, type Tenant } from './helpers/factories.ts'
 import { TRANSITIONS, JOB_STATUSES, type JobStatus } from '../src/modules/jobs/status.ts'
+import { WALK } from './helpers/seed-table.ts'
 
-const PATH_TO: Record<JobStatus, JobStatus[]> = {
-  Pending: [],
-  Assigned: ['Assigned'],
-  'In Progress': ['Assigned', 'In Progress'],
-  'On Hold': ['Assigned', 'On Hold'],
-  Completed: ['Assigned', 'In Progress', 'Completed'],
-  Invoiced: ['Assigned', 'In Progress', 'Completed', 'Invoiced'],
-  Paid: ['Assigned', 'In Progress', 'Completed', 'Invoiced', 'Paid'],
-  Closed: ['Assigned', 'In Progress', 'Completed', 'Invoiced', 'Paid', 'Closed'],
-  Cancelled: ['Cancelled'],
-}
 
 for (const dialect of DIALECTS) {
   describe(`safe sync (${dialect})`, () => {
@@ -46,7 +36,7 @@ for (const dialect of DIALECTS) {
     describe('history', () => {
       it('records creation and every change of a full lifecycle, oldest first, naming the key', async () => {
         const jobId = await createJobVia(t.app, key(), basics.locationId)
-        await walk(jobId, PATH_TO.Closed)
+        await walk(jobId, WALK.Closed)
         const r = await call(t.app, 'GET', `/api/v1/jobs/history?id=${jobId}`, { key: key() })
         assert.equal(r.status, 200)
         assert.equal(typeof r.body.request_id, 'string')
@@ -94,7 +84,7 @@ for (const dialect of DIALECTS) {
       it('lists the allowed targets of every status, in the table order', async () => {
         for (const status of JOB_STATUSES) {
           const jobId = await createJobVia(t.app, key(), basics.locationId)
-          await walk(jobId, PATH_TO[status])
+          await walk(jobId, WALK[status])
           const r = await call(t.app, 'GET', `/api/v1/jobs/transitions?id=${jobId}`, { key: key() })
           assert.equal(r.status, 200)
           assert.deepEqual(r.body.data, { job_id: jobId, job_status: status, allowed_transitions: [...TRANSITIONS[status]] })

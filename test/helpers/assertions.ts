@@ -1,0 +1,22 @@
+/** Assertions on the error envelope (API.md §1), shared by the resource tests. */
+import assert from 'node:assert/strict'
+import type { ApiResponse } from './factories.ts'
+
+export const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/
+
+/** A non-2xx answer in the envelope, with this status and code, and its request id in body and header. */
+export function assertError(res: ApiResponse, status: number, code: string) {
+  assert.equal(res.status, status, JSON.stringify(res.body))
+  assert.equal(res.body.success, false)
+  assert.equal(res.body.error.code, code, JSON.stringify(res.body))
+  assert.equal(typeof res.body.error.message, 'string')
+  assert.equal(res.body.request_id, res.headers['x-request-id'])
+}
+
+/** validation_failed whose details name exactly `fields` (in any order); optionally the first message matches. */
+export function assertInvalid(res: ApiResponse, fields: string[], messagePart?: RegExp) {
+  assertError(res, 400, 'validation_failed')
+  const got = (res.body.error.details as Array<{ field: string; message: string }>).map((d) => d.field).sort()
+  assert.deepEqual(got, [...fields].sort(), JSON.stringify(res.body.error))
+  if (messagePart) assert.match(res.body.error.details[0].message, messagePart)
+}
