@@ -3,6 +3,7 @@
  * resource.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { sendConditional } from './conditional.ts'
 import { validationError } from './errors.ts'
 import { setLinkHeader, type PageRequest } from './pagination.ts'
 
@@ -13,12 +14,13 @@ export function sendRead(request: FastifyRequest, reply: FastifyReply, schema: o
   return reply.type(JSON_TYPE).send(reply.serializeInput({ data, request_id: request.id }, schema as Record<string, unknown>))
 }
 
-export function sendList(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  schema: object,
-  result: { data: unknown[]; pagination: { total_pages: number }; page: PageRequest },
-): FastifyReply {
+export interface PageResult {
+  data: unknown[]
+  pagination: { total_pages: number }
+  page: PageRequest
+}
+
+export function sendList(request: FastifyRequest, reply: FastifyReply, schema: object, result: PageResult): FastifyReply {
   setLinkHeader(request, reply, result.page, result.pagination.total_pages)
   return reply.type(JSON_TYPE).send(reply.serializeInput({ data: result.data, pagination: result.pagination, request_id: request.id }, schema as Record<string, unknown>))
 }
@@ -32,4 +34,23 @@ export function assertIdAlone(query: Record<string, unknown>) {
   if (query.id === undefined) return
   const others = Object.keys(query).filter((k) => k !== 'id')
   if (others.length) throw validationError(others.map((field) => ({ field, message: 'cannot be combined with id' })))
+}
+
+/**
+ * GET on a collection path: with `?id=`, that record (with its ETag, or 304
+ * when the client's copy is current); without, a page of the list.
+ */
+export async function sendOneOrPage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  query: { id?: number | undefined },
+  one: { schema: object; load: (id: number) => Promise<{ data: unknown; etag: string }> },
+  page: { schema: object; load: () => Promise<PageResult> },
+): Promise<FastifyReply> {
+  assertIdAlone(query)
+  if (query.id !== undefined) {
+    const { data, etag } = await one.load(query.id)
+    return sendConditional(request, reply, etag, () => sendRead(request, reply, one.schema, data))
+  }
+  return sendList(request, reply, page.schema, await page.load())
 }

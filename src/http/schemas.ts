@@ -95,3 +95,6 @@ export const ErrorEnvelope = Type.Object(
   },
   { $id: 'ErrorEnvelope' },
 )
+
+/** Every route's error answers, for the OpenAPI document and serialisation. */
+export const ERROR_RESPONSES = { '4xx': ErrorEnvelope, '5xx': ErrorEnvelope }

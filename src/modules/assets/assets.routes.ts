@@ -3,15 +3,14 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
-import { ifMatchOf, sendConditional } from '../../http/conditional.ts'
-import { assertIdAlone, sendList, sendRead, written } from '../../http/replies.ts'
-import { ErrorEnvelope, IdQuery, NoQuery } from '../../http/schemas.ts'
+import { ifMatchOf } from '../../http/conditional.ts'
+import { sendOneOrPage, written } from '../../http/replies.ts'
+import { ERROR_RESPONSES, IdQuery, NoQuery } from '../../http/schemas.ts'
 import {
   AssetDeleteResponse, AssetListQuery, AssetListResponse, AssetResponse, AssetWriteResponse, CreateAssetBody, UpdateAssetBody,
 } from './assets.schemas.ts'
 import * as service from './assets.service.ts'
 
-const errors = { '4xx': ErrorEnvelope, '5xx': ErrorEnvelope }
 const tags = ['Assets']
 const moduleNote = 'Needs the Asset Management module (403 plan_upgrade_required otherwise).'
 
@@ -28,16 +27,17 @@ export async function assetsRoutes(fastify: FastifyInstance, { database }: AppCo
         summary: 'List assets, or get one with ?id=',
         description: `Without \`id\`: a page of assets, newest first, with a \`Link\` header. Deleted assets are left out. With \`id\`: that asset, with a strong ETag (If-None-Match answers 304). ${moduleNote}`,
         querystring: AssetListQuery,
-        response: { 200: Type.Union([AssetListResponse, AssetResponse]), ...errors },
+        response: { 200: Type.Union([AssetListResponse, AssetResponse]), ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
-      assertIdAlone(request.query)
-      if (request.query.id !== undefined) {
-        const { data, etag } = await service.getAsset(db, request.auth!, request.query.id)
-        return sendConditional(request, reply, etag, () => sendRead(request, reply, AssetResponse, data))
-      }
-      return sendList(request, reply, AssetListResponse, await service.listAssets(db, request.auth!, request.query))
+      return sendOneOrPage(
+        request,
+        reply,
+        request.query,
+        { schema: AssetResponse, load: (id) => service.getAsset(db, request.auth!, id) },
+        { schema: AssetListResponse, load: () => service.listAssets(db, request.auth!, request.query) },
+      )
     },
   )
 
@@ -51,7 +51,7 @@ export async function assetsRoutes(fastify: FastifyInstance, { database }: AppCo
         description: `\`asset_tag\` must be unique among the company's assets that are not deleted (409 conflict). ${moduleNote}`,
         querystring: NoQuery,
         body: CreateAssetBody,
-        response: { 201: AssetWriteResponse, ...errors },
+        response: { 201: AssetWriteResponse, ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
@@ -71,7 +71,7 @@ export async function assetsRoutes(fastify: FastifyInstance, { database }: AppCo
         description: `Only the fields sent change; null clears a nullable field. Answers the new ETag; honours If-Match (412 precondition_failed). ${moduleNote}`,
         querystring: IdQuery('asset'),
         body: UpdateAssetBody,
-        response: { 200: AssetWriteResponse, ...errors },
+        response: { 200: AssetWriteResponse, ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
@@ -90,7 +90,7 @@ export async function assetsRoutes(fastify: FastifyInstance, { database }: AppCo
         summary: 'Delete an asset (soft delete)',
         description: `The asset is then not_found everywhere, skipped in a job's asset_ids and left out of its assets; its tag can be used again. Honours If-Match (412 precondition_failed). ${moduleNote}`,
         querystring: IdQuery('asset'),
-        response: { 200: AssetDeleteResponse, ...errors },
+        response: { 200: AssetDeleteResponse, ...ERROR_RESPONSES },
       },
     },
     async (request) => written(request, 'Asset deleted successfully', await service.deleteAsset(db, request.auth!, request.query.id, { ifMatch: ifMatchOf(request) })),

@@ -3,15 +3,14 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
-import { ifMatchOf, sendConditional } from '../../http/conditional.ts'
-import { assertIdAlone, sendList, sendRead, written } from '../../http/replies.ts'
-import { ErrorEnvelope, IdQuery, NoQuery } from '../../http/schemas.ts'
+import { ifMatchOf } from '../../http/conditional.ts'
+import { sendOneOrPage, written } from '../../http/replies.ts'
+import { ERROR_RESPONSES, IdQuery, NoQuery } from '../../http/schemas.ts'
 import {
   CreateCustomerBody, CustomerListQuery, CustomerListResponse, CustomerResponse, CustomerWriteResponse, UpdateCustomerBody,
 } from './customers.schemas.ts'
 import * as service from './customers.service.ts'
 
-const errors = { '4xx': ErrorEnvelope, '5xx': ErrorEnvelope }
 const tags = ['Customers']
 
 export async function customersRoutes(fastify: FastifyInstance, { database }: AppContext): Promise<void> {
@@ -26,16 +25,17 @@ export async function customersRoutes(fastify: FastifyInstance, { database }: Ap
         tags,
         summary: 'List customers, or get one with ?id=',
         querystring: CustomerListQuery,
-        response: { 200: Type.Union([CustomerListResponse, CustomerResponse]), ...errors },
+        response: { 200: Type.Union([CustomerListResponse, CustomerResponse]), ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
-      assertIdAlone(request.query)
-      if (request.query.id !== undefined) {
-        const { data, etag } = await service.getCustomer(db, request.auth!, request.query.id)
-        return sendConditional(request, reply, etag, () => sendRead(request, reply, CustomerResponse, data))
-      }
-      return sendList(request, reply, CustomerListResponse, await service.listCustomers(db, request.auth!, request.query))
+      return sendOneOrPage(
+        request,
+        reply,
+        request.query,
+        { schema: CustomerResponse, load: (id) => service.getCustomer(db, request.auth!, id) },
+        { schema: CustomerListResponse, load: () => service.listCustomers(db, request.auth!, request.query) },
+      )
     },
   )
 
@@ -43,7 +43,7 @@ export async function customersRoutes(fastify: FastifyInstance, { database }: Ap
     '/api/v1/customers',
     {
       config: { scope: 'customers:write' },
-      schema: { tags, summary: 'Create a customer', querystring: NoQuery, body: CreateCustomerBody, response: { 201: CustomerWriteResponse, ...errors } },
+      schema: { tags, summary: 'Create a customer', querystring: NoQuery, body: CreateCustomerBody, response: { 201: CustomerWriteResponse, ...ERROR_RESPONSES } },
     },
     async (request, reply) => {
       const customer = await service.createCustomer(db, request.auth!, request.body)
@@ -56,7 +56,7 @@ export async function customersRoutes(fastify: FastifyInstance, { database }: Ap
     '/api/v1/customers',
     {
       config: { scope: 'customers:write' },
-      schema: { tags, summary: 'Update a customer (partial)', querystring: IdQuery('customer'), body: UpdateCustomerBody, response: { 200: CustomerWriteResponse, ...errors } },
+      schema: { tags, summary: 'Update a customer (partial)', querystring: IdQuery('customer'), body: UpdateCustomerBody, response: { 200: CustomerWriteResponse, ...ERROR_RESPONSES } },
     },
     async (request, reply) => {
       const { data, etag } = await service.updateCustomer(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) })

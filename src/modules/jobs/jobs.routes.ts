@@ -5,9 +5,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
-import { ifMatchOf, sendConditional } from '../../http/conditional.ts'
-import { ErrorEnvelope, NoQuery } from '../../http/schemas.ts'
-import { assertIdAlone, sendList, sendRead, written } from '../../http/replies.ts'
+import { ifMatchOf } from '../../http/conditional.ts'
+import { ERROR_RESPONSES, NoQuery } from '../../http/schemas.ts'
+import { sendOneOrPage, written } from '../../http/replies.ts'
 import {
   CreateJobBody, CreateJobResponse, JobHistoryResponse, JobIdQuery, JobListQuery, JobListResponse, JobResponse, JobTransitionsResponse,
   PatchJobBody, PatchJobResponse, UpdateJobBody, UpdateJobResponse,
@@ -15,7 +15,6 @@ import {
 import { PagePositions } from './jobs.pages.ts'
 import * as service from './jobs.service.ts'
 
-const errors = { '4xx': ErrorEnvelope, '5xx': ErrorEnvelope }
 const tags = ['Jobs']
 
 /** 403 for `asset_ids` without the module comes before body validation (API.md §2). */
@@ -38,17 +37,17 @@ export async function jobsRoutes(fastify: FastifyInstance, { database }: AppCont
         summary: 'List jobs, or get one job with ?id=',
         description: 'Without `id`: a page of jobs, newest first, with a `Link` header. With `id`: that job, with its linked assets.',
         querystring: JobListQuery,
-        response: { 200: Type.Union([JobListResponse, JobResponse]), ...errors },
+        response: { 200: Type.Union([JobListResponse, JobResponse]), ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
-      const query = request.query
-      assertIdAlone(query)
-      if (query.id !== undefined) {
-        const { job, etag } = await service.getJob(db, request.auth!, query.id)
-        return sendConditional(request, reply, etag, () => sendRead(request, reply, JobResponse, job))
-      }
-      return sendList(request, reply, JobListResponse, await service.listJobs(db, request.auth!, query, positions))
+      return sendOneOrPage(
+        request,
+        reply,
+        request.query,
+        { schema: JobResponse, load: (id) => service.getJob(db, request.auth!, id) },
+        { schema: JobListResponse, load: () => service.listJobs(db, request.auth!, request.query, positions) },
+      )
     },
   )
 
@@ -57,7 +56,7 @@ export async function jobsRoutes(fastify: FastifyInstance, { database }: AppCont
     {
       config: { scope: 'jobs:write' },
       preValidation: assetModuleFirst,
-      schema: { tags, summary: 'Create a job', querystring: NoQuery, body: CreateJobBody, response: { 201: CreateJobResponse, ...errors } },
+      schema: { tags, summary: 'Create a job', querystring: NoQuery, body: CreateJobBody, response: { 201: CreateJobResponse, ...ERROR_RESPONSES } },
     },
     async (request, reply) => {
       const job = await service.createJob(db, request.auth!, request.body)
@@ -77,7 +76,7 @@ export async function jobsRoutes(fastify: FastifyInstance, { database }: AppCont
         description: 'Partial update: only the fields sent change; null clears a nullable field. `asset_ids` replaces every link. Closed and Cancelled jobs are read-only (409 job_locked).',
         querystring: JobIdQuery,
         body: UpdateJobBody,
-        response: { 200: UpdateJobResponse, ...errors },
+        response: { 200: UpdateJobResponse, ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
@@ -97,7 +96,7 @@ export async function jobsRoutes(fastify: FastifyInstance, { database }: AppCont
         description: 'Changes only the status; the transition table of the seed is enforced atomically.',
         querystring: JobIdQuery,
         body: PatchJobBody,
-        response: { 200: PatchJobResponse, ...errors },
+        response: { 200: PatchJobResponse, ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
@@ -116,7 +115,7 @@ export async function jobsRoutes(fastify: FastifyInstance, { database }: AppCont
         summary: "A job's status history",
         description: 'Every status change, oldest first, starting with the creation; each names the API key that made it.',
         querystring: JobIdQuery,
-        response: { 200: JobHistoryResponse, ...errors },
+        response: { 200: JobHistoryResponse, ...ERROR_RESPONSES },
       },
     },
     async (request) => ({ data: await service.getHistory(db, request.auth!, request.query.id), request_id: request.id }),
@@ -130,7 +129,7 @@ export async function jobsRoutes(fastify: FastifyInstance, { database }: AppCont
         tags,
         summary: 'The statuses a job may move to now',
         querystring: JobIdQuery,
-        response: { 200: JobTransitionsResponse, ...errors },
+        response: { 200: JobTransitionsResponse, ...ERROR_RESPONSES },
       },
     },
     async (request) => ({ data: await service.getTransitions(db, request.auth!, request.query.id), request_id: request.id }),

@@ -37,7 +37,7 @@ export async function getJob(db: Db, actor: Actor, jobId: number) {
   if (!row) throw notFound('Job', jobId)
   const assets = actor.modules.has('assets') ? await jobs.findJobAssets(db, actor.companyId, jobId) : []
   const job = presentJob(row, assets)
-  return { job, etag: etagOf([row.row_version, job]) }
+  return { data: job, etag: etagOf([row.row_version, job]) }
 }
 
 /** The ETag of a job now (inside a write's transaction: before or after the write). */

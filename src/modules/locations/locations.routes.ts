@@ -3,15 +3,14 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
-import { ifMatchOf, sendConditional } from '../../http/conditional.ts'
-import { assertIdAlone, sendList, sendRead, written } from '../../http/replies.ts'
-import { ErrorEnvelope, IdQuery, NoQuery } from '../../http/schemas.ts'
+import { ifMatchOf } from '../../http/conditional.ts'
+import { sendOneOrPage, written } from '../../http/replies.ts'
+import { ERROR_RESPONSES, IdQuery, NoQuery } from '../../http/schemas.ts'
 import {
   CreateLocationBody, LocationListQuery, LocationListResponse, LocationResponse, LocationWriteResponse, UpdateLocationBody,
 } from './locations.schemas.ts'
 import * as service from './locations.service.ts'
 
-const errors = { '4xx': ErrorEnvelope, '5xx': ErrorEnvelope }
 const tags = ['Locations']
 
 export async function locationsRoutes(fastify: FastifyInstance, { database }: AppContext): Promise<void> {
@@ -27,16 +26,17 @@ export async function locationsRoutes(fastify: FastifyInstance, { database }: Ap
         summary: 'List customer locations, or get one with ?id=',
         description: 'Without `id`: a page of locations, newest first, with a `Link` header. `customer_name` is always the customer\'s current name.',
         querystring: LocationListQuery,
-        response: { 200: Type.Union([LocationListResponse, LocationResponse]), ...errors },
+        response: { 200: Type.Union([LocationListResponse, LocationResponse]), ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
-      assertIdAlone(request.query)
-      if (request.query.id !== undefined) {
-        const { data, etag } = await service.getLocation(db, request.auth!, request.query.id)
-        return sendConditional(request, reply, etag, () => sendRead(request, reply, LocationResponse, data))
-      }
-      return sendList(request, reply, LocationListResponse, await service.listLocations(db, request.auth!, request.query))
+      return sendOneOrPage(
+        request,
+        reply,
+        request.query,
+        { schema: LocationResponse, load: (id) => service.getLocation(db, request.auth!, id) },
+        { schema: LocationListResponse, load: () => service.listLocations(db, request.auth!, request.query) },
+      )
     },
   )
 
@@ -44,7 +44,7 @@ export async function locationsRoutes(fastify: FastifyInstance, { database }: Ap
     '/api/v1/locations',
     {
       config: { scope: 'customers:write' },
-      schema: { tags, summary: 'Create a customer location', querystring: NoQuery, body: CreateLocationBody, response: { 201: LocationWriteResponse, ...errors } },
+      schema: { tags, summary: 'Create a customer location', querystring: NoQuery, body: CreateLocationBody, response: { 201: LocationWriteResponse, ...ERROR_RESPONSES } },
     },
     async (request, reply) => {
       const location = await service.createLocation(db, request.auth!, request.body)
@@ -63,7 +63,7 @@ export async function locationsRoutes(fastify: FastifyInstance, { database }: Ap
         description: 'Only the fields sent change; null clears a nullable field. `customer_id` may move the location to another of the company\'s customers. Honours If-Match; the answer carries the new ETag.',
         querystring: IdQuery('location'),
         body: UpdateLocationBody,
-        response: { 200: LocationWriteResponse, ...errors },
+        response: { 200: LocationWriteResponse, ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {

@@ -3,15 +3,14 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
-import { ifMatchOf, sendConditional } from '../../http/conditional.ts'
-import { assertIdAlone, sendList, sendRead, written } from '../../http/replies.ts'
-import { ErrorEnvelope, IdQuery, NoQuery } from '../../http/schemas.ts'
+import { ifMatchOf } from '../../http/conditional.ts'
+import { sendOneOrPage, written } from '../../http/replies.ts'
+import { ERROR_RESPONSES, IdQuery, NoQuery } from '../../http/schemas.ts'
 import {
   CreateTechnicianBody, TechnicianListQuery, TechnicianListResponse, TechnicianResponse, TechnicianWriteResponse, UpdateTechnicianBody,
 } from './technicians.schemas.ts'
 import * as service from './technicians.service.ts'
 
-const errors = { '4xx': ErrorEnvelope, '5xx': ErrorEnvelope }
 const tags = ['Technicians']
 
 export async function techniciansRoutes(fastify: FastifyInstance, { database }: AppContext): Promise<void> {
@@ -26,16 +25,17 @@ export async function techniciansRoutes(fastify: FastifyInstance, { database }: 
         tags,
         summary: 'List technicians, or get one with ?id=',
         querystring: TechnicianListQuery,
-        response: { 200: Type.Union([TechnicianListResponse, TechnicianResponse]), ...errors },
+        response: { 200: Type.Union([TechnicianListResponse, TechnicianResponse]), ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
-      assertIdAlone(request.query)
-      if (request.query.id !== undefined) {
-        const { data, etag } = await service.getTechnician(db, request.auth!, request.query.id)
-        return sendConditional(request, reply, etag, () => sendRead(request, reply, TechnicianResponse, data))
-      }
-      return sendList(request, reply, TechnicianListResponse, await service.listTechnicians(db, request.auth!, request.query))
+      return sendOneOrPage(
+        request,
+        reply,
+        request.query,
+        { schema: TechnicianResponse, load: (id) => service.getTechnician(db, request.auth!, id) },
+        { schema: TechnicianListResponse, load: () => service.listTechnicians(db, request.auth!, request.query) },
+      )
     },
   )
 
@@ -43,7 +43,7 @@ export async function techniciansRoutes(fastify: FastifyInstance, { database }: 
     '/api/v1/technicians',
     {
       config: { scope: 'technicians:write' },
-      schema: { tags, summary: 'Create a technician', querystring: NoQuery, body: CreateTechnicianBody, response: { 201: TechnicianWriteResponse, ...errors } },
+      schema: { tags, summary: 'Create a technician', querystring: NoQuery, body: CreateTechnicianBody, response: { 201: TechnicianWriteResponse, ...ERROR_RESPONSES } },
     },
     async (request, reply) => {
       const technician = await service.createTechnician(db, request.auth!, request.body)
@@ -62,7 +62,7 @@ export async function techniciansRoutes(fastify: FastifyInstance, { database }: 
         description: 'Only the fields sent change; null clears email or phone. Deactivating leaves already-assigned jobs as they are. Honours If-Match; the answer carries the new ETag.',
         querystring: IdQuery('technician'),
         body: UpdateTechnicianBody,
-        response: { 200: TechnicianWriteResponse, ...errors },
+        response: { 200: TechnicianWriteResponse, ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
