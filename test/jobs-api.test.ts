@@ -6,6 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { touchJobLists } from '../src/modules/jobs/jobs.repository.ts'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createAssetVia, createBasics, createExtraKey, createJobVia, createTenant, type ApiResponse } from './helpers/factories.ts'
 
@@ -86,6 +87,9 @@ for (const dialect of DIALECTS) {
         .set({ ...(times.created_at && { created_at: at(times.created_at) }), ...(times.updated_at && { updated_at: at(times.updated_at) }) })
         .where('job_id', '=', id)
         .execute()
+      // An edit outside the API must say so, or remembered list answers stay as they were.
+      const { company_id } = await t.database.db.selectFrom('jobs').select('company_id').where('job_id', '=', id).executeTakeFirstOrThrow()
+      await touchJobLists(t.database.db, company_id)
     }
 
     describe('POST', () => {

@@ -10,6 +10,7 @@ import { searchText } from '../../http/search.ts'
 import type { Actor } from '../actor.ts'
 import * as customers from './customers.repository.ts'
 import type { CreateCustomerInput, CustomerListQueryInput, CustomerView, UpdateCustomerInput } from './customers.schemas.ts'
+import { touchJobLists } from '../jobs/jobs.repository.ts'
 
 type Db = Kysely<Database>
 
@@ -70,6 +71,8 @@ export async function updateCustomer(db: Db, actor: Actor, customerId: number, i
     const changes: Partial<CustomerRow> = { ...input, updated_at: Math.max(nowSeconds(), current.updated_at) }
     if (input.customer_name !== undefined) changes.search_text = searchText(input.customer_name)
     const row = await customers.updateCustomer(trx, actor.companyId, customerId, changes)
+    // Job lists show customer names.
+    await touchJobLists(trx, actor.companyId)
     if (!row) throw notFound('Customer', customerId)
     return withTag(row)
   })

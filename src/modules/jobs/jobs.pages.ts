@@ -11,7 +11,7 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../../db/types.ts'
 import type { JobSort } from './jobs.schemas.ts'
-import { listJobKeys, readWriteSeq, type JobFilters, type ListKey } from './jobs.repository.ts'
+import { listJobKeys, type JobFilters, type ListKey } from './jobs.repository.ts'
 
 type Db = Kysely<Database>
 
@@ -29,11 +29,10 @@ interface Entry {
 export class PagePositions {
   readonly #entries = new Map<string, Entry>()
 
-  /** The keys of one page: `limit` rows from `offset`. */
-  async page(db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number): Promise<ListKey[]> {
+  /** The keys of one page: `limit` rows from `offset`; `seq` is the company's job write sequence, read before. */
+  async page(db: Db, companyId: number, seq: number, filters: JobFilters, sort: JobSort, limit: number, offset: number): Promise<ListKey[]> {
     // Seeks need a sort column without nulls.
     if (offset < SEEK_FROM || sort.endsWith('scheduled_start')) return listJobKeys(db, companyId, filters, sort, limit, offset)
-    const seq = await readWriteSeq(db, companyId)
     const name = `${companyId}|${sort}|${JSON.stringify(filters)}`
     let entry = this.#entries.get(name)
     if (!entry || entry.seq !== seq) {
@@ -52,4 +51,31 @@ export class PagePositions {
     const start = entry.boundaries[chunk - 1]
     return listJobKeys(db, companyId, filters, sort, limit, offset - chunk * STEP, start)
   }
+}
+
+/**
+ * Whole list answers, remembered while the company's jobs do not change.
+ * Integrators poll the same lists all day; between two writes the answer is
+ * the same, and a write (by any process) bumps the sequence that every
+ * entry is checked against before use, so an answer is never stale.
+ */
+export class ListAnswers<T> {
+  readonly #entries = new Map<string, { seq: number; answer: T }>()
+
+  get(key: string, seq: number): T | undefined {
+    const entry = this.#entries.get(key)
+    return entry && entry.seq === seq ? entry.answer : undefined
+  }
+
+  set(key: string, seq: number, answer: T): void {
+    this.#entries.delete(key)
+    if (this.#entries.size >= MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!)
+    this.#entries.set(key, { seq, answer })
+  }
+}
+
+/** The per-database caches of job lists (ids mean nothing across databases). */
+export class JobListCaches {
+  readonly positions = new PagePositions()
+  readonly answers = new ListAnswers<unknown>()
 }

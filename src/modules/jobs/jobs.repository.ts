@@ -109,24 +109,42 @@ export async function countJobs(db: Db, companyId: number, filters: JobFilters):
   return countRows(db, companyId, filters)
 }
 
-/** Records a job write: moves counts between (status, priority) cells and bumps the company's write sequence. */
+/**
+ * Records a job write: bumps the company's write sequence, then moves counts
+ * between (status, priority) cells. The sequence row is taken first on
+ * purpose: on PostgreSQL it serialises the company's job writes, so two
+ * writes moving counts in opposite directions (High→Low and Low→High) can
+ * never lock the count rows in opposite orders and deadlock.
+ */
 export async function recordJobWrite(db: Db, companyId: number, moves: Array<{ status: string; priority: string; delta: 1 | -1 }> = []) {
-  for (const move of moves) {
+  await db
+    .insertInto('job_write_seqs')
+    .values({ company_id: companyId, write_seq: 1 })
+    .onConflict((oc) => oc.column('company_id').doUpdateSet({ write_seq: sql<number>`job_write_seqs.write_seq + 1` }))
+    .execute()
+  const ordered = [...moves].sort((a, b) => (a.status === b.status ? a.priority.localeCompare(b.priority) : a.status.localeCompare(b.status)))
+  for (const move of ordered) {
     await db
       .insertInto('job_counts')
       .values({ company_id: companyId, job_status: move.status, job_priority: move.priority, job_count: move.delta })
       .onConflict((oc) => oc.columns(['company_id', 'job_status', 'job_priority']).doUpdateSet({ job_count: sql<number>`job_counts.job_count + ${move.delta}` }))
       .execute()
   }
-  await db
-    .insertInto('job_write_seqs')
-    .values({ company_id: companyId, write_seq: 1 })
-    .onConflict((oc) => oc.column('company_id').doUpdateSet({ write_seq: sql<number>`job_write_seqs.write_seq + 1` }))
-    .execute()
 }
 
+/**
+ * Marks the company's job lists as changed without moving counts: for writes
+ * to what job lists show (customer, location and technician names) and for
+ * anyone who edits jobs outside the API.
+ */
+export async function touchJobLists(db: Db, companyId: number): Promise<void> {
+  await recordJobWrite(db, companyId)
+}
+
+const writeSeq = prepared((db, companyId: number) => db.selectFrom('job_write_seqs').select('write_seq').where('company_id', '=', companyId))
+
 export async function readWriteSeq(db: Db, companyId: number): Promise<number> {
-  const row = await db.selectFrom('job_write_seqs').select('write_seq').where('company_id', '=', companyId).executeTakeFirst()
+  const [row] = await writeSeq(db, companyId)
   return Number(row?.write_seq ?? 0)
 }
 

@@ -12,7 +12,7 @@ import {
   CreateJobBody, CreateJobResponse, JobHistoryResponse, JobIdQuery, JobListQuery, JobListResponse, JobResponse, JobTransitionsResponse,
   PatchJobBody, PatchJobResponse, UpdateJobBody, UpdateJobResponse,
 } from './jobs.schemas.ts'
-import { PagePositions } from './jobs.pages.ts'
+import { JobListCaches } from './jobs.pages.ts'
 import * as service from './jobs.service.ts'
 
 const tags = ['Jobs']
@@ -26,7 +26,7 @@ async function assetModuleFirst(request: FastifyRequest) {
 export async function jobsRoutes(fastify: FastifyInstance, { database }: AppContext): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const db = database.db
-  const positions = new PagePositions()
+  const listCaches = new JobListCaches()
 
   app.get(
     '/api/v1/jobs',
@@ -46,7 +46,7 @@ export async function jobsRoutes(fastify: FastifyInstance, { database }: AppCont
         reply,
         request.query,
         { schema: JobResponse, load: (id) => service.getJob(db, request.auth!, id) },
-        { schema: JobListResponse, load: () => service.listJobs(db, request.auth!, request.query, positions) },
+        { schema: JobListResponse, load: () => service.listJobs(db, request.auth!, request.query, listCaches) },
       )
     },
   )

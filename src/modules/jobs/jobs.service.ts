@@ -17,7 +17,7 @@ import { findTechnician } from '../technicians/technicians.repository.ts'
 import * as jobs from './jobs.repository.ts'
 import type { CreateJobInput, JobListQueryInput, JobSort, UpdateJobInput } from './jobs.schemas.ts'
 import { presentJob, presentJobListItem } from './jobs.presenter.ts'
-import type { PagePositions } from './jobs.pages.ts'
+import type { JobListCaches } from './jobs.pages.ts'
 import { jobRequestRules, scheduleProblem } from './jobs.rules.ts'
 import { canTransition, LOCKED_STATUSES, TRANSITIONS, transitionRefusal, type JobStatus } from './status.ts'
 
@@ -69,10 +69,10 @@ export async function getTransitions(db: Db, actor: Actor, jobId: number) {
 }
 
 /**
- * A page of jobs with its exact total. `positions` remembers where deep
- * pages start (one per database: ids mean nothing across databases).
+ * A page of jobs with its exact total. `caches` remembers answers and where
+ * deep pages start, both checked against the company's job write sequence.
  */
-export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, positions: PagePositions) {
+export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, caches: JobListCaches) {
   const filters: jobs.JobFilters = {
     ...(query.status !== undefined && { statuses: [...new Set(query.status.split(','))] }),
     ...(query.priority !== undefined && { priority: query.priority }),
@@ -86,10 +86,20 @@ export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, p
   }
   const page = pageRequest(query.page, query.per_page)
   const sort: JobSort = query.sort ?? '-created_at'
+  const seq = await jobs.readWriteSeq(db, actor.companyId)
+  const cacheKey = `${actor.companyId}|${sort}|${page.page}|${page.perPage}|${JSON.stringify(filters)}`
+  const cached = caches.answers.get(cacheKey, seq) as ReturnType<typeof answer> | undefined
+  if (cached) return cached
   const total = await jobs.countJobs(db, actor.companyId, filters)
-  const keys = page.offset < total ? await positions.page(db, actor.companyId, filters, sort, page.perPage, page.offset) : []
+  const keys = page.offset < total ? await caches.positions.page(db, actor.companyId, seq, filters, sort, page.perPage, page.offset) : []
   const rows = await jobs.findJobViews(db, actor.companyId, keys.map((k) => k.jobId))
-  return { data: rows.map(presentJobListItem), pagination: pagination(page, total), page }
+  const result = answer(rows.map(presentJobListItem), total)
+  caches.answers.set(cacheKey, seq, result)
+  return result
+
+  function answer(data: ReturnType<typeof presentJobListItem>[], total: number) {
+    return { data, pagination: pagination(page, total), page }
+  }
 }
 
 function seconds(value: string | null | undefined): number | null | undefined {

@@ -11,6 +11,7 @@ import type { Actor } from '../actor.ts'
 import { findCustomer } from '../customers/customers.repository.ts'
 import * as locations from './locations.repository.ts'
 import type { CreateLocationInput, LocationListQueryInput, LocationView, UpdateLocationInput } from './locations.schemas.ts'
+import { touchJobLists } from '../jobs/jobs.repository.ts'
 
 type Db = Kysely<Database>
 
@@ -116,6 +117,8 @@ export async function updateLocation(
     const changes: Partial<LocationRow> = { ...input, updated_at: Math.max(nowSeconds(), current.updated_at) }
     if (input.customer_location_name !== undefined) changes.search_text = searchText(input.customer_location_name)
     if (!(await locations.updateLocation(trx, actor.companyId, locationId, changes))) throw notFound('Location', locationId)
+    // Job lists show location names and their customers.
+    await touchJobLists(trx, actor.companyId)
     return withTag(await currentView(trx, actor, locationId))
   })
 }

@@ -9,6 +9,7 @@ import { pageRequest, pagination } from '../../http/pagination.ts'
 import { searchText } from '../../http/search.ts'
 import type { Actor } from '../actor.ts'
 import * as technicians from './technicians.repository.ts'
+import { touchJobLists } from '../jobs/jobs.repository.ts'
 import type {
   CreateTechnicianInput, TechnicianListQueryInput, TechnicianStatus, TechnicianView, UpdateTechnicianInput,
 } from './technicians.schemas.ts'
@@ -81,6 +82,8 @@ export async function updateTechnician(
     const changes: Partial<TechnicianRow> = { ...input, updated_at: Math.max(nowSeconds(), current.updated_at) }
     if (input.technician_name !== undefined) changes.search_text = searchText(input.technician_name)
     const row = await technicians.updateTechnician(trx, actor.companyId, technicianId, changes)
+    // Job lists show technician names.
+    await touchJobLists(trx, actor.companyId)
     if (!row) throw notFound('Technician', technicianId)
     return withTag(row)
   })
