@@ -1,0 +1,360 @@
+/**
+ * `npm run bench`: the data set (generated once, then cached), `fsm serve`
+ * and a bare-Fastify baseline each in its own process, and every scenario
+ * measured by autocannon from a third process, each one between two baseline
+ * measurements so that background noise on the machine moves both.
+ *
+ *   npm run bench                      full data set (1,000,000 jobs), 10 s per measurement
+ *   npm run bench -- --quick           100,000 jobs, 3 s per measurement
+ *   npm run bench -- --db postgres://user@host/db    the same on PostgreSQL (schema "bench")
+ *   npm run bench -- --only list_deep --cpu-prof     one scenario, with a CPU profile of the server
+ *
+ * Options: --seed N (42), --duration S, --connections N (32), --only a,b,
+ * --cpu-prof, --regenerate (SQLite: rebuild the cached file), --keep (keep
+ * the SQLite copy the server ran on).
+ *
+ * The server is never tuned for the benchmark: it runs as `fsm serve` with
+ * its defaults (LOG_LEVEL=warn so logging does not dominate; in-process rate
+ * limits as a single instance has them; the keys have a huge budget so that
+ * the limiter counts but never refuses).
+ */
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { sql } from 'kysely'
+import { connect } from '../src/db/connect.ts'
+import { rebuildJobCounts } from '../src/db/migrations/20261128-0003-job-counts.ts'
+import { DATA_DIR, SIZES, type BenchMeta, type SizeName } from './dataset.ts'
+import { ensurePostgresDataSet, ensureSqliteDataSet } from './generate.ts'
+import type { LoadSummary } from './load-worker.ts'
+import { assertRunning, cpuSeconds, drain, freePort, procStatus, runLoad, startBaselineServer, startFsmServer, waitUntilUp, watchRss, type ServerProcess } from './processes.ts'
+import { summariseProfile, type ProfileWindow } from './profile-summary.ts'
+import { Random } from './random.ts'
+import { codeVersion, evaluateTargets, machineInfo, median, printReport, writeDocs, writeJson, type RunReport, type ScenarioResult } from './report.ts'
+import { SCENARIOS, type LoadJob, type PatchJob, type Pools, type ScenarioName } from './scenarios.ts'
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    db: { type: 'string' },
+    seed: { type: 'string', default: '42' },
+    duration: { type: 'string' },
+    connections: { type: 'string', default: '32' },
+    only: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    regenerate: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+})
+
+const mode: SizeName = args.quick ? 'quick' : 'full'
+const size = SIZES[mode]
+const seed = Number(args.seed)
+const durationS = Number(args.duration ?? (args.quick ? 3 : 10))
+const connections = Number(args.connections)
+const warmupS = args.quick ? 2 : 5
+/** Jobs per connection in each PATCH pool (fewer if the data set has fewer open jobs). */
+const PATCH_JOBS_PER_CONNECTION = 20
+const log = (line: string) => console.log(`[bench] ${line}`)
+
+// ------------------------------------------------------------------ sampling ids
+
+function sample<T>(items: readonly T[], n: number, random: Random): T[] {
+  const copy = [...items]
+  const count = Math.min(n, copy.length)
+  for (let i = 0; i < count; i++) {
+    const j = i + random.int(copy.length - i)
+    ;[copy[i], copy[j]] = [copy[j]!, copy[i]!]
+  }
+  return copy.slice(0, count)
+}
+
+interface CompanyPools {
+  pools: Pools
+  /** How many jobs list_filtered matches (its page holds up to 50 of them). */
+  filteredTotal: number
+  /** Disjoint sets of jobs for the measurements that PATCH (warm-up, patch_status, mixed). */
+  patchPools: Record<'warmup' | 'patch_status' | 'mixed', PatchJob[]>
+}
+
+/** Reads the ids the request generators draw from, before the load starts. */
+async function samplePools(url: string, companyId: number, random: Random): Promise<CompanyPools> {
+  const handle = connect(url)
+  try {
+    const db = handle.db
+    const jobs = await db.selectFrom('jobs').select(['job_id', 'job_status']).where('company_id', '=', companyId).execute()
+    const linked = await db.selectFrom('job_assets').select('job_id').distinct().where('company_id', '=', companyId).execute()
+    const locations = await db.selectFrom('customer_locations').select('customer_location_id').where('company_id', '=', companyId).execute()
+    const technicians = await db.selectFrom('technicians').select('technician_id').where('company_id', '=', companyId).where('technician_status', '=', 'Active').execute()
+    const assets = await db.selectFrom('assets').select('asset_id').where('company_id', '=', companyId).where('deleted_at', 'is', null).execute()
+
+    const filteredTotal = jobs.length ? (await db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('company_id', '=', companyId).where('job_status', '=', 'Pending').where('job_priority', '=', 'High').executeTakeFirstOrThrow()).n : 0
+    const patchable = sample(jobs.filter((j) => ['Assigned', 'In Progress', 'On Hold'].includes(j.job_status)), Number.MAX_SAFE_INTEGER, random)
+    const perPool = Math.min(connections * PATCH_JOBS_PER_CONNECTION, Math.floor(patchable.length / 3))
+    const pool = (k: number) => patchable.slice(k * perPool, (k + 1) * perPool).map((j) => ({ id: j.job_id, status: j.job_status as PatchJob['status'] }))
+    return {
+      filteredTotal: Number(filteredTotal),
+      pools: {
+        readIds: sample(jobs.map((j) => j.job_id), 50_000, random),
+        linkedIds: sample(linked.map((j) => j.job_id), 10_000, random),
+        // Open jobs that no PATCH moves (PATCH pools are all Assigned / In Progress / On Hold).
+        updateIds: sample(jobs.filter((j) => ['Pending', 'Completed', 'Invoiced', 'Paid'].includes(j.job_status)).map((j) => j.job_id), 50_000, random),
+        locationIds: sample(locations.map((l) => l.customer_location_id), 5_000, random),
+        technicianIds: technicians.map((t) => t.technician_id),
+        assetIds: sample(assets.map((a) => a.asset_id), 5_000, random),
+      },
+      patchPools: { warmup: pool(0), patch_status: pool(1), mixed: pool(2) },
+    }
+  } finally {
+    await handle.close()
+  }
+}
+
+// ------------------------------------------------------------------ the data set
+
+interface Prepared {
+  dialect: 'sqlite' | 'postgres'
+  /** DATABASE_URL for `fsm serve`. */
+  serveUrl: string
+  meta: BenchMeta
+  cleanup(): Promise<void>
+}
+
+async function prepareDatabase(): Promise<Prepared> {
+  if (args.db && /^postgres(ql)?:\/\//.test(args.db)) {
+    const target = await ensurePostgresDataSet(args.db, size, seed, log)
+    // Writes of a run change the data set in place; remove the jobs runs
+    // created (the generator's ids end at counts.jobs) so every run starts
+    // from the same number of jobs. Edits and status moves of existing jobs
+    // stay, recorded in their history as the benchmark key's changes.
+    const removeCreated = async () => {
+      const handle = connect(target.url)
+      try {
+        const last = target.meta.counts.jobs!
+        await handle.db.deleteFrom('job_status_changes').where('job_id', '>', last).execute()
+        await handle.db.deleteFrom('job_assets').where('job_id', '>', last).execute()
+        await handle.db.deleteFrom('jobs').where('job_id', '>', last).execute()
+        await sql`delete from idempotency_keys`.execute(handle.db)
+        await rebuildJobCounts(handle.db)
+      } finally {
+        await handle.close()
+      }
+    }
+    await removeCreated()
+    return { dialect: 'postgres', serveUrl: target.url, meta: target.meta, cleanup: removeCreated }
+  }
+  if (args.db) throw new Error('--db takes a postgres:// URL; SQLite data sets live in bench/data/')
+  const began = Date.now()
+  const { file, meta } = await ensureSqliteDataSet(size, seed, args.regenerate, log)
+  // The server writes (create, update, patch): it runs on a copy, so the
+  // cached file stays as generated and every run starts from the same data.
+  const copy = join(DATA_DIR, `run-${mode}-${seed}.db`)
+  for (const suffix of ['', '-wal', '-shm']) rmSync(copy + suffix, { force: true })
+  copyFileSync(file, copy)
+  log(`data set ready (${(statSync(copy).size / 2 ** 20).toFixed(0)} MB, copied to ${copy}) in ${((Date.now() - began) / 1000).toFixed(1)} s`)
+  return {
+    dialect: 'sqlite',
+    serveUrl: `sqlite:${copy}`,
+    meta,
+    async cleanup() {
+      if (!args.keep) for (const suffix of ['', '-wal', '-shm']) rmSync(copy + suffix, { force: true })
+    },
+  }
+}
+
+// ------------------------------------------------------------------ measuring
+
+interface Measured {
+  summary: LoadSummary
+  peakRssMb: number
+  cpuMsPerRequest: number
+  drainS: number
+}
+
+async function measure(server: ServerProcess, job: LoadJob, label: string, fsm: ServerProcess): Promise<Measured> {
+  const pid = server.child.pid!
+  const rss = watchRss(pid)
+  const cpuBefore = cpuSeconds(pid)
+  const summary = await runLoad(job)
+  const cpuUsed = cpuSeconds(pid) - cpuBefore
+  assertRunning(server)
+  assertRunning(fsm)
+  // The fsm server may still be working through requests sent before the end.
+  const drainMs = await drain(fsm)
+  const peakRssMb = rss.stop()
+  const cpuMsPerRequest = summary.requests > 0 ? (cpuUsed * 1000) / summary.requests : 0
+  const problems = summary.errors || summary.non2xx ? `  errors ${summary.errors} (timeouts ${summary.timeouts}), non-2xx ${summary.non2xx}` : ''
+  log(`${label.padEnd(22)} ${summary.rps.toFixed(0).padStart(7)} req/s  p50 ${summary.p50_ms.toFixed(2)} ms  p99 ${summary.p99_ms.toFixed(2)} ms${problems}${drainMs > 1000 ? `  (server busy ${(drainMs / 1000).toFixed(1)} s after the load stopped)` : ''}`)
+  return { summary, peakRssMb, cpuMsPerRequest, drainS: drainMs / 1000 }
+}
+
+async function main() {
+  const machine = machineInfo()
+  const only = args.only ? (args.only.split(',') as ScenarioName[]) : undefined
+  const unknown = only?.filter((name) => !SCENARIOS.some((s) => s.name === name))
+  if (unknown?.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`)
+  const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name))
+
+  const prepared = await prepareDatabase()
+  const { meta } = prepared
+  const big = meta.companies[0]!
+  const small = meta.companies[1]!
+  const random = new Random(seed)
+  log('sampling ids for the request generators')
+  const bigPools = await samplePools(prepared.serveUrl, big.company_id, random)
+  const smallPools = await samplePools(prepared.serveUrl, small.company_id, random)
+  const deepPage = Math.max(1, Math.round(big.jobs / 50 / 2))
+  if (bigPools.patchPools.patch_status.length < connections) {
+    throw new Error(`only ${bigPools.patchPools.patch_status.length} open jobs per PATCH pool for ${connections} connections; use fewer --connections`)
+  }
+
+  const profileDir = join(DATA_DIR, 'profiles')
+  const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
+  if (args['cpu-prof']) mkdirSync(profileDir, { recursive: true })
+  const fsm = startFsmServer(prepared.serveUrl, await freePort(), nodeArgs)
+  const fsmPid = fsm.child.pid!
+  const baselineServer = startBaselineServer(await freePort())
+  const results: ScenarioResult[] = []
+  /** When each scenario's load ran, to cut the server's CPU profile into scenarios. */
+  const windows = new Map<string, ProfileWindow>()
+  const baselines: number[] = []
+  const baselineCpu: number[] = []
+  let peakRssMb = 0
+  let rssAtStartMb = 0
+  // Ctrl-C: never leave the servers running, nor the copy of the data set behind.
+  const interrupted = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping the servers`)
+    void Promise.allSettled([fsm.stop(), baselineServer.stop()])
+      .then(() => prepared.cleanup())
+      .finally(() => process.exit(130))
+  }
+  process.once('SIGINT', interrupted)
+  process.once('SIGTERM', interrupted)
+  try {
+    await waitUntilUp(fsm, '/readyz')
+    await waitUntilUp(baselineServer, '/baseline')
+    rssAtStartMb = procStatus(fsmPid)?.rssMb ?? 0
+    log(`fsm serve (pid ${fsm.child.pid}, ${rssAtStartMb.toFixed(0)} MB resident when ready) on ${prepared.dialect}, baseline (pid ${baselineServer.child.pid}); ${scenarios.length} scenarios × ${durationS} s at ${connections} connections`)
+
+    let seedOffset = 0
+    const job = (scenario: ScenarioName, company: 'big' | 'small', seconds: number, patchPool: PatchJob[] = []): LoadJob => ({
+      scenario,
+      origin: scenario === 'baseline' ? baselineServer.origin : fsm.origin,
+      apiKey: company === 'big' ? big.api_key : small.api_key,
+      durationS: seconds,
+      connections,
+      seed: seed + ++seedOffset,
+      pools: company === 'big' ? bigPools.pools : smallPools.pools,
+      patchPool,
+      deepPage,
+      now: Math.floor(Date.now() / 1000),
+    })
+
+    // Warm-up (JIT, caches, page cache), not recorded.
+    await measure(baselineServer, job('baseline', 'big', warmupS), 'warm-up baseline', fsm)
+    await measure(fsm, job('mixed', 'big', warmupS, bigPools.patchPools.warmup), 'warm-up fsm (mixed)', fsm)
+
+    const baselineRun = async () => {
+      const measured = await measure(baselineServer, job('baseline', 'big', durationS), 'baseline', fsm)
+      baselines.push(measured.summary.rps)
+      baselineCpu.push(measured.cpuMsPerRequest)
+      return measured.summary
+    }
+    let before = await baselineRun()
+    for (const scenario of scenarios) {
+      const patchPool = scenario.name === 'patch_status' ? bigPools.patchPools.patch_status : scenario.name === 'mixed' ? bigPools.patchPools.mixed : []
+      const fromUs = Number(process.hrtime.bigint() / 1000n)
+      const measured = await measure(fsm, job(scenario.name, scenario.company, durationS, patchPool), scenario.name, fsm)
+      windows.set(scenario.name, { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) })
+      const after = await baselineRun()
+      // The baselines measured just before and just after: noise that lasts a scenario moves them too.
+      const baselineRps = (before.rps + after.rps) / 2
+      const s = measured.summary
+      results.push({
+        name: scenario.name,
+        request: scenario.request,
+        rps: s.rps,
+        ratio: Math.round((s.rps / baselineRps) * 1000) / 1000,
+        baseline_rps: Math.round(baselineRps),
+        p50_ms: s.p50_ms,
+        p90_ms: s.p90_ms,
+        p99_ms: s.p99_ms,
+        max_ms: s.max_ms,
+        bytes_per_answer: s.bytes_per_answer,
+        errors: s.errors,
+        timeouts: s.timeouts,
+        non2xx: s.non2xx,
+        status_codes: s.status_codes,
+        peak_rss_mb: Math.round(measured.peakRssMb),
+        server_cpu_ms_per_request: Math.round(measured.cpuMsPerRequest * 100) / 100,
+        drain_s: Math.round(measured.drainS * 10) / 10,
+        unexpected: s.unexpected,
+      })
+      peakRssMb = Math.max(peakRssMb, measured.peakRssMb)
+      before = after
+    }
+    // VmHWM: the true peak, including moments between two samples.
+    peakRssMb = Math.max(peakRssMb, procStatus(fsm.child.pid!)?.hwmMb ?? 0)
+  } finally {
+    await fsm.stop()
+    await baselineServer.stop()
+    await prepared.cleanup()
+  }
+
+  const { targets, growth } = evaluateTargets(results, peakRssMb, big.jobs, small.jobs)
+  const notes = [
+    `list_deep asks for page ${deepPage.toLocaleString('en-US')} (the middle of the big company's list at 50 per page).`,
+    'Ratio = scenario req/s ÷ the mean of the baseline runs just before and just after it. Latency counts 2xx answers only (as autocannon does).',
+    `Growth = (req/s on the ${small.jobs.toLocaleString('en-US')}-job company ÷ its baseline) ÷ (req/s on the ${big.jobs.toLocaleString('en-US')}-job company ÷ its baseline) = cost(big) ÷ cost(small).`,
+  ]
+  notes.push(
+    `list_filtered matches ${bigPools.filteredTotal.toLocaleString('en-US')} jobs in the big company (a full page of 50) and ${smallPools.filteredTotal.toLocaleString('en-US')} in the small one ` +
+      `(a page of ${Math.min(50, smallPools.filteredTotal)}): its growth figure compares answers of different sizes, not only companies of different sizes.`,
+  )
+  const slow = results.filter((r) => r.drain_s > 1)
+  if (slow.length) notes.push(`Still busy after the load stopped (backlog of slow requests): ${slow.map((r) => `${r.name} ${r.drain_s} s`).join(', ')}.`)
+  const report: RunReport = {
+    baseline_rps: Math.round(median(baselines)),
+    baseline_cpu_ms_per_request: Math.round(median(baselineCpu) * 1000) / 1000,
+    scenarios: results,
+    peak_rss_mb: Math.round(peakRssMb),
+    rss_when_ready_mb: Math.round(rssAtStartMb),
+    dialect: prepared.dialect,
+    jobs: big.jobs,
+    mode,
+    duration_s: durationS,
+    connections,
+    growth,
+    targets,
+    targets_met: targets.every((t) => t.met),
+    baselines_rps: baselines.map((n) => Math.round(n)),
+    data_set: { seed, counts: meta.counts, generation_seconds: meta.generation_seconds, deep_page: deepPage },
+    machine,
+    code: codeVersion(),
+    measured_at: new Date().toISOString(),
+    notes,
+  }
+  printReport(report)
+  log(`results: ${writeJson(report)}`)
+  if (!only) log(`docs: ${writeDocs(report)}`)
+  else log('docs/performance.md not updated (a partial run with --only)')
+
+  if (args['cpu-prof'] && existsSync(profileDir)) {
+    // One file per thread (CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile); thread 0 is the
+    // main thread, where requests are served (the others are tsx's module loader).
+    const main = readdirSync(profileDir).find((f) => f.includes(`.${fsmPid}.0.`) && f.endsWith('.cpuprofile'))
+    if (main) {
+      const file = join(profileDir, main)
+      const text = [`CPU profile of fsm serve: ${file}`, '(profiling slows the server a little: use the ratios of a run without --cpu-prof)']
+      for (const [name, window] of windows) text.push('', `== ${name}: ${summariseProfile(file, 20, window).join('\n')}`)
+      const summary = file.replace(/\.cpuprofile$/, '.txt')
+      writeFileSync(summary, text.join('\n') + '\n')
+      console.log(`\n${text.join('\n')}\n\n[bench] profile summary: ${summary}`)
+    }
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
