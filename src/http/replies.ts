@@ -20,9 +20,22 @@ export interface PageResult {
   page: PageRequest
 }
 
-export function sendList(request: FastifyRequest, reply: FastifyReply, schema: object, result: PageResult): FastifyReply {
+/** The serialised answer without its request id, kept on a (possibly remembered) page result. */
+const WIRE = Symbol('wire')
+const ID_TAIL = '"request_id":""}'
+
+export function sendList(request: FastifyRequest, reply: FastifyReply, schema: object, result: PageResult & { [WIRE]?: string }): FastifyReply {
   setLinkHeader(request, reply, result.page, result.pagination.total_pages)
-  return reply.type(JSON_TYPE).send(reply.serializeInput({ data: result.data, pagination: result.pagination, request_id: request.id }, schema as Record<string, unknown>))
+  // A remembered page is serialised once; each answer only adds its own
+  // request id (the last property of the envelope's schema).
+  let wire = result[WIRE]
+  if (wire === undefined) {
+    const full = reply.serializeInput({ data: result.data, pagination: result.pagination, request_id: '' }, schema as Record<string, unknown>) as string
+    if (!full.endsWith(ID_TAIL)) throw new Error('list envelope must end with request_id')
+    wire = full.slice(0, -ID_TAIL.length)
+    Object.defineProperty(result, WIRE, { value: wire })
+  }
+  return reply.type(JSON_TYPE).send(`${wire}"request_id":${JSON.stringify(request.id)}}`)
 }
 
 export function written<T>(request: FastifyRequest, message: string, data: T) {
