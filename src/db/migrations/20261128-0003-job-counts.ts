@@ -28,8 +28,9 @@ export async function rebuildJobCounts(db: Kysely<any>): Promise<void> {
   await db.deleteFrom('job_counts').execute()
   await sql`insert into job_counts (company_id, job_status, job_priority, job_count)
             select company_id, job_status, job_priority, count(*) from jobs group by company_id, job_status, job_priority`.execute(db)
+  // A new sequence value, never one a running server may have remembered answers under.
   await db.deleteFrom('job_write_seqs').execute()
-  await sql`insert into job_write_seqs (company_id, write_seq) select company_id, 1 from companies`.execute(db)
+  await sql`insert into job_write_seqs (company_id, write_seq) select company_id, ${Date.now()} from companies`.execute(db)
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
