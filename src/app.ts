@@ -41,6 +41,11 @@ export interface AppContext {
 
 export type App = FastifyInstance & { withTypeProvider<T>(): FastifyInstance }
 
+/** A key pasted into a URL by mistake must not reach the logs (API.md §7). */
+function redactKeys(url: string): string {
+  return url.includes('fsm_') ? url.replace(/fsm_\d+_[0-9A-Za-z]+/g, 'fsm_[redacted]') : url
+}
+
 function requestId(): string {
   return randomUUID().replace(/-/g, '').slice(0, 16)
 }
@@ -100,7 +105,7 @@ export async function buildApp(options: AppOptions) {
     request.log.info(
       {
         method: request.method,
-        path: request.url,
+        path: redactKeys(request.url),
         status: reply.statusCode,
         duration_ms: Math.round(reply.elapsedTime * 10) / 10,
         request_id: request.id,
