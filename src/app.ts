@@ -3,6 +3,8 @@
  * The app owns nothing global: tests build as many as they like.
  */
 import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -11,9 +13,9 @@ import { sql } from 'kysely'
 import type { Config } from './config.ts'
 import type { DatabaseHandle } from './db/connect.ts'
 import { createAuthenticator } from './http/auth.ts'
-import { ApiError } from './http/errors.ts'
+import { ApiError, validationError } from './http/errors.ts'
 import { createIdempotency } from './http/idempotency.ts'
-import { errorHandler, sendError } from './http/error-handler.ts'
+import { errorBody, errorHandler, sendError } from './http/error-handler.ts'
 import { trackRoutes } from './http/method-not-allowed.ts'
 import { MemoryRateLimitStore, type RateLimitStore } from './http/rate-limit.ts'
 import { RedisRateLimitStore } from './http/rate-limit-redis.ts'
@@ -50,6 +52,27 @@ function requestId(): string {
   return randomUUID().replace(/-/g, '').slice(0, 16)
 }
 
+/** An error in the envelope written straight to a socket, for requests that never became Fastify requests. */
+function rawError(socket: Socket, error: ApiError) {
+  if (!socket.writable) return socket.destroy()
+  const id = requestId()
+  const body = JSON.stringify(errorBody(error, id))
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-Id: ${id}\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
+  )
+}
+
+function clientError(error: NodeJS.ErrnoException, socket: Socket) {
+  if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return socket.destroy()
+  rawError(
+    socket,
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new ApiError('payload_too_large', 'The request line and headers exceed 16 KiB')
+      : validationError([{ field: 'request', message: 'is not a well-formed HTTP/1.1 request' }]),
+  )
+}
+
 export async function buildApp(options: AppOptions) {
   const { config, database } = options
   const app = Fastify({
@@ -60,7 +83,18 @@ export async function buildApp(options: AppOptions) {
     bodyLimit: BODY_LIMIT,
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    // A request without Host is answered by us (in the envelope), not by Node's bare 400.
+    http: { requireHostHeader: false },
+    // Requests Node's parser refuses (bad header bytes, unknown method tokens, oversized heads) get the envelope too.
+    clientErrorHandler: clientError,
+    // A path Fastify cannot decode (`/api/v1/jobs%ZZ`) is a path we do not have.
+    frameworkErrors: (_error, request, reply) => {
+      reply.header('x-request-id', request.id).header('x-content-type-options', 'nosniff')
+      return sendError(new ApiError('not_found', 'No route for this path'), request, reply)
+    },
   }).withTypeProvider<TypeBoxTypeProvider>()
+  // CONNECT asks for a tunnel; Node closes such connections silently unless someone answers.
+  app.server.on('connect', (_request: unknown, socket: Socket) => rawError(socket, new ApiError('not_found', 'CONNECT is not supported')))
 
   app.setValidatorCompiler(validatorCompiler)
   app.setErrorHandler(errorHandler)
@@ -197,7 +231,14 @@ export async function buildApp(options: AppOptions) {
   addMethodNotAllowed()
 
   app.setNotFoundHandler((request, reply) => {
-    sendError(new ApiError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`), request, reply)
+    const path = request.url.split('?')[0]!
+    // A method Fastify does not route (PROPFIND, SEARCH…) on a path we have is 405, like any other.
+    const allow = addMethodNotAllowed.allowFor(path)
+    if (allow) {
+      reply.header('allow', allow)
+      return sendError(new ApiError('method_not_allowed', `Method ${request.method} is not allowed on ${path}; allowed: ${allow}`), request, reply)
+    }
+    sendError(new ApiError('not_found', `No route for ${request.method} ${path}`), request, reply)
   })
   return app
 }

@@ -143,11 +143,18 @@ function connectPostgres(url: string, options: ConnectOptions): DatabaseHandle {
     connectionString: url,
     max: options.pgPoolSize ?? 10,
     connectionTimeoutMillis: 5000,
+    // A database that stops answering (a network partition) must not hold a
+    // request forever: give up on a query after 10 s (answered 503).
+    query_timeout: 10_000,
     ...(options.pgSchema ? { options: `-c search_path=${options.pgSchema}` } : {}),
   })
   // An idle client losing its connection must not crash the process; the
   // next query gets a fresh one and /readyz reports the outage.
   pool.on('error', () => {})
+  // A client checked out for a query has no pool listener: if its connection
+  // drops mid-query, its 'error' event would be unhandled and end the process.
+  // The query itself fails (and is answered 503); the pool then drops the client.
+  pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   const safe = new URL(url)
   safe.password = ''

@@ -42,7 +42,7 @@ export function isUnavailableError(error: unknown): boolean {
     code === '57P01' || // admin shutdown
     code === '57P03' || // cannot connect now
     code.startsWith('08') || // connection exceptions
-    /Connection terminated|timeout exceeded when trying to connect/i.test(e?.message ?? '')
+    /Connection terminated|timeout exceeded when trying to connect|Query read timeout|is not queryable|Client was closed/i.test(e?.message ?? '')
   )
 }
 

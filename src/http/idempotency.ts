@@ -25,14 +25,37 @@ declare module 'fastify' {
   }
 }
 
-/** JSON with object keys sorted, so JSON-equal bodies give equal fingerprints. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
-    return `{${entries.join(',')}}`
+/**
+ * JSON with object keys sorted, so JSON-equal bodies give equal fingerprints.
+ * Iterative, not recursive: a body nested thousands of levels deep (refused
+ * later by validation) must not overflow the stack here.
+ */
+function canonicalJson(root: unknown): string {
+  const out: string[] = []
+  const stack: Array<{ text: string } | { value: unknown }> = [{ value: root }]
+  while (stack.length) {
+    const item = stack.pop()!
+    if ('text' in item) {
+      out.push(item.text)
+      continue
+    }
+    const value = item.value
+    if (Array.isArray(value)) {
+      stack.push({ text: ']' })
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i] }, { text: i > 0 ? ',' : '' })
+      stack.push({ text: '[' })
+    } else if (value !== null && typeof value === 'object') {
+      const keys = Object.keys(value).sort()
+      stack.push({ text: '}' })
+      for (let i = keys.length - 1; i >= 0; i--) {
+        stack.push({ value: (value as Record<string, unknown>)[keys[i]!] }, { text: `${i > 0 ? ',' : ''}${JSON.stringify(keys[i])}:` })
+      }
+      stack.push({ text: '{' })
+    } else {
+      out.push(JSON.stringify(value) ?? 'null')
+    }
   }
-  return JSON.stringify(value) ?? 'null'
+  return out.join('')
 }
 
 function fingerprint(request: FastifyRequest): string {

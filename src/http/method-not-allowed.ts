@@ -12,7 +12,7 @@ const METHODS: HTTPMethods[] = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'PO
 const ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
 
 /** Call before the routes are registered; call the returned function after. */
-export function trackRoutes(app: FastifyInstance): () => void {
+export function trackRoutes(app: FastifyInstance): (() => void) & { allowFor(path: string): string | undefined } {
   const byPath = new Map<string, Set<string>>()
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method]
@@ -20,12 +20,15 @@ export function trackRoutes(app: FastifyInstance): () => void {
     for (const m of methods) set.add(m)
     byPath.set(route.url, set)
   })
-  return () => {
+  /** `Allow` of each path we route, for methods Fastify never routes (PROPFIND…), which end in the 404 handler. */
+  const allowByPath = new Map<string, string>()
+  const finish = () => {
     for (const [url, allowed] of [...byPath]) {
       if (url.includes('*') || url.startsWith('/docs')) continue
+      const allow = [...allowed].sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b)).join(', ')
+      allowByPath.set(url, allow)
       const missing = METHODS.filter((m) => !allowed.has(m))
       if (missing.length === 0) continue
-      const allow = [...allowed].sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b)).join(', ')
       app.route({
         method: missing,
         url,
@@ -38,4 +41,5 @@ export function trackRoutes(app: FastifyInstance): () => void {
       })
     }
   }
+  return Object.assign(finish, { allowFor: (path: string) => allowByPath.get(path) })
 }

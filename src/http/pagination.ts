@@ -30,7 +30,8 @@ export function pagination(request: PageRequest, total: number) {
 
 /** Sets `Link` with first/prev/next/last, keeping the request's other parameters. */
 export function setLinkHeader(req: FastifyRequest, reply: FastifyReply, page: PageRequest, totalPages: number) {
-  const [path, query = ''] = req.url.split('?', 2) as [string, string?]
+  // An absolute-form request target (`GET http://host/api/v1/jobs`) must not put its host into our links.
+  const [path, query = ''] = req.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '').split('?', 2) as [string, string?]
   // Keep the client's own encoding of the other parameters (e.g. a literal comma in status=).
   const base = query
     .split('&')

@@ -183,14 +183,16 @@ function compileQuery(schema: JsonSchema) {
   return (data: unknown) => {
     const raw = (data ?? {}) as Record<string, unknown>
     const value: Record<string, unknown> = {}
+    // defineProperty, not assignment: `?__proto__=1` must stay an (unknown, so refused) parameter.
+    const set = (name: string, v: unknown) => Object.defineProperty(value, name, { value: v, enumerable: true, writable: true, configurable: true })
     const early: FieldError[] = []
     for (const [name, v] of Object.entries(raw)) {
       if (Array.isArray(v)) early.push({ field: name, message: 'must not be repeated' })
       else if (v === '') early.push({ field: name, message: 'must not be empty' })
-      else if (name in properties && wantsInteger(properties[name])) {
-        if (/^\d+$/.test(String(v))) value[name] = Number(v)
+      else if (Object.hasOwn(properties, name) && wantsInteger(properties[name])) {
+        if (/^\d+$/.test(String(v))) set(name, Number(v))
         else early.push({ field: name, message: 'must be an integer' })
-      } else value[name] = v
+      } else set(name, v)
     }
     const ok = validate(value)
     const details = [...early, ...toFieldErrors(ok ? [] : validate.errors, 'parameter')]
