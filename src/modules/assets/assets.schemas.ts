@@ -65,20 +65,8 @@ export const CreateAssetBody = Type.Object(
 )
 export type CreateAssetInput = Static<typeof CreateAssetBody>
 
-export const UpdateAssetBody = Type.Object(
-  {
-    asset_tag: Type.Optional(writable.asset_tag),
-    asset_name: Type.Optional(writable.asset_name),
-    asset_type: Type.Optional(writable.asset_type),
-    asset_status: Type.Optional(writable.asset_status),
-    customer_location_id: Type.Optional(writable.customer_location_id),
-    serial_number: Type.Optional(writable.serial_number),
-    manufacturer: Type.Optional(writable.manufacturer),
-    model: Type.Optional(writable.model),
-    installed_at: Type.Optional(writable.installed_at),
-  },
-  { additionalProperties: false },
-)
+/** PUT: the fields POST takes, each optional (only those sent change). */
+export const UpdateAssetBody = Type.Partial(CreateAssetBody, { additionalProperties: false })
 export type UpdateAssetInput = Static<typeof UpdateAssetBody>
 
 export const DeletedAsset = Type.Object({ asset_id: Id({ description: 'The deleted asset' }) })

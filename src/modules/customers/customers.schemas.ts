@@ -48,16 +48,8 @@ export const CreateCustomerBody = Type.Object(
 )
 export type CreateCustomerInput = Static<typeof CreateCustomerBody>
 
-export const UpdateCustomerBody = Type.Object(
-  {
-    customer_name: Type.Optional(writable.customer_name),
-    customer_email: Type.Optional(writable.customer_email),
-    customer_phone: Type.Optional(writable.customer_phone),
-    billing_address: Type.Optional(writable.billing_address),
-    notes: Type.Optional(writable.notes),
-  },
-  { additionalProperties: false },
-)
+/** PUT: the fields POST takes, each optional (only those sent change). */
+export const UpdateCustomerBody = Type.Partial(CreateCustomerBody, { additionalProperties: false })
 export type UpdateCustomerInput = Static<typeof UpdateCustomerBody>
 
 export const CustomerListResponse = ListEnvelope(Customer)

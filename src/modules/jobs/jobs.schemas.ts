@@ -110,20 +110,8 @@ export const CreateJobBody = Type.Object(
 )
 export type CreateJobInput = Static<typeof CreateJobBody>
 
-export const UpdateJobBody = Type.Object(
-  {
-    job_title: Type.Optional(writableFields.job_title),
-    customer_location_id: Type.Optional(writableFields.customer_location_id),
-    job_description: Type.Optional(writableFields.job_description),
-    job_priority: Type.Optional(writableFields.job_priority),
-    assigned_technician_id: Type.Optional(writableFields.assigned_technician_id),
-    scheduled_start: Type.Optional(writableFields.scheduled_start),
-    scheduled_end: Type.Optional(writableFields.scheduled_end),
-    asset_ids: Type.Optional(writableFields.asset_ids),
-    asset_relationship_type: Type.Optional(writableFields.asset_relationship_type),
-  },
-  { additionalProperties: false, 'x-field-hints': FIELD_HINTS },
-)
+/** PUT: the fields POST takes, each optional (only those sent change). */
+export const UpdateJobBody = Type.Partial(CreateJobBody, { additionalProperties: false, 'x-field-hints': FIELD_HINTS })
 export type UpdateJobInput = Static<typeof UpdateJobBody>
 
 addBodyCheck(CreateJobBody, jobRequestRules)

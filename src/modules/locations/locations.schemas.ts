@@ -68,21 +68,8 @@ export const CreateLocationBody = Type.Object(
 )
 export type CreateLocationInput = Static<typeof CreateLocationBody>
 
-export const UpdateLocationBody = Type.Object(
-  {
-    customer_id: Type.Optional(writable.customer_id),
-    customer_location_name: Type.Optional(writable.customer_location_name),
-    address_line1: Type.Optional(writable.address_line1),
-    address_line2: Type.Optional(writable.address_line2),
-    city: Type.Optional(writable.city),
-    region: Type.Optional(writable.region),
-    postal_code: Type.Optional(writable.postal_code),
-    country: Type.Optional(writable.country),
-    latitude: Type.Optional(writable.latitude),
-    longitude: Type.Optional(writable.longitude),
-  },
-  { additionalProperties: false },
-)
+/** PUT: the fields POST takes, each optional (only those sent change). */
+export const UpdateLocationBody = Type.Partial(CreateLocationBody, { additionalProperties: false })
 export type UpdateLocationInput = Static<typeof UpdateLocationBody>
 
 export const LocationListResponse = ListEnvelope(Location)

@@ -50,15 +50,8 @@ export const CreateTechnicianBody = Type.Object(
 )
 export type CreateTechnicianInput = Static<typeof CreateTechnicianBody>
 
-export const UpdateTechnicianBody = Type.Object(
-  {
-    technician_name: Type.Optional(writable.technician_name),
-    technician_email: Type.Optional(writable.technician_email),
-    technician_phone: Type.Optional(writable.technician_phone),
-    technician_status: Type.Optional(writable.technician_status),
-  },
-  { additionalProperties: false },
-)
+/** PUT: the fields POST takes, each optional (only those sent change). */
+export const UpdateTechnicianBody = Type.Partial(CreateTechnicianBody, { additionalProperties: false })
 export type UpdateTechnicianInput = Static<typeof UpdateTechnicianBody>
 
 export const TechnicianListResponse = ListEnvelope(Technician)
