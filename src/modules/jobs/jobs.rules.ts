@@ -7,7 +7,9 @@
 import type { FieldError } from '../../http/errors.ts'
 import { parseDateTime } from '../../http/formats.ts'
 
-function seconds(value: unknown): number | null {
+/** A scheduled time as Unix seconds: undefined when not sent, null when cleared (or not a date-time). */
+export function toSeconds(value: unknown): number | null | undefined {
+  if (value === undefined) return undefined
   return typeof value === 'string' ? parseDateTime(value) : null
 }
 
@@ -17,7 +19,7 @@ export function scheduleProblem(start: number | null | undefined, end: number | 
 }
 
 export function jobRequestRules(body: Record<string, unknown>): FieldError[] {
-  const problems = scheduleProblem(seconds(body.scheduled_start), seconds(body.scheduled_end), 'scheduled_end')
+  const problems = scheduleProblem(toSeconds(body.scheduled_start), toSeconds(body.scheduled_end), 'scheduled_end')
   if (body.asset_relationship_type !== undefined && body.asset_ids === undefined) {
     problems.push({ field: 'asset_relationship_type', message: 'needs asset_ids in the same request' })
   }

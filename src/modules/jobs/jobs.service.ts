@@ -8,7 +8,7 @@ import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction } from '../../db/transaction.ts'
 import { assertIfMatch, etagOf } from '../../http/conditional.ts'
 import { ApiError, notFound, validationError, type FieldError } from '../../http/errors.ts'
-import { parseDateBound, parseDateTime } from '../../http/formats.ts'
+import { parseDateBound } from '../../http/formats.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
 import type { Actor } from '../actor.ts'
 import { liveAssetIds } from '../assets/assets.repository.ts'
@@ -18,7 +18,7 @@ import * as jobs from './jobs.repository.ts'
 import type { CreateJobInput, JobListQueryInput, JobSort, UpdateJobInput } from './jobs.schemas.ts'
 import { presentJob, presentJobListItem } from './jobs.presenter.ts'
 import type { JobListCaches } from './jobs.pages.ts'
-import { jobRequestRules, scheduleProblem } from './jobs.rules.ts'
+import { jobRequestRules, scheduleProblem, toSeconds } from './jobs.rules.ts'
 import { canTransition, LOCKED_STATUSES, TRANSITIONS, transitionRefusal, type JobStatus } from './status.ts'
 
 type Db = Kysely<Database>
@@ -102,10 +102,6 @@ export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, c
   }
 }
 
-function seconds(value: string | null | undefined): number | null | undefined {
-  return value === undefined || value === null ? value : parseDateTime(value)
-}
-
 /**
  * Foreign ids inside the body must be the caller's company's (API.md §3); all
  * problems are reported together. `currentTechnicianId` is the job's
@@ -136,8 +132,8 @@ async function checkReferences(
 
 export async function createJob(db: Db, actor: Actor, input: CreateJobInput) {
   if (input.asset_ids !== undefined) requireAssetModule(actor)
-  const start = seconds(input.scheduled_start)
-  const end = seconds(input.scheduled_end)
+  const start = toSeconds(input.scheduled_start)
+  const end = toSeconds(input.scheduled_end)
   const details: FieldError[] = jobRequestRules(input)
 
   return inTransaction(db, async (trx) => {
@@ -187,8 +183,8 @@ export async function updateJob(db: Db, actor: Actor, jobId: number, input: Upda
   if (input.asset_ids !== undefined) requireAssetModule(actor)
   const details: FieldError[] = jobRequestRules(input)
   if (Object.keys(input).length === 0) details.push({ field: 'body', message: 'Request body must contain at least one field to update' })
-  const start = seconds(input.scheduled_start)
-  const end = seconds(input.scheduled_end)
+  const start = toSeconds(input.scheduled_start)
+  const end = toSeconds(input.scheduled_end)
 
   return inTransaction(db, async (trx) => {
     // Read (and lock) the job first, but report request problems before its absence (API.md §2).
