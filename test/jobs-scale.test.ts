@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
-import { listJobKeys, type JobFilters } from '../src/modules/jobs/jobs.repository.ts'
+import { insertJob, listJobKeys, recordJobWrite, touchJobLists, type JobFilters } from '../src/modules/jobs/jobs.repository.ts'
+import { inTransaction } from '../src/db/transaction.ts'
 import { rebuildJobCounts } from '../src/db/migrations/20261128-0003-job-counts.ts'
 import { JOB_PRIORITIES, JOB_STATUSES } from '../src/modules/jobs/status.ts'
 import type { JobSort } from '../src/modules/jobs/jobs.schemas.ts'
@@ -107,6 +108,45 @@ for (const dialect of DIALECTS) {
         await assertDeepPagesMatchOffset(sort, '', {})
         await assertDeepPagesMatchOffset(sort, 'status=Pending,Closed,Paid,Invoiced', { statuses: ['Pending', 'Closed', 'Paid', 'Invoiced'] })
       }
+    })
+
+    it('the newest-first list keeps its positions across creates, and rebuilds them when a job lands elsewhere', async () => {
+      const query = async () => assertDeepPagesMatchOffset('-created_at', '', {})
+      await query()
+      // Creates land in front: remembered positions shift (edits and status changes move nothing).
+      for (const n of [1, 3]) {
+        for (let i = 0; i < n; i++) {
+          await call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: `Front ${n}.${i}`, customer_location_id: basics.locationId } })
+        }
+        await query()
+      }
+      const [newest] = await listJobKeys(t.database.db, tenant.companyId, {}, '-created_at', 1, 0)
+      await call(t.app, 'PUT', `/api/v1/jobs?id=${newest!.jobId}`, { key: tenant.apiKey, body: { job_priority: 'Urgent' } })
+      await call(t.app, 'PATCH', `/api/v1/jobs?id=${newest!.jobId}`, { key: tenant.apiKey, body: { job_status: 'Assigned' } })
+      await query()
+      // A job written by a server whose clock is behind lands in the middle of
+      // the list, not in front: the positions must be rebuilt, not shifted.
+      await inTransaction(t.database.db, async (trx) => {
+        const middle = await listJobKeys(trx, tenant.companyId, {}, '-created_at', 1, 3_000)
+        await insertJob(trx, {
+          company_id: tenant.companyId, job_title: 'Late clock', job_description: null, job_status: 'Pending', job_priority: 'Low',
+          assigned_technician_id: null, customer_location_id: basics.locationId, scheduled_start: null, scheduled_end: null,
+          actual_start: null, actual_end: null, created_at: middle[0]!.value, updated_at: middle[0]!.value,
+        })
+        await recordJobWrite(trx, tenant.companyId, [{ status: 'Pending', priority: 'Low', delta: 1 }])
+      })
+      await query()
+      // More new jobs in front than one step of positions: rebuilt as well.
+      const now = Math.floor(Date.now() / 1000)
+      const front = Array.from({ length: 1_100 }, (_, i) => ({
+        company_id: tenant.companyId, job_title: `Burst ${i}`, job_description: null, job_status: 'Pending', job_priority: 'Medium',
+        assigned_technician_id: null, customer_location_id: basics.locationId, scheduled_start: null, scheduled_end: null,
+        actual_start: null, actual_end: null, created_at: now + 60, updated_at: now + 60,
+      }))
+      for (let i = 0; i < front.length; i += 500) await t.database.db.insertInto('jobs').values(front.slice(i, i + 500)).execute()
+      await rebuildJobCounts(t.database.db)
+      await touchJobLists(t.database.db, tenant.companyId)
+      await query()
     })
 
     it('a page past the end of a deep list is empty with true pagination', async () => {

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, CompiledQuery, type DatabaseConnection, type Driver } from 'kysely'
 import pg from 'pg'
+import { registerSqliteHandle } from './prepared.ts'
 import type { Database } from './types.ts'
 
 export type Dialect = 'sqlite' | 'postgres'
@@ -99,14 +100,19 @@ function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
   // left behind after a checkpoint so the WAL cannot grow without bound.
   sqlite.pragma('wal_autocheckpoint = 1000')
   sqlite.pragma('journal_size_limit = 67108864')
-  sqlite.pragma('cache_size = -65536')
+  // 32 MB of page cache holds the hot index pages of a million-job company;
+  // the operating system's cache holds the rest of the file (issue 6 keeps
+  // the server's resident memory under 300 MB).
+  sqlite.pragma('cache_size = -32768')
   sqlite.pragma('temp_store = MEMORY')
   // Keep the planner's statistics current (cheaply, on a sample): without
   // them it guesses that a company_id index is selective, and walks a
   // million-row company to find fifty jobs.
   sqlite.pragma('analysis_limit = 1000')
   sqlite.pragma('optimize = 0x10002')
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) })
+  const statements = withStatementCache(sqlite)
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: statements }) })
+  registerSqliteHandle(db, { sqlite, statement: statements.prepare })
   // Statistics drift as data grows; refresh them now and then (and at close).
   const optimizer = setInterval(() => {
     try {

@@ -1,35 +1,110 @@
 /**
- * Hot-path queries compiled once. Kysely builds and compiles a query's tree
- * on every call (tens of microseconds for a join of four tables), while the
- * SQL text of a hot lookup never changes, only its parameters. `prepared`
- * builds the query once per database with marker values, remembers where the
- * markers landed among the parameters, and afterwards only swaps values in.
+ * Hot-path queries compiled once, and run on SQLite without the async trip
+ * through the driver (issue 6).
+ *
+ * Kysely builds and compiles a query's tree on every call (tens of
+ * microseconds for a join of four tables), while the SQL text of a hot
+ * query never changes, only its parameters. `prepared` builds the query once
+ * per dialect with marker values, remembers where the markers landed among
+ * the parameters, and afterwards only swaps values in. The queries are still
+ * written with Kysely, in the repositories, like every other query.
+ *
+ * better-sqlite3 is synchronous: Kysely's SQLite driver wraps each statement
+ * in promises behind a connection lock. A prepared query runs straight on
+ * the connection when that is exactly what the driver would do:
+ *   - on the database handle, when no transaction is open on the connection
+ *     (an open one belongs to another request, awaiting its next statement:
+ *     then the query queues behind it through Kysely, as any other would);
+ *   - on a transaction that `inTransaction` opened, which owns the
+ *     connection until it ends.
+ * PostgreSQL always goes through Kysely's pool.
  */
 import type { CompiledQuery, Kysely } from 'kysely'
+import type SqliteDatabase from 'better-sqlite3'
 import type { Database } from './types.ts'
 
-/** Values no caller passes, to find where each argument lands. */
-const MARKER_BASE = -7_919_000_000
+type Db = Kysely<Database>
 
 interface Compilable<R> {
   compile(): CompiledQuery<R>
 }
 
-export function prepared<A extends number[], R>(build: (db: Kysely<Database>, ...args: A) => Compilable<R>) {
-  const cache = new WeakMap<Kysely<Database>, { compiled: CompiledQuery<R>; slots: number[] }>()
-  return async function run(db: Kysely<Database>, ...args: A): Promise<R[]> {
-    let entry = cache.get(db)
+/** The SQLite connection behind a Kysely handle, for running prepared queries on it directly. */
+export interface DirectSqlite {
+  sqlite: SqliteDatabase.Database
+  /** better-sqlite3 statements, cached by SQL text (shared with Kysely's driver). */
+  statement(sql: string): SqliteDatabase.Statement
+}
+
+interface DirectEntry extends DirectSqlite {
+  /** True for a transaction's handle: the connection is its own while it runs. */
+  owned: boolean
+}
+
+const directHandles = new WeakMap<Db, DirectEntry>()
+
+/** connect.ts: the database handle of a SQLite connection. */
+export function registerSqliteHandle(db: Db, direct: DirectSqlite): void {
+  directHandles.set(db, { ...direct, owned: false })
+}
+
+/** transaction.ts: a transaction opened on a registered SQLite handle. */
+export function registerSqliteTransaction(parent: Db, trx: Db): void {
+  const direct = directHandles.get(parent)
+  if (direct) directHandles.set(trx, { ...direct, owned: true })
+}
+
+/** A value no caller passes, to find where each argument lands among the parameters. */
+class Marker {
+  constructor(readonly index: number) {}
+}
+
+interface Entry {
+  compiled: CompiledQuery<unknown>
+  /** For each parameter: the argument it takes, or -1 for a constant of the query. */
+  slots: number[]
+}
+
+interface Outcome<R> {
+  rows: R[]
+  affected: number
+}
+
+function compileOnce<A extends unknown[], R>(build: (db: Db, ...args: A) => Compilable<R>) {
+  // Keyed by the dialect's adapter, which a handle shares with its transactions.
+  const cache = new WeakMap<object, Entry>()
+  return async function run(db: Db, args: A): Promise<Outcome<R>> {
+    const adapter = db.getExecutor().adapter
+    let entry = cache.get(adapter)
     if (!entry) {
-      const markers = args.map((_, i) => MARKER_BASE - i) as A
+      const markers = args.map((_, i) => new Marker(i)) as unknown as A
       const compiled = build(db, ...markers).compile()
-      const slots = compiled.parameters.map((p) => (typeof p === 'number' && p <= MARKER_BASE && p > MARKER_BASE - args.length ? MARKER_BASE - p : -1))
+      const slots = compiled.parameters.map((p) => (p instanceof Marker ? p.index : -1))
       if (new Set(slots.filter((s) => s >= 0)).size !== args.length) throw new Error('prepared: every argument must appear as a parameter')
       entry = { compiled, slots }
-      cache.set(db, entry)
+      cache.set(adapter, entry)
     }
     const { compiled, slots } = entry
     const parameters = compiled.parameters.map((p, i) => (slots[i]! >= 0 ? args[slots[i]!] : p))
+    const direct = directHandles.get(db)
+    if (direct && (direct.owned || !direct.sqlite.inTransaction)) {
+      const statement = direct.statement(compiled.sql)
+      if (statement.reader) return { rows: statement.all(parameters) as R[], affected: 0 }
+      return { rows: [], affected: statement.run(parameters).changes }
+    }
     const result = await db.executeQuery<R>({ ...compiled, parameters })
-    return result.rows
+    return { rows: result.rows, affected: Number(result.numAffectedRows ?? 0) }
   }
+}
+
+/** A read (or a write with RETURNING): resolves to its rows. */
+export function prepared<A extends unknown[], R>(build: (db: Db, ...args: A) => Compilable<R>) {
+  const run = compileOnce(build)
+  return async (db: Db, ...args: A): Promise<R[]> => (await run(db, args)).rows
+}
+
+/** A write: resolves to the number of rows it changed. */
+export function preparedWrite<A extends unknown[]>(build: (db: Db, ...args: A) => Compilable<unknown>) {
+  const run = compileOnce(build)
+  return async (db: Db, ...args: A): Promise<number> => (await run(db, args)).affected
 }

@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely'
 import type { Database } from './types.ts'
 import { isRetryableTransactionError } from './dialect.ts'
+import { registerSqliteTransaction } from './prepared.ts'
 
 const MAX_ATTEMPTS = 5
 
@@ -12,7 +13,10 @@ const MAX_ATTEMPTS = 5
 export async function inTransaction<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction().execute(work)
+      return await db.transaction().execute((trx) => {
+        registerSqliteTransaction(db, trx)
+        return work(trx)
+      })
     } catch (error) {
       if (attempt >= MAX_ATTEMPTS || !isRetryableTransactionError(error)) throw error
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt))

@@ -4,14 +4,24 @@
  * STEP-th row of a list is (its sort key), and start a deep page with a seek
  * just past the nearest remembered position, then a short OFFSET.
  *
- * The positions are valid only while the company's jobs do not change: each
- * entry carries the company's job write sequence (bumped in every job
- * write's transaction, by every process) and is rebuilt when it moved.
+ * Remembered positions must never be stale:
+ *   - The newest-first list without filters (the one integrators page
+ *     through) changes only when jobs are created: edits and status changes
+ *     move nothing in it, and jobs are never deleted. New jobs are newer
+ *     than everything, so they land in front and every remembered row moves
+ *     down by the same number. Each use checks that in one statement: the
+ *     number of jobs now in front of the list's first row must equal the
+ *     number of jobs added since (the company's job count, kept exactly in
+ *     every write's transaction). If any new job landed elsewhere (another
+ *     server's clock behind), the two differ and the positions are rebuilt.
+ *   - Any other list (filters, other orders) can change with any job write:
+ *     its positions carry the company's job write sequence (bumped in every
+ *     job write's transaction, by every process) and are rebuilt when it moved.
  */
 import type { Kysely } from 'kysely'
 import type { Database } from '../../db/types.ts'
 import type { JobSort } from './jobs.schemas.ts'
-import { listJobKeys, type JobFilters, type ListKey } from './jobs.repository.ts'
+import { listJobKeys, readListGrowth, type JobFilters, type ListKey } from './jobs.repository.ts'
 
 type Db = Kysely<Database>
 
@@ -21,8 +31,15 @@ const SEEK_FROM = 2 * STEP
 const MAX_ENTRIES = 500
 
 interface Entry {
+  /** The company's job write sequence when the entry was built (checked for lists that any write can change). */
   seq: number
-  /** boundaries[k] is the key of row (k + 1) * STEP - 1: the last row before position (k + 1) * STEP. */
+  /** For the unfiltered newest-first list: how many jobs were at or behind `head` (checked against the count now). */
+  base?: number
+  /** The list's first row when the entry was built: position `shift` now. */
+  head: ListKey
+  /** How many rows now sort before `head` (jobs created since the entry was built). */
+  shift: number
+  /** boundaries[k] is the key of the row at position (k + 1) * STEP - 1 + shift. */
   boundaries: ListKey[]
 }
 
@@ -34,22 +51,48 @@ export class PagePositions {
     // Seeks need a sort column without nulls.
     if (offset < SEEK_FROM || sort.endsWith('scheduled_start')) return listJobKeys(db, companyId, filters, sort, limit, offset)
     const name = `${companyId}|${sort}|${JSON.stringify(filters)}`
+    const growsOnlyAtTop = sort === '-created_at' && Object.keys(filters).length === 0
     let entry = this.#entries.get(name)
-    if (!entry || entry.seq !== seq) {
-      entry = { seq, boundaries: [] }
+    if (entry && !(await this.#stillValid(db, companyId, seq, entry))) entry = undefined
+    if (!entry) {
+      entry = await this.#build(db, companyId, seq, filters, sort, growsOnlyAtTop)
+      if (!entry) return [] // an empty list
       if (this.#entries.size >= MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!)
       this.#entries.set(name, entry)
     }
-    const chunk = Math.floor(offset / STEP)
-    // Extend the known positions up to the chunk holding `offset`, one STEP at a time.
-    while (entry.boundaries.length < chunk) {
-      const previous = entry.boundaries[entry.boundaries.length - 1]
-      const [next] = await listJobKeys(db, companyId, filters, sort, 1, STEP - 1, previous)
+    // The last remembered row before `offset`; offset >= 2 * STEP and shift <= STEP, so k >= 0.
+    const k = Math.floor((offset - entry.shift) / STEP) - 1
+    // Extend the known positions up to it, one STEP at a time, each from the one before.
+    while (entry.boundaries.length <= k) {
+      const known = entry.boundaries.length
+      const previous = known ? entry.boundaries[known - 1]! : entry.head
+      // head is at position 0 of the list as built; boundary 0 at STEP - 1.
+      const [next] = await listJobKeys(db, companyId, filters, sort, 1, known ? STEP - 1 : STEP - 2, previous)
       if (!next) return [] // the list is shorter than offset
       entry.boundaries.push(next)
     }
-    const start = entry.boundaries[chunk - 1]
-    return listJobKeys(db, companyId, filters, sort, limit, offset - chunk * STEP, start)
+    const position = (k + 1) * STEP - 1 + entry.shift
+    return listJobKeys(db, companyId, filters, sort, limit, offset - position - 1, entry.boundaries[k])
+  }
+
+  async #build(db: Db, companyId: number, seq: number, filters: JobFilters, sort: JobSort, growsOnlyAtTop: boolean): Promise<Entry | undefined> {
+    const [head] = await listJobKeys(db, companyId, filters, sort, 1, 0)
+    if (!head) return undefined
+    if (!growsOnlyAtTop) return { seq, head, shift: 0, boundaries: [] }
+    // Jobs created since the read above are in front of head already.
+    const { total, ahead } = await readListGrowth(db, companyId, head)
+    return { seq, base: total - ahead, head, shift: ahead, boundaries: [] }
+  }
+
+  async #stillValid(db: Db, companyId: number, seq: number, entry: Entry): Promise<boolean> {
+    if (entry.base === undefined) return entry.seq === seq
+    if (entry.seq === seq) return true
+    const { total, ahead } = await readListGrowth(db, companyId, entry.head)
+    // Every job added since is in front of head (and not too many for a short seek).
+    if (ahead !== total - entry.base || ahead > STEP) return false
+    entry.shift = ahead
+    entry.seq = seq
+    return true
   }
 }
 

@@ -5,7 +5,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database, JobRow, NewJob } from '../../db/types.ts'
 import { forUpdate } from '../../db/dialect.ts'
-import { prepared } from '../../db/prepared.ts'
+import { prepared, preparedWrite } from '../../db/prepared.ts'
 import type { JobSort } from './jobs.schemas.ts'
 import type { JobStatus } from './status.ts'
 
@@ -49,13 +49,19 @@ export async function findJobView(db: Db, companyId: number, jobId: number): Pro
   return (await jobViewById(db, companyId, jobId))[0]
 }
 
+const jobById = prepared((db, companyId: number, jobId: number) => db.selectFrom('jobs').selectAll().where('company_id', '=', companyId).where('job_id', '=', jobId))
+
 export async function findJob(db: Db, companyId: number, jobId: number): Promise<JobRow | undefined> {
-  return db.selectFrom('jobs').selectAll().where('company_id', '=', companyId).where('job_id', '=', jobId).executeTakeFirst()
+  return (await jobById(db, companyId, jobId))[0]
 }
+
+const jobByIdForUpdate = prepared((db, companyId: number, jobId: number) =>
+  forUpdate(db, db.selectFrom('jobs').selectAll().where('company_id', '=', companyId).where('job_id', '=', jobId)),
+)
 
 /** Reads a job for a write, locking its row until the transaction ends (If-Match and the status table are checked against it). */
 export async function findJobForUpdate(db: Db, companyId: number, jobId: number): Promise<JobRow | undefined> {
-  return forUpdate(db, db.selectFrom('jobs').selectAll().where('company_id', '=', companyId).where('job_id', '=', jobId)).executeTakeFirst()
+  return (await jobByIdForUpdate(db, companyId, jobId))[0]
 }
 
 /** Status changes of a job, oldest first, with the name of the key that made each. */
@@ -117,20 +123,24 @@ export async function countJobs(db: Db, companyId: number, filters: JobFilters):
  * never lock the count rows in opposite orders and deadlock.
  */
 export async function recordJobWrite(db: Db, companyId: number, moves: Array<{ status: string; priority: string; delta: 1 | -1 }> = []) {
-  await db
+  await bumpWriteSeq(db, companyId)
+  const ordered = [...moves].sort((a, b) => (a.status === b.status ? a.priority.localeCompare(b.priority) : a.status.localeCompare(b.status)))
+  for (const move of ordered) await moveCount(db, companyId, move.status, move.priority, move.delta)
+}
+
+const bumpWriteSeq = preparedWrite((db, companyId: number) =>
+  db
     .insertInto('job_write_seqs')
     .values({ company_id: companyId, write_seq: 1 })
-    .onConflict((oc) => oc.column('company_id').doUpdateSet({ write_seq: sql<number>`job_write_seqs.write_seq + 1` }))
-    .execute()
-  const ordered = [...moves].sort((a, b) => (a.status === b.status ? a.priority.localeCompare(b.priority) : a.status.localeCompare(b.status)))
-  for (const move of ordered) {
-    await db
-      .insertInto('job_counts')
-      .values({ company_id: companyId, job_status: move.status, job_priority: move.priority, job_count: move.delta })
-      .onConflict((oc) => oc.columns(['company_id', 'job_status', 'job_priority']).doUpdateSet({ job_count: sql<number>`job_counts.job_count + ${move.delta}` }))
-      .execute()
-  }
-}
+    .onConflict((oc) => oc.column('company_id').doUpdateSet({ write_seq: sql<number>`job_write_seqs.write_seq + 1` })),
+)
+
+const moveCount = preparedWrite((db, companyId: number, status: string, priority: string, delta: number) =>
+  db
+    .insertInto('job_counts')
+    .values({ company_id: companyId, job_status: status, job_priority: priority, job_count: delta })
+    .onConflict((oc) => oc.columns(['company_id', 'job_status', 'job_priority']).doUpdateSet({ job_count: sql<number>`job_counts.job_count + ${delta}` })),
+)
 
 /**
  * Marks the company's job lists as changed without moving counts: for writes
@@ -192,6 +202,28 @@ export async function listJobKeys(db: Db, companyId: number, filters: JobFilters
   return rows.map((r) => ({ value: Number(r.value), jobId: r.job_id }))
 }
 
+/**
+ * How a company's newest-first list moved since `head` was its first row:
+ * the company's job count now and how many jobs now sort before `head`, in
+ * one statement, so both describe the same moment on either dialect.
+ */
+export async function readListGrowth(db: Db, companyId: number, head: ListKey): Promise<{ total: number; ahead: number }> {
+  const [row] = await listGrowth(db, companyId, head.value, head.jobId)
+  return { total: Number(row?.total ?? 0), ahead: Number(row?.ahead ?? 0) }
+}
+
+const listGrowth = prepared((db, companyId: number, createdAt: number, jobId: number) =>
+  db.selectNoFrom((eb) => [
+    eb.selectFrom('job_counts').select((c) => c.fn.sum<number>('job_count').as('n')).where('company_id', '=', companyId).as('total'),
+    eb
+      .selectFrom('jobs as j')
+      .select((c) => c.fn.countAll<number>().as('n'))
+      .where('j.company_id', '=', companyId)
+      .where((c) => c(c.refTuple('j.created_at', 'j.job_id'), '>', c.tuple(createdAt, jobId)))
+      .as('ahead'),
+  ]),
+)
+
 /** Full rows of the given jobs, in the given order. */
 export async function findJobViews(db: Db, companyId: number, jobIds: number[]): Promise<JobViewRow[]> {
   if (jobIds.length === 0) return []
@@ -205,9 +237,22 @@ export async function findJobViews(db: Db, companyId: number, jobIds: number[]):
   return jobIds.map((id) => byId.get(id)).filter((r): r is JobViewRow => r !== undefined)
 }
 
-export async function insertJob(db: Db, values: NewJob): Promise<number> {
-  const row = await db.insertInto('jobs').values(values).returning('job_id').executeTakeFirstOrThrow()
-  return row.job_id
+/** The columns a new job is written with (row_version and job_id take their defaults). */
+const NEW_JOB_COLUMNS = [
+  'company_id', 'job_title', 'job_description', 'job_status', 'job_priority', 'assigned_technician_id', 'customer_location_id',
+  'scheduled_start', 'scheduled_end', 'actual_start', 'actual_end', 'created_at', 'updated_at',
+] as const satisfies ReadonlyArray<keyof NewJob>
+
+const insertJobRow = prepared((db, ...values: unknown[]) =>
+  db
+    .insertInto('jobs')
+    .values(Object.fromEntries(NEW_JOB_COLUMNS.map((column, i) => [column, values[i]])) as NewJob)
+    .returning('job_id'),
+)
+
+export async function insertJob(db: Db, job: Required<Omit<NewJob, 'job_id' | 'row_version'>>): Promise<number> {
+  const [row] = await insertJobRow(db, ...NEW_JOB_COLUMNS.map((column) => job[column]))
+  return row!.job_id
 }
 
 /**
@@ -234,28 +279,37 @@ export async function updateJob(db: Db, companyId: number, jobId: number, change
  * still in `from`, so concurrent changes cannot both pass the table check.
  */
 export async function changeStatus(db: Db, companyId: number, jobId: number, from: JobStatus, to: JobStatus, now: number): Promise<boolean> {
-  const result = await db
+  const write = to === 'In Progress' ? statusChangeStarting : to === 'Completed' ? statusChangeEnding : statusChange
+  return (await write(db, companyId, jobId, from, to, now)) === 1
+}
+
+/** The three shapes of a status change: starting work sets actual_start once, completing it sets actual_end. */
+function statusChangeQuery(db: Db, companyId: number, jobId: number, from: string, to: string, now: number, stamp?: 'start' | 'end') {
+  return db
     .updateTable('jobs')
     .set({
       job_status: to,
       updated_at: bumpUpdatedAt(now),
       row_version: sql<number>`row_version + 1`,
-      ...(to === 'In Progress' ? { actual_start: sql<number>`coalesce(actual_start, ${now})` } : {}),
-      ...(to === 'Completed' ? { actual_end: now } : {}),
+      ...(stamp === 'start' ? { actual_start: sql<number>`coalesce(actual_start, ${now})` } : {}),
+      ...(stamp === 'end' ? { actual_end: now } : {}),
     })
     .where('company_id', '=', companyId)
     .where('job_id', '=', jobId)
     .where('job_status', '=', from)
-    .executeTakeFirst()
-  return Number(result.numUpdatedRows) === 1
 }
 
+const statusChange = preparedWrite((db, companyId: number, jobId: number, from: string, to: string, now: number) => statusChangeQuery(db, companyId, jobId, from, to, now))
+const statusChangeStarting = preparedWrite((db, companyId: number, jobId: number, from: string, to: string, now: number) => statusChangeQuery(db, companyId, jobId, from, to, now, 'start'))
+const statusChangeEnding = preparedWrite((db, companyId: number, jobId: number, from: string, to: string, now: number) => statusChangeQuery(db, companyId, jobId, from, to, now, 'end'))
+
 export async function recordStatusChange(db: Db, change: { jobId: number; companyId: number; from: string | null; to: string; at: number; keyId: number | null }) {
-  await db
-    .insertInto('job_status_changes')
-    .values({ job_id: change.jobId, company_id: change.companyId, from_status: change.from, to_status: change.to, changed_at: change.at, key_id: change.keyId })
-    .execute()
+  await insertStatusChange(db, change.jobId, change.companyId, change.from, change.to, change.at, change.keyId)
 }
+
+const insertStatusChange = preparedWrite((db, jobId: number, companyId: number, from: string | null, to: string, at: number, keyId: number | null) =>
+  db.insertInto('job_status_changes').values({ job_id: jobId, company_id: companyId, from_status: from, to_status: to, changed_at: at, key_id: keyId }),
+)
 
 // ---- Asset links
 

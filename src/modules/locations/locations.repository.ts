@@ -6,6 +6,7 @@
 import { sql, type Insertable, type Kysely } from 'kysely'
 import type { CustomerLocationsTable, Database, LocationRow } from '../../db/types.ts'
 import { forUpdate } from '../../db/dialect.ts'
+import { prepared } from '../../db/prepared.ts'
 import { likeContains } from '../../http/search.ts'
 
 type Db = Kysely<Database>
@@ -16,13 +17,12 @@ export interface LocationFilters {
 }
 
 /** The bare row (jobs use it to check `customer_location_id`). */
+const locationById = prepared((db, companyId: number, locationId: number) =>
+  db.selectFrom('customer_locations').selectAll().where('company_id', '=', companyId).where('customer_location_id', '=', locationId),
+)
+
 export async function findLocation(db: Db, companyId: number, locationId: number) {
-  return db
-    .selectFrom('customer_locations')
-    .selectAll()
-    .where('company_id', '=', companyId)
-    .where('customer_location_id', '=', locationId)
-    .executeTakeFirst()
+  return (await locationById(db, companyId, locationId))[0]
 }
 
 /** The bare row, locked for the rest of the transaction (PostgreSQL; SQLite write transactions are exclusive). */

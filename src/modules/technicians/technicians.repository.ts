@@ -4,6 +4,7 @@
 import { sql, type Insertable, type Kysely } from 'kysely'
 import type { Database, TechnicianRow, TechniciansTable } from '../../db/types.ts'
 import { forUpdate } from '../../db/dialect.ts'
+import { prepared } from '../../db/prepared.ts'
 import { likeContains } from '../../http/search.ts'
 
 type Db = Kysely<Database>
@@ -13,8 +14,12 @@ export interface TechnicianFilters {
   q?: string
 }
 
+const technicianById = prepared((db, companyId: number, technicianId: number) =>
+  db.selectFrom('technicians').selectAll().where('company_id', '=', companyId).where('technician_id', '=', technicianId),
+)
+
 export async function findTechnician(db: Db, companyId: number, technicianId: number): Promise<TechnicianRow | undefined> {
-  return db.selectFrom('technicians').selectAll().where('company_id', '=', companyId).where('technician_id', '=', technicianId).executeTakeFirst()
+  return (await technicianById(db, companyId, technicianId))[0]
 }
 
 export async function findTechnicianForUpdate(db: Db, companyId: number, technicianId: number): Promise<TechnicianRow | undefined> {

@@ -1,0 +1,61 @@
+/**
+ * Prepared queries (src/db/prepared.ts) run straight on the SQLite
+ * connection when that is safe. They must see exactly what a query through
+ * Kysely would: never another request's uncommitted write, always their own
+ * transaction's.
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
+import { createBasics, createJobVia, createTenant, type Tenant } from './helpers/factories.ts'
+import { inTransaction } from '../src/db/transaction.ts'
+import { findJob, findJobView, updateJob } from '../src/modules/jobs/jobs.repository.ts'
+
+for (const dialect of DIALECTS) {
+  describe(`prepared queries (${dialect})`, () => {
+    let t: TestApp
+    let tenant: Tenant
+    let jobId: number
+
+    before(async () => {
+      t = await startTestApp(dialect)
+      tenant = await createTenant(t.database)
+      const basics = await createBasics(t.app, tenant.apiKey)
+      jobId = await createJobVia(t.app, tenant.apiKey, basics.locationId, { job_title: 'Committed title' })
+    })
+    after(() => t.close())
+
+    it('a read outside a transaction never sees an open transaction’s write, one inside always does', async () => {
+      const db = t.database.db
+      let wrote!: () => void
+      const written = new Promise<void>((resolve) => (wrote = resolve))
+      let release!: () => void
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      let seenInside: string | undefined
+      const transaction = inTransaction(db, async (trx) => {
+        await updateJob(trx, tenant.companyId, jobId, { job_title: 'Uncommitted title' }, Math.floor(Date.now() / 1000), ['Closed', 'Cancelled'])
+        seenInside = (await findJob(trx, tenant.companyId, jobId))?.job_title
+        wrote()
+        await gate
+        throw new Error('roll back')
+      })
+      await written
+      // Started while the transaction is open and waiting: on SQLite it shares the connection.
+      const outside = [findJob(db, tenant.companyId, jobId), findJobView(db, tenant.companyId, jobId)]
+      release()
+      await assert.rejects(transaction, /roll back/)
+      const [row, view] = await Promise.all(outside)
+      assert.equal(seenInside, 'Uncommitted title')
+      assert.equal(row?.job_title, 'Committed title')
+      assert.equal(view?.job_title, 'Committed title')
+      assert.equal((await findJob(db, tenant.companyId, jobId))?.job_title, 'Committed title')
+    })
+
+    it('binds every argument where it belongs, for each tenant', async () => {
+      const other = await createTenant(t.database)
+      assert.equal(await findJob(t.database.db, other.companyId, jobId), undefined)
+      assert.equal((await findJob(t.database.db, tenant.companyId, jobId))?.job_id, jobId)
+      assert.equal(await findJob(t.database.db, tenant.companyId, jobId + 1_000_000), undefined)
+    })
+  })
+}
