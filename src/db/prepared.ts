@@ -54,6 +54,12 @@ export function registerSqliteTransaction(parent: Db, trx: Db): void {
   if (direct) directHandles.set(trx, { ...direct, owned: true })
 }
 
+/** The SQLite connection behind a database handle (not a transaction's), if it is one. */
+export function sqliteConnectionOf(db: Db): DirectSqlite | undefined {
+  const direct = directHandles.get(db)
+  return direct && !direct.owned ? direct : undefined
+}
+
 /** A value no caller passes, to find where each argument lands among the parameters. */
 class Marker {
   constructor(readonly index: number) {}
