@@ -43,9 +43,14 @@ function jobView(db: Db, companyId: number) {
 
 export type JobViewRow = NonNullable<Awaited<ReturnType<ReturnType<typeof jobView>['executeTakeFirst']>>>
 
-const jobViewById = prepared((db, companyId: number, jobId: number) => jobView(db, companyId).where('j.job_id', '=', jobId))
+/** One job as GET shows it, and whether it has asset links at all (most jobs have none: no second query for them). */
+const jobViewById = prepared((db, companyId: number, jobId: number) =>
+  jobView(db, companyId)
+    .where('j.job_id', '=', jobId)
+    .select((eb) => eb.exists(eb.selectFrom('job_assets as x').select('x.job_id').whereRef('x.job_id', '=', 'j.job_id')).as('has_asset_links')),
+)
 
-export async function findJobView(db: Db, companyId: number, jobId: number): Promise<JobViewRow | undefined> {
+export async function findJobView(db: Db, companyId: number, jobId: number): Promise<(JobViewRow & { has_asset_links: unknown }) | undefined> {
   return (await jobViewById(db, companyId, jobId))[0]
 }
 

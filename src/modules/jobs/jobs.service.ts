@@ -35,7 +35,8 @@ export function requireAssetModule(actor: Actor) {
 export async function getJob(db: Db, actor: Actor, jobId: number) {
   const row = await jobs.findJobView(db, actor.companyId, jobId)
   if (!row) throw notFound('Job', jobId)
-  const assets = actor.modules.has('assets') ? await jobs.findJobAssets(db, actor.companyId, jobId) : []
+  // has_asset_links is 0/1 on SQLite, a boolean on PostgreSQL.
+  const assets = actor.modules.has('assets') && row.has_asset_links ? await jobs.findJobAssets(db, actor.companyId, jobId) : []
   const job = presentJob(row, assets)
   return { data: job, etag: etagOf([row.row_version, job]) }
 }
