@@ -125,11 +125,19 @@ export async function countJobs(db: Db, companyId: number, filters: JobFilters):
  * between (status, priority) cells. The sequence row is taken first on
  * purpose: on PostgreSQL it serialises the company's job writes, so two
  * writes moving counts in opposite directions (High→Low and Low→High) can
- * never lock the count rows in opposite orders and deadlock.
+ * never lock the count rows in opposite orders and deadlock. Callers make
+ * it the last step of their transaction: the row stays locked until COMMIT,
+ * so anything after it makes the company's other writes wait longer.
  */
 export async function recordJobWrite(db: Db, companyId: number, moves: Array<{ status: string; priority: string; delta: 1 | -1 }> = []) {
   await bumpWriteSeq(db, companyId)
   const ordered = [...moves].sort((a, b) => (a.status === b.status ? a.priority.localeCompare(b.priority) : a.status.localeCompare(b.status)))
+  const [first, second] = ordered
+  // A move between two cells is one statement (one round trip while the sequence row is locked).
+  if (first && second && ordered.length === 2 && (first.status !== second.status || first.priority !== second.priority)) {
+    await moveCounts(db, companyId, first.status, first.priority, first.delta, second.status, second.priority, second.delta)
+    return
+  }
   for (const move of ordered) await moveCount(db, companyId, move.status, move.priority, move.delta)
 }
 
@@ -138,6 +146,16 @@ const bumpWriteSeq = preparedWrite((db, companyId: number) =>
     .insertInto('job_write_seqs')
     .values({ company_id: companyId, write_seq: 1 })
     .onConflict((oc) => oc.column('company_id').doUpdateSet({ write_seq: sql<number>`job_write_seqs.write_seq + 1` })),
+)
+
+const moveCounts = preparedWrite((db, companyId: number, status1: string, priority1: string, delta1: number, status2: string, priority2: string, delta2: number) =>
+  db
+    .insertInto('job_counts')
+    .values([
+      { company_id: companyId, job_status: status1, job_priority: priority1, job_count: delta1 },
+      { company_id: companyId, job_status: status2, job_priority: priority2, job_count: delta2 },
+    ])
+    .onConflict((oc) => oc.columns(['company_id', 'job_status', 'job_priority']).doUpdateSet({ job_count: sql<number>`job_counts.job_count + excluded.job_count` })),
 )
 
 const moveCount = preparedWrite((db, companyId: number, status: string, priority: string, delta: number) =>

@@ -216,7 +216,9 @@ export async function updateJob(db: Db, actor: Actor, jobId: number, input: Upda
     const updated = await jobs.updateJob(trx, actor.companyId, jobId, changes, now, [...LOCKED_STATUSES])
     if (!updated) throw new ApiError('job_locked', `Job ${jobId} was closed or cancelled while being updated`)
     if (input.asset_ids !== undefined) await syncLinks(trx, actor, jobId, input.asset_ids, input.asset_relationship_type, now)
+    const etag = await currentTag(trx, actor, jobId)
     const priorityMoved = changes.job_priority !== undefined && changes.job_priority !== job.job_priority
+    // Last, just before COMMIT: on PostgreSQL the company's write sequence row stays locked until then (see recordJobWrite).
     await jobs.recordJobWrite(
       trx,
       actor.companyId,
@@ -227,10 +229,7 @@ export async function updateJob(db: Db, actor: Actor, jobId: number, input: Upda
           ]
         : [],
     )
-    return {
-      data: { job_id: jobId, job_title: changes.job_title ?? job.job_title, job_status: job.job_status as JobStatus },
-      etag: await currentTag(trx, actor, jobId),
-    }
+    return { data: { job_id: jobId, job_title: changes.job_title ?? job.job_title, job_status: job.job_status as JobStatus }, etag }
   })
 }
 
@@ -248,11 +247,13 @@ export async function changeJobStatus(db: Db, actor: Actor, jobId: number, to: J
       const now = nowSeconds()
       if (await jobs.changeStatus(trx, actor.companyId, jobId, from, to, now)) {
         await jobs.recordStatusChange(trx, { jobId, companyId: actor.companyId, from, to, at: now, keyId: actor.keyId })
+        const etag = await currentTag(trx, actor, jobId)
+        // Last, just before COMMIT: on PostgreSQL the company's write sequence row stays locked until then (see recordJobWrite).
         await jobs.recordJobWrite(trx, actor.companyId, [
           { status: from, priority: job.job_priority, delta: -1 },
           { status: to, priority: job.job_priority, delta: 1 },
         ])
-        return { data: { job_id: jobId, job_status: to, previous_status: from }, etag: await currentTag(trx, actor, jobId) }
+        return { data: { job_id: jobId, job_status: to, previous_status: from }, etag }
       }
     }
   })
