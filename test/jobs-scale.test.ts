@@ -149,6 +149,25 @@ for (const dialect of DIALECTS) {
       await query()
     })
 
+    it('deep pages asked for at once all agree with a plain OFFSET, and so do the pages after them', async () => {
+      const filtered = 'status=Pending,Closed,Paid,Invoiced'
+      const filters: JobFilters = { statuses: ['Pending', 'Closed', 'Paid', 'Invoiced'] }
+      for (const sort of ['-updated_at', '-created_at'] as JobSort[]) {
+        // A write first, so the remembered positions of the filtered list are rebuilt by the burst below.
+        const [newest] = await listJobKeys(t.database.db, tenant.companyId, {}, '-created_at', 1, 0)
+        await call(t.app, 'PUT', `/api/v1/jobs?id=${newest!.jobId}`, { key: tenant.apiKey, body: { job_title: `Burst ${sort}` } })
+        for (const query of [filtered, '']) {
+          const pages = [104, 60, 41, 104, 60, 41, 104, 80, 99, 41]
+          const bodies = await Promise.all(pages.map((page) => list(`${query}&sort=${sort}&page=${page}&per_page=50`)))
+          for (const [i, page] of pages.entries()) {
+            const expected = await listJobKeys(t.database.db, tenant.companyId, query ? filters : {}, sort, 50, (page - 1) * 50)
+            assert.deepEqual(bodies[i].data.map((j: any) => j.job_id), expected.map((key) => key.jobId), `${sort} ${query} page ${page} (at once)`)
+          }
+          await assertDeepPagesMatchOffset(sort, query, query ? filters : {})
+        }
+      }
+    })
+
     it('a page past the end of a deep list is empty with true pagination', async () => {
       const body = await list('page=500&per_page=50')
       assert.deepEqual(body.data, [])

@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, CompiledQuery, type DatabaseConnection, type Driver } from 'kysely'
 import pg from 'pg'
-import { registerSqliteHandle } from './prepared.ts'
+import { registerPostgresHandle, registerSqliteHandle } from './prepared.ts'
 import type { Database } from './types.ts'
 
 export type Dialect = 'sqlite' | 'postgres'
@@ -162,6 +162,7 @@ function connectPostgres(url: string, options: ConnectOptions): DatabaseHandle {
   // The query itself fails (and is answered 503); the pool then drops the client.
   pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  registerPostgresHandle(db, pool)
   const safe = new URL(url)
   safe.password = ''
   return {

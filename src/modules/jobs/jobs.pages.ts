@@ -41,6 +41,8 @@ interface Entry {
   shift: number
   /** boundaries[k] is the key of the row at position (k + 1) * STEP - 1 + shift. */
   boundaries: ListKey[]
+  /** The one request extending `boundaries` now; others wait for it instead of repeating its queries. */
+  extending?: Promise<unknown>
 }
 
 export class PagePositions {
@@ -60,19 +62,43 @@ export class PagePositions {
       if (this.#entries.size >= MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!)
       this.#entries.set(name, entry)
     }
+    // Read once: a concurrent request may move it (for a later moment) while this one waits.
+    const shift = entry.shift
     // The last remembered row before `offset`; offset >= 2 * STEP and shift <= STEP, so k >= 0.
-    const k = Math.floor((offset - entry.shift) / STEP) - 1
-    // Extend the known positions up to it, one STEP at a time, each from the one before.
+    const k = Math.floor((offset - shift) / STEP) - 1
+    if (!(await this.#extendTo(db, companyId, filters, sort, entry, k))) return [] // the list is shorter than offset
+    const position = (k + 1) * STEP - 1 + shift
+    return listJobKeys(db, companyId, filters, sort, limit, offset - position - 1, entry.boundaries[k])
+  }
+
+  /**
+   * Makes boundaries[k] known, one STEP at a time, each from the one before.
+   * Requests for deep pages of one list arrive together: one of them extends
+   * the positions while the others wait for it, so no query is repeated and
+   * no position is added twice. False if the list ends before boundary k.
+   */
+  async #extendTo(db: Db, companyId: number, filters: JobFilters, sort: JobSort, entry: Entry, k: number): Promise<boolean> {
     while (entry.boundaries.length <= k) {
+      if (entry.extending) {
+        // Its failure is its own request's answer; this one tries again itself.
+        await entry.extending.catch(() => undefined)
+        continue
+      }
       const known = entry.boundaries.length
       const previous = known ? entry.boundaries[known - 1]! : entry.head
       // head is at position 0 of the list as built; boundary 0 at STEP - 1.
-      const [next] = await listJobKeys(db, companyId, filters, sort, 1, known ? STEP - 1 : STEP - 2, previous)
-      if (!next) return [] // the list is shorter than offset
-      entry.boundaries.push(next)
+      const step = listJobKeys(db, companyId, filters, sort, 1, known ? STEP - 1 : STEP - 2, previous)
+      entry.extending = step
+      let next: ListKey | undefined
+      try {
+        ;[next] = await step
+      } finally {
+        entry.extending = undefined
+      }
+      if (!next) return false
+      if (entry.boundaries.length === known) entry.boundaries.push(next)
     }
-    const position = (k + 1) * STEP - 1 + entry.shift
-    return listJobKeys(db, companyId, filters, sort, limit, offset - position - 1, entry.boundaries[k])
+    return true
   }
 
   async #build(db: Db, companyId: number, seq: number, filters: JobFilters, sort: JobSort, growsOnlyAtTop: boolean): Promise<Entry | undefined> {
