@@ -8,9 +8,10 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
-import { insertJob, listJobKeys, recordJobWrite, touchJobLists, type JobFilters } from '../src/modules/jobs/jobs.repository.ts'
+import { findJobViews, insertJob, listJobKeys, recordJobWrite, touchJobLists, type JobFilters } from '../src/modules/jobs/jobs.repository.ts'
+import { presentJobListItem } from '../src/modules/jobs/jobs.presenter.ts'
 import { inTransaction } from '../src/db/transaction.ts'
-import { rebuildJobCounts } from '../src/db/migrations/20261128-0003-job-counts.ts'
+import { rebuildJobCounts } from '../src/db/job-counts.ts'
 import { JOB_PRIORITIES, JOB_STATUSES } from '../src/modules/jobs/status.ts'
 import type { JobSort } from '../src/modules/jobs/jobs.schemas.ts'
 
@@ -166,6 +167,41 @@ for (const dialect of DIALECTS) {
           await assertDeepPagesMatchOffset(sort, query, query ? filters : {})
         }
       }
+    })
+
+    it('a remembered page is served again only while it is exactly what the database would give', async () => {
+      /** The page as the database has it now, built directly from the repository. */
+      async function truth(filters: JobFilters, page: number) {
+        const keys = await listJobKeys(t.database.db, tenant.companyId, filters, '-created_at', 50, (page - 1) * 50)
+        const rows = await findJobViews(t.database.db, tenant.companyId, keys.map((k) => k.jobId))
+        return { data: rows.map(presentJobListItem), total: (await listJobKeys(t.database.db, tenant.companyId, filters, '-created_at', 1_000_000, 0)).length }
+      }
+      async function assertCurrent(query: string, filters: JobFilters, page: number, why: string) {
+        const body = await list(`${query}&page=${page}&per_page=50`)
+        const expected = await truth(filters, page)
+        assert.deepEqual(body.data, expected.data, why)
+        assert.equal(body.pagination.total, expected.total, why)
+      }
+      const pending: JobFilters = { statuses: ['Pending'] }
+      const cases: Array<[string, JobFilters, number]> = [['', {}, 1], ['', {}, 45], ['status=Pending', pending, 1]]
+      for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'first')
+      // A write to a job on none of these pages: the remembered answers stay right.
+      const [oldest] = await listJobKeys(t.database.db, tenant.companyId, {}, 'created_at', 1, 0)
+      await call(t.app, 'PUT', `/api/v1/jobs?id=${oldest!.jobId}`, { key: tenant.apiKey, body: { job_description: 'Unrelated edit' } })
+      for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'after an unrelated edit')
+      // A job on the pages changes: its new status must show.
+      const [onPage] = await listJobKeys(t.database.db, tenant.companyId, pending, '-created_at', 1, 3)
+      await call(t.app, 'PATCH', `/api/v1/jobs?id=${onPage!.jobId}`, { key: tenant.apiKey, body: { job_status: 'Assigned' } })
+      for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'after a status change on the page')
+      // The filtered total changes while its first page keeps the same jobs (the job moved is far behind it).
+      const pendingKeys = await listJobKeys(t.database.db, tenant.companyId, pending, '-created_at', 1_000_000, 0)
+      const farBehind = pendingKeys[pendingKeys.length - 1]!
+      await call(t.app, 'PATCH', `/api/v1/jobs?id=${farBehind.jobId}`, { key: tenant.apiKey, body: { job_status: 'Cancelled' } })
+      for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'after a total changed behind the page')
+      // A name the pages show changes (no job row changes): it must show.
+      const renamed = await call(t.app, 'PUT', `/api/v1/locations?id=${basics.locationId}`, { key: tenant.apiKey, body: { customer_location_name: 'Renamed depot' } })
+      assert.equal(renamed.status, 200, JSON.stringify(renamed.body))
+      for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'after a rename')
     })
 
     it('a page past the end of a deep list is empty with true pagination', async () => {

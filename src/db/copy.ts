@@ -7,7 +7,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from './types.ts'
 import { isSqlite } from './dialect.ts'
-import { rebuildJobCounts } from './migrations/20261128-0003-job-counts.ts'
+import { rebuildJobCounts } from './job-counts.ts'
 
 /** Tables in an order that satisfies the foreign keys, with their id column (if generated). */
 export const TABLES: Array<[keyof Database, string | null]> = [

@@ -3,6 +3,7 @@ import { isSqlite } from './dialect.ts'
 import * as initial from './migrations/20261128-0001-initial.ts'
 import * as idempotency from './migrations/20261128-0002-idempotency.ts'
 import * as jobCounts from './migrations/20261128-0003-job-counts.ts'
+import * as namesSeq from './migrations/20261129-0004-names-seq.ts'
 
 /**
  * Migrations are listed here rather than read from the folder, so they work
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '20261128-0001-initial': initial,
   '20261128-0002-idempotency': idempotency,
   '20261128-0003-job-counts': { up: jobCounts.up, down: jobCounts.down },
+  '20261129-0004-names-seq': namesSeq,
 }
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -167,7 +167,10 @@ export interface JobCountsTable {
 /** Bumped by every job write of the company: list-position caches compare it. */
 export interface JobWriteSeqsTable {
   company_id: number
+  /** Bumped by every job write and by every write to what job lists show. */
   write_seq: number
+  /** Bumped only by writes to names that job lists show (customers, locations, technicians). */
+  names_seq: Generated<number>
 }
 
 export interface Database {

@@ -23,12 +23,11 @@ export async function up(db: Kysely<any>): Promise<void> {
   await rebuildJobCounts(db)
 }
 
-/** Recomputes the counts from the jobs themselves (after bulk loads that bypass the API). */
-export async function rebuildJobCounts(db: Kysely<any>): Promise<void> {
+/** The counts and sequences as this migration left them (src/db/job-counts.ts rebuilds them for the current schema). */
+async function rebuildJobCounts(db: Kysely<any>): Promise<void> {
   await db.deleteFrom('job_counts').execute()
   await sql`insert into job_counts (company_id, job_status, job_priority, job_count)
             select company_id, job_status, job_priority, count(*) from jobs group by company_id, job_status, job_priority`.execute(db)
-  // A new sequence value, never one a running server may have remembered answers under.
   await db.deleteFrom('job_write_seqs').execute()
   await sql`insert into job_write_seqs (company_id, write_seq) select company_id, ${Date.now()} from companies`.execute(db)
 }

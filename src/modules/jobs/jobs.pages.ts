@@ -122,24 +122,50 @@ export class PagePositions {
   }
 }
 
+/** What a remembered page showed, to check it against the database instead of rebuilding it. */
+export interface PageProof {
+  /** The company's names sequence when the page was built. */
+  namesSeq: number
+  total: number
+  /** The jobs shown, in order, and the row version each was shown at. */
+  jobIds: number[]
+  rowVersions: number[]
+}
+
 /**
- * Whole list answers, remembered while the company's jobs do not change.
- * Integrators poll the same lists all day; between two writes the answer is
- * the same, and a write (by any process) bumps the sequence that every
- * entry is checked against before use, so an answer is never stale.
+ * Whole list answers. Integrators poll the same lists all day; between two
+ * writes the answer is the same. Each answer carries the company's job
+ * write sequence it was built at: while that has not moved (it moves in
+ * every job write's transaction, by any process), the answer is served as
+ * it is. When it has moved, the answer is still the same if the list's
+ * total, the ids on the page and each of their row versions are, and no
+ * name the page shows changed (the names sequence): the caller checks that
+ * (cheaper than rebuilding the page) and confirms the answer for the new
+ * sequence, or rebuilds it.
  */
 export class ListAnswers<T> {
-  readonly #entries = new Map<string, { seq: number; answer: T }>()
+  readonly #entries = new Map<string, { seq: number; answer: T; proof: PageProof }>()
 
   get(key: string, seq: number): T | undefined {
     const entry = this.#entries.get(key)
     return entry && entry.seq === seq ? entry.answer : undefined
   }
 
-  set(key: string, seq: number, answer: T): void {
+  /** An answer built at an older sequence, with what it showed. */
+  stale(key: string): { answer: T; proof: PageProof } | undefined {
+    return this.#entries.get(key)
+  }
+
+  /** The answer, checked, is also the answer at `seq`. */
+  confirm(key: string, seq: number): void {
+    const entry = this.#entries.get(key)
+    if (entry) entry.seq = seq
+  }
+
+  set(key: string, seq: number, answer: T, proof: PageProof): void {
     this.#entries.delete(key)
     if (this.#entries.size >= MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!)
-    this.#entries.set(key, { seq, answer })
+    this.#entries.set(key, { seq, answer, proof })
   }
 }
 

@@ -171,14 +171,37 @@ const moveCount = preparedWrite((db, companyId: number, status: string, priority
  * anyone who edits jobs outside the API.
  */
 export async function touchJobLists(db: Db, companyId: number): Promise<void> {
-  await recordJobWrite(db, companyId)
+  await bumpBothSeqs(db, companyId)
 }
 
-const writeSeq = prepared((db, companyId: number) => db.selectFrom('job_write_seqs').select('write_seq').where('company_id', '=', companyId))
+const bumpBothSeqs = preparedWrite((db, companyId: number) =>
+  db
+    .insertInto('job_write_seqs')
+    .values({ company_id: companyId, write_seq: 1, names_seq: 1 })
+    .onConflict((oc) =>
+      oc.column('company_id').doUpdateSet({ write_seq: sql<number>`job_write_seqs.write_seq + 1`, names_seq: sql<number>`job_write_seqs.names_seq + 1` }),
+    ),
+)
 
-export async function readWriteSeq(db: Db, companyId: number): Promise<number> {
-  const [row] = await writeSeq(db, companyId)
-  return Number(row?.write_seq ?? 0)
+const listSeqs = prepared((db, companyId: number) => db.selectFrom('job_write_seqs').select(['write_seq', 'names_seq']).where('company_id', '=', companyId))
+
+/** The company's job write sequence and names sequence, read together. */
+export async function readListSeqs(db: Db, companyId: number): Promise<{ writeSeq: number; namesSeq: number }> {
+  const [row] = await listSeqs(db, companyId)
+  return { writeSeq: Number(row?.write_seq ?? 0), namesSeq: Number(row?.names_seq ?? 0) }
+}
+
+/** The row versions of the given jobs (absent ids are left out). */
+export async function readJobVersions(db: Db, companyId: number, jobIds: number[]): Promise<Map<number, number>> {
+  if (jobIds.length === 0) return new Map()
+  // `+j.company_id`: primary-key lookups, as in findJobViews.
+  const rows = await db
+    .selectFrom('jobs as j')
+    .select(['j.job_id', 'j.row_version'])
+    .where(sql<number>`+j.company_id`, '=', companyId)
+    .where('j.job_id', 'in', jobIds)
+    .execute()
+  return new Map(rows.map((r) => [r.job_id, Number(r.row_version)]))
 }
 
 async function countRows(db: Db, companyId: number, filters: JobFilters): Promise<number> {

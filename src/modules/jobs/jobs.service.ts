@@ -87,20 +87,35 @@ export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, c
   }
   const page = pageRequest(query.page, query.per_page)
   const sort: JobSort = query.sort ?? '-created_at'
-  const seq = await jobs.readWriteSeq(db, actor.companyId)
+  const { writeSeq: seq, namesSeq } = await jobs.readListSeqs(db, actor.companyId)
   const cacheKey = `${actor.companyId}|${sort}|${page.page}|${page.perPage}|${JSON.stringify(filters)}`
   const cached = caches.answers.get(cacheKey, seq) as ReturnType<typeof answer> | undefined
   if (cached) return cached
   const total = await jobs.countJobs(db, actor.companyId, filters)
   const keys = page.offset < total ? await caches.positions.page(db, actor.companyId, seq, filters, sort, page.perPage, page.offset) : []
-  const rows = await jobs.findJobViews(db, actor.companyId, keys.map((k) => k.jobId))
+  const jobIds = keys.map((k) => k.jobId)
+  // Jobs were written since the remembered answer: if none of them is on this
+  // page (same total, same ids, same row versions, no renames), it still holds.
+  const stale = caches.answers.stale(cacheKey)
+  if (stale && stale.proof.namesSeq === namesSeq && stale.proof.total === total && sameNumbers(stale.proof.jobIds, jobIds)) {
+    const versions = await jobs.readJobVersions(db, actor.companyId, jobIds)
+    if (sameNumbers(stale.proof.rowVersions, jobIds.map((id) => versions.get(id) ?? -1))) {
+      caches.answers.confirm(cacheKey, seq)
+      return stale.answer as ReturnType<typeof answer>
+    }
+  }
+  const rows = await jobs.findJobViews(db, actor.companyId, jobIds)
   const result = answer(rows.map(presentJobListItem), total)
-  caches.answers.set(cacheKey, seq, result)
+  caches.answers.set(cacheKey, seq, result, { namesSeq, total, jobIds: rows.map((r) => r.job_id), rowVersions: rows.map((r) => Number(r.row_version)) })
   return result
 
   function answer(data: ReturnType<typeof presentJobListItem>[], total: number) {
     return { data, pagination: pagination(page, total), page }
   }
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((n, i) => n === b[i])
 }
 
 /**
