@@ -325,7 +325,7 @@ export async function updateJob(db: Db, companyId: number, jobId: number, change
  * still in `from`, so concurrent changes cannot both pass the table check.
  */
 export async function changeStatus(db: Db, companyId: number, jobId: number, from: JobStatus, to: JobStatus, now: number): Promise<boolean> {
-  const write = to === 'In Progress' ? statusChangeStarting : to === 'Completed' ? statusChangeEnding : statusChange
+  const write = to === 'In Progress' ? statusChanges.starting : to === 'Completed' ? statusChanges.ending : statusChanges.plain
   return (await write(db, companyId, jobId, from, to, now)) === 1
 }
 
@@ -345,9 +345,12 @@ function statusChangeQuery(db: Db, companyId: number, jobId: number, from: strin
     .where('job_status', '=', from)
 }
 
-const statusChange = preparedWrite((db, companyId: number, jobId: number, from: string, to: string, now: number) => statusChangeQuery(db, companyId, jobId, from, to, now))
-const statusChangeStarting = preparedWrite((db, companyId: number, jobId: number, from: string, to: string, now: number) => statusChangeQuery(db, companyId, jobId, from, to, now, 'start'))
-const statusChangeEnding = preparedWrite((db, companyId: number, jobId: number, from: string, to: string, now: number) => statusChangeQuery(db, companyId, jobId, from, to, now, 'end'))
+/** Each shape is its own prepared statement (its SQL differs). */
+function preparedStatusChange(stamp?: 'start' | 'end') {
+  return preparedWrite((db, companyId: number, jobId: number, from: string, to: string, now: number) => statusChangeQuery(db, companyId, jobId, from, to, now, stamp))
+}
+
+const statusChanges = { plain: preparedStatusChange(), starting: preparedStatusChange('start'), ending: preparedStatusChange('end') }
 
 export async function recordStatusChange(db: Db, change: { jobId: number; companyId: number; from: string | null; to: string; at: number; keyId: number | null }) {
   await insertStatusChange(db, change.jobId, change.companyId, change.from, change.to, change.at, change.keyId)
