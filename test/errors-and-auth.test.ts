@@ -134,6 +134,47 @@ for (const dialect of DIALECTS) {
         // Other keys of the company still work.
         assert.equal((await req('GET', PATH, { key: tenant.apiKey })).status, 200)
       })
+
+      // Production caches keys briefly (FSM_KEY_CACHE_MS), and a key verified
+      // moments ago is recognised by its exact text without hashing it again.
+      describe('with the key cache on', () => {
+        const CACHE_MS = 400
+        let cached: TestApp
+        before(async () => {
+          cached = await startTestApp(dialect, { config: { keyCacheMs: CACHE_MS } })
+        })
+        after(() => cached.close())
+        const list = (key: string) => call(cached.app, 'GET', PATH, { key })
+
+        it('a wrong secret right after the real key was verified is still refused', async () => {
+          const owner = await createTenant(cached.database)
+          assert.equal((await list(owner.apiKey)).status, 200)
+          assert.equal((await list(owner.apiKey)).status, 200)
+          assertError(await list(generateKey(owner.keyId).apiKey), 401, 'unauthorized', 'same id, other secret')
+          assertError(await list(breakChecksum(owner.apiKey)), 401, 'unauthorized', 'bad checksum')
+          assert.equal((await list(owner.apiKey)).status, 200)
+        })
+
+        it('keys used in turn each act for their own company', async () => {
+          const a = await createTenant(cached.database, { name: 'A Co' })
+          const b = await createTenant(cached.database, { name: 'B Co' })
+          const { locationId } = await createBasics(cached.app, a.apiKey)
+          const jobId = await createJobVia(cached.app, a.apiKey, locationId)
+          for (let i = 0; i < 3; i++) {
+            assert.deepEqual((await list(a.apiKey)).body.data.map((j: { job_id: number }) => j.job_id), [jobId])
+            assert.deepEqual((await list(b.apiKey)).body.data, [])
+            assertError(await call(cached.app, 'GET', `${PATH}?id=${jobId}`, { key: b.apiKey }), 404, 'not_found')
+          }
+        })
+
+        it('a revoked key is refused once the cache window has passed', async () => {
+          const owner = await createTenant(cached.database)
+          assert.equal((await list(owner.apiKey)).status, 200)
+          await revokeKey(cached.database.db, owner.keyId)
+          await new Promise((resolve) => setTimeout(resolve, CACHE_MS + 50))
+          assertError(await list(owner.apiKey), 401, 'unauthorized', 'revoked, after the window')
+        })
+      })
     })
 
     describe('403', () => {

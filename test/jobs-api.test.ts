@@ -6,6 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { etagOf } from '../src/http/conditional.ts'
 import { touchJobLists } from '../src/modules/jobs/jobs.repository.ts'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createAssetVia, createBasics, createExtraKey, createJobVia, createTenant, type ApiResponse } from './helpers/factories.ts'
@@ -611,6 +612,34 @@ for (const dialect of DIALECTS) {
         }
         const listed = await get(apiKey, '')
         assert.equal('assets' in listed.body.data[0], false)
+      })
+
+      // GET ?id= sends the job as serialised once for its ETag, not through the response schema.
+      it('GET ?id= sends exactly the documented fields, in order, as valid JSON text; its ETag is the one writes report', async () => {
+        const { apiKey } = await createTenant(t.database)
+        const { locationId } = await createBasics(t.app, apiKey)
+        const assetId = await createAssetVia(t.app, apiKey, 'WIRE-1')
+        const title = 'Quote " backslash \\ </script> ☃ 🚀 \u2028 end'
+        const id = await createJobVia(t.app, apiKey, locationId, { job_title: title, job_description: 'line 1\nline 2', asset_ids: [assetId] })
+        const res = await t.app.inject({ method: 'GET', url: `${PATH}?id=${id}`, headers: { 'x-api-key': apiKey } })
+        assert.equal(res.statusCode, 200)
+        assert.equal(res.headers['content-type'], 'application/json; charset=utf-8')
+        const body = JSON.parse(res.body)
+        assert.equal(res.body, JSON.stringify(body))
+        assert.deepEqual(Object.keys(body), ['data', 'request_id'])
+        assert.equal(body.request_id, res.headers['x-request-id'])
+        assert.deepEqual(Object.keys(body.data), [...LIST_FIELDS, 'assets'])
+        assert.deepEqual(Object.keys(body.data.assets[0]), ['asset_id', 'asset_tag', 'asset_name', 'asset_status', 'relationship_type', 'relationship_notes', 'linked_at'])
+        assert.equal(body.data.job_title, title)
+        assert.equal(body.data.job_description, 'line 1\nline 2')
+        // The same tag as before the JSON was reused for it: clients' stored ETags stay valid across the upgrade.
+        const { row_version } = await t.database.db.selectFrom('jobs').select('row_version').where('job_id', '=', id).executeTakeFirstOrThrow()
+        assert.equal(res.headers.etag, etagOf([row_version, body.data]))
+        const changed = await patch(apiKey, id, 'Cancelled')
+        assertOk(changed)
+        const again = await get(apiKey, `?id=${id}`)
+        assert.notEqual(again.headers.etag, res.headers.etag)
+        assert.equal(again.headers.etag, changed.headers.etag)
       })
 
       it('asset_relationship_type applies to the links of that request', async () => {

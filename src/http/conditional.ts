@@ -8,7 +8,22 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ApiError } from './errors.ts'
 
 export function etagOf(representation: unknown): string {
-  return `"${createHash('sha256').update(JSON.stringify(representation)).digest('base64url').slice(0, 32)}"`
+  return tagOfJson(JSON.stringify(representation))
+}
+
+function tagOfJson(json: string): string {
+  return `"${createHash('sha256').update(json).digest('base64url').slice(0, 32)}"`
+}
+
+/**
+ * A record's JSON, to be sent as is, and its ETag: the same tag as
+ * `etagOf([rowVersion, data])`, computed from that JSON instead of a second
+ * serialisation of the record (issue 6). `data` must already be exactly the
+ * documented shape, field by field, since no response schema filters it.
+ */
+export function serializedWithTag(rowVersion: unknown, data: unknown): { json: string; etag: string } {
+  const json = JSON.stringify(data)
+  return { json, etag: tagOfJson(`[${JSON.stringify(rowVersion)},${json}]`) }
 }
 
 function tagsOf(header: string): string[] {

@@ -9,8 +9,13 @@ import { setLinkHeader, type PageRequest } from './pagination.ts'
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
-/** A read answer, serialised with `schema` (routes whose 200 has two shapes pick one here). */
-export function sendRead(request: FastifyRequest, reply: FastifyReply, schema: object, data: unknown): FastifyReply {
+/**
+ * A read answer, serialised with `schema` (routes whose 200 has two shapes
+ * pick one here), or around `json` when the record comes serialised already
+ * (see serializedWithTag).
+ */
+export function sendRead(request: FastifyRequest, reply: FastifyReply, schema: object, data: unknown, json?: string): FastifyReply {
+  if (json !== undefined) return reply.type(JSON_TYPE).send(`{"data":${json},"request_id":${JSON.stringify(request.id)}}`)
   return reply.type(JSON_TYPE).send(reply.serializeInput({ data, request_id: request.id }, schema as Record<string, unknown>))
 }
 
@@ -57,13 +62,13 @@ export async function sendOneOrPage(
   request: FastifyRequest,
   reply: FastifyReply,
   query: { id?: number | undefined },
-  one: { schema: object; load: (id: number) => Promise<{ data: unknown; etag: string }> },
+  one: { schema: object; load: (id: number) => Promise<{ data: unknown; etag: string; json?: string }> },
   page: { schema: object; load: () => Promise<PageResult> },
 ): Promise<FastifyReply> {
   assertIdAlone(query)
   if (query.id !== undefined) {
-    const { data, etag } = await one.load(query.id)
-    return sendConditional(request, reply, etag, () => sendRead(request, reply, one.schema, data))
+    const { data, etag, json } = await one.load(query.id)
+    return sendConditional(request, reply, etag, () => sendRead(request, reply, one.schema, data, json))
   }
   return sendList(request, reply, page.schema, await page.load())
 }

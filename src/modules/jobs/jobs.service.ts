@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely'
 import type { Database, JobRow } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction } from '../../db/transaction.ts'
-import { assertIfMatch, etagOf } from '../../http/conditional.ts'
+import { assertIfMatch, serializedWithTag } from '../../http/conditional.ts'
 import { ApiError, notFound, validationError, type FieldError } from '../../http/errors.ts'
 import { parseDateBound } from '../../http/formats.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
@@ -38,7 +38,8 @@ export async function getJob(db: Db, actor: Actor, jobId: number) {
   // has_asset_links is 0/1 on SQLite, a boolean on PostgreSQL.
   const assets = actor.modules.has('assets') && row.has_asset_links ? await jobs.findJobAssets(db, actor.companyId, jobId) : []
   const job = presentJob(row, assets)
-  return { data: job, etag: etagOf([row.row_version, job]) }
+  // presentJob builds the documented fields one by one, so its JSON is the answer's `data` as is.
+  return { data: job, ...serializedWithTag(row.row_version, job) }
 }
 
 /** The ETag of a job now (inside a write's transaction: before or after the write). */
