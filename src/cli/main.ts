@@ -59,7 +59,7 @@ export function buildCli(): Command {
       run(!!options.json, async () => {
         const base = config()
         const cfg = { ...base, port: options.port ?? base.port, host: options.host ?? base.host }
-        const database = connect(cfg.databaseUrl, { sqliteSynchronous: cfg.sqliteSynchronous })
+        const database = connect(cfg.databaseUrl, { sqliteSynchronous: cfg.sqliteSynchronous, sqliteBackgroundCheckpoints: true })
         await migrateToLatest(database.db)
         let demo: DemoResult | undefined
         if (options.demoIfEmpty && cfg.demoOnEmpty && (await databaseIsEmpty(database.db))) demo = await seedDemo(database.db)

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, CompiledQuery, type DatabaseConnection, type Driver } from 'kysely'
 import pg from 'pg'
+import { startCheckpointer, type Checkpointer } from './checkpointer.ts'
 import { registerPostgresHandle, registerSqliteHandle } from './prepared.ts'
 import type { Database } from './types.ts'
 
@@ -15,6 +16,8 @@ export type Dialect = 'sqlite' | 'postgres'
 export interface DatabaseHandle {
   db: Kysely<Database>
   dialect: Dialect
+  /** SQLite with background checkpoints: the worker that runs them. */
+  checkpointer?: Checkpointer
   /** A printable description without credentials, for logs. */
   description: string
   close(): Promise<void>
@@ -22,6 +25,8 @@ export interface DatabaseHandle {
 
 export interface ConnectOptions {
   sqliteSynchronous?: 'NORMAL' | 'FULL'
+  /** SQLite: checkpoint the WAL on a worker thread instead of inside COMMITs (a long-running server). */
+  sqliteBackgroundCheckpoints?: boolean
   /** PostgreSQL schema to use (tests give each run its own). */
   pgSchema?: string
   pgPoolSize?: number
@@ -88,6 +93,19 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
+/** SQLite's default: checkpoint once the WAL holds this many pages (~4 MB). */
+const AUTOCHECKPOINT_PAGES = 1000
+/**
+ * With background checkpoints, the connection still checkpoints once the
+ * WAL holds this many pages (~12 MB). SQLite starts the WAL over only when
+ * a write begins and finds every frame copied back, which under a steady
+ * stream of writes never happens while another thread is copying: without
+ * this, the WAL grew past 200 MB in the reliability suite. By then the
+ * worker has copied nearly every frame, so this checkpoint is short; 2,000
+ * and 4,000 pages gave +0% / +17% creates and +20% PUTs a second.
+ */
+const BACKSTOP_PAGES = 3000
+
 function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
   const file = path === ':memory:' ? path : resolve(path)
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
@@ -96,10 +114,17 @@ function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
   sqlite.pragma(`synchronous = ${options.sqliteSynchronous ?? 'NORMAL'}`)
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
-  // Checkpoint every ~4 MB of WAL (the default 1000 pages), and cap the file
-  // left behind after a checkpoint so the WAL cannot grow without bound.
-  sqlite.pragma('wal_autocheckpoint = 1000')
+  // Checkpoint every ~4 MB of WAL (the default 1000 pages), or on a worker
+  // thread (checkpointer.ts); cap the file left behind after a checkpoint.
+  sqlite.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`)
   sqlite.pragma('journal_size_limit = 67108864')
+  let checkpointer: Checkpointer | undefined
+  if (options.sqliteBackgroundCheckpoints && file !== ':memory:') {
+    checkpointer = startCheckpointer(file, () => {
+      if (sqlite.open) sqlite.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`)
+    })
+    sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`)
+  }
   // 32 MB of page cache holds the hot index pages of a million-job company;
   // the operating system's cache holds the rest of the file (issue 6 keeps
   // the server's resident memory under 300 MB).
@@ -125,8 +150,11 @@ function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
     db,
     dialect: 'sqlite',
     description: `sqlite:${file}`,
+    ...(checkpointer && { checkpointer }),
     close: async () => {
       clearInterval(optimizer)
+      // Before the connection closes: the last connection to close checkpoints and removes the WAL.
+      await checkpointer?.stop()
       if (sqlite.open) {
         try {
           sqlite.pragma('optimize')
