@@ -10,6 +10,7 @@ import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { createBasics, createJobVia, createTenant, type Tenant } from './helpers/factories.ts'
 import { inTransaction } from '../src/db/transaction.ts'
 import { findJob, findJobView, updateJob } from '../src/modules/jobs/jobs.repository.ts'
+import { prepared } from '../src/db/prepared.ts'
 
 for (const dialect of DIALECTS) {
   describe(`prepared queries (${dialect})`, () => {
@@ -56,6 +57,29 @@ for (const dialect of DIALECTS) {
       assert.equal(await findJob(t.database.db, other.companyId, jobId), undefined)
       assert.equal((await findJob(t.database.db, tenant.companyId, jobId))?.job_id, jobId)
       assert.equal(await findJob(t.database.db, tenant.companyId, jobId + 1_000_000), undefined)
+    })
+
+    it('gives the rows Kysely gives: same keys in the same order, same values, on a fresh connection and on a transaction', async () => {
+      const db = t.database.db
+      const build = (q: typeof db, companyId: number, id: number) =>
+        q
+          .selectFrom('jobs as j')
+          .innerJoin('customer_locations as l', 'l.customer_location_id', 'j.customer_location_id')
+          .select(['j.job_id', 'j.job_title', 'j.job_description', 'l.customer_location_name as name', 'j.scheduled_start', 'j.row_version'])
+          .select((eb) => eb.lit(1).as('job_id'))
+          .where('j.company_id', '=', companyId)
+          .where('j.job_id', '>=', id)
+      const viaPrepared = prepared(build)
+      const expected = await build(db, tenant.companyId, 0).execute()
+      assert.ok(expected.length > 0)
+      // A repeated column name keeps its first place and its last value, as an object row does.
+      assert.deepEqual(Object.keys(expected[0]!), ['job_id', 'job_title', 'job_description', 'name', 'scheduled_start', 'row_version'])
+      assert.equal(expected[0]!.job_id, 1)
+      for (const rows of [await viaPrepared(db, tenant.companyId, 0), await inTransaction(db, (trx) => viaPrepared(trx, tenant.companyId, 0))]) {
+        assert.deepEqual(rows, expected)
+        assert.deepEqual(rows.map((r) => Object.keys(r)), expected.map((r) => Object.keys(r)))
+      }
+      assert.deepEqual(await viaPrepared(db, tenant.companyId, jobId + 1), [])
     })
   })
 }
