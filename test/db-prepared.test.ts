@@ -34,7 +34,7 @@ for (const dialect of DIALECTS) {
       const gate = new Promise<void>((resolve) => (release = resolve))
       let seenInside: string | undefined
       const transaction = inTransaction(db, async (trx) => {
-        await updateJob(trx, tenant.companyId, jobId, { job_title: 'Uncommitted title' }, Math.floor(Date.now() / 1000), ['Closed', 'Cancelled'])
+        await updateJob(trx, tenant.companyId, jobId, { job_title: 'Uncommitted title' }, Math.floor(Date.now() / 1000))
         seenInside = (await findJob(trx, tenant.companyId, jobId))?.job_title
         wrote()
         await gate

@@ -7,7 +7,7 @@ import type { Database, JobRow, NewJob } from '../../db/types.ts'
 import { forUpdate } from '../../db/dialect.ts'
 import { prepared, preparedWrite } from '../../db/prepared.ts'
 import type { JobSort } from './jobs.schemas.ts'
-import type { JobStatus } from './status.ts'
+import { LOCKED_STATUSES, type JobStatus } from './status.ts'
 
 type Db = Kysely<Database>
 
@@ -308,16 +308,31 @@ export function bumpUpdatedAt(now: number) {
   return sql<number>`case when updated_at > ${now} then updated_at else ${now} end`
 }
 
+/** The columns a PUT may change (API.md §4); the service sends only those it changes. */
+export type UpdatableJobColumns = Partial<
+  Pick<JobRow, 'job_title' | 'job_description' | 'job_priority' | 'customer_location_id' | 'assigned_technician_id' | 'scheduled_start' | 'scheduled_end'>
+>
+
+/** One prepared statement per set of changed columns (at most 2^7; a PUT's SQL differs with what it sends). */
+const updatesByColumns = new Map<string, (db: Db, companyId: number, jobId: number, now: number, ...values: unknown[]) => Promise<number>>()
+
 /** Partial update of a job that is not locked; returns false when the job became locked (or vanished). */
-export async function updateJob(db: Db, companyId: number, jobId: number, changes: Partial<JobRow>, now: number, lockedStatuses: string[]): Promise<boolean> {
-  const result = await db
-    .updateTable('jobs')
-    .set({ ...changes, updated_at: bumpUpdatedAt(now), row_version: sql<number>`row_version + 1` })
-    .where('company_id', '=', companyId)
-    .where('job_id', '=', jobId)
-    .where('job_status', 'not in', lockedStatuses)
-    .executeTakeFirst()
-  return Number(result.numUpdatedRows) === 1
+export async function updateJob(db: Db, companyId: number, jobId: number, changes: UpdatableJobColumns, now: number): Promise<boolean> {
+  const columns = (Object.keys(changes) as Array<keyof UpdatableJobColumns>).sort()
+  const shape = columns.join(',')
+  let write = updatesByColumns.get(shape)
+  if (!write) {
+    write = preparedWrite((db, companyId: number, jobId: number, now: number, ...values: unknown[]) =>
+      db
+        .updateTable('jobs')
+        .set({ ...Object.fromEntries(columns.map((column, i) => [column, values[i]])), updated_at: bumpUpdatedAt(now), row_version: sql<number>`row_version + 1` })
+        .where('company_id', '=', companyId)
+        .where('job_id', '=', jobId)
+        .where('job_status', 'not in', [...LOCKED_STATUSES]),
+    )
+    updatesByColumns.set(shape, write)
+  }
+  return (await write(db, companyId, jobId, now, ...columns.map((column) => changes[column]))) === 1
 }
 
 /**

@@ -3,7 +3,7 @@
  * takes `db` (or a transaction) first, throws ApiError codes.
  */
 import type { Kysely } from 'kysely'
-import type { Database, JobRow } from '../../db/types.ts'
+import type { Database } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction } from '../../db/transaction.ts'
 import { assertIfMatch, serializedWithTag } from '../../http/conditional.ts'
@@ -220,7 +220,7 @@ export async function updateJob(db: Db, actor: Actor, jobId: number, input: Upda
       throw new ApiError('job_locked', `Job ${jobId} is ${job.job_status} and can no longer be updated`)
     }
 
-    const changes: Partial<JobRow> = {}
+    const changes: jobs.UpdatableJobColumns = {}
     if (input.job_title !== undefined) changes.job_title = input.job_title
     if (input.job_description !== undefined) changes.job_description = input.job_description
     if (input.job_priority !== undefined) changes.job_priority = input.job_priority
@@ -229,7 +229,7 @@ export async function updateJob(db: Db, actor: Actor, jobId: number, input: Upda
     if (start !== undefined) changes.scheduled_start = start
     if (end !== undefined) changes.scheduled_end = end
     const now = nowSeconds()
-    const updated = await jobs.updateJob(trx, actor.companyId, jobId, changes, now, [...LOCKED_STATUSES])
+    const updated = await jobs.updateJob(trx, actor.companyId, jobId, changes, now)
     if (!updated) throw new ApiError('job_locked', `Job ${jobId} was closed or cancelled while being updated`)
     if (input.asset_ids !== undefined) await syncLinks(trx, actor, jobId, input.asset_ids, input.asset_relationship_type, now)
     const etag = await currentTag(trx, actor, jobId)
