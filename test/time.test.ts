@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import fc from 'fast-check'
 import { toIso } from '../src/db/time.ts'
 import { parseDateBound, parseDateTime } from '../src/http/formats.ts'
 
@@ -20,5 +21,35 @@ describe('timestamps', () => {
     assert.equal(parseDateBound('2026-02-24', true), Date.UTC(2026, 1, 24, 23, 59, 59) / 1000)
     assert.equal(parseDateBound('2026-02-24', false), Date.UTC(2026, 1, 24) / 1000)
     assert.equal(parseDateBound('2025-02-29', false), null)
+  })
+
+  it('parses every date-time as Date does, years 1 to 9999, leap days and month ends included', () => {
+    const pad = (n: number, width = 2) => String(n).padStart(width, '0')
+    // Date.UTC maps years 0–99 to 1900–1999; setUTCFullYear does not.
+    const reference = (y: number, mo: number, d: number, h: number, mi: number, s: number) => {
+      const date = new Date(0)
+      date.setUTCFullYear(y, mo - 1, d)
+      date.setUTCHours(h, mi, s, 0)
+      return date.getUTCDate() === d && date.getUTCMonth() === mo - 1 ? date.getTime() / 1000 : null
+    }
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9999 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 31 }),
+        fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }), fc.integer({ min: 0, max: 59 }),
+        fc.integer({ min: -23 * 60 - 59, max: 23 * 60 + 59 }),
+        (y, mo, d, h, mi, s, offsetMinutes) => {
+          const offset = offsetMinutes === 0 ? 'Z' : `${offsetMinutes < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(offsetMinutes) / 60))}:${pad(Math.abs(offsetMinutes) % 60)}`
+          const text = `${pad(y, 4)}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(s)}${offset}`
+          const expected = reference(y, mo, d, h, mi, s)
+          assert.equal(parseDateTime(text), expected === null ? null : expected - offsetMinutes * 60, text)
+          assert.equal(parseDateBound(text.slice(0, 10), false), reference(y, mo, d, 0, 0, 0), text.slice(0, 10))
+        },
+      ),
+      { numRuns: 20_000 },
+    )
+    for (const [text, seconds] of [['0001-01-01T00:00:00Z', -62_135_596_800], ['1900-02-28T23:59:59Z', -2_203_891_201], ['2000-02-29T12:00:00Z', 951_825_600], ['9999-12-31T23:59:59Z', 253_402_300_799]] as const) {
+      assert.equal(parseDateTime(text), seconds, text)
+    }
+    for (const bad of ['1900-02-29T00:00:00Z', '2100-02-29T00:00:00Z', '2023-04-31T00:00:00Z', '0000-01-01T00:00:00Z']) assert.equal(parseDateTime(bad), null, bad)
   })
 })

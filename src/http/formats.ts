@@ -6,27 +6,46 @@
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|([+-])(\d{2}):(\d{2}))$/
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/
 
-function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate()
+// Calendar arithmetic without Date objects: a create or PUT checks each of
+// its date-times several times (format, request rules, service), and two
+// Date objects per check showed up in profiles (issue 6). The proleptic
+// Gregorian calendar, as Date uses; test/time.test.ts checks both agree.
+
+function isLeapYear(year: number): boolean {
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
 }
 
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
 function validDate(year: number, month: number, day: number): boolean {
-  return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month)
+  if (year < 1 || month < 1 || month > 12 || day < 1) return false
+  return day <= (month === 2 && isLeapYear(year) ? 29 : MONTH_DAYS[month - 1]!)
+}
+
+/** Days from 1970-01-01 to a date of year ≥ 1 (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year
+  const era = Math.floor(y / 400)
+  const yearOfEra = y - era * 400
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear
+  return era * 146_097 + dayOfEra - 719_468
 }
 
 function utcSeconds(year: number, month: number, day: number, hour = 0, minute = 0, second = 0): number {
-  const date = new Date(0)
-  // setUTCFullYear, unlike Date.UTC, does not map years 0–99 to 1900–1999.
-  date.setUTCFullYear(year, month - 1, day)
-  date.setUTCHours(hour, minute, second, 0)
-  return Math.floor(date.getTime() / 1000)
+  return daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
 }
 
 /** Unix seconds for an RFC 3339 date-time, or null when the text is not one (or names an impossible instant). */
 export function parseDateTime(text: string): number | null {
   const m = DATE_TIME.exec(text)
   if (!m) return null
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as number[] as [number, number, number, number, number, number]
+  const year = Number(m[1])
+  const month = Number(m[2])
+  const day = Number(m[3])
+  const hour = Number(m[4])
+  const minute = Number(m[5])
+  const second = Number(m[6])
   if (!validDate(year, month, day) || hour > 23 || minute > 59 || second > 59) return null
   let offset = 0
   if (m[9]) {
