@@ -642,6 +642,33 @@ for (const dialect of DIALECTS) {
         assert.equal(again.headers.etag, changed.headers.etag)
       })
 
+      // A list page is serialised once and remembered as UTF-8 bytes; each answer adds only its request id.
+      it('a list page (first and remembered) is valid UTF-8 JSON with its own request id, and Content-Length counts bytes', async () => {
+        const { apiKey } = await createTenant(t.database)
+        const { locationId } = await createBasics(t.app, apiKey)
+        const title = 'Quote " backslash \\ </script> ☃ 🚀 \u2028 end'
+        await createJobVia(t.app, apiKey, locationId, { job_title: title })
+        const answers = [] as Array<{ body: string; headers: Record<string, unknown> }>
+        for (let i = 0; i < 3; i++) answers.push(await t.app.inject({ method: 'GET', url: `${PATH}?per_page=5`, headers: { 'x-api-key': apiKey } }))
+        const ids = new Set<string>()
+        for (const res of answers) {
+          assert.equal(res.headers['content-type'], 'application/json; charset=utf-8')
+          assert.equal(Number(res.headers['content-length']), Buffer.byteLength(res.body))
+          const body = JSON.parse(res.body)
+          assert.equal(res.body, JSON.stringify(body))
+          assert.deepEqual(Object.keys(body), ['data', 'pagination', 'request_id'])
+          assert.equal(body.request_id, res.headers['x-request-id'])
+          assert.equal(body.data[0].job_title, title)
+          assert.deepEqual(Object.keys(body.data[0]), LIST_FIELDS)
+          ids.add(body.request_id)
+        }
+        assert.equal(ids.size, answers.length)
+        // Only the request id differs between the first answer and the remembered ones.
+        const withoutId = (text: string) => text.replace(/"request_id":"[^"]*"/, '')
+        assert.equal(withoutId(answers[1]!.body), withoutId(answers[0]!.body))
+        assert.equal(withoutId(answers[2]!.body), withoutId(answers[0]!.body))
+      })
+
       it('asset_relationship_type applies to the links of that request', async () => {
         const { apiKey } = await createTenant(t.database)
         const { locationId } = await createBasics(t.app, apiKey)
