@@ -167,3 +167,17 @@ export function preparedWrite<A extends unknown[]>(build: (db: Db, ...args: A) =
   const run = compileOnce(build)
   return async (db: Db, ...args: A): Promise<number> => (await run(db, args)).affected
 }
+
+/**
+ * For queries whose SQL depends on the shape of their arguments (how many
+ * ids in an `in` list, which columns a PUT changes): one prepared query per
+ * shape, made on first use. The caller keeps the number of shapes bounded.
+ */
+export function byShape<Q>(make: (shape: string) => Q): (shape: string) => Q {
+  const shapes = new Map<string, Q>()
+  return (shape) => {
+    let query = shapes.get(shape)
+    if (query === undefined) shapes.set(shape, (query = make(shape)))
+    return query
+  }
+}

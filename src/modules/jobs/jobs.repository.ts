@@ -5,7 +5,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database, JobRow, NewJob } from '../../db/types.ts'
 import { forUpdate } from '../../db/dialect.ts'
-import { prepared, preparedWrite } from '../../db/prepared.ts'
+import { byShape, prepared, preparedWrite } from '../../db/prepared.ts'
 import type { JobSort } from './jobs.schemas.ts'
 import { LOCKED_STATUSES, type JobStatus } from './status.ts'
 
@@ -99,6 +99,17 @@ function applyFilters<Q extends { where: (...args: any[]) => any }>(query: Q, f:
   return q
 }
 
+/** Sum of job_counts cells: one prepared query per (number of statuses, with or without a priority); at most 9 × 2. */
+const countsSumOf = byShape((shape) => {
+  const [statusCount, priorityCount] = shape.split('|').map(Number) as [number, number]
+  return prepared((db, companyId: number, ...values: string[]) => {
+    let query = db.selectFrom('job_counts').select((eb) => eb.fn.sum<number>('job_count').as('total')).where('company_id', '=', companyId)
+    if (statusCount > 0) query = query.where('job_status', 'in', values.slice(0, statusCount))
+    if (priorityCount > 0) query = query.where('job_priority', '=', values[statusCount]!)
+    return query
+  })
+})
+
 /** Filters that the per-(status, priority) counts can answer without counting rows. */
 function countsAnswer(f: JobFilters): boolean {
   return Object.entries(f).every(([name, value]) => value === undefined || name === 'statuses' || name === 'priority')
@@ -111,10 +122,9 @@ function countsAnswer(f: JobFilters): boolean {
  */
 export async function countJobs(db: Db, companyId: number, filters: JobFilters): Promise<number> {
   if (countsAnswer(filters)) {
-    let query = db.selectFrom('job_counts').select((eb) => eb.fn.sum<number>('job_count').as('total')).where('company_id', '=', companyId)
-    if (filters.statuses) query = query.where('job_status', 'in', filters.statuses)
-    if (filters.priority !== undefined) query = query.where('job_priority', '=', filters.priority)
-    const row = await query.executeTakeFirst()
+    const statuses = filters.statuses ?? []
+    const priorities = filters.priority !== undefined ? [filters.priority] : []
+    const [row] = await countsSumOf(`${statuses.length}|${priorities.length}`)(db, companyId, ...statuses, ...priorities)
     return Number(row?.total ?? 0)
   }
   return countRows(db, companyId, filters)
@@ -191,16 +201,18 @@ export async function readListSeqs(db: Db, companyId: number): Promise<{ writeSe
   return { writeSeq: Number(row?.write_seq ?? 0), namesSeq: Number(row?.names_seq ?? 0) }
 }
 
+/** One prepared query per number of ids (a page holds at most 100). */
+const jobVersionsOf = byShape(() =>
+  prepared((db, companyId: number, ...jobIds: number[]) =>
+    // `+j.company_id`: primary-key lookups, as in findJobViews.
+    db.selectFrom('jobs as j').select(['j.job_id', 'j.row_version']).where(sql<number>`+j.company_id`, '=', companyId).where('j.job_id', 'in', jobIds),
+  ),
+)
+
 /** The row versions of the given jobs (absent ids are left out). */
 export async function readJobVersions(db: Db, companyId: number, jobIds: number[]): Promise<Map<number, number>> {
   if (jobIds.length === 0) return new Map()
-  // `+j.company_id`: primary-key lookups, as in findJobViews.
-  const rows = await db
-    .selectFrom('jobs as j')
-    .select(['j.job_id', 'j.row_version'])
-    .where(sql<number>`+j.company_id`, '=', companyId)
-    .where('j.job_id', 'in', jobIds)
-    .execute()
+  const rows = await jobVersionsOf(String(jobIds.length))(db, companyId, ...jobIds)
   return new Map(rows.map((r) => [r.job_id, Number(r.row_version)]))
 }
 
@@ -270,15 +282,19 @@ const listGrowth = prepared((db, companyId: number, createdAt: number, jobId: nu
   ]),
 )
 
+/** One prepared query per number of ids (a page holds at most 100). */
+const jobViewsOf = byShape(() =>
+  prepared((db, companyId: number, ...jobIds: number[]) =>
+    // `+j.company_id` keeps the tenant check but tells the planner not to walk
+    // a company_id index: the ids are primary keys, 50 direct lookups.
+    unscopedJobView(db).where(sql<number>`+j.company_id`, '=', companyId).where('j.job_id', 'in', jobIds),
+  ),
+)
+
 /** Full rows of the given jobs, in the given order. */
 export async function findJobViews(db: Db, companyId: number, jobIds: number[]): Promise<JobViewRow[]> {
   if (jobIds.length === 0) return []
-  // `+j.company_id` keeps the tenant check but tells the planner not to walk
-  // a company_id index: the ids are primary keys, 50 direct lookups.
-  const rows = await unscopedJobView(db)
-    .where(sql<number>`+j.company_id`, '=', companyId)
-    .where('j.job_id', 'in', jobIds)
-    .execute()
+  const rows = await jobViewsOf(String(jobIds.length))(db, companyId, ...jobIds)
   const byId = new Map(rows.map((r) => [r.job_id, r]))
   return jobIds.map((id) => byId.get(id)).filter((r): r is JobViewRow => r !== undefined)
 }
@@ -314,25 +330,22 @@ export type UpdatableJobColumns = Partial<
 >
 
 /** One prepared statement per set of changed columns (at most 2^7; a PUT's SQL differs with what it sends). */
-const updatesByColumns = new Map<string, (db: Db, companyId: number, jobId: number, now: number, ...values: unknown[]) => Promise<number>>()
+const updateOf = byShape((shape) => {
+  const columns = shape.split(',')
+  return preparedWrite((db, companyId: number, jobId: number, now: number, ...values: unknown[]) =>
+    db
+      .updateTable('jobs')
+      .set({ ...Object.fromEntries(columns.map((column, i) => [column, values[i]])), updated_at: bumpUpdatedAt(now), row_version: sql<number>`row_version + 1` })
+      .where('company_id', '=', companyId)
+      .where('job_id', '=', jobId)
+      .where('job_status', 'not in', [...LOCKED_STATUSES]),
+  )
+})
 
 /** Partial update of a job that is not locked; returns false when the job became locked (or vanished). */
 export async function updateJob(db: Db, companyId: number, jobId: number, changes: UpdatableJobColumns, now: number): Promise<boolean> {
   const columns = (Object.keys(changes) as Array<keyof UpdatableJobColumns>).sort()
-  const shape = columns.join(',')
-  let write = updatesByColumns.get(shape)
-  if (!write) {
-    write = preparedWrite((db, companyId: number, jobId: number, now: number, ...values: unknown[]) =>
-      db
-        .updateTable('jobs')
-        .set({ ...Object.fromEntries(columns.map((column, i) => [column, values[i]])), updated_at: bumpUpdatedAt(now), row_version: sql<number>`row_version + 1` })
-        .where('company_id', '=', companyId)
-        .where('job_id', '=', jobId)
-        .where('job_status', 'not in', [...LOCKED_STATUSES]),
-    )
-    updatesByColumns.set(shape, write)
-  }
-  return (await write(db, companyId, jobId, now, ...columns.map((column) => changes[column]))) === 1
+  return (await updateOf(columns.join(','))(db, companyId, jobId, now, ...columns.map((column) => changes[column]))) === 1
 }
 
 /**
