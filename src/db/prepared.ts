@@ -82,7 +82,11 @@ export function sqliteConnectionOf(db: Db): DirectSqlite | undefined {
  */
 type RowReader = (parameters: unknown[]) => Record<string, unknown>[]
 
-/** Per connection, by SQL text; `null` for a statement that returns no rows. Statements of their own: Kysely's driver shares the other cache and expects objects. */
+/**
+ * Per connection, by SQL text; `null` for a statement that returns no rows.
+ * Statements of their own: Kysely's driver shares the other cache and expects
+ * objects. Only prepared queries come here, whose SQL texts are a bounded set.
+ */
 const rowReaders = new WeakMap<SqliteDatabase.Database, Map<string, RowReader | null>>()
 
 function rowReaderOf(sqlite: SqliteDatabase.Database, sql: string): RowReader | null {
@@ -171,7 +175,8 @@ export function preparedWrite<A extends unknown[]>(build: (db: Db, ...args: A) =
 /**
  * For queries whose SQL depends on the shape of their arguments (how many
  * ids in an `in` list, which columns a PUT changes): one prepared query per
- * shape, made on first use. The caller keeps the number of shapes bounded.
+ * shape, made on first use. Shapes are never forgotten: the caller keeps
+ * their number small and bounded by the API (a page holds at most 100 ids).
  */
 export function byShape<Q>(make: (shape: string) => Q): (shape: string) => Q {
   const shapes = new Map<string, Q>()
