@@ -663,6 +663,20 @@ for (const dialect of DIALECTS) {
           ids.add(body.request_id)
         }
         assert.equal(ids.size, answers.length)
+        // Written straight to the socket, the answer keeps the headers every answer has.
+        for (const res of answers) {
+          assert.equal(res.statusCode, 200)
+          assert.equal(res.headers['x-content-type-options'], 'nosniff')
+          assert.match(String(res.headers['x-ratelimit-limit']), /^\d+$/)
+          assert.match(String(res.headers['x-ratelimit-remaining']), /^\d+$/)
+          assert.equal(res.headers['cache-control'], answers[0]!.headers['cache-control'])
+        }
+        // HEAD: the same headers, no body.
+        const head = await t.app.inject({ method: 'HEAD', url: `${PATH}?per_page=5`, headers: { 'x-api-key': apiKey } })
+        assert.equal(head.statusCode, 200)
+        assert.equal(head.body, '')
+        assert.equal(head.headers['content-type'], 'application/json; charset=utf-8')
+        assert.equal(Number(head.headers['content-length']), Buffer.byteLength(answers[0]!.body))
         // Only the request id differs between the first answer and the remembered ones.
         const withoutId = (text: string) => text.replace(/"request_id":"[^"]*"/, '')
         assert.equal(withoutId(answers[1]!.body), withoutId(answers[0]!.body))

@@ -2,6 +2,7 @@
  * Success envelopes (API.md §1) and the `?id=` addressing shared by every
  * resource.
  */
+import type { OutgoingHttpHeaders } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { sendConditional } from './conditional.ts'
 import { validationError } from './errors.ts'
@@ -25,22 +26,39 @@ export interface PageResult {
   page: PageRequest
 }
 
-/** The serialised answer without its request id, kept on a (possibly remembered) page result. */
+/** The serialised answer without its request id, as UTF-8, kept on a (possibly remembered) page result. */
 const WIRE = Symbol('wire')
 const ID_TAIL = '"request_id":""}'
 
-export function sendList(request: FastifyRequest, reply: FastifyReply, schema: object, result: PageResult & { [WIRE]?: string }): FastifyReply {
+/**
+ * A page of a list. A remembered page is serialised and encoded once; each
+ * answer adds only its own request id (the last property of the envelope's
+ * schema). A page is ~26 KB: sent as one string, every answer measured its
+ * UTF-8 length, joined it to the id and encoded it again (15% of a remembered
+ * page's cost); joined into one Buffer per answer, the 26 KB allocations made
+ * V8 collect garbage twice as often. So the page's bytes are written as they
+ * are, followed by the id, and Fastify's serialisation is stepped around
+ * (`hijack`: the onSend hooks do nothing for GETs; onResponse still runs).
+ */
+export function sendList(request: FastifyRequest, reply: FastifyReply, schema: object, result: PageResult & { [WIRE]?: Buffer }): FastifyReply {
   setLinkHeader(request, reply, result.page, result.pagination.total_pages)
-  // A remembered page is serialised once; each answer only adds its own
-  // request id (the last property of the envelope's schema).
   let wire = result[WIRE]
   if (wire === undefined) {
     const full = reply.serializeInput({ data: result.data, pagination: result.pagination, request_id: '' }, schema as Record<string, unknown>) as string
     if (!full.endsWith(ID_TAIL)) throw new Error('list envelope must end with request_id')
-    wire = full.slice(0, -ID_TAIL.length)
+    wire = Buffer.from(full.slice(0, -ID_TAIL.length))
     Object.defineProperty(result, WIRE, { value: wire })
   }
-  return reply.type(JSON_TYPE).send(`${wire}"request_id":${JSON.stringify(request.id)}}`)
+  const tail = `"request_id":${JSON.stringify(request.id)}}`
+  reply.hijack()
+  const headers = reply.getHeaders() as OutgoingHttpHeaders
+  headers['content-type'] = JSON_TYPE
+  headers['content-length'] = String(wire.length + Buffer.byteLength(tail))
+  // On HEAD, Node sends the headers and drops the body.
+  reply.raw.writeHead(reply.statusCode, headers)
+  reply.raw.write(wire)
+  reply.raw.end(tail)
+  return reply
 }
 
 export function written<T>(request: FastifyRequest, message: string, data: T) {
