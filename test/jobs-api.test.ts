@@ -648,7 +648,7 @@ for (const dialect of DIALECTS) {
         const { locationId } = await createBasics(t.app, apiKey)
         const title = 'Quote " backslash \\ </script> ☃ 🚀 \u2028 end'
         await createJobVia(t.app, apiKey, locationId, { job_title: title })
-        const answers = [] as Array<{ body: string; headers: Record<string, unknown> }>
+        const answers = [] as Array<{ statusCode: number; body: string; headers: Record<string, unknown> }>
         for (let i = 0; i < 3; i++) answers.push(await t.app.inject({ method: 'GET', url: `${PATH}?per_page=5`, headers: { 'x-api-key': apiKey } }))
         const ids = new Set<string>()
         for (const res of answers) {
