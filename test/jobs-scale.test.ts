@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
-import { findJobViews, insertJob, listJobKeys, recordJobWrite, touchJobLists, type JobFilters } from '../src/modules/jobs/jobs.repository.ts'
+import { findJobViews, insertJob, listJobKeys, recordJobWrite, touchJobLists, type JobFilters, type ListKey } from '../src/modules/jobs/jobs.repository.ts'
 import { presentJobListItem } from '../src/modules/jobs/jobs.presenter.ts'
 import { inTransaction } from '../src/db/transaction.ts'
 import { rebuildJobCounts } from '../src/db/job-counts.ts'
@@ -94,6 +94,69 @@ for (const dialect of DIALECTS) {
         assert.deepEqual(body.data.map((j: any) => j.job_id), expected.map((k) => k.jobId), `${sort} ${query} page ${page}`)
       }
     }
+
+    // The deep-page tests above take listJobKeys as their reference; here it answers to plain JavaScript.
+    it('page keys equal a JavaScript oracle for every combination of filters, sort and seek', async () => {
+      const rows = await t.database.db
+        .selectFrom('jobs')
+        .select(['job_id', 'job_status', 'job_priority', 'customer_location_id', 'assigned_technician_id', 'created_at', 'updated_at', 'scheduled_start'])
+        .where('company_id', '=', tenant.companyId)
+        .execute()
+      const oracle = (f: JobFilters, sort: JobSort, limit: number, offset: number, after?: ListKey) => {
+        const desc = sort.startsWith('-')
+        const column = sort.replace('-', '') as 'created_at' | 'updated_at' | 'scheduled_start'
+        const value = (r: (typeof rows)[number]) => (r[column] === null ? null : Number(r[column]))
+        const matching = rows.filter(
+          (r) =>
+            (!f.statuses || f.statuses.includes(r.job_status)) &&
+            (f.priority === undefined || r.job_priority === f.priority) &&
+            (f.customerLocationId === undefined || Number(r.customer_location_id) === f.customerLocationId) &&
+            (f.customerId === undefined || Number(r.customer_location_id) === basics.locationId) &&
+            (f.createdFrom === undefined || Number(r.created_at) >= f.createdFrom) &&
+            (f.createdTo === undefined || Number(r.created_at) <= f.createdTo) &&
+            (f.updatedFrom === undefined || Number(r.updated_at) >= f.updatedFrom) &&
+            (!after || (desc ? Number(r[column]) < after.value || (Number(r[column]) === after.value && r.job_id < after.jobId) : Number(r[column]) > after.value || (Number(r[column]) === after.value && r.job_id > after.jobId))),
+        )
+        matching.sort((a, b) => {
+          const [va, vb] = [value(a), value(b)]
+          if (va === null || vb === null) return va === vb ? (desc ? b.job_id - a.job_id : a.job_id - b.job_id) : va === null ? 1 : -1
+          return va !== vb ? (desc ? vb - va : va - vb) : desc ? b.job_id - a.job_id : a.job_id - b.job_id
+        })
+        return matching.slice(offset, offset + limit).map((r) => r.job_id)
+      }
+      const sorts: JobSort[] = ['-created_at', 'created_at', '-updated_at', 'updated_at', '-scheduled_start', 'scheduled_start']
+      const optional: Array<[keyof JobFilters, unknown]> = [
+        ['priority', 'High'],
+        ['createdFrom', 1_700_000_000 + 150 * 60],
+        ['createdTo', 1_700_000_000 + 600 * 60],
+        ['updatedFrom', 1_700_000_000 + 200 * 60],
+        ['customerLocationId', basics.locationId],
+        ['customerId', basics.customerId],
+      ]
+      let shapes = 0
+      for (let statusCount = 0; statusCount <= 4; statusCount++) {
+        for (let mask = 0; mask < 1 << optional.length; mask += 3) {
+          const filters: Record<string, unknown> = statusCount ? { statuses: JOB_STATUSES.slice(0, statusCount * 2) } : {}
+          optional.forEach(([name, value], i) => {
+            if (mask & (1 << i)) filters[name] = value
+          })
+          for (const sort of sorts) {
+            const f = filters as JobFilters
+            const seekable = !sort.includes('scheduled_start')
+            const first = await listJobKeys(t.database.db, tenant.companyId, f, sort, 7, 3)
+            assert.deepEqual(first.map((k) => k.jobId), oracle(f, sort, 7, 3), `${JSON.stringify(f)} ${sort}`)
+            shapes++
+            if (seekable && first.length) {
+              const after = first.at(-1)!
+              const next = await listJobKeys(t.database.db, tenant.companyId, f, sort, 5, 1, after)
+              assert.deepEqual(next.map((k) => k.jobId), oracle(f, sort, 5, 1, after), `${JSON.stringify(f)} ${sort} after ${after.jobId}`)
+              shapes++
+            }
+          }
+        }
+      }
+      assert.ok(shapes > 250, `only ${shapes} combinations`)
+    })
 
     it('deep pages equal a plain OFFSET, for every sort, and stay equal after writes', async () => {
       for (const sort of ['-created_at', 'created_at', '-updated_at', 'updated_at', '-scheduled_start'] as JobSort[]) {
