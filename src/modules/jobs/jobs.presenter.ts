@@ -32,13 +32,13 @@ export function presentJob(row: JobViewRow, assets: AssetRow[]): JobView {
   // literal) keeps the field order and skips V8's slow path for spreads.
   const job = presentJobListItem(row) as JobView
   job.assets = assets.map((a) => ({
-      asset_id: a.asset_id,
-      asset_tag: a.asset_tag,
-      asset_name: a.asset_name,
-      asset_status: a.asset_status,
-      relationship_type: a.relationship_type as JobView['assets'][number]['relationship_type'],
-      relationship_notes: a.relationship_notes,
-      linked_at: toIso(a.linked_at),
-    }))
+    asset_id: a.asset_id,
+    asset_tag: a.asset_tag,
+    asset_name: a.asset_name,
+    asset_status: a.asset_status,
+    relationship_type: a.relationship_type as JobView['assets'][number]['relationship_type'],
+    relationship_notes: a.relationship_notes,
+    linked_at: toIso(a.linked_at),
+  }))
   return job
 }
