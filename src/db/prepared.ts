@@ -89,14 +89,14 @@ type RowReader = (parameters: unknown[]) => Record<string, unknown>[]
  */
 const rowReaders = new WeakMap<SqliteDatabase.Database, Map<string, RowReader | null>>()
 
-function rowReaderOf(sqlite: SqliteDatabase.Database, sql: string): RowReader | null {
-  let readers = rowReaders.get(sqlite)
-  if (!readers) rowReaders.set(sqlite, (readers = new Map()))
+function rowReaderOf(direct: DirectSqlite, sql: string): RowReader | null {
+  let readers = rowReaders.get(direct.sqlite)
+  if (!readers) rowReaders.set(direct.sqlite, (readers = new Map()))
   let reader = readers.get(sql)
   if (reader === undefined) {
-    const statement = sqlite.prepare(sql)
-    if (statement.reader) {
-      statement.raw(true)
+    // Writes keep running on the shared statement; only reads get a raw one of their own.
+    if (direct.statement(sql).reader) {
+      const statement = direct.sqlite.prepare(sql).raw(true)
       const columns = statement.columns().map((column) => column.name)
       const makeRow = new Function('v', `return { ${columns.map((name, i) => `${JSON.stringify(name)}: v[${i}]`).join(', ')} }`) as (values: unknown[]) => Record<string, unknown>
       reader = (parameters) => (statement.all(parameters) as unknown[][]).map(makeRow)
@@ -146,7 +146,7 @@ function compileOnce<A extends unknown[], R>(build: (db: Db, ...args: A) => Comp
     const parameters = compiled.parameters.map((p, i) => (slots[i]! >= 0 ? args[slots[i]!] : p))
     const direct = directHandles.get(db)
     if (direct && (direct.owned || !direct.sqlite.inTransaction)) {
-      const reader = rowReaderOf(direct.sqlite, compiled.sql)
+      const reader = rowReaderOf(direct, compiled.sql)
       if (reader) return { rows: reader(parameters) as R[], affected: 0 }
       return { rows: [], affected: direct.statement(compiled.sql).run(parameters).changes }
     }
