@@ -1,19 +1,21 @@
 /**
  * SQLite WAL checkpoints on a worker thread (src/db/checkpointer.ts), as
  * `fsm serve` runs them: the server's connection checkpoints inside a
- * COMMIT only as a backstop, the worker keeps the WAL short, and a worker
- * that stops hands checkpoints back to the connection. (That the WAL stays
+ * COMMIT only as a backstop, the worker keeps the WAL short, the writer
+ * waits for a catch-up now and then so that the WAL starts over, and a
+ * worker that stops hands checkpoints back to the connection. (That the WAL stays
  * bounded under a long write load with readers is the reliability suite's
  * part 5, sqlite-wal-bounded.)
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'kysely'
 import { connect, type DatabaseHandle } from '../src/db/connect.ts'
 import { startCheckpointer } from '../src/db/checkpointer.ts'
+import { inTransaction } from '../src/db/transaction.ts'
 
 const PAGE = 4096
 
@@ -28,6 +30,18 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
 async function autocheckpoint(database: DatabaseHandle): Promise<number> {
   const { rows } = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(database.db)
   return rows[0]!.wal_autocheckpoint
+}
+
+/** The checkpoint sequence number in a WAL's header: SQLite adds one each time it starts the WAL over. */
+function walCheckpointSequence(file: string): number {
+  const header = Buffer.alloc(32)
+  const fd = openSync(file, 'r')
+  try {
+    assert.equal(readSync(fd, header, 0, 32, 0), 32)
+  } finally {
+    closeSync(fd)
+  }
+  return header.readUInt32BE(12)
 }
 
 /** About `pages` pages of new data, in one transaction. */
@@ -50,7 +64,7 @@ describe('WAL checkpoints on a worker thread (sqlite)', () => {
     try {
       assert.ok(database.checkpointer)
       // A backstop only: well past the 1,000 pages of SQLite's default.
-      assert.equal(await autocheckpoint(database), 3000)
+      assert.equal(await autocheckpoint(database), 8000)
       await sql`create table filler (id integer primary key, data blob)`.execute(database.db)
       // More than the 1,000 pages after which the connection would have checkpointed by itself.
       await writePages(database, 1500)
@@ -69,6 +83,72 @@ describe('WAL checkpoints on a worker thread (sqlite)', () => {
       assert.equal(rows[0]!.n, 1510)
     } finally {
       await reopened.close()
+    }
+  })
+
+  it('a catch-up asked for while no write runs copies every frame back, and the next write starts the WAL over', async () => {
+    const file = join(dir, 'catch-up.db')
+    const database = connect(`sqlite:${file}`, { sqliteBackgroundCheckpoints: true })
+    const checkpointer = database.checkpointer!
+    try {
+      await sql`create table filler (id integer primary key, data blob)`.execute(database.db)
+      await writePages(database, 300)
+      await until(() => checkpointer.walFrames >= 300)
+      const sequence = walCheckpointSequence(`${file}-wal`)
+      assert.equal(await checkpointer.catchUp(5000), true)
+      assert.equal(checkpointer.last!.checkpointed, checkpointer.last!.log)
+      // Until the worker's next checkpoint finds the WAL at another size, no second catch-up is asked for.
+      assert.equal(checkpointer.walFrames, 0)
+      await inTransaction(database.db, (trx) => sql`insert into filler (data) values (${Buffer.alloc(10)})`.execute(trx))
+      assert.equal(walCheckpointSequence(`${file}-wal`), sequence + 1)
+      await until(() => checkpointer.last!.log < 10)
+    } finally {
+      await database.close()
+    }
+    // A catch-up after the worker has stopped does not wait for it.
+    assert.equal(await checkpointer.catchUp(5000), false)
+  })
+
+  it('under a steady stream of grouped writes, the writer waits for catch-ups and the WAL starts over again and again', async () => {
+    const file = join(dir, 'steady.db')
+    const database = connect(`sqlite:${file}`, { sqliteBackgroundCheckpoints: true })
+    const checkpointer = database.checkpointer!
+    // Count the catch-ups the group committer asks for (and whether they copied everything).
+    const catchUp = checkpointer.catchUp.bind(checkpointer)
+    let copiedAll = 0
+    checkpointer.catchUp = async (timeoutMs) => {
+      const copied = await catchUp(timeoutMs)
+      if (copied) copiedAll++
+      return copied
+    }
+    const wal = `${file}-wal`
+    try {
+      await sql`create table filler (id integer primary key, data blob)`.execute(database.db)
+      const firstSequence = walCheckpointSequence(wal)
+      // Eight writers, each always with a write queued: groups follow one
+      // another with no pause in which the worker could copy everything back
+      // on its own. ~20,000 pages in all: a catch-up is asked for once the
+      // worker has seen 4,000 in the WAL.
+      const row = Buffer.alloc(PAGE - 100, 7)
+      let pagesLeft = 20_000
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (pagesLeft > 0) {
+            pagesLeft -= 20
+            await inTransaction(database.db, async (trx) => {
+              for (let i = 0; i < 20; i++) await sql`insert into filler (data) values (${row})`.execute(trx)
+            })
+          }
+        }),
+      )
+      const restarts = walCheckpointSequence(wal) - firstSequence
+      assert.ok(copiedAll >= 2, `${copiedAll} catch-ups copied the whole WAL`)
+      assert.ok(restarts >= 2, `the WAL was started over ${restarts} times`)
+      assert.ok(statSync(wal).size < 64 * 1024 * 1024, `the WAL grew to ${statSync(wal).size} bytes`)
+      const { rows } = await sql<{ n: number }>`select count(*) as n from filler`.execute(database.db)
+      assert.ok(rows[0]!.n >= 20_000)
+    } finally {
+      await database.close()
     }
   })
 

@@ -39,6 +39,12 @@ export interface DirectSqlite {
   sqlite: SqliteDatabase.Database
   /** better-sqlite3 statements, cached by SQL text (shared with Kysely's driver). */
   statement(sql: string): SqliteDatabase.Statement
+  /**
+   * Background checkpoints (checkpointer.ts): called before each group of
+   * writes; when the WAL should start over, a promise to wait for before
+   * writing again (the worker copying the rest of it back), else undefined.
+   */
+  beforeWrites?(): Promise<unknown> | undefined
 }
 
 interface DirectEntry extends DirectSqlite {

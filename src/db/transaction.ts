@@ -88,6 +88,9 @@ class GroupCommitter {
     this.#draining = true
     try {
       while (this.#queue.length > 0) {
+        // With background checkpoints: let the WAL start over if it has grown (checkpointer.ts).
+        const pause = this.#sqlite.beforeWrites?.()
+        if (pause) await pause
         await this.#db.connection().execute((connection) => this.#group(connection))
         // Let reads queued behind the group take the connection before the next group.
         await new Promise((resolve) => setImmediate(resolve))
