@@ -256,6 +256,22 @@ for (const dialect of DIALECTS) {
       const [onPage] = await listJobKeys(t.database.db, tenant.companyId, pending, '-created_at', 1, 3)
       await call(t.app, 'PATCH', `/api/v1/jobs?id=${onPage!.jobId}`, { key: tenant.apiKey, body: { job_status: 'Assigned' } })
       for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'after a status change on the page')
+      // A job is created: the first pages shift by one. Their other jobs are
+      // taken from the remembered answers (same row versions), the new one is read.
+      const create = async (title: string) => {
+        const created = await call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: title, customer_location_id: basics.locationId } })
+        assert.equal(created.status, 201, JSON.stringify(created.body))
+      }
+      await create('Newest')
+      for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'after a create')
+      // A create and an edit of a job that stays on the first pages, both before the next read.
+      const [second] = await listJobKeys(t.database.db, tenant.companyId, pending, '-created_at', 1, 1)
+      await call(t.app, 'PUT', `/api/v1/jobs?id=${second!.jobId}`, { key: tenant.apiKey, body: { job_title: 'Edited while on page one', job_priority: 'Urgent' } })
+      await create('Newer still')
+      for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'after an edit and a create')
+      // An edit alone of a job on the page (same jobs, one row version moved).
+      await call(t.app, 'PUT', `/api/v1/jobs?id=${second!.jobId}`, { key: tenant.apiKey, body: { job_description: 'Described' } })
+      for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'after an edit on the page')
       // The filtered total changes while its first page keeps the same jobs (the job moved is far behind it).
       const pendingKeys = await listJobKeys(t.database.db, tenant.companyId, pending, '-created_at', 1_000_000, 0)
       const farBehind = pendingKeys[pendingKeys.length - 1]!

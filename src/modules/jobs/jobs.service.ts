@@ -15,7 +15,7 @@ import { liveAssetIds } from '../assets/assets.repository.ts'
 import { findLocation } from '../locations/locations.repository.ts'
 import { findTechnician } from '../technicians/technicians.repository.ts'
 import * as jobs from './jobs.repository.ts'
-import type { CreateJobInput, JobListQueryInput, JobSort, UpdateJobInput } from './jobs.schemas.ts'
+import type { CreateJobInput, JobListItemView, JobListQueryInput, JobSort, UpdateJobInput } from './jobs.schemas.ts'
 import { presentJob, presentJobListItem } from './jobs.presenter.ts'
 import type { JobListCaches } from './jobs.pages.ts'
 import { jobRequestRules, scheduleProblem, toSeconds } from './jobs.rules.ts'
@@ -95,22 +95,46 @@ export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, c
   const total = await jobs.countJobs(db, actor.companyId, filters)
   const keys = page.offset < total ? await caches.positions.page(db, actor.companyId, seq, filters, sort, page.perPage, page.offset) : []
   const jobIds = keys.map((k) => k.jobId)
-  // Jobs were written since the remembered answer: if none of them is on this
-  // page (same total, same ids, same row versions, no renames), it still holds.
   const stale = caches.answers.stale(cacheKey)
-  if (stale && stale.proof.namesSeq === namesSeq && stale.proof.total === total && sameNumbers(stale.proof.jobIds, jobIds)) {
+  if (stale && stale.proof.namesSeq === namesSeq) {
+    // Jobs were written since the remembered answer, and no name it shows
+    // changed. Its items are still right for the jobs that are at the same
+    // row version (every job write moves it): if that is every job on this
+    // page and the total is the same, the answer still holds; otherwise read
+    // only the other jobs (after a create, the page has shifted by one).
     const versions = await jobs.readJobVersions(db, actor.companyId, jobIds)
-    if (sameNumbers(stale.proof.rowVersions, jobIds.map((id) => versions.get(id) ?? -1))) {
+    const rowVersions = jobIds.map((id) => versions.get(id) ?? -1)
+    if (stale.proof.total === total && sameNumbers(stale.proof.jobIds, jobIds) && sameNumbers(stale.proof.rowVersions, rowVersions)) {
       caches.answers.confirm(cacheKey, seq)
       return stale.answer as ReturnType<typeof answer>
     }
+    // The remembered answer's items, by job, with the row version each showed.
+    const remembered = new Map<number, { rowVersion: number; item: JobListItemView }>()
+    const rememberedItems = (stale.answer as ReturnType<typeof answer>).data
+    stale.proof.jobIds.forEach((id, i) => remembered.set(id, { rowVersion: stale.proof.rowVersions[i]!, item: rememberedItems[i]! }))
+    const toRead = jobIds.filter((id, i) => remembered.get(id)?.rowVersion !== rowVersions[i])
+    const read = new Map((await jobs.findJobViews(db, actor.companyId, toRead)).map((row) => [row.job_id, row]))
+    const items: JobListItemView[] = []
+    const proof = { namesSeq, total, jobIds: [] as number[], rowVersions: [] as number[] }
+    jobIds.forEach((id, i) => {
+      const row = read.get(id)
+      const kept = remembered.get(id)
+      if (row) items.push(presentJobListItem(row))
+      else if (kept && kept.rowVersion === rowVersions[i]) items.push(kept.item)
+      else return // not found by the read (as in findJobViews, a job that is gone is not shown)
+      proof.jobIds.push(id)
+      proof.rowVersions.push(row ? Number(row.row_version) : rowVersions[i]!)
+    })
+    const result = answer(items, total)
+    caches.answers.set(cacheKey, seq, result, proof)
+    return result
   }
   const rows = await jobs.findJobViews(db, actor.companyId, jobIds)
   const result = answer(rows.map(presentJobListItem), total)
   caches.answers.set(cacheKey, seq, result, { namesSeq, total, jobIds: rows.map((r) => r.job_id), rowVersions: rows.map((r) => Number(r.row_version)) })
   return result
 
-  function answer(data: ReturnType<typeof presentJobListItem>[], total: number) {
+  function answer(data: JobListItemView[], total: number) {
     return { data, pagination: pagination(page, total), page }
   }
 }
