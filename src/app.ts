@@ -12,6 +12,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { sql } from 'kysely'
 import type { Config } from './config.ts'
 import type { DatabaseHandle } from './db/connect.ts'
+import { readInstallationId } from './db/installation.ts'
 import { createAuthenticator } from './http/auth.ts'
 import { ApiError, validationError } from './http/errors.ts'
 import { createIdempotency } from './http/idempotency.ts'
@@ -177,7 +178,7 @@ export async function buildApp(options: AppOptions) {
     (config.redisUrl
       ? new RedisRateLimitStore(config.redisUrl, (message, error) => app.log.warn({ err: error }, message))
       : new MemoryRateLimitStore())
-  app.addHook('onReady', async () => rateLimits.start?.())
+  app.addHook('onReady', async () => rateLimits.start?.(await readInstallationId(database.db)))
   app.addHook('onClose', async () => rateLimits.close?.())
   const authenticate = createAuthenticator({
     db: database.db,

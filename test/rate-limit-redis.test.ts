@@ -1,13 +1,18 @@
 /**
  * The Redis rate-limit store (API.md §3, issue 5): one budget shared by
- * several app instances, and failing open when Redis is unreachable.
+ * the processes of an installation, never by two installations on one
+ * Redis, and failing open when Redis is unreachable.
  * Runs only when REDIS_URL is set (CI sets it).
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { RedisRateLimitStore } from '../src/http/rate-limit-redis.ts'
-import { startTestApp, type TestApp } from './helpers/app.ts'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../src/app.ts'
+import { loadConfig, type Config } from '../src/config.ts'
+import { readInstallationId } from '../src/db/installation.ts'
+import { freshDatabase, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createTenant } from './helpers/factories.ts'
 
 const REDIS_URL = process.env.REDIS_URL
@@ -17,7 +22,7 @@ describe('Redis rate-limit store', { skip: REDIS_URL ? false : 'REDIS_URL is not
   let store: RedisRateLimitStore
   before(async () => {
     store = new RedisRateLimitStore(REDIS_URL!, (message) => warnings.push(message))
-    await store.start()
+    await store.start(`test-${randomBytes(6).toString('hex')}`)
   })
   after(() => store.close())
 
@@ -33,27 +38,43 @@ describe('Redis rate-limit store', { skip: REDIS_URL ? false : 'REDIS_URL is not
     assert.ok(refused.resetAt >= Math.floor(Date.now() / 1000))
   })
 
-  it('shares one budget between two app instances on two databases', async () => {
-    // Two apps on one Redis: the bucket is per key id, and both tenants get key id 1.
+  /** A request with `tenant`'s key to each app in turn; the statuses. */
+  async function alternate(apps: FastifyInstance[], apiKey: string, n: number): Promise<number[]> {
+    const statuses: number[] = []
+    for (let i = 0; i < n; i++) {
+      const r = await call(apps[i % apps.length]!, 'GET', '/api/v1/jobs', { key: apiKey })
+      statuses.push(r.status)
+      if (r.status === 429) assert.ok(Number(r.headers['retry-after']) >= 1)
+    }
+    return statuses
+  }
+
+  it('shares one budget between the processes of one installation (two apps on one database)', async () => {
+    const { database, cleanup } = await freshDatabase('sqlite')
+    const config: Config = { ...loadConfig({}), logLevel: 'silent', keyCacheMs: 0, redisUrl: REDIS_URL!, rateLimitPerMinute: 1_000_000 }
+    const apps = [await buildApp({ config, database, logger: false }), await buildApp({ config, database, logger: false })]
+    try {
+      for (const app of apps) await app.ready()
+      const tenant = await createTenant(database, { rateLimitPerMinute: 4 })
+      assert.deepEqual(await alternate(apps, tenant.apiKey, 6), [200, 200, 200, 200, 429, 429])
+    } finally {
+      for (const app of apps) await app.close()
+      await database.close()
+      await cleanup()
+    }
+  })
+
+  it('never shares a budget between two installations on one Redis (both have key id 1)', async () => {
     const a: TestApp = await startTestApp('sqlite', { config: { redisUrl: REDIS_URL!, rateLimitPerMinute: 1_000_000 } })
     const b: TestApp = await startTestApp('sqlite', { config: { redisUrl: REDIS_URL!, rateLimitPerMinute: 1_000_000 } })
     try {
-      // Clear the bucket the test apps will share (key id 1 on both fresh databases).
       const tenantA = await createTenant(a.database, { rateLimitPerMinute: 4 })
       const tenantB = await createTenant(b.database, { rateLimitPerMinute: 4 })
       assert.equal(tenantA.keyId, tenantB.keyId)
-      const redis = new (await import('ioredis')).Redis(REDIS_URL!)
-      await redis.del(`fsm:rl:key:${tenantA.keyId}`)
-      redis.disconnect()
-      const statuses: number[] = []
-      for (let i = 0; i < 6; i++) {
-        const app = i % 2 ? b : a
-        const tenant = i % 2 ? tenantB : tenantA
-        const r = await call(app.app, 'GET', '/api/v1/jobs', { key: tenant.apiKey })
-        statuses.push(r.status)
-        if (r.status === 429) assert.ok(Number(r.headers['retry-after']) >= 1)
-      }
-      assert.deepEqual(statuses, [200, 200, 200, 200, 429, 429])
+      assert.notEqual(await readInstallationId(a.database.db), await readInstallationId(b.database.db))
+      assert.deepEqual(await alternate([a.app], tenantA.apiKey, 5), [200, 200, 200, 200, 429])
+      // Installation A's key 1 has spent its budget; installation B's key 1 has all of its own.
+      assert.deepEqual(await alternate([b.app], tenantB.apiKey, 5), [200, 200, 200, 200, 429])
     } finally {
       await a.close()
       await b.close()
@@ -63,7 +84,7 @@ describe('Redis rate-limit store', { skip: REDIS_URL ? false : 'REDIS_URL is not
   it('fails open, and says so, when Redis is unreachable', async () => {
     const down = new RedisRateLimitStore('redis://127.0.0.1:1', (message) => warnings.push(message))
     try {
-      await down.start()
+      await down.start('test-down')
       const decision = await down.take('k', 3, Date.now())
       assert.equal(decision.allowed, true)
       assert.equal(down.status().healthy, false)

@@ -4,6 +4,7 @@ import * as initial from './migrations/20261128-0001-initial.ts'
 import * as idempotency from './migrations/20261128-0002-idempotency.ts'
 import * as jobCounts from './migrations/20261128-0003-job-counts.ts'
 import * as namesSeq from './migrations/20261129-0004-names-seq.ts'
+import * as installation from './migrations/20261129-0005-installation.ts'
 
 /**
  * Migrations are listed here rather than read from the folder, so they work
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '20261128-0002-idempotency': idempotency,
   '20261128-0003-job-counts': { up: jobCounts.up, down: jobCounts.down },
   '20261129-0004-names-seq': namesSeq,
+  '20261129-0005-installation': installation,
 }
 
 class StaticMigrationProvider implements MigrationProvider {

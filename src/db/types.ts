@@ -186,6 +186,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable
   job_counts: JobCountsTable
   job_write_seqs: JobWriteSeqsTable
+  installation: InstallationTable
 }
 
 export type CompanyRow = Selectable<CompaniesTable>
@@ -197,3 +198,8 @@ export type AssetRow = Selectable<AssetsTable>
 export type JobRow = Selectable<JobsTable>
 export type NewJob = Insertable<JobsTable>
 export type JobUpdate = Updateable<JobsTable>
+
+/** One row: the installation's id (migration 20261129-0005 says what it is for). */
+export interface InstallationTable {
+  installation_id: string
+}

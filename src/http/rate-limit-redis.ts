@@ -34,6 +34,8 @@ export class RedisRateLimitStore implements RateLimitStore {
   readonly #redis: Redis
   readonly #warn: (message: string, error?: unknown) => void
   #healthy = true
+  /** Set by start(); until then (never, in the server) the buckets of no installation. */
+  #prefix = 'fsm:-:rl:'
 
   constructor(url: string, warn: (message: string, error?: unknown) => void) {
     this.#warn = warn
@@ -59,14 +61,19 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.#healthy = false
   }
 
-  /** Connects before the first request; an unreachable Redis is reported, not fatal. */
-  async start() {
+  /**
+   * Connects before the first request; an unreachable Redis is reported, not
+   * fatal. Buckets are kept under the installation's id: API key ids are per
+   * database, and installations may share one Redis.
+   */
+  async start(installationId: string) {
+    this.#prefix = `fsm:${installationId}:rl:`
     await this.#redis.connect().catch((error) => this.#markDown(error))
   }
 
   async take(key: string, limit: number, nowMs: number): Promise<RateLimitDecision> {
     try {
-      const [allowed, tokens, redisNow] = (await (this.#redis as any).fsmTakeToken(`fsm:rl:${key}`, limit)) as [number, string, number]
+      const [allowed, tokens, redisNow] = (await (this.#redis as any).fsmTakeToken(this.#prefix + key, limit)) as [number, string, number]
       return decisionFor(allowed === 1, Number(tokens), limit, Number(redisNow))
     } catch (error) {
       this.#markDown(error)

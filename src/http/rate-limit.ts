@@ -20,8 +20,12 @@ export interface RateLimitStore {
   take(key: string, limitPerMinute: number, nowMs: number): Promise<RateLimitDecision> | RateLimitDecision
   /** For /readyz: what the store is and whether it works. */
   status(): { store: string; healthy: boolean }
-  /** Called before the server takes requests (connect, or give up quickly and fail open). */
-  start?(): Promise<void>
+  /**
+   * Called before the server takes requests (connect, or give up quickly and
+   * fail open), with the installation's id: a store shared by several
+   * installations keeps each one's buckets apart under it.
+   */
+  start?(installationId: string): Promise<void>
   close?(): Promise<void>
 }
 
