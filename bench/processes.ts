@@ -63,9 +63,10 @@ function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv, orig
 }
 
 /** `fsm serve` exactly as an operator starts it, on the given database, logging warnings only. */
-export function startFsmServer(databaseUrl: string, port: number, nodeArgs: string[] = []): ServerProcess {
+export function startFsmServer(databaseUrl: string, port: number, nodeArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): ServerProcess {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    ...extraEnv,
     DATABASE_URL: databaseUrl,
     LOG_LEVEL: 'warn',
     FSM_DEMO: '0',

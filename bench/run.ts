@@ -8,17 +8,18 @@
  *   npm run bench -- --quick           100,000 jobs, 3 s per measurement
  *   npm run bench -- --db postgres://user@host/db    the same on PostgreSQL (schema "bench")
  *   npm run bench -- --only list_deep --cpu-prof     one scenario, with a CPU profile of the server
+ *   npm run bench -- --only mixed --sql-prof         one scenario, with the server's time in each SQLite statement
  *
  * Options: --seed N (42), --duration S, --connections N (32), --only a,b,
- * --cpu-prof, --regenerate (SQLite: rebuild the cached file), --keep (keep
- * the SQLite copy the server ran on).
+ * --cpu-prof, --sql-prof (bench/sql-profile.mjs), --regenerate (SQLite:
+ * rebuild the cached file), --keep (keep the SQLite copy the server ran on).
  *
  * The server is never tuned for the benchmark: it runs as `fsm serve` with
  * its defaults (LOG_LEVEL=warn so logging does not dominate; in-process rate
  * limits as a single instance has them; the keys have a huge budget so that
  * the limiter counts but never refuses).
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { sql } from 'kysely'
@@ -42,6 +43,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     only: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
+    'sql-prof': { type: 'boolean', default: false },
     regenerate: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
@@ -210,8 +212,10 @@ async function main() {
 
   const profileDir = join(DATA_DIR, 'profiles')
   const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
-  if (args['cpu-prof']) mkdirSync(profileDir, { recursive: true })
-  const fsm = startFsmServer(prepared.serveUrl, await freePort(), nodeArgs)
+  if (args['cpu-prof'] || args['sql-prof']) mkdirSync(profileDir, { recursive: true })
+  const sqlProfile = args['sql-prof'] ? join(profileDir, `sql-${new Date().toISOString().replace(/[:.]/g, '-')}.txt`) : undefined
+  if (sqlProfile) nodeArgs.push('--import', join(import.meta.dirname, 'sql-profile.mjs'))
+  const fsm = startFsmServer(prepared.serveUrl, await freePort(), nodeArgs, sqlProfile ? { FSM_SQL_PROFILE: sqlProfile } : {})
   const fsmPid = fsm.child.pid!
   const baselineServer = startBaselineServer(await freePort())
   const results: ScenarioResult[] = []
@@ -338,6 +342,10 @@ async function main() {
   log(`results: ${writeJson(report)}`)
   if (!only) log(`docs: ${writeDocs(report)}`)
   else log('docs/performance.md not updated (a partial run with --only)')
+
+  if (sqlProfile && existsSync(sqlProfile)) {
+    console.log(`\n${readFileSync(sqlProfile, 'utf8')}\n[bench] SQL profile (the whole run, warm-up included): ${sqlProfile}`)
+  }
 
   if (args['cpu-prof'] && existsSync(profileDir)) {
     // One file per thread (CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile); thread 0 is the
