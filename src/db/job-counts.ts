@@ -1,5 +1,5 @@
 /**
- * The per-company job counts and list sequences (migrations 0003 and 0004),
+ * The per-company job counts and list sequences (migrations 0003, 0004 and 0006),
  * rebuilt from the jobs themselves: after bulk loads that bypass the API
  * (`fsm copy`, the benchmark's generator).
  */
@@ -7,10 +7,10 @@ import { sql, type Kysely } from 'kysely'
 
 export async function rebuildJobCounts(db: Kysely<any>): Promise<void> {
   await db.deleteFrom('job_counts').execute()
-  await sql`insert into job_counts (company_id, job_status, job_priority, job_count)
-            select company_id, job_status, job_priority, count(*) from jobs group by company_id, job_status, job_priority`.execute(db)
+  await sql`insert into job_counts (company_id, job_status, job_priority, stripe, job_count)
+            select company_id, job_status, job_priority, 0, count(*) from jobs group by company_id, job_status, job_priority`.execute(db)
   // New sequence values, never ones a running server may have remembered answers under.
   const now = Date.now()
   await db.deleteFrom('job_write_seqs').execute()
-  await sql`insert into job_write_seqs (company_id, write_seq, names_seq) select company_id, ${now}, ${now} from companies`.execute(db)
+  await sql`insert into job_write_seqs (company_id, stripe, write_seq, names_seq) select company_id, 0, ${now}, ${now} from companies`.execute(db)
 }

@@ -5,6 +5,7 @@ import * as idempotency from './migrations/20261128-0002-idempotency.ts'
 import * as jobCounts from './migrations/20261128-0003-job-counts.ts'
 import * as namesSeq from './migrations/20261129-0004-names-seq.ts'
 import * as installation from './migrations/20261129-0005-installation.ts'
+import * as stripedCounts from './migrations/20261129-0006-striped-counts.ts'
 
 /**
  * Migrations are listed here rather than read from the folder, so they work
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '20261128-0003-job-counts': { up: jobCounts.up, down: jobCounts.down },
   '20261129-0004-names-seq': namesSeq,
   '20261129-0005-installation': installation,
+  '20261129-0006-striped-counts': stripedCounts,
 }
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -156,17 +156,23 @@ export interface IdempotencyKeysTable {
   locked_at: number
 }
 
-/** Jobs per company, status and priority, kept with every job write (exact list totals). */
+/**
+ * Jobs per company, status and priority, kept with every job write (exact
+ * list totals), in stripes: the count is the sum over a cell's stripes
+ * (migration 0006 says why).
+ */
 export interface JobCountsTable {
   company_id: number
   job_status: string
   job_priority: string
+  stripe: number
   job_count: number
 }
 
-/** Bumped by every job write of the company: list-position caches compare it. */
+/** Bumped by every job write of the company, in stripes (summed): list caches compare them. */
 export interface JobWriteSeqsTable {
   company_id: number
+  stripe: number
   /** Bumped by every job write and by every write to what job lists show. */
   write_seq: number
   /** Bumped only by writes to names that job lists show (customers, locations, technicians). */

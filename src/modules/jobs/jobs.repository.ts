@@ -4,7 +4,7 @@
  */
 import { sql, type Kysely } from 'kysely'
 import type { Database, JobRow, NewJob } from '../../db/types.ts'
-import { forUpdate } from '../../db/dialect.ts'
+import { forUpdate, isSqlite } from '../../db/dialect.ts'
 import { byShape, prepared, preparedWrite } from '../../db/prepared.ts'
 import type { JobSort } from './jobs.schemas.ts'
 import { LOCKED_STATUSES, type JobStatus } from './status.ts'
@@ -131,48 +131,65 @@ export async function countJobs(db: Db, companyId: number, filters: JobFilters):
 }
 
 /**
+ * How many stripes a company's write sequence and counts are kept in
+ * (migration 0006): on PostgreSQL a write locks the rows of the one it
+ * picks until COMMIT, so writes that pick different stripes do not wait
+ * for each other. SQLite runs one write at a time: one stripe.
+ */
+const POSTGRES_STRIPES = 16
+
+function stripeFor(db: Db): number {
+  return isSqlite(db) ? 0 : Math.floor(Math.random() * POSTGRES_STRIPES)
+}
+
+/**
  * Records a job write: bumps the company's write sequence, then moves counts
- * between (status, priority) cells. The sequence row is taken first on
- * purpose: on PostgreSQL it serialises the company's job writes, so two
- * writes moving counts in opposite directions (High→Low and Low→High) can
- * never lock the count rows in opposite orders and deadlock. Callers make
- * it the last step of their transaction: the row stays locked until COMMIT,
- * so anything after it makes the company's other writes wait longer.
+ * between (status, priority) cells, all in one stripe. The stripe's sequence
+ * row is taken first on purpose: on PostgreSQL it serialises the writes that
+ * picked the same stripe, so two of them moving counts in opposite
+ * directions (High→Low and Low→High) can never lock the count rows in
+ * opposite orders and deadlock. Callers make it the last step of their
+ * transaction: the rows stay locked until COMMIT, so anything after it
+ * makes the stripe's other writes wait longer.
  */
 export async function recordJobWrite(db: Db, companyId: number, moves: Array<{ status: string; priority: string; delta: 1 | -1 }> = []) {
-  await bumpWriteSeq(db, companyId)
+  const stripe = stripeFor(db)
+  await bumpWriteSeq(db, companyId, stripe)
   const ordered = [...moves].sort((a, b) => (a.status === b.status ? a.priority.localeCompare(b.priority) : a.status.localeCompare(b.status)))
   const [first, second] = ordered
   // A move between two cells is one statement (one round trip while the sequence row is locked).
   if (first && second && ordered.length === 2 && (first.status !== second.status || first.priority !== second.priority)) {
-    await moveCounts(db, companyId, first.status, first.priority, first.delta, second.status, second.priority, second.delta)
+    await moveCounts(db, companyId, stripe, first.status, first.priority, first.delta, second.status, second.priority, second.delta)
     return
   }
-  for (const move of ordered) await moveCount(db, companyId, move.status, move.priority, move.delta)
+  for (const move of ordered) await moveCount(db, companyId, stripe, move.status, move.priority, move.delta)
 }
 
-const bumpWriteSeq = preparedWrite((db, companyId: number) =>
+const bumpWriteSeq = preparedWrite((db, companyId: number, stripe: number) =>
   db
     .insertInto('job_write_seqs')
-    .values({ company_id: companyId, write_seq: 1 })
-    .onConflict((oc) => oc.column('company_id').doUpdateSet({ write_seq: sql<number>`job_write_seqs.write_seq + 1` })),
+    .values({ company_id: companyId, stripe, write_seq: 1 })
+    .onConflict((oc) => oc.columns(['company_id', 'stripe']).doUpdateSet({ write_seq: sql<number>`job_write_seqs.write_seq + 1` })),
 )
 
-const moveCounts = preparedWrite((db, companyId: number, status1: string, priority1: string, delta1: number, status2: string, priority2: string, delta2: number) =>
-  db
-    .insertInto('job_counts')
-    .values([
-      { company_id: companyId, job_status: status1, job_priority: priority1, job_count: delta1 },
-      { company_id: companyId, job_status: status2, job_priority: priority2, job_count: delta2 },
-    ])
-    .onConflict((oc) => oc.columns(['company_id', 'job_status', 'job_priority']).doUpdateSet({ job_count: sql<number>`job_counts.job_count + excluded.job_count` })),
+const COUNT_CELL = ['company_id', 'job_status', 'job_priority', 'stripe'] as const
+
+const moveCounts = preparedWrite(
+  (db, companyId: number, stripe: number, status1: string, priority1: string, delta1: number, status2: string, priority2: string, delta2: number) =>
+    db
+      .insertInto('job_counts')
+      .values([
+        { company_id: companyId, job_status: status1, job_priority: priority1, stripe, job_count: delta1 },
+        { company_id: companyId, job_status: status2, job_priority: priority2, stripe, job_count: delta2 },
+      ])
+      .onConflict((oc) => oc.columns(COUNT_CELL).doUpdateSet({ job_count: sql<number>`job_counts.job_count + excluded.job_count` })),
 )
 
-const moveCount = preparedWrite((db, companyId: number, status: string, priority: string, delta: number) =>
+const moveCount = preparedWrite((db, companyId: number, stripe: number, status: string, priority: string, delta: number) =>
   db
     .insertInto('job_counts')
-    .values({ company_id: companyId, job_status: status, job_priority: priority, job_count: delta })
-    .onConflict((oc) => oc.columns(['company_id', 'job_status', 'job_priority']).doUpdateSet({ job_count: sql<number>`job_counts.job_count + ${delta}` })),
+    .values({ company_id: companyId, job_status: status, job_priority: priority, stripe, job_count: delta })
+    .onConflict((oc) => oc.columns(COUNT_CELL).doUpdateSet({ job_count: sql<number>`job_counts.job_count + excluded.job_count` })),
 )
 
 /**
@@ -181,21 +198,29 @@ const moveCount = preparedWrite((db, companyId: number, status: string, priority
  * anyone who edits jobs outside the API.
  */
 export async function touchJobLists(db: Db, companyId: number): Promise<void> {
-  await bumpBothSeqs(db, companyId)
+  await bumpBothSeqs(db, companyId, stripeFor(db))
 }
 
-const bumpBothSeqs = preparedWrite((db, companyId: number) =>
+const bumpBothSeqs = preparedWrite((db, companyId: number, stripe: number) =>
   db
     .insertInto('job_write_seqs')
-    .values({ company_id: companyId, write_seq: 1, names_seq: 1 })
+    .values({ company_id: companyId, stripe, write_seq: 1, names_seq: 1 })
     .onConflict((oc) =>
-      oc.column('company_id').doUpdateSet({ write_seq: sql<number>`job_write_seqs.write_seq + 1`, names_seq: sql<number>`job_write_seqs.names_seq + 1` }),
+      oc.columns(['company_id', 'stripe']).doUpdateSet({ write_seq: sql<number>`job_write_seqs.write_seq + 1`, names_seq: sql<number>`job_write_seqs.names_seq + 1` }),
     ),
 )
 
-const listSeqs = prepared((db, companyId: number) => db.selectFrom('job_write_seqs').select(['write_seq', 'names_seq']).where('company_id', '=', companyId))
+const listSeqs = prepared((db, companyId: number) =>
+  db
+    .selectFrom('job_write_seqs')
+    .select((eb) => [eb.fn.sum<number>('write_seq').as('write_seq'), eb.fn.sum<number>('names_seq').as('names_seq')])
+    .where('company_id', '=', companyId),
+)
 
-/** The company's job write sequence and names sequence, read together. */
+/**
+ * The company's job write sequence and names sequence, read together: each
+ * the sum of its stripes, which moves with every committed write.
+ */
 export async function readListSeqs(db: Db, companyId: number): Promise<{ writeSeq: number; namesSeq: number }> {
   const [row] = await listSeqs(db, companyId)
   return { writeSeq: Number(row?.write_seq ?? 0), namesSeq: Number(row?.names_seq ?? 0) }
