@@ -11,7 +11,7 @@ import * as stripedCounts from './migrations/20261129-0006-striped-counts.ts'
  * Migrations are listed here rather than read from the folder, so they work
  * the same from a checkout, a bundle or a test; names sort by date.
  */
-const migrations: Record<string, Migration> = {
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '20261128-0001-initial': initial,
   '20261128-0002-idempotency': idempotency,
   '20261128-0003-job-counts': { up: jobCounts.up, down: jobCounts.down },
@@ -22,7 +22,7 @@ const migrations: Record<string, Migration> = {
 
 class StaticMigrationProvider implements MigrationProvider {
   async getMigrations() {
-    return migrations
+    return { ...MIGRATIONS }
   }
 }
 

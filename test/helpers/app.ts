@@ -33,13 +33,13 @@ export interface TestAppOptions {
   rateLimits?: RateLimitStore
 }
 
-/** A fresh, migrated, empty database of the dialect; `cleanup` removes it. */
-export async function freshDatabase(dialect: Dialect): Promise<{ database: DatabaseHandle; url: string; cleanup(): Promise<void> }> {
+/** A fresh, migrated (unless `migrate` is false), empty database of the dialect; `cleanup` removes it. */
+export async function freshDatabase(dialect: Dialect, { migrate = true } = {}): Promise<{ database: DatabaseHandle; url: string; cleanup(): Promise<void> }> {
   if (dialect === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'fsm-test-'))
     const url = `sqlite:${join(dir, 'test.db')}`
     const database = connect(url)
-    await migrateToLatest(database.db)
+    if (migrate) await migrateToLatest(database.db)
     return { database, url, cleanup: async () => rmSync(dir, { recursive: true, force: true }) }
   }
   if (!PG_URL) throw new Error('FSM_TEST_DATABASE_URL is not set')
@@ -56,7 +56,7 @@ export async function freshDatabase(dialect: Dialect): Promise<{ database: Datab
     await client.end()
   }
   try {
-    await migrateToLatest(database.db)
+    if (migrate) await migrateToLatest(database.db)
   } catch (error) {
     await database.close()
     await cleanup()

@@ -1,0 +1,71 @@
+/**
+ * Migrations that reshape tables keep what the tables held. 0006 (job
+ * counts and list sequences in stripes) carries the counts and sequences
+ * over as stripe 0 instead of recounting the jobs, and its down migration
+ * sums the stripes back.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { Migrator, sql, type Kysely } from 'kysely'
+import { isSqlite } from '../src/db/dialect.ts'
+import { MIGRATIONS } from '../src/db/migrator.ts'
+import { DIALECTS, freshDatabase } from './helpers/app.ts'
+
+async function migratorFor(db: Kysely<any>): Promise<Migrator> {
+  const schema = isSqlite(db) ? undefined : (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]!.schema
+  return new Migrator({ db, provider: { getMigrations: async () => ({ ...MIGRATIONS }) }, ...(schema && { migrationTableSchema: schema }) })
+}
+
+async function rows(db: Kysely<any>, query: ReturnType<typeof sql>) {
+  return (await query.execute(db)).rows.map((row) => Object.fromEntries(Object.entries(row as object).map(([k, v]) => [k, typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v])))
+}
+
+for (const dialect of DIALECTS) {
+  describe(`migrations (${dialect})`, () => {
+    it('0006 carries counts and sequences over as stripe 0, and its down migration sums the stripes back', async () => {
+      const { database, cleanup } = await freshDatabase(dialect, { migrate: false })
+      const db = database.db as Kysely<any>
+      try {
+        const migrator = await migratorFor(db)
+        const to = async (name: string) => {
+          const { error } = await migrator.migrateTo(name)
+          if (error) throw error
+        }
+        await to('20261129-0005-installation')
+        await sql`insert into job_counts (company_id, job_status, job_priority, job_count) values (7, 'Pending', 'High', 12), (7, 'Closed', 'Low', 3), (8, 'Pending', 'High', 1)`.execute(db)
+        await sql`insert into job_write_seqs (company_id, write_seq, names_seq) values (7, 1000, 40), (8, 5, 5)`.execute(db)
+
+        await to('20261129-0006-striped-counts')
+        assert.deepEqual(await rows(db, sql`select company_id, job_status, job_priority, stripe, job_count from job_counts order by company_id, job_status`), [
+          { company_id: 7, job_status: 'Closed', job_priority: 'Low', stripe: 0, job_count: 3 },
+          { company_id: 7, job_status: 'Pending', job_priority: 'High', stripe: 0, job_count: 12 },
+          { company_id: 8, job_status: 'Pending', job_priority: 'High', stripe: 0, job_count: 1 },
+        ])
+        assert.deepEqual(await rows(db, sql`select company_id, stripe, write_seq, names_seq from job_write_seqs order by company_id`), [
+          { company_id: 7, stripe: 0, write_seq: 1000, names_seq: 40 },
+          { company_id: 8, stripe: 0, write_seq: 5, names_seq: 5 },
+        ])
+
+        // Writes in other stripes (as PostgreSQL makes them), then back down: one row per cell and company, summed.
+        await sql`insert into job_counts (company_id, job_status, job_priority, stripe, job_count) values (7, 'Pending', 'High', 5, -2), (7, 'Closed', 'Low', 9, 2)`.execute(db)
+        await sql`insert into job_write_seqs (company_id, stripe, write_seq, names_seq) values (7, 5, 1, 0), (7, 9, 1, 0)`.execute(db)
+        const { error } = await migrator.migrateDown()
+        if (error) throw error
+        assert.deepEqual(await rows(db, sql`select company_id, job_status, job_priority, job_count from job_counts order by company_id, job_status`), [
+          { company_id: 7, job_status: 'Closed', job_priority: 'Low', job_count: 5 },
+          { company_id: 7, job_status: 'Pending', job_priority: 'High', job_count: 10 },
+          { company_id: 8, job_status: 'Pending', job_priority: 'High', job_count: 1 },
+        ])
+        assert.deepEqual(await rows(db, sql`select company_id, write_seq, names_seq from job_write_seqs order by company_id`), [
+          { company_id: 7, write_seq: 1002, names_seq: 40 },
+          { company_id: 8, write_seq: 5, names_seq: 5 },
+        ])
+        // And up again, to the latest.
+        await to('20261129-0006-striped-counts')
+      } finally {
+        await database.close()
+        await cleanup()
+      }
+    })
+  })
+}
