@@ -13,6 +13,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSyn
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'kysely'
+import SqliteDatabase from 'better-sqlite3'
 import { connect, type DatabaseHandle } from '../src/db/connect.ts'
 import { startCheckpointer } from '../src/db/checkpointer.ts'
 import { inTransaction } from '../src/db/transaction.ts'
@@ -107,6 +108,33 @@ describe('WAL checkpoints on a worker thread (sqlite)', () => {
     }
     // A catch-up after the worker has stopped does not wait for it.
     assert.equal(await checkpointer.catchUp(5000), false)
+  })
+
+  it('a catch-up that a reader keeps from copying everything says so, and is not asked for again until the WAL changes', async () => {
+    const file = join(dir, 'held.db')
+    const database = connect(`sqlite:${file}`, { sqliteBackgroundCheckpoints: true })
+    const checkpointer = database.checkpointer!
+    const reader = new SqliteDatabase(file, { readonly: true })
+    try {
+      await sql`create table filler (id integer primary key, data blob)`.execute(database.db)
+      await writePages(database, 50)
+      // A reader's snapshot: frames written after it cannot be copied back while it lasts.
+      reader.exec('begin')
+      reader.prepare('select count(*) from filler').get()
+      await writePages(database, 50)
+      assert.equal(await checkpointer.catchUp(5000), false)
+      assert.ok(checkpointer.last!.checkpointed < checkpointer.last!.log, JSON.stringify(checkpointer.last))
+      assert.equal(checkpointer.walFrames, 0, 'not asked for again at once')
+      // Writes go on (nothing waits for the reader).
+      await inTransaction(database.db, (trx) => sql`insert into filler (data) values (${Buffer.alloc(10)})`.execute(trx))
+      reader.exec('commit')
+      // The WAL changed: the next periodic checkpoint reports it, and a catch-up may be asked for again.
+      await until(() => checkpointer.walFrames > 0)
+      assert.equal(await checkpointer.catchUp(5000), true)
+    } finally {
+      reader.close()
+      await database.close()
+    }
   })
 
   it('under a steady stream of grouped writes, the writer waits for catch-ups and the WAL starts over again and again', async () => {
