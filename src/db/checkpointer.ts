@@ -85,7 +85,7 @@ parentPort.on('message', (message) => {
 `
 
 export interface CheckpointOutcome {
-  /** 1 if the checkpoint could not run to the end (a lock, or a reader still needing frames). */
+  /** 1 if the checkpoint was blocked (another checkpoint held its lock); frames a reader still needs only leave `checkpointed` short of `log`. */
   busy: number
   /** Frames in the WAL when the checkpoint ran. */
   log: number
