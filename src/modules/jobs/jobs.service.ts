@@ -95,6 +95,8 @@ export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, c
   const total = await jobs.countJobs(db, actor.companyId, filters)
   const keys = page.offset < total ? await caches.positions.page(db, actor.companyId, seq, filters, sort, page.perPage, page.offset) : []
   const jobIds = keys.map((k) => k.jobId)
+  // Items of the remembered answer that still hold, by job, with the row version each showed.
+  const remembered = new Map<number, { rowVersion: number; item: JobListItemView }>()
   const stale = caches.answers.stale(cacheKey)
   if (stale && stale.proof.namesSeq === namesSeq) {
     // Jobs were written since the remembered answer, and no name it shows
@@ -108,30 +110,27 @@ export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, c
       caches.answers.confirm(cacheKey, seq)
       return stale.answer as ReturnType<typeof answer>
     }
-    // The remembered answer's items, by job, with the row version each showed.
-    const remembered = new Map<number, { rowVersion: number; item: JobListItemView }>()
     const rememberedItems = (stale.answer as ReturnType<typeof answer>).data
-    stale.proof.jobIds.forEach((id, i) => remembered.set(id, { rowVersion: stale.proof.rowVersions[i]!, item: rememberedItems[i]! }))
-    const toRead = jobIds.filter((id, i) => remembered.get(id)?.rowVersion !== rowVersions[i])
-    const read = new Map((await jobs.findJobViews(db, actor.companyId, toRead)).map((row) => [row.job_id, row]))
-    const items: JobListItemView[] = []
-    const proof = { namesSeq, total, jobIds: [] as number[], rowVersions: [] as number[] }
-    jobIds.forEach((id, i) => {
-      const row = read.get(id)
-      const kept = remembered.get(id)
-      if (row) items.push(presentJobListItem(row))
-      else if (kept && kept.rowVersion === rowVersions[i]) items.push(kept.item)
-      else return // not found by the read (as in findJobViews, a job that is gone is not shown)
-      proof.jobIds.push(id)
-      proof.rowVersions.push(row ? Number(row.row_version) : rowVersions[i]!)
+    // `versions` holds only jobs on this page.
+    stale.proof.jobIds.forEach((id, i) => {
+      const rowVersion = stale.proof.rowVersions[i]!
+      if (versions.get(id) === rowVersion) remembered.set(id, { rowVersion, item: rememberedItems[i]! })
     })
-    const result = answer(items, total)
-    caches.answers.set(cacheKey, seq, result, proof)
-    return result
   }
-  const rows = await jobs.findJobViews(db, actor.companyId, jobIds)
-  const result = answer(rows.map(presentJobListItem), total)
-  caches.answers.set(cacheKey, seq, result, { namesSeq, total, jobIds: rows.map((r) => r.job_id), rowVersions: rows.map((r) => Number(r.row_version)) })
+  const read = new Map((await jobs.findJobViews(db, actor.companyId, jobIds.filter((id) => !remembered.has(id)))).map((row) => [row.job_id, row]))
+  const items: JobListItemView[] = []
+  const proof = { namesSeq, total, jobIds: [] as number[], rowVersions: [] as number[] }
+  for (const id of jobIds) {
+    const row = read.get(id)
+    const kept = remembered.get(id)
+    // Neither: not found by the read (as in findJobViews, a job that is gone is not shown).
+    if (!row && !kept) continue
+    items.push(row ? presentJobListItem(row) : kept!.item)
+    proof.jobIds.push(id)
+    proof.rowVersions.push(row ? Number(row.row_version) : kept!.rowVersion)
+  }
+  const result = answer(items, total)
+  caches.answers.set(cacheKey, seq, result, proof)
   return result
 
   function answer(data: JobListItemView[], total: number) {
