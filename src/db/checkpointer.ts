@@ -131,30 +131,28 @@ export function startCheckpointer(file: string, onStopped: (error?: unknown) => 
   worker.unref()
   let last: CheckpointOutcome | undefined
   /**
-   * A catch-up has ended, and no periodic checkpoint has since found the WAL
-   * at another size than the catch-up left it (one that finds the same size
-   * says nothing new: the write that starts the WAL over may be still to come).
+   * Set when a catch-up ends, to the frames it left in the WAL (-1 if it did
+   * not answer); cleared by the first periodic checkpoint that finds the WAL
+   * at another size (one that finds the same size says nothing new: the
+   * write that starts the WAL over may be still to come).
    */
-  let caughtUp = false
-  /** Frames in the WAL when the last catch-up ended (-1 if it failed or timed out). */
-  let caughtUpLog = -1
+  let caughtUpAt: number | undefined
   let stopping = false
   let exited = false
   let failure: unknown
   /** The catch-up waiting for its answer, if any (one at a time; numbered so a late answer is not taken for a newer one's). */
-  let pending: { id: number; promise: Promise<boolean>; settle(copiedAll: boolean): void } | undefined
+  let pending: { id: number; promise: Promise<boolean>; settle(copiedAll: boolean, walFrames?: number): void } | undefined
   let catchUps = 0
   worker.on('message', (message: CheckpointOutcome | CatchUpReply) => {
     if ('catchUp' in message) {
       if (message.catchUp !== pending?.id) return
       const outcome = message.outcome
       if (outcome) last = outcome
-      caughtUpLog = outcome?.log ?? -1
-      pending.settle(outcome !== null && outcome.busy === 0 && outcome.checkpointed === outcome.log)
+      pending.settle(outcome !== null && outcome.busy === 0 && outcome.checkpointed === outcome.log, outcome?.log)
       return
     }
     last = message
-    if (message.log !== caughtUpLog) caughtUp = false
+    if (message.log !== caughtUpAt) caughtUpAt = undefined
   })
   worker.on('error', (error) => {
     failure = error
@@ -172,22 +170,19 @@ export function startCheckpointer(file: string, onStopped: (error?: unknown) => 
       return last
     },
     get walFrames() {
-      return caughtUp ? 0 : (last?.log ?? 0)
+      return caughtUpAt !== undefined ? 0 : (last?.log ?? 0)
     },
     catchUp(timeoutMs) {
       if (stopping || exited) return Promise.resolve(false)
       if (pending) return pending.promise
       const id = ++catchUps
-      let settle!: (copiedAll: boolean) => void
+      let settle!: (copiedAll: boolean, walFrames?: number) => void
       const promise = new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => {
-          caughtUpLog = -1
-          settle(false)
-        }, timeoutMs)
+        const timer = setTimeout(() => settle(false), timeoutMs)
         timer.unref()
-        settle = (copiedAll) => {
+        settle = (copiedAll, walFrames = -1) => {
           clearTimeout(timer)
-          caughtUp = true
+          caughtUpAt = walFrames
           if (pending?.id === id) pending = undefined
           resolve(copiedAll)
         }
