@@ -16,7 +16,7 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import SqliteDatabase from 'better-sqlite3'
 import { api, NoAnswer, type Answer } from './helpers/http.ts'
 import { assertErrorEnvelope, view } from './helpers/contract.ts'
@@ -24,6 +24,7 @@ import { budget, rng, SEED } from './helpers/mode.ts'
 import { postgresReachable, postgresTarget, sqliteTarget, target, type Target } from './helpers/db.ts'
 import { sleep, spawnServer, TcpProxy, waitFor, type ServerProcess } from './helpers/server.ts'
 import { recorded, type Figures } from './helpers/report.ts'
+import { walCheckpointSequence } from '../test/helpers/wal.ts'
 import { seedWorld, type World } from './helpers/world.ts'
 
 const pgUp = await postgresReachable()
@@ -74,20 +75,6 @@ async function assertStored(t: Target, world: World, shots: Shot[], strict503 = 
     if (s.status === 503 && strict503) assert.equal(byTitle.has(s.title), false, `answered 503 but stored: ${s.title}`)
   }
   return rows.length
-}
-
-/** The checkpoint sequence number in a WAL file's header, or undefined before one is written. */
-function walCheckpointSequence(file: string): number | undefined {
-  const header = Buffer.alloc(32)
-  const fd = openSync(file, 'r')
-  try {
-    if (readSync(fd, header, 0, 32, 0) < 32) return undefined
-  } finally {
-    closeSync(fd)
-  }
-  const magic = header.readUInt32BE(0)
-  if (magic !== 0x377f0682 && magic !== 0x377f0683) return undefined
-  return header.readUInt32BE(12)
 }
 
 const summary = (shots: Shot[]) => {

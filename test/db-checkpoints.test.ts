@@ -9,7 +9,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'kysely'
@@ -17,6 +17,7 @@ import SqliteDatabase from 'better-sqlite3'
 import { connect, type DatabaseHandle } from '../src/db/connect.ts'
 import { startCheckpointer } from '../src/db/checkpointer.ts'
 import { inTransaction } from '../src/db/transaction.ts'
+import { walSequenceNow } from './helpers/wal.ts'
 
 const PAGE = 4096
 
@@ -31,18 +32,6 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
 async function autocheckpoint(database: DatabaseHandle): Promise<number> {
   const { rows } = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(database.db)
   return rows[0]!.wal_autocheckpoint
-}
-
-/** The checkpoint sequence number in a WAL's header: SQLite adds one each time it starts the WAL over. */
-function walCheckpointSequence(file: string): number {
-  const header = Buffer.alloc(32)
-  const fd = openSync(file, 'r')
-  try {
-    assert.equal(readSync(fd, header, 0, 32, 0), 32)
-  } finally {
-    closeSync(fd)
-  }
-  return header.readUInt32BE(12)
 }
 
 /** About `pages` pages of new data, in one transaction. */
@@ -95,13 +84,13 @@ describe('WAL checkpoints on a worker thread (sqlite)', () => {
       await sql`create table filler (id integer primary key, data blob)`.execute(database.db)
       await writePages(database, 300)
       await until(() => checkpointer.walFrames >= 300)
-      const sequence = walCheckpointSequence(`${file}-wal`)
+      const sequence = walSequenceNow(`${file}-wal`)
       assert.equal(await checkpointer.catchUp(5000), true)
       assert.equal(checkpointer.last!.checkpointed, checkpointer.last!.log)
       // Until the worker's next checkpoint finds the WAL at another size, no second catch-up is asked for.
       assert.equal(checkpointer.walFrames, 0)
       await inTransaction(database.db, (trx) => sql`insert into filler (data) values (${Buffer.alloc(10)})`.execute(trx))
-      assert.equal(walCheckpointSequence(`${file}-wal`), sequence + 1)
+      assert.equal(walSequenceNow(`${file}-wal`), sequence + 1)
       await until(() => checkpointer.last!.log < 10)
     } finally {
       await database.close()
@@ -152,7 +141,7 @@ describe('WAL checkpoints on a worker thread (sqlite)', () => {
     const wal = `${file}-wal`
     try {
       await sql`create table filler (id integer primary key, data blob)`.execute(database.db)
-      const firstSequence = walCheckpointSequence(wal)
+      const firstSequence = walSequenceNow(wal)
       // Eight writers, each always with a write queued: groups follow one
       // another with no pause in which the worker could copy everything back
       // on its own. ~20,000 pages in all: a catch-up is asked for once the
@@ -169,7 +158,7 @@ describe('WAL checkpoints on a worker thread (sqlite)', () => {
           }
         }),
       )
-      const restarts = walCheckpointSequence(wal) - firstSequence
+      const restarts = walSequenceNow(wal) - firstSequence
       assert.ok(copiedAll >= 2, `${copiedAll} catch-ups copied the whole WAL`)
       assert.ok(restarts >= 2, `the WAL was started over ${restarts} times`)
       assert.ok(statSync(wal).size < 64 * 1024 * 1024, `the WAL grew to ${statSync(wal).size} bytes`)

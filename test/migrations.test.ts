@@ -6,15 +6,9 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Migrator, sql, type Kysely } from 'kysely'
-import { isSqlite } from '../src/db/dialect.ts'
-import { MIGRATIONS } from '../src/db/migrator.ts'
+import { sql, type Kysely } from 'kysely'
+import { migratorFor } from '../src/db/migrator.ts'
 import { DIALECTS, freshDatabase } from './helpers/app.ts'
-
-async function migratorFor(db: Kysely<any>): Promise<Migrator> {
-  const schema = isSqlite(db) ? undefined : (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]!.schema
-  return new Migrator({ db, provider: { getMigrations: async () => ({ ...MIGRATIONS }) }, ...(schema && { migrationTableSchema: schema }) })
-}
 
 async function rows(db: Kysely<any>, query: ReturnType<typeof sql>) {
   return (await query.execute(db)).rows.map((row) => Object.fromEntries(Object.entries(row as object).map(([k, v]) => [k, typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v])))

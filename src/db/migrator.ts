@@ -11,7 +11,7 @@ import * as stripedCounts from './migrations/20261129-0006-striped-counts.ts'
  * Migrations are listed here rather than read from the folder, so they work
  * the same from a checkout, a bundle or a test; names sort by date.
  */
-export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+const migrations: Record<string, Migration> = {
   '20261128-0001-initial': initial,
   '20261128-0002-idempotency': idempotency,
   '20261128-0003-job-counts': { up: jobCounts.up, down: jobCounts.down },
@@ -22,20 +22,24 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
 
 class StaticMigrationProvider implements MigrationProvider {
   async getMigrations() {
-    return { ...MIGRATIONS }
+    return migrations
   }
 }
 
 export class MigrationError extends Error {}
 
-/** Applies pending migrations; returns the names applied. Throws (and so exits non-zero) on failure. */
-export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+/** Kysely's migrator over our migrations, for this connection's schema. */
+export async function migratorFor(db: Kysely<any>): Promise<Migrator> {
   // On PostgreSQL, Kysely looks for its own tables in every schema unless
   // told which one: name the connection's, so installations (and test runs)
   // in separate schemas of one database never see each other's.
   const migrationTableSchema = isSqlite(db) ? undefined : (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), ...(migrationTableSchema && { migrationTableSchema }) })
-  const { error, results } = await migrator.migrateToLatest()
+  return new Migrator({ db, provider: new StaticMigrationProvider(), ...(migrationTableSchema && { migrationTableSchema }) })
+}
+
+/** Applies pending migrations; returns the names applied. Throws (and so exits non-zero) on failure. */
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  const { error, results } = await (await migratorFor(db)).migrateToLatest()
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown'
     throw new MigrationError(`migration ${failed} failed: ${(error as Error).message ?? String(error)}`)
