@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
-import { call, createBasics, createExtraKey, createJobVia, createTenant, type Tenant } from './helpers/factories.ts'
+import { call, createAssetVia, createBasics, createExtraKey, createJobVia, createTenant, type Tenant } from './helpers/factories.ts'
 import { TRANSITIONS, JOB_STATUSES, type JobStatus } from '../src/modules/jobs/status.ts'
 import { WALK } from './helpers/seed-table.ts'
 
@@ -129,6 +129,31 @@ for (const dialect of DIALECTS) {
         assert.notEqual(tag2, tag1, 'a renamed location changes the job representation and its tag')
         const patch = await call(t.app, 'PATCH', `/api/v1/jobs?id=${jobId}`, { key: key(), body: { job_status: 'Assigned' } })
         assert.equal(patch.headers.etag, (await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })).headers.etag)
+      })
+
+      it('every kind of status change answers the tag GET shows right after, and takes the tag before as If-Match', async () => {
+        // Assigned, with an asset and a schedule: every part of the representation is filled in.
+        const assetId = await createAssetVia(t.app, key(), `ETAG-${Date.now()}`)
+        const jobId = await createJobVia(t.app, key(), basics.locationId, {
+          assigned_technician_id: basics.technicianId,
+          asset_ids: [assetId],
+          scheduled_start: '2026-12-01T09:00:00Z',
+          scheduled_end: '2026-12-01T11:00:00Z',
+        })
+        let tag = (await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })).headers.etag
+        // Starting work stamps actual_start (once: resuming after On Hold keeps it), completing stamps actual_end.
+        for (const status of ['Assigned', 'In Progress', 'On Hold', 'In Progress', 'Completed', 'Invoiced', 'Paid', 'Closed'] as const) {
+          const patch = await call(t.app, 'PATCH', `/api/v1/jobs?id=${jobId}`, { key: key(), body: { job_status: status }, headers: { 'if-match': String(tag) } })
+          assert.equal(patch.status, 200, `${status}: ${JSON.stringify(patch.body)}`)
+          const now = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })
+          assert.equal(now.body.data.job_status, status)
+          assert.equal(now.body.data.assets.length, 1)
+          assert.notEqual(patch.headers.etag, tag, `${status}: a new tag`)
+          assert.equal(patch.headers.etag, now.headers.etag, `${status}: the PATCH answer carries the tag of the job as it is now`)
+          tag = now.headers.etag
+        }
+        const closed = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })
+        assert.ok(closed.body.data.actual_start && closed.body.data.actual_end, 'both stamps are shown')
       })
 
       it('a stale If-Match is 412 and changes nothing; a current one succeeds', async () => {

@@ -50,8 +50,8 @@ export function isUnavailableError(error: unknown): boolean {
  * Locks the rows a read returns until the transaction ends (FOR UPDATE), so
  * a check against them and the write that follows are one step. SQLite
  * write transactions are already exclusive (BEGIN IMMEDIATE) and have no
- * FOR UPDATE.
+ * FOR UPDATE. `of` names the one table of a join whose rows to lock.
  */
-export function forUpdate<DB, TB extends keyof DB, O>(db: Kysely<any>, query: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O> {
-  return isSqlite(db) ? query : query.forUpdate()
+export function forUpdate<DB, TB extends keyof DB, O>(db: Kysely<any>, query: SelectQueryBuilder<DB, TB, O>, of?: TB & string): SelectQueryBuilder<DB, TB, O> {
+  return isSqlite(db) ? query : query.forUpdate(of)
 }

@@ -44,14 +44,30 @@ function jobView(db: Db, companyId: number) {
 export type JobViewRow = NonNullable<Awaited<ReturnType<ReturnType<typeof jobView>['executeTakeFirst']>>>
 
 /** One job as GET shows it, and whether it has asset links at all (most jobs have none: no second query for them). */
-const jobViewById = prepared((db, companyId: number, jobId: number) =>
-  jobView(db, companyId)
+function jobViewWithLinks(db: Db, companyId: number, jobId: number) {
+  return jobView(db, companyId)
     .where('j.job_id', '=', jobId)
-    .select((eb) => eb.exists(eb.selectFrom('job_assets as x').select('x.job_id').whereRef('x.job_id', '=', 'j.job_id')).as('has_asset_links')),
-)
+    .select((eb) => eb.exists(eb.selectFrom('job_assets as x').select('x.job_id').whereRef('x.job_id', '=', 'j.job_id')).as('has_asset_links'))
+}
 
-export async function findJobView(db: Db, companyId: number, jobId: number): Promise<(JobViewRow & { has_asset_links: unknown }) | undefined> {
+export type JobViewWithLinks = JobViewRow & { has_asset_links: unknown }
+
+const jobViewById = prepared((db, companyId: number, jobId: number) => jobViewWithLinks(db, companyId, jobId))
+
+export async function findJobView(db: Db, companyId: number, jobId: number): Promise<JobViewWithLinks | undefined> {
   return (await jobViewById(db, companyId, jobId))[0]
+}
+
+// Only the job's row is locked, not the location, customer or technician it shows (other jobs' writes share those).
+const jobViewByIdForUpdate = prepared((db, companyId: number, jobId: number) => forUpdate(db, jobViewWithLinks(db, companyId, jobId), 'j'))
+
+/**
+ * A job as GET shows it, read for a write: its row stays locked until the
+ * transaction ends. A write then answers its new ETag from this and what
+ * the write returns, without reading the job again.
+ */
+export async function findJobViewForUpdate(db: Db, companyId: number, jobId: number): Promise<JobViewWithLinks | undefined> {
+  return (await jobViewByIdForUpdate(db, companyId, jobId))[0]
 }
 
 const jobById = prepared((db, companyId: number, jobId: number) => db.selectFrom('jobs').selectAll().where('company_id', '=', companyId).where('job_id', '=', jobId))
@@ -373,13 +389,18 @@ export async function updateJob(db: Db, companyId: number, jobId: number, change
   return (await updateOf(columns.join(','))(db, companyId, jobId, now, ...columns.map((column) => changes[column]))) === 1
 }
 
+/** The columns a status change sets besides the status, as the database wrote them. */
+const STATUS_CHANGE_RETURNS = ['updated_at', 'actual_start', 'actual_end', 'row_version'] as const
+export type StatusChangeResult = Pick<JobRow, (typeof STATUS_CHANGE_RETURNS)[number]>
+
 /**
  * The status change as one conditional write: it succeeds only if the job is
  * still in `from`, so concurrent changes cannot both pass the table check.
+ * Returns what it wrote, or undefined if the job was no longer in `from`.
  */
-export async function changeStatus(db: Db, companyId: number, jobId: number, from: JobStatus, to: JobStatus, now: number): Promise<boolean> {
+export async function changeStatus(db: Db, companyId: number, jobId: number, from: JobStatus, to: JobStatus, now: number): Promise<StatusChangeResult | undefined> {
   const write = to === 'In Progress' ? statusChanges.starting : to === 'Completed' ? statusChanges.ending : statusChanges.plain
-  return (await write(db, companyId, jobId, from, to, now)) === 1
+  return (await write(db, companyId, jobId, from, to, now))[0]
 }
 
 /** The three shapes of a status change: starting work sets actual_start once, completing it sets actual_end. */
@@ -396,11 +417,12 @@ function statusChangeQuery(db: Db, companyId: number, jobId: number, from: strin
     .where('company_id', '=', companyId)
     .where('job_id', '=', jobId)
     .where('job_status', '=', from)
+    .returning(STATUS_CHANGE_RETURNS)
 }
 
 /** Each shape is its own prepared statement (its SQL differs). */
 function preparedStatusChange(stamp?: 'start' | 'end') {
-  return preparedWrite((db, companyId: number, jobId: number, from: string, to: string, now: number) => statusChangeQuery(db, companyId, jobId, from, to, now, stamp))
+  return prepared((db, companyId: number, jobId: number, from: string, to: string, now: number) => statusChangeQuery(db, companyId, jobId, from, to, now, stamp))
 }
 
 const statusChanges = { plain: preparedStatusChange(), starting: preparedStatusChange('start'), ending: preparedStatusChange('end') }

@@ -31,15 +31,23 @@ export function requireAssetModule(actor: Actor) {
   }
 }
 
-/** A job as GET shows it, with its ETag (the representation and the row's version). */
-export async function getJob(db: Db, actor: Actor, jobId: number) {
-  const row = await jobs.findJobView(db, actor.companyId, jobId)
-  if (!row) throw notFound('Job', jobId)
+/** The asset links a job shows: none without the asset module, and no query for a job without links. */
+async function assetsShown(db: Db, actor: Actor, row: jobs.JobViewWithLinks) {
   // has_asset_links is 0/1 on SQLite, a boolean on PostgreSQL.
-  const assets = actor.modules.has('assets') && row.has_asset_links ? await jobs.findJobAssets(db, actor.companyId, jobId) : []
+  return actor.modules.has('assets') && row.has_asset_links ? jobs.findJobAssets(db, actor.companyId, row.job_id) : []
+}
+
+/** A job as GET shows it, with its ETag (the representation and the row's version). */
+function shown(row: jobs.JobViewRow, assets: Awaited<ReturnType<typeof assetsShown>>) {
   const job = presentJob(row, assets)
   // presentJob builds the documented fields one by one, so its JSON is the answer's `data` as is.
   return { data: job, ...serializedWithTag(row.row_version, job) }
+}
+
+export async function getJob(db: Db, actor: Actor, jobId: number) {
+  const row = await jobs.findJobView(db, actor.companyId, jobId)
+  if (!row) throw notFound('Job', jobId)
+  return shown(row, await assetsShown(db, actor, row))
 }
 
 /** The ETag of a job now (inside a write's transaction: before or after the write). */
@@ -278,15 +286,20 @@ export async function changeJobStatus(db: Db, actor: Actor, jobId: number, to: J
     // the status just read as well: if another change won in between
     // anyway, read again and judge the request against the new status.
     for (;;) {
-      const job = await jobs.findJobForUpdate(trx, actor.companyId, jobId)
+      const job = await jobs.findJobViewForUpdate(trx, actor.companyId, jobId)
       if (!job) throw notFound('Job', jobId)
-      if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, await currentTag(trx, actor, jobId), 'job')
+      // A status change leaves names and asset links as they are: the job
+      // as read here, with what the write returns, is the job after it, so
+      // its new ETag needs no second read.
+      const assets = await assetsShown(trx, actor, job)
+      if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, shown(job, assets).etag, 'job')
       const from = job.job_status as JobStatus
       if (!canTransition(from, to)) throw new ApiError('invalid_status_transition', transitionRefusal(from, to))
       const now = nowSeconds()
-      if (await jobs.changeStatus(trx, actor.companyId, jobId, from, to, now)) {
+      const written = await jobs.changeStatus(trx, actor.companyId, jobId, from, to, now)
+      if (written) {
         await jobs.recordStatusChange(trx, { jobId, companyId: actor.companyId, from, to, at: now, keyId: actor.keyId })
-        const etag = await currentTag(trx, actor, jobId)
+        const { etag } = shown({ ...job, job_status: to, ...written }, assets)
         // Last, just before COMMIT: on PostgreSQL the company's write sequence row stays locked until then (see recordJobWrite).
         await jobs.recordJobWrite(trx, actor.companyId, [
           { status: from, priority: job.job_priority, delta: -1 },
