@@ -195,9 +195,14 @@ function writeAtomically(file: string, text: string) {
   renameSync(`${file}.tmp`, file)
 }
 
-export function writeJson(report: RunReport): string {
+/**
+ * A run of every scenario writes latest.json (committed: the results of
+ * issue 6); a run of some (--only) writes partial.json (not committed), so
+ * measuring one scenario while working never overwrites the results.
+ */
+export function writeJson(report: RunReport, partial: boolean): string {
   mkdirSync(RESULTS_DIR, { recursive: true })
-  const file = join(RESULTS_DIR, 'latest.json')
+  const file = join(RESULTS_DIR, partial ? 'partial.json' : 'latest.json')
   writeAtomically(file, JSON.stringify(report, null, 2) + '\n')
   return file
 }

@@ -339,7 +339,7 @@ async function main() {
     notes,
   }
   printReport(report)
-  log(`results: ${writeJson(report)}`)
+  log(`results: ${writeJson(report, !!only)}`)
   if (!only) log(`docs: ${writeDocs(report)}`)
   else log('docs/performance.md not updated (a partial run with --only)')
 

@@ -1,0 +1,120 @@
+/**
+ * `npm run bench:ab -- --against REV --only a,b`: is this checkout faster or
+ * slower than REV? On a shared 2-core machine one run against another
+ * differs by 10–40%, so a change is judged by alternating runs of both
+ * versions (docs/performance.md, "Method"). This does exactly that: REV is
+ * checked out into a temporary git worktree (sharing node_modules and the
+ * cached data set), both are built, then each round runs `npm run bench --
+ * --only …` once in each, the order alternating from round to round, and
+ * the per-round figures and their medians are printed side by side.
+ *
+ * Options: --against REV (required), --only a,b (required), --rounds N (3),
+ * --duration S (10), --quick. The working tree is "this" as it is, uncommitted
+ * changes included.
+ */
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { REPO_DIR, RESULTS_DIR } from './dataset.ts'
+import { median } from './report.ts'
+import type { RunReport } from './report.ts'
+
+const { values: args } = parseArgs({
+  options: {
+    against: { type: 'string' },
+    only: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '10' },
+    quick: { type: 'boolean', default: false },
+  },
+})
+if (!args.against || !args.only) {
+  console.error('usage: npm run bench:ab -- --against REV --only scenario[,scenario] [--rounds N] [--duration S] [--quick]')
+  process.exit(2)
+}
+const rounds = Number(args.rounds)
+const scenarios = args.only.split(',')
+
+interface Side {
+  label: string
+  dir: string
+}
+
+/** One measurement: the scenarios' ratio to the baseline and server CPU per request relative to the baseline's. */
+interface Measured {
+  ratio: number
+  cpuCost: number
+  rps: number
+  p99: number
+}
+
+function run(side: Side): Map<string, Measured> {
+  const benchArgs = ['--import', 'tsx', 'bench/run.ts', '--only', args.only!, '--duration', args.duration!, ...(args.quick ? ['--quick'] : [])]
+  const started = Date.now()
+  const result = spawnSync(process.execPath, benchArgs, { cwd: side.dir, stdio: ['ignore', 'inherit', 'inherit'] })
+  if (result.status !== 0) throw new Error(`the benchmark failed in ${side.label} (${side.dir}), exit ${result.status}`)
+  // Versions before partial.json wrote a partial run to latest.json (only ever in the throwaway worktree here).
+  const written = ['partial.json', 'latest.json'].map((name) => join(side.dir, 'bench', 'results', name)).find((file) => existsSync(file) && statSync(file).mtimeMs >= started)
+  if (!written) throw new Error(`the benchmark in ${side.label} wrote no results`)
+  const report = JSON.parse(readFileSync(written, 'utf8')) as RunReport
+  return new Map(
+    report.scenarios.map((s) => [
+      s.name,
+      { ratio: s.ratio, cpuCost: s.server_cpu_ms_per_request / report.baseline_cpu_ms_per_request, rps: s.rps, p99: s.p99_ms },
+    ]),
+  )
+}
+
+function build(side: Side) {
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: side.dir, stdio: 'inherit' })
+}
+
+const head = (rev: string) => execFileSync('git', ['rev-parse', '--short', rev], { cwd: REPO_DIR, encoding: 'utf8' }).trim()
+const worktree = mkdtempSync(join(tmpdir(), 'fsm-ab-'))
+const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench', 'scripts', 'package.json'], { cwd: REPO_DIR, encoding: 'utf8' }).trim() !== ''
+const sides: Side[] = [
+  { label: `this (${head('HEAD')}${dirty ? ' + changes' : ''})`, dir: REPO_DIR },
+  { label: `against (${head(args.against)})`, dir: worktree },
+]
+
+try {
+  execFileSync('git', ['worktree', 'add', '--detach', worktree, args.against], { cwd: REPO_DIR, stdio: 'inherit' })
+  // The same dependencies and the same cached data set (generated once, by whichever side runs first).
+  symlinkSync(join(REPO_DIR, 'node_modules'), join(worktree, 'node_modules'))
+  if (existsSync(join(REPO_DIR, 'bench', 'data'))) symlinkSync(join(REPO_DIR, 'bench', 'data'), join(worktree, 'bench', 'data'))
+  for (const side of sides) build(side)
+
+  const results = sides.map(() => [] as Array<Map<string, Measured>>)
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? [0, 1] : [1, 0]
+    for (const i of order) {
+      console.log(`\n[ab] round ${round + 1} of ${rounds}: ${sides[i]!.label}`)
+      results[i]!.push(run(sides[i]!))
+    }
+  }
+
+  const fmt = (n: number, digits: number) => n.toFixed(digits)
+  console.log(`\n[ab] ${rounds} rounds × ${args.duration} s, alternating; ratio = req/s ÷ the baseline's in the same run; cost = server CPU per request ÷ the baseline's`)
+  for (const name of scenarios) {
+    console.log(`\n${name}`)
+    console.log('| side | ratios (each round) | median ratio | costs (each round) | median cost | median p99 ms |')
+    console.log('|:--|:--|--:|:--|--:|--:|')
+    const medians = sides.map((side, i) => {
+      const rows = results[i]!.map((r) => r.get(name)!).filter(Boolean)
+      const ratio = median(rows.map((r) => r.ratio))
+      const cost = median(rows.map((r) => r.cpuCost))
+      console.log(
+        `| ${side.label} | ${rows.map((r) => fmt(r.ratio, 3)).join(', ')} | ${fmt(ratio, 3)} | ${rows.map((r) => fmt(r.cpuCost, 1)).join(', ')} | ${fmt(cost, 1)} | ${fmt(median(rows.map((r) => r.p99)), 1)} |`,
+      )
+      return { ratio, cost }
+    })
+    const [mine, theirs] = medians as [{ ratio: number; cost: number }, { ratio: number; cost: number }]
+    console.log(`this ÷ against: ratio ${fmt(mine.ratio / theirs.ratio, 3)}, server CPU per request ${fmt(mine.cost / theirs.cost, 3)}`)
+  }
+  console.log(`\n[ab] the last full report of this side: ${join(RESULTS_DIR, 'partial.json')}`)
+} finally {
+  execFileSync('git', ['worktree', 'remove', '--force', worktree], { cwd: REPO_DIR, stdio: 'inherit' })
+  rmSync(worktree, { recursive: true, force: true })
+}
