@@ -79,6 +79,11 @@ const sides: Side[] = [
   { label: `against (${head(args.against)})`, dir: worktree },
 ]
 
+// Ctrl-C reaches the running benchmark too (same process group), which
+// stops; with a listener this process is not killed with it, and the
+// failed run takes the `finally` below, which removes the worktree.
+process.on('SIGINT', () => console.log('\n[ab] interrupted: removing the worktree'))
+
 try {
   execFileSync('git', ['worktree', 'add', '--detach', worktree, args.against], { cwd: REPO_DIR, stdio: 'inherit' })
   // The same dependencies and the same cached data set (generated once, by whichever side runs first).
