@@ -13,11 +13,11 @@
  * changes included.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { REPO_DIR, RESULTS_DIR } from './dataset.ts'
+import { DATA_DIR, REPO_DIR, RESULTS_DIR } from './dataset.ts'
 import { median } from './report.ts'
 import type { RunReport } from './report.ts'
 
@@ -42,11 +42,10 @@ interface Side {
   dir: string
 }
 
-/** One measurement: the scenarios' ratio to the baseline and server CPU per request relative to the baseline's. */
+/** One scenario in one run: its ratio to the baseline, its server CPU per request ÷ the baseline's, its p99. */
 interface Measured {
   ratio: number
   cpuCost: number
-  rps: number
   p99: number
 }
 
@@ -62,7 +61,7 @@ function run(side: Side): Map<string, Measured> {
   return new Map(
     report.scenarios.map((s) => [
       s.name,
-      { ratio: s.ratio, cpuCost: s.server_cpu_ms_per_request / report.baseline_cpu_ms_per_request, rps: s.rps, p99: s.p99_ms },
+      { ratio: s.ratio, cpuCost: s.server_cpu_ms_per_request / report.baseline_cpu_ms_per_request, p99: s.p99_ms },
     ]),
   )
 }
@@ -88,7 +87,8 @@ try {
   execFileSync('git', ['worktree', 'add', '--detach', worktree, args.against], { cwd: REPO_DIR, stdio: 'inherit' })
   // The same dependencies and the same cached data set (generated once, by whichever side runs first).
   symlinkSync(join(REPO_DIR, 'node_modules'), join(worktree, 'node_modules'))
-  if (existsSync(join(REPO_DIR, 'bench', 'data'))) symlinkSync(join(REPO_DIR, 'bench', 'data'), join(worktree, 'bench', 'data'))
+  mkdirSync(DATA_DIR, { recursive: true })
+  symlinkSync(DATA_DIR, join(worktree, 'bench', 'data'))
   for (const side of sides) build(side)
 
   const results = sides.map(() => [] as Array<Map<string, Measured>>)
