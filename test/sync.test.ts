@@ -4,6 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { sql } from 'kysely'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createAssetVia, createBasics, createExtraKey, createJobVia, createTenant, type Tenant } from './helpers/factories.ts'
 import { TRANSITIONS, JOB_STATUSES, type JobStatus } from '../src/modules/jobs/status.ts'
@@ -322,6 +323,95 @@ for (const dialect of DIALECTS) {
         await t.database.db.updateTable('idempotency_keys').set({ locked_at: now - 61 }).where('idempotency_key', '=', 'stuck-1').execute()
         const taken = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'stuck-1' } })
         assert.equal(taken.status, 201, 'released after 60 seconds')
+      })
+
+      /**
+       * A trigger on `table` running `statement` (in each dialect's language)
+       * for each row the event touches where `when` holds; returns its removal.
+       */
+      async function addTrigger(name: string, event: string, table: string, when: string, statement: { sqlite: string; postgres: string }) {
+        const db = t.database.db
+        if (dialect === 'sqlite') {
+          await sql.raw(`create trigger ${name} ${event} on ${table} when ${when} begin ${statement.sqlite}; end`).execute(db)
+          return async () => void (await sql.raw(`drop trigger ${name}`).execute(db))
+        }
+        await sql.raw(`create function ${name}() returns trigger language plpgsql as $$ begin ${statement.postgres}; return new; end $$`).execute(db)
+        await sql.raw(`create trigger ${name} ${event} on ${table} for each row when (${when}) execute function ${name}()`).execute(db)
+        return async () => {
+          await sql.raw(`drop trigger ${name} on ${table}`).execute(db)
+          await sql.raw(`drop function ${name}()`).execute(db)
+        }
+      }
+
+      it('a write and its stored answer commit together: when the answer cannot be stored, the write is not kept (every write route)', async () => {
+        const jobId = await createJobVia(t.app, key(), basics.locationId, { assigned_technician_id: basics.technicianId })
+        const assetId = await createAssetVia(t.app, key(), 'ATOMIC-1')
+        const writes = [
+          ['POST', '/api/v1/jobs', { job_title: 'Atomic', customer_location_id: basics.locationId }, '/api/v1/jobs?per_page=1'],
+          ['PUT', `/api/v1/jobs?id=${jobId}`, { job_title: 'Atomic 2' }, `/api/v1/jobs?id=${jobId}`],
+          ['PATCH', `/api/v1/jobs?id=${jobId}`, { job_status: 'Assigned' }, `/api/v1/jobs?id=${jobId}`],
+          ['POST', '/api/v1/customers', { customer_name: 'Atomic Ltd' }, '/api/v1/customers?per_page=1'],
+          ['PUT', `/api/v1/customers?id=${basics.customerId}`, { notes: 'atomic' }, `/api/v1/customers?id=${basics.customerId}`],
+          ['POST', '/api/v1/locations', { customer_id: basics.customerId, customer_location_name: 'Atomic site' }, '/api/v1/locations?per_page=1'],
+          ['PUT', `/api/v1/locations?id=${basics.locationId}`, { city: 'Atomic City' }, `/api/v1/locations?id=${basics.locationId}`],
+          ['POST', '/api/v1/technicians', { technician_name: 'Atomic Tech' }, '/api/v1/technicians?per_page=1'],
+          ['PUT', `/api/v1/technicians?id=${basics.technicianId}`, { technician_phone: '555-0100' }, `/api/v1/technicians?id=${basics.technicianId}`],
+          ['POST', '/api/v1/assets', { asset_tag: 'ATOMIC-2', asset_name: 'Atomic pump' }, '/api/v1/assets?per_page=1'],
+          ['PUT', `/api/v1/assets?id=${assetId}`, { model: 'A-2' }, `/api/v1/assets?id=${assetId}`],
+        ] as const
+        // A list's total, or a record's ETag: what each write would change.
+        const state = async (probe: string) => {
+          const r = await call(t.app, 'GET', probe, { key: key() })
+          assert.equal(r.status, 200)
+          return r.headers.etag ?? r.body.pagination.total
+        }
+        const removeTrigger = await addTrigger('refuse_answers', 'before update', 'idempotency_keys', "new.state = 'done'", {
+          sqlite: "select raise(abort, 'answers refused')",
+          postgres: "raise exception 'answers refused'",
+        })
+        try {
+          for (const [method, url, body, probe] of writes) {
+            const before = await state(probe)
+            const r = await call(t.app, method, url, { key: key(), body, headers: { 'idempotency-key': `atomic ${method} ${url}` } })
+            assert.equal(r.status, 500, `${method} ${url}: ${JSON.stringify(r.body)}`)
+            assert.equal(await state(probe), before, `${method} ${url}: the write was kept although its answer could not be stored`)
+          }
+        } finally {
+          await removeTrigger()
+        }
+        for (const [method, url, body, probe] of writes) {
+          const before = await state(probe)
+          const first = await call(t.app, method, url, { key: key(), body, headers: { 'idempotency-key': `atomic ${method} ${url}` } })
+          assert.ok(first.status === 200 || first.status === 201, `${method} ${url}: the claim was released after the 5xx (${first.status})`)
+          assert.equal(first.headers['idempotent-replayed'], undefined)
+          const after = await state(probe)
+          assert.notEqual(after, before)
+          const replay = await call(t.app, method, url, { key: key(), body, headers: { 'idempotency-key': `atomic ${method} ${url}` } })
+          assert.equal(replay.headers['idempotent-replayed'], 'true', `${method} ${url}`)
+          assert.equal(replay.status, first.status)
+          assert.deepEqual(replay.body, first.body, `${method} ${url}: the stored answer is the one sent`)
+          for (const header of ['location', 'etag', 'x-request-id']) assert.equal(replay.headers[header], first.headers[header], `${method} ${url}: ${header}`)
+          assert.equal(await state(probe), after, `${method} ${url}: done once`)
+        }
+      })
+
+      it('a write whose claim was taken over meanwhile (it ran past 60 seconds) is rolled back and answered 409', async () => {
+        const total = async () => (await call(t.app, 'GET', '/api/v1/jobs?per_page=1', { key: key() })).body.pagination.total
+        const before = await total()
+        // Inside the write's transaction, as a retry taking the claim over would.
+        const steal = "update idempotency_keys set locked_at = locked_at + 1 where state = 'running'"
+        const removeTrigger = await addTrigger('steal_claims', 'after insert', 'jobs', 'true', { sqlite: steal, postgres: steal })
+        let answer
+        try {
+          answer = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'taken-over' } })
+        } finally {
+          await removeTrigger()
+        }
+        assert.equal(answer.status, 409, JSON.stringify(answer.body))
+        assert.equal(answer.body.error.code, 'idempotency_key_in_use')
+        assert.equal(await total(), before, 'the write was rolled back')
+        const row = await t.database.db.selectFrom('idempotency_keys').selectAll().where('idempotency_key', '=', 'taken-over').executeTakeFirstOrThrow()
+        assert.equal(row.state, 'running', 'the claim is left to its new owner')
       })
 
       it('expired rows are purged from storage', async () => {

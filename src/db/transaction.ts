@@ -33,8 +33,26 @@ const MAX_ATTEMPTS = 5
 /** Writes in one SQLite group at most, so reads waiting behind it are not held up for long. */
 const MAX_GROUP = 32
 
-/** Runs `work` in one transaction; `trx` is the handle to run its queries on. */
-export async function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
+/**
+ * What must commit together with a write, given the write's result: an
+ * idempotent request's answer (http/idempotency.ts), so that no crash can
+ * leave the write done and its answer unrecorded.
+ */
+export type BeforeCommit<T> = (trx: Db, result: T) => Promise<void>
+
+/**
+ * Runs `work` in one transaction; `trx` is the handle to run its queries on.
+ * `beforeCommit`, if given, runs in the same transaction after `work`.
+ */
+export async function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>, beforeCommit?: BeforeCommit<T>): Promise<T> {
+  if (beforeCommit) {
+    const bare = work
+    work = async (trx) => {
+      const result = await bare(trx)
+      await beforeCommit(trx, result)
+      return result
+    }
+  }
   const sqlite = sqliteConnectionOf(db)
   if (sqlite) return groupCommitterOf(db, sqlite).run(work)
   for (let attempt = 1; ; attempt++) {

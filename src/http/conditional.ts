@@ -7,6 +7,12 @@ import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ApiError } from './errors.ts'
 
+/** A record as a write answers it, with its new ETag. */
+export interface Tagged<T> {
+  data: T
+  etag: string
+}
+
 export function etagOf(representation: unknown): string {
   return tagOfJson(JSON.stringify(representation))
 }

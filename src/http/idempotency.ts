@@ -3,12 +3,18 @@
  * one atomic insert (a concurrent twin finds the claim and gets 409); its
  * answer (below 500) is stored and replayed to every later retry of the same
  * request for 24 hours; the same key with a different request is 422.
+ *
+ * A write's answer is stored by the write's own transaction (`answerWrite`):
+ * stored after its COMMIT, a crash in between (or a failed store) left the
+ * write done and its claim open, and a retry 60 s later did it again.
+ * Answers of requests that wrote nothing (refusals) are stored on sending.
  */
 import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/types.ts'
 import { nowSeconds } from '../db/time.ts'
+import type { BeforeCommit } from '../db/transaction.ts'
 import { ApiError, validationError } from './errors.ts'
 
 export const KEEP_SECONDS = 24 * 3600
@@ -17,12 +23,85 @@ export const STALE_CLAIM_SECONDS = 60
 const KEY_PATTERN = /^[\x20-\x7E]{1,255}$/
 /** Headers a replay repeats besides the body and status. */
 const REPLAYED_HEADERS = ['location', 'etag'] as const
+const JSON_TYPE = 'application/json; charset=utf-8'
+
+/** A claim on a key, as this request holds it (`lockedAt` tells it from a later takeover). */
+interface Claim {
+  keyId: number
+  key: string
+  lockedAt: number
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Set when this request owns an idempotency claim whose answer must be stored. */
-    idempotencyClaim: { keyId: number; key: string } | null
+    /** Set while this request owns an idempotency claim whose answer is not stored yet. */
+    idempotencyClaim: Claim | null
   }
+}
+
+const IN_USE = () => new ApiError('idempotency_key_in_use', 'A request with this Idempotency-Key is still being processed; retry shortly', { headers: { 'retry-after': '1' } })
+
+/**
+ * Stores the answer on the claim, if the claim is still this request's (a
+ * request running past STALE_CLAIM_SECONDS may have lost it to a retry).
+ */
+async function storeAnswer(db: Kysely<Database>, claim: Claim, status: number, body: string, headers: Record<string, string>, requestId: string): Promise<boolean> {
+  const result = await db
+    .updateTable('idempotency_keys')
+    .set({ state: 'done', response_status: status, response_body: body, response_headers: JSON.stringify(headers), request_id: requestId })
+    .where('key_id', '=', claim.keyId)
+    .where('idempotency_key', '=', claim.key)
+    .where('state', '=', 'running')
+    .where('locked_at', '=', claim.lockedAt)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows) === 1
+}
+
+/** What a write answers: its status, the headers a replay repeats, and its body (serialised with the route's schema for that status). */
+export interface WriteAnswer {
+  status: number
+  headers?: Partial<Record<(typeof REPLAYED_HEADERS)[number], string>>
+  body: Record<string, unknown>
+}
+
+/**
+ * Runs a write and answers it. `write` passes `beforeCommit` on to the
+ * write's transaction; under a claimed Idempotency-Key it stores the answer
+ * there, so the write and its stored answer commit together or not at all.
+ * If the claim was taken over meanwhile (the request ran past
+ * STALE_CLAIM_SECONDS and a retry took it), the write is rolled back and
+ * answered 409: only one of the two may do it.
+ */
+export async function answerWrite<R>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  // `any`, not R: typed with R, TypeScript would fix R from this parameter
+  // (to unknown) before seeing what `write` returns. The service's own
+  // signature ties its `beforeCommit` to its result.
+  write: (beforeCommit: BeforeCommit<any> | undefined) => Promise<R>,
+  answerOf: (result: R) => WriteAnswer,
+): Promise<FastifyReply> {
+  const claim = request.idempotencyClaim
+  let stored: { answer: WriteAnswer; json: string } | undefined
+  let store: BeforeCommit<R> | undefined
+  if (claim) {
+    store = async (trx, result) => {
+      const answer = answerOf(result)
+      const json = reply.serializeInput(answer.body, String(answer.status)) as string
+      if (!(await storeAnswer(trx, claim, answer.status, json, answer.headers ?? {}, request.id))) {
+        request.idempotencyClaim = null // the claim is the other request's now: leave it alone
+        throw IN_USE()
+      }
+      stored = { answer, json }
+    }
+  }
+  const result = await write(store)
+  const answer = stored?.answer ?? answerOf(result)
+  reply.code(answer.status)
+  for (const [name, value] of Object.entries(answer.headers ?? {})) reply.header(name, value)
+  if (!stored) return reply.send(answer.body)
+  request.idempotencyClaim = null // stored with the write
+  return reply.type(JSON_TYPE).send(stored.json)
 }
 
 /**
@@ -85,7 +164,7 @@ export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: objec
     for (let attempt = 0; attempt < 3; attempt++) {
       const now = nowSeconds()
       if (await claim(keyId, header, print, now)) {
-        request.idempotencyClaim = { keyId, key: header }
+        request.idempotencyClaim = { keyId, key: header, lockedAt: now }
         return
       }
       const row = await db.selectFrom('idempotency_keys').selectAll().where('key_id', '=', keyId).where('idempotency_key', '=', header).executeTakeFirst()
@@ -100,7 +179,7 @@ export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: objec
       }
       if (row.state === 'running') {
         if (row.locked_at > now - STALE_CLAIM_SECONDS) {
-          throw new ApiError('idempotency_key_in_use', 'A request with this Idempotency-Key is still being processed; retry shortly', { headers: { 'retry-after': '1' } })
+          throw IN_USE()
         }
         // The first attempt died (crash) without answering: take the claim over, once.
         const taken = await db
@@ -112,7 +191,7 @@ export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: objec
           .where('locked_at', '=', row.locked_at)
           .executeTakeFirst()
         if (Number(taken.numUpdatedRows) === 1) {
-          request.idempotencyClaim = { keyId, key: header }
+          request.idempotencyClaim = { keyId, key: header, lockedAt: now }
           return
         }
         continue
@@ -121,20 +200,29 @@ export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: objec
       reply.headers(headers)
       reply.header('x-request-id', row.request_id ?? request.id)
       reply.header('idempotent-replayed', 'true')
-      return reply.code(row.response_status ?? 200).type('application/json; charset=utf-8').send(row.response_body ?? '')
+      return reply.code(row.response_status ?? 200).type(JSON_TYPE).send(row.response_body ?? '')
     }
-    throw new ApiError('idempotency_key_in_use', 'A request with this Idempotency-Key is still being processed; retry shortly', { headers: { 'retry-after': '1' } })
+    throw IN_USE()
   }
 
-  /** onSend hook: store the answer of a claimed request (below 500), or release the claim. */
+  /**
+   * onSend hook: store the answer of a claimed request that wrote nothing
+   * (a refusal: its answer is the same on a retry), or release the claim
+   * after a 5xx. A write's answer was stored with the write (answerWrite).
+   */
   async function after(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
     const claimed = request.idempotencyClaim
     if (!claimed) return payload
     request.idempotencyClaim = null
-    const where = db.updateTable('idempotency_keys').where('key_id', '=', claimed.keyId).where('idempotency_key', '=', claimed.key)
     try {
       if (reply.statusCode >= 500) {
-        await db.deleteFrom('idempotency_keys').where('key_id', '=', claimed.keyId).where('idempotency_key', '=', claimed.key).execute()
+        await db
+          .deleteFrom('idempotency_keys')
+          .where('key_id', '=', claimed.keyId)
+          .where('idempotency_key', '=', claimed.key)
+          .where('state', '=', 'running')
+          .where('locked_at', '=', claimed.lockedAt)
+          .execute()
         return payload
       }
       const headers: Record<string, string> = {}
@@ -142,12 +230,9 @@ export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: objec
         const value = reply.getHeader(name)
         if (value !== undefined) headers[name] = String(value)
       }
-      await where
-        .set({ state: 'done', response_status: reply.statusCode, response_body: typeof payload === 'string' ? payload : String(payload ?? ''), response_headers: JSON.stringify(headers), request_id: request.id })
-        .execute()
+      await storeAnswer(db, claimed, reply.statusCode, typeof payload === 'string' ? payload : String(payload ?? ''), headers, request.id)
     } catch (error) {
-      // The write itself succeeded; failing to store the replay must not turn
-      // its answer into an error. The claim expires after STALE_CLAIM_SECONDS.
+      // Nothing was written, so nothing is lost: a retry after STALE_CLAIM_SECONDS runs the request again.
       log.warn({ err: error }, 'could not store idempotent answer')
     }
     return payload

@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
 import { ifMatchOf } from '../../http/conditional.ts'
+import { answerWrite } from '../../http/idempotency.ts'
 import { sendOneOrPage, written } from '../../http/replies.ts'
 import { ERROR_RESPONSES, IdQuery, NoQuery } from '../../http/schemas.ts'
 import {
@@ -54,11 +55,13 @@ export async function assetsRoutes(fastify: FastifyInstance, { database }: AppCo
         response: { 201: AssetWriteResponse, ...ERROR_RESPONSES },
       },
     },
-    async (request, reply) => {
-      const asset = await service.createAsset(db, request.auth!, request.body)
-      reply.code(201).header('location', `/api/v1/assets?id=${asset.asset_id}`)
-      return written(request, 'Asset created successfully', asset)
-    },
+    async (request, reply) =>
+      answerWrite(
+        request,
+        reply,
+        (beforeCommit) => service.createAsset(db, request.auth!, request.body, beforeCommit),
+        (asset) => ({ status: 201, headers: { location: `/api/v1/assets?id=${asset.asset_id}` }, body: written(request, 'Asset created successfully', asset) }),
+      ),
   )
 
   app.put(
@@ -74,11 +77,13 @@ export async function assetsRoutes(fastify: FastifyInstance, { database }: AppCo
         response: { 200: AssetWriteResponse, ...ERROR_RESPONSES },
       },
     },
-    async (request, reply) => {
-      const { data, etag } = await service.updateAsset(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) })
-      reply.header('etag', etag)
-      return written(request, 'Asset updated successfully', data)
-    },
+    async (request, reply) =>
+      answerWrite(
+        request,
+        reply,
+        (beforeCommit) => service.updateAsset(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) }, beforeCommit),
+        ({ data, etag }) => ({ status: 200, headers: { etag }, body: written(request, 'Asset updated successfully', data) }),
+      ),
   )
 
   app.delete(

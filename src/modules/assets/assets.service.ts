@@ -7,8 +7,8 @@ import type { Kysely } from 'kysely'
 import type { AssetRow, Database } from '../../db/types.ts'
 import { isUniqueViolation } from '../../db/dialect.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
-import { inTransaction } from '../../db/transaction.ts'
-import { assertIfMatch, etagOf } from '../../http/conditional.ts'
+import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
+import { assertIfMatch, etagOf, type Tagged } from '../../http/conditional.ts'
 import { ApiError, notFound, validationError } from '../../http/errors.ts'
 import { parseDateTime } from '../../http/formats.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
@@ -45,7 +45,7 @@ export function presentAsset(row: AssetRow): AssetView {
 }
 
 /** The record and its ETag (representation and row version, API.md §8). */
-function withTag(row: AssetRow) {
+function withTag(row: AssetRow): Tagged<AssetView> {
   const data = presentAsset(row)
   return { data, etag: etagOf([row.row_version, data]) }
 }
@@ -93,32 +93,41 @@ export async function listAssets(db: Db, actor: Actor, query: AssetListQueryInpu
   return { data: rows.map(presentAsset), pagination: pagination(page, total), page }
 }
 
-export async function createAsset(db: Db, actor: Actor, input: CreateAssetInput): Promise<AssetView> {
+export async function createAsset(db: Db, actor: Actor, input: CreateAssetInput, beforeCommit?: BeforeCommit<AssetView>): Promise<AssetView> {
   requireAssetsModule(actor)
   await checkLocation(db, actor, input.customer_location_id)
   const now = nowSeconds()
-  const row = await guardTag(input.asset_tag, () =>
-    assets.insertAsset(db, {
-      company_id: actor.companyId,
-      asset_tag: input.asset_tag,
-      asset_name: input.asset_name,
-      search_text: searchText(input.asset_tag, input.asset_name),
-      asset_type: input.asset_type ?? null,
-      asset_status: input.asset_status ?? 'Active',
-      customer_location_id: input.customer_location_id ?? null,
-      serial_number: input.serial_number ?? null,
-      manufacturer: input.manufacturer ?? null,
-      model: input.model ?? null,
-      installed_at: input.installed_at === undefined ? null : seconds(input.installed_at),
-      created_at: now,
-      updated_at: now,
-      deleted_at: null,
-    }),
-  )
-  return presentAsset(row)
+  return inTransaction(db, async (trx) => {
+    const row = await guardTag(input.asset_tag, () =>
+      assets.insertAsset(trx, {
+        company_id: actor.companyId,
+        asset_tag: input.asset_tag,
+        asset_name: input.asset_name,
+        search_text: searchText(input.asset_tag, input.asset_name),
+        asset_type: input.asset_type ?? null,
+        asset_status: input.asset_status ?? 'Active',
+        customer_location_id: input.customer_location_id ?? null,
+        serial_number: input.serial_number ?? null,
+        manufacturer: input.manufacturer ?? null,
+        model: input.model ?? null,
+        installed_at: input.installed_at === undefined ? null : seconds(input.installed_at),
+        created_at: now,
+        updated_at: now,
+        deleted_at: null,
+      }),
+    )
+    return presentAsset(row)
+  }, beforeCommit)
 }
 
-export async function updateAsset(db: Db, actor: Actor, assetId: number, input: UpdateAssetInput, conditions: { ifMatch?: string | undefined } = {}) {
+export async function updateAsset(
+  db: Db,
+  actor: Actor,
+  assetId: number,
+  input: UpdateAssetInput,
+  conditions: { ifMatch?: string | undefined } = {},
+  beforeCommit?: BeforeCommit<Tagged<AssetView>>,
+): Promise<Tagged<AssetView>> {
   requireAssetsModule(actor)
   if (Object.keys(input).length === 0) throw validationError([{ field: 'body', message: 'Request body must contain at least one field to update' }])
   await checkLocation(db, actor, input.customer_location_id)
@@ -145,7 +154,7 @@ export async function updateAsset(db: Db, actor: Actor, assetId: number, input: 
     const row = await guardTag(tag, () => assets.updateAsset(trx, actor.companyId, assetId, changes))
     if (!row) throw notFound('Asset', assetId)
     return withTag(row)
-  })
+  }, beforeCommit)
 }
 
 /** Soft delete; honours If-Match like PUT, so a client can delete only the version it saw. */

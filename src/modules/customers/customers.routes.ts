@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
 import { ifMatchOf } from '../../http/conditional.ts'
+import { answerWrite } from '../../http/idempotency.ts'
 import { sendOneOrPage, written } from '../../http/replies.ts'
 import { ERROR_RESPONSES, IdQuery, NoQuery } from '../../http/schemas.ts'
 import {
@@ -45,11 +46,13 @@ export async function customersRoutes(fastify: FastifyInstance, { database }: Ap
       config: { scope: 'customers:write' },
       schema: { tags, summary: 'Create a customer', querystring: NoQuery, body: CreateCustomerBody, response: { 201: CustomerWriteResponse, ...ERROR_RESPONSES } },
     },
-    async (request, reply) => {
-      const customer = await service.createCustomer(db, request.auth!, request.body)
-      reply.code(201).header('location', `/api/v1/customers?id=${customer.customer_id}`)
-      return written(request, 'Customer created successfully', customer)
-    },
+    async (request, reply) =>
+      answerWrite(
+        request,
+        reply,
+        (beforeCommit) => service.createCustomer(db, request.auth!, request.body, beforeCommit),
+        (customer) => ({ status: 201, headers: { location: `/api/v1/customers?id=${customer.customer_id}` }, body: written(request, 'Customer created successfully', customer) }),
+      ),
   )
 
   app.put(
@@ -58,10 +61,12 @@ export async function customersRoutes(fastify: FastifyInstance, { database }: Ap
       config: { scope: 'customers:write' },
       schema: { tags, summary: 'Update a customer (partial)', querystring: IdQuery('customer'), body: UpdateCustomerBody, response: { 200: CustomerWriteResponse, ...ERROR_RESPONSES } },
     },
-    async (request, reply) => {
-      const { data, etag } = await service.updateCustomer(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) })
-      reply.header('etag', etag)
-      return written(request, 'Customer updated successfully', data)
-    },
+    async (request, reply) =>
+      answerWrite(
+        request,
+        reply,
+        (beforeCommit) => service.updateCustomer(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) }, beforeCommit),
+        ({ data, etag }) => ({ status: 200, headers: { etag }, body: written(request, 'Customer updated successfully', data) }),
+      ),
   )
 }

@@ -2,8 +2,8 @@
 import type { Kysely } from 'kysely'
 import type { CustomerRow, Database } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
-import { inTransaction } from '../../db/transaction.ts'
-import { assertIfMatch, etagOf } from '../../http/conditional.ts'
+import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
+import { assertIfMatch, etagOf, type Tagged } from '../../http/conditional.ts'
 import { notFound, validationError } from '../../http/errors.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
 import { searchText } from '../../http/search.ts'
@@ -28,7 +28,7 @@ export function presentCustomer(row: CustomerRow): CustomerView {
 }
 
 /** The record and its ETag (representation and row version, API.md §8). */
-function withTag(row: CustomerRow) {
+function withTag(row: CustomerRow): Tagged<CustomerView> {
   const data = presentCustomer(row)
   return { data, etag: etagOf([row.row_version, data]) }
 }
@@ -46,23 +46,32 @@ export async function listCustomers(db: Db, actor: Actor, query: CustomerListQue
   return { data: rows.map(presentCustomer), pagination: pagination(page, total), page }
 }
 
-export async function createCustomer(db: Db, actor: Actor, input: CreateCustomerInput): Promise<CustomerView> {
+export async function createCustomer(db: Db, actor: Actor, input: CreateCustomerInput, beforeCommit?: BeforeCommit<CustomerView>): Promise<CustomerView> {
   const now = nowSeconds()
-  const row = await customers.insertCustomer(db, {
+  return inTransaction(db, async (trx) => {
+    const row = await customers.insertCustomer(trx, {
     company_id: actor.companyId,
     customer_name: input.customer_name,
     search_text: searchText(input.customer_name),
     customer_email: input.customer_email ?? null,
     customer_phone: input.customer_phone ?? null,
     billing_address: input.billing_address ?? null,
-    notes: input.notes ?? null,
-    created_at: now,
-    updated_at: now,
-  })
-  return presentCustomer(row)
+      notes: input.notes ?? null,
+      created_at: now,
+      updated_at: now,
+    })
+    return presentCustomer(row)
+  }, beforeCommit)
 }
 
-export async function updateCustomer(db: Db, actor: Actor, customerId: number, input: UpdateCustomerInput, conditions: { ifMatch?: string | undefined } = {}) {
+export async function updateCustomer(
+  db: Db,
+  actor: Actor,
+  customerId: number,
+  input: UpdateCustomerInput,
+  conditions: { ifMatch?: string | undefined } = {},
+  beforeCommit?: BeforeCommit<Tagged<CustomerView>>,
+): Promise<Tagged<CustomerView>> {
   if (Object.keys(input).length === 0) throw validationError([{ field: 'body', message: 'Request body must contain at least one field to update' }])
   return inTransaction(db, async (trx) => {
     const current = await customers.findCustomerForUpdate(trx, actor.companyId, customerId)
@@ -75,5 +84,5 @@ export async function updateCustomer(db: Db, actor: Actor, customerId: number, i
     await touchJobLists(trx, actor.companyId)
     if (!row) throw notFound('Customer', customerId)
     return withTag(row)
-  })
+  }, beforeCommit)
 }

@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
 import { ifMatchOf } from '../../http/conditional.ts'
+import { answerWrite } from '../../http/idempotency.ts'
 import { ERROR_RESPONSES, NoQuery } from '../../http/schemas.ts'
 import { sendOneOrPage, written } from '../../http/replies.ts'
 import {
@@ -58,11 +59,13 @@ export async function jobsRoutes(fastify: FastifyInstance, { database }: AppCont
       preValidation: assetModuleFirst,
       schema: { tags, summary: 'Create a job', querystring: NoQuery, body: CreateJobBody, response: { 201: CreateJobResponse, ...ERROR_RESPONSES } },
     },
-    async (request, reply) => {
-      const job = await service.createJob(db, request.auth!, request.body)
-      reply.code(201).header('location', `/api/v1/jobs?id=${job.job_id}`)
-      return written(request, 'Job created successfully', job)
-    },
+    async (request, reply) =>
+      answerWrite(
+        request,
+        reply,
+        (beforeCommit) => service.createJob(db, request.auth!, request.body, beforeCommit),
+        (job) => ({ status: 201, headers: { location: `/api/v1/jobs?id=${job.job_id}` }, body: written(request, 'Job created successfully', job) }),
+      ),
   )
 
   app.put(
@@ -79,11 +82,13 @@ export async function jobsRoutes(fastify: FastifyInstance, { database }: AppCont
         response: { 200: UpdateJobResponse, ...ERROR_RESPONSES },
       },
     },
-    async (request, reply) => {
-      const { data, etag } = await service.updateJob(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) })
-      reply.header('etag', etag)
-      return written(request, 'Job updated successfully', data)
-    },
+    async (request, reply) =>
+      answerWrite(
+        request,
+        reply,
+        (beforeCommit) => service.updateJob(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) }, beforeCommit),
+        ({ data, etag }) => ({ status: 200, headers: { etag }, body: written(request, 'Job updated successfully', data) }),
+      ),
   )
 
   app.patch(
@@ -99,11 +104,13 @@ export async function jobsRoutes(fastify: FastifyInstance, { database }: AppCont
         response: { 200: PatchJobResponse, ...ERROR_RESPONSES },
       },
     },
-    async (request, reply) => {
-      const { data, etag } = await service.changeJobStatus(db, request.auth!, request.query.id, request.body.job_status, { ifMatch: ifMatchOf(request) })
-      reply.header('etag', etag)
-      return written(request, `Job status updated to ${data.job_status}`, data)
-    },
+    async (request, reply) =>
+      answerWrite(
+        request,
+        reply,
+        (beforeCommit) => service.changeJobStatus(db, request.auth!, request.query.id, request.body.job_status, { ifMatch: ifMatchOf(request) }, beforeCommit),
+        ({ data, etag }) => ({ status: 200, headers: { etag }, body: written(request, `Job status updated to ${data.job_status}`, data) }),
+      ),
   )
 
   app.get(

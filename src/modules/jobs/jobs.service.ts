@@ -5,8 +5,8 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
-import { inTransaction } from '../../db/transaction.ts'
-import { assertIfMatch, serializedWithTag } from '../../http/conditional.ts'
+import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
+import { assertIfMatch, serializedWithTag, type Tagged } from '../../http/conditional.ts'
 import { ApiError, notFound, validationError, type FieldError } from '../../http/errors.ts'
 import { parseDateBound } from '../../http/formats.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
@@ -177,8 +177,17 @@ async function checkReferences(
   }
 }
 
+/** What the write routes answer (`beforeCommit` gets it inside the write's transaction). */
+export interface JobCreated {
+  job_id: number
+  job_title: string
+  job_status: 'Pending'
+  created_at: string
+}
+export type JobUpdated = Tagged<{ job_id: number; job_title: string; job_status: JobStatus }>
+export type JobStatusChanged = Tagged<{ job_id: number; job_status: JobStatus; previous_status: JobStatus }>
 
-export async function createJob(db: Db, actor: Actor, input: CreateJobInput) {
+export async function createJob(db: Db, actor: Actor, input: CreateJobInput, beforeCommit?: BeforeCommit<JobCreated>): Promise<JobCreated> {
   if (input.asset_ids !== undefined) requireAssetModule(actor)
   const start = toSeconds(input.scheduled_start)
   const end = toSeconds(input.scheduled_end)
@@ -210,7 +219,7 @@ export async function createJob(db: Db, actor: Actor, input: CreateJobInput) {
     await jobs.recordStatusChange(trx, { jobId, companyId: actor.companyId, from: null, to: 'Pending', at: now, keyId: actor.keyId })
     await jobs.recordJobWrite(trx, actor.companyId, [{ status: 'Pending', priority: input.job_priority ?? 'Medium', delta: 1 }])
     return { job_id: jobId, job_title: input.job_title, job_status: 'Pending' as const, created_at: toIso(now) }
-  })
+  }, beforeCommit)
 }
 
 /** PUT: only links in `assetIds` remain; staying links keep linked_at, and their type unless one is sent. */
@@ -227,7 +236,14 @@ async function syncLinks(trx: Db, actor: Actor, jobId: number, requested: number
   await jobs.insertLinks(trx, actor.companyId, jobId, wanted.filter((id) => !currentIds.has(id)), relationshipType ?? DEFAULT_RELATIONSHIP, now)
 }
 
-export async function updateJob(db: Db, actor: Actor, jobId: number, input: UpdateJobInput, conditions: WriteConditions = {}) {
+export async function updateJob(
+  db: Db,
+  actor: Actor,
+  jobId: number,
+  input: UpdateJobInput,
+  conditions: WriteConditions = {},
+  beforeCommit?: BeforeCommit<JobUpdated>,
+): Promise<JobUpdated> {
   if (input.asset_ids !== undefined) requireAssetModule(actor)
   const details: FieldError[] = jobRequestRules(input)
   if (Object.keys(input).length === 0) details.push({ field: 'body', message: 'Request body must contain at least one field to update' })
@@ -277,10 +293,17 @@ export async function updateJob(db: Db, actor: Actor, jobId: number, input: Upda
         : [],
     )
     return { data: { job_id: jobId, job_title: changes.job_title ?? job.job_title, job_status: job.job_status as JobStatus }, etag }
-  })
+  }, beforeCommit)
 }
 
-export async function changeJobStatus(db: Db, actor: Actor, jobId: number, to: JobStatus, conditions: WriteConditions = {}) {
+export async function changeJobStatus(
+  db: Db,
+  actor: Actor,
+  jobId: number,
+  to: JobStatus,
+  conditions: WriteConditions = {},
+  beforeCommit?: BeforeCommit<JobStatusChanged>,
+): Promise<JobStatusChanged> {
   return inTransaction(db, async (trx) => {
     // The row is locked for the transaction and the write is conditional on
     // the status just read as well: if another change won in between
@@ -308,5 +331,5 @@ export async function changeJobStatus(db: Db, actor: Actor, jobId: number, to: J
         return { data: { job_id: jobId, job_status: to, previous_status: from }, etag }
       }
     }
-  })
+  }, beforeCommit)
 }

@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
 import { ifMatchOf } from '../../http/conditional.ts'
+import { answerWrite } from '../../http/idempotency.ts'
 import { sendOneOrPage, written } from '../../http/replies.ts'
 import { ERROR_RESPONSES, IdQuery, NoQuery } from '../../http/schemas.ts'
 import {
@@ -46,11 +47,13 @@ export async function locationsRoutes(fastify: FastifyInstance, { database }: Ap
       config: { scope: 'customers:write' },
       schema: { tags, summary: 'Create a customer location', querystring: NoQuery, body: CreateLocationBody, response: { 201: LocationWriteResponse, ...ERROR_RESPONSES } },
     },
-    async (request, reply) => {
-      const location = await service.createLocation(db, request.auth!, request.body)
-      reply.code(201).header('location', `/api/v1/locations?id=${location.customer_location_id}`)
-      return written(request, 'Location created successfully', location)
-    },
+    async (request, reply) =>
+      answerWrite(
+        request,
+        reply,
+        (beforeCommit) => service.createLocation(db, request.auth!, request.body, beforeCommit),
+        (location) => ({ status: 201, headers: { location: `/api/v1/locations?id=${location.customer_location_id}` }, body: written(request, 'Location created successfully', location) }),
+      ),
   )
 
   app.put(
@@ -66,10 +69,12 @@ export async function locationsRoutes(fastify: FastifyInstance, { database }: Ap
         response: { 200: LocationWriteResponse, ...ERROR_RESPONSES },
       },
     },
-    async (request, reply) => {
-      const { data, etag } = await service.updateLocation(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) })
-      reply.header('etag', etag)
-      return written(request, 'Location updated successfully', data)
-    },
+    async (request, reply) =>
+      answerWrite(
+        request,
+        reply,
+        (beforeCommit) => service.updateLocation(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) }, beforeCommit),
+        ({ data, etag }) => ({ status: 200, headers: { etag }, body: written(request, 'Location updated successfully', data) }),
+      ),
   )
 }

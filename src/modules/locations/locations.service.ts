@@ -2,8 +2,8 @@
 import type { Kysely } from 'kysely'
 import type { Database, LocationRow } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
-import { inTransaction } from '../../db/transaction.ts'
-import { assertIfMatch, etagOf } from '../../http/conditional.ts'
+import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
+import { assertIfMatch, etagOf, type Tagged } from '../../http/conditional.ts'
 import { notFound, validationError, type FieldError } from '../../http/errors.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
 import { searchText } from '../../http/search.ts'
@@ -39,7 +39,7 @@ export function presentLocation(row: locations.LocationViewRow): LocationView {
  * representation holds the customer's live name, so renaming the customer
  * changes the location's tag too.
  */
-function withTag(row: locations.LocationViewRow) {
+function withTag(row: locations.LocationViewRow): Tagged<LocationView> {
   const data = presentLocation(row)
   return { data, etag: etagOf([row.row_version, data]) }
 }
@@ -72,7 +72,7 @@ export async function listLocations(db: Db, actor: Actor, query: LocationListQue
   return { data: rows.map(presentLocation), pagination: pagination(page, total), page }
 }
 
-export async function createLocation(db: Db, actor: Actor, input: CreateLocationInput): Promise<LocationView> {
+export async function createLocation(db: Db, actor: Actor, input: CreateLocationInput, beforeCommit?: BeforeCommit<LocationView>): Promise<LocationView> {
   return inTransaction(db, async (trx) => {
     const details: FieldError[] = []
     await checkCustomer(trx, actor, input.customer_id, details)
@@ -95,7 +95,7 @@ export async function createLocation(db: Db, actor: Actor, input: CreateLocation
       updated_at: now,
     })
     return presentLocation(await currentView(trx, actor, locationId))
-  })
+  }, beforeCommit)
 }
 
 export async function updateLocation(
@@ -104,7 +104,8 @@ export async function updateLocation(
   locationId: number,
   input: UpdateLocationInput,
   conditions: { ifMatch?: string | undefined } = {},
-) {
+  beforeCommit?: BeforeCommit<Tagged<LocationView>>,
+): Promise<Tagged<LocationView>> {
   const details: FieldError[] = []
   if (Object.keys(input).length === 0) details.push({ field: 'body', message: 'Request body must contain at least one field to update' })
   return inTransaction(db, async (trx) => {
@@ -120,5 +121,5 @@ export async function updateLocation(
     // Job lists show location names and their customers.
     await touchJobLists(trx, actor.companyId)
     return withTag(await currentView(trx, actor, locationId))
-  })
+  }, beforeCommit)
 }

@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
 import { ifMatchOf } from '../../http/conditional.ts'
+import { answerWrite } from '../../http/idempotency.ts'
 import { sendOneOrPage, written } from '../../http/replies.ts'
 import { ERROR_RESPONSES, IdQuery, NoQuery } from '../../http/schemas.ts'
 import {
@@ -45,11 +46,13 @@ export async function techniciansRoutes(fastify: FastifyInstance, { database }: 
       config: { scope: 'technicians:write' },
       schema: { tags, summary: 'Create a technician', querystring: NoQuery, body: CreateTechnicianBody, response: { 201: TechnicianWriteResponse, ...ERROR_RESPONSES } },
     },
-    async (request, reply) => {
-      const technician = await service.createTechnician(db, request.auth!, request.body)
-      reply.code(201).header('location', `/api/v1/technicians?id=${technician.technician_id}`)
-      return written(request, 'Technician created successfully', technician)
-    },
+    async (request, reply) =>
+      answerWrite(
+        request,
+        reply,
+        (beforeCommit) => service.createTechnician(db, request.auth!, request.body, beforeCommit),
+        (technician) => ({ status: 201, headers: { location: `/api/v1/technicians?id=${technician.technician_id}` }, body: written(request, 'Technician created successfully', technician) }),
+      ),
   )
 
   app.put(
@@ -65,10 +68,12 @@ export async function techniciansRoutes(fastify: FastifyInstance, { database }: 
         response: { 200: TechnicianWriteResponse, ...ERROR_RESPONSES },
       },
     },
-    async (request, reply) => {
-      const { data, etag } = await service.updateTechnician(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) })
-      reply.header('etag', etag)
-      return written(request, 'Technician updated successfully', data)
-    },
+    async (request, reply) =>
+      answerWrite(
+        request,
+        reply,
+        (beforeCommit) => service.updateTechnician(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) }, beforeCommit),
+        ({ data, etag }) => ({ status: 200, headers: { etag }, body: written(request, 'Technician updated successfully', data) }),
+      ),
   )
 }

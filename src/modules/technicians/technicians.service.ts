@@ -2,8 +2,8 @@
 import type { Kysely } from 'kysely'
 import type { Database, TechnicianRow } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
-import { inTransaction } from '../../db/transaction.ts'
-import { assertIfMatch, etagOf } from '../../http/conditional.ts'
+import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
+import { assertIfMatch, etagOf, type Tagged } from '../../http/conditional.ts'
 import { notFound, validationError } from '../../http/errors.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
 import { searchText } from '../../http/search.ts'
@@ -29,7 +29,7 @@ export function presentTechnician(row: TechnicianRow): TechnicianView {
 }
 
 /** The record and its ETag (representation and row version, API.md §8). */
-function withTag(row: TechnicianRow) {
+function withTag(row: TechnicianRow): Tagged<TechnicianView> {
   const data = presentTechnician(row)
   return { data, etag: etagOf([row.row_version, data]) }
 }
@@ -51,19 +51,21 @@ export async function listTechnicians(db: Db, actor: Actor, query: TechnicianLis
   return { data: rows.map(presentTechnician), pagination: pagination(page, total), page }
 }
 
-export async function createTechnician(db: Db, actor: Actor, input: CreateTechnicianInput): Promise<TechnicianView> {
+export async function createTechnician(db: Db, actor: Actor, input: CreateTechnicianInput, beforeCommit?: BeforeCommit<TechnicianView>): Promise<TechnicianView> {
   const now = nowSeconds()
-  const row = await technicians.insertTechnician(db, {
+  return inTransaction(db, async (trx) => {
+    const row = await technicians.insertTechnician(trx, {
     company_id: actor.companyId,
     technician_name: input.technician_name,
     search_text: searchText(input.technician_name),
     technician_email: input.technician_email ?? null,
     technician_phone: input.technician_phone ?? null,
-    technician_status: input.technician_status ?? 'Active',
-    created_at: now,
-    updated_at: now,
-  })
-  return presentTechnician(row)
+      technician_status: input.technician_status ?? 'Active',
+      created_at: now,
+      updated_at: now,
+    })
+    return presentTechnician(row)
+  }, beforeCommit)
 }
 
 /** Deactivating a technician leaves the jobs already assigned to them as they are (API.md §5). */
@@ -73,7 +75,8 @@ export async function updateTechnician(
   technicianId: number,
   input: UpdateTechnicianInput,
   conditions: { ifMatch?: string | undefined } = {},
-) {
+  beforeCommit?: BeforeCommit<Tagged<TechnicianView>>,
+): Promise<Tagged<TechnicianView>> {
   if (Object.keys(input).length === 0) throw validationError([{ field: 'body', message: 'Request body must contain at least one field to update' }])
   return inTransaction(db, async (trx) => {
     const current = await technicians.findTechnicianForUpdate(trx, actor.companyId, technicianId)
@@ -86,5 +89,5 @@ export async function updateTechnician(
     await touchJobLists(trx, actor.companyId)
     if (!row) throw notFound('Technician', technicianId)
     return withTag(row)
-  })
+  }, beforeCommit)
 }
