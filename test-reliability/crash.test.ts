@@ -474,6 +474,109 @@ async function selfTest(db: Target, server: ServerProcess, world: World, jobs: M
   return `caught ${caught.length}/${damages.length} injected losses`
 }
 
+// ---- Idempotent creates across a crash (promise 2: a retried request is done once)
+
+/**
+ * Rounds of concurrent creates, each under its own Idempotency-Key, ended by
+ * `kill -9`; after the restart every create is retried with its key and
+ * body, once the claims the dead process left open are 60 s old (aged in the
+ * database, as the clock would). Every retry must answer 201, a retry of an
+ * answered create must replay that answer (request_id included), and each
+ * key must have made exactly one job: a create that committed but whose
+ * answer was not yet stored when the process died must not run again.
+ */
+interface IdempotentCreate {
+  key: string
+  body: { job_title: string; customer_location_id: number }
+  /** Its answer, if one came before the kill. */
+  answer?: Answer
+}
+
+async function idempotentCreatesAcrossCrashes(dialect: 'sqlite' | 'postgres', figures: Figures) {
+  const db: Target = await target(dialect)
+  let server: ServerProcess | undefined
+  const totals = { rounds: 0, creates: 0, answered: 0, unanswered: 0, committed_unanswered: 0, run_on_retry: 0, duplicates: 0 }
+  try {
+    const world = await seedWorld(db.database, { name: `Idempotent crash ${dialect}`, locations: 2, technicians: 1, assets: 0 })
+    const start = () => spawnServer({ databaseUrl: db.url, env: { FSM_KEY_CACHE_MS: '1000' } })
+    const r = rng(SEED + 4243 + dialect.length)
+    for (let round = 1; round <= budget(2, 6); round++) {
+      totals.rounds = round
+      server = await start()
+      const base = server.base
+      const sent: IdempotentCreate[] = []
+      let killed = false
+      const killAfter = r.int(budget(30, 100), budget(80, 400))
+      const client = async (c: number) => {
+        for (let n = 0; !killed; n++) {
+          const key = `${dialect}-${round}-${c}-${n}`
+          const create: IdempotentCreate = { key, body: { job_title: `i-${key}`, customer_location_id: r.pick(world.locationIds) } }
+          sent.push(create)
+          try {
+            create.answer = await api(base, 'POST', '/api/v1/jobs', { key: world.apiKey, json: create.body, headers: { 'idempotency-key': key }, timeoutMs: 30_000 })
+            assert.equal(create.answer.status, 201, `create ${key}: ${create.answer.text}`)
+          } catch (error) {
+            if (!(error instanceof NoAnswer)) throw error
+          }
+        }
+      }
+      const killer = (async () => {
+        const deadline = Date.now() + 60_000
+        while (sent.filter((c) => c.answer).length < killAfter && Date.now() < deadline) await sleep(2)
+        await sleep(r.int(0, 10))
+        killed = true
+        await server!.kill9()
+      })()
+      await Promise.all([killer, ...Array.from({ length: CLIENTS }, (_, c) => client(c))])
+
+      server = await start()
+      await db.database.db.updateTable('idempotency_keys').set((eb) => ({ locked_at: eb('locked_at', '-', 61) })).where('state', '=', 'running').execute()
+      const retries = new Map<string, Answer>()
+      for (let i = 0; i < sent.length; i += CLIENTS) {
+        await Promise.all(
+          sent.slice(i, i + CLIENTS).map(async (create) => {
+            retries.set(create.key, await api(server!.base, 'POST', '/api/v1/jobs', { key: world.apiKey, json: create.body, headers: { 'idempotency-key': create.key } }))
+          }),
+        )
+      }
+      const titles = new Map<string, number>()
+      const rows = await db.database.db.selectFrom('jobs').select('job_title').where('company_id', '=', world.companyId).execute()
+      for (const row of rows) titles.set(row.job_title, (titles.get(row.job_title) ?? 0) + 1)
+      totals.duplicates += [...titles.values()].filter((n) => n > 1).length
+      for (const create of sent) {
+        const retry = retries.get(create.key)!
+        assert.equal(retry.status, 201, `retry of ${create.key}: ${retry.text}`)
+        assert.equal(titles.get(create.body.job_title), 1, `${create.key} made ${titles.get(create.body.job_title) ?? 0} jobs (done once on a retry, also across a crash)`)
+        const replayed = retry.headers.get('idempotent-replayed') === 'true'
+        if (create.answer) {
+          assert.ok(replayed, `the retry of answered create ${create.key} was not a replay`)
+          assert.deepEqual(retry.body, create.answer.body, `the replay of ${create.key} is the first answer`)
+        } else if (replayed) totals.committed_unanswered++
+        else totals.run_on_retry++
+      }
+      totals.creates += sent.length
+      totals.answered += sent.filter((c) => c.answer).length
+      totals.unanswered += sent.filter((c) => !c.answer).length
+      Object.assign(figures, totals)
+      await server.stop()
+      server = undefined
+    }
+  } finally {
+    Object.assign(figures, totals)
+    await server?.stop()
+    await db.cleanup()
+  }
+}
+
+describe('2. a create retried under its Idempotency-Key is done once, across kill -9', { timeout: budget(120_000, 300_000) }, () => {
+  for (const dialect of ['sqlite', 'postgres'] as const) {
+    const skip = dialect === 'postgres' && !pgUp ? 'PostgreSQL is not reachable (FSM_TEST_DATABASE_URL)' : false
+    it(`${dialect}: rounds of idempotent creates ended by SIGKILL, then every create retried with its key`, { skip }, () =>
+      recorded('2-histories', `idempotent-creates-across-kill-9-${dialect}`, (figures) => idempotentCreatesAcrossCrashes(dialect, figures)),
+    )
+  }
+})
+
 describe('1. no acknowledged write is lost on a crash (kill -9)', { timeout: budget(240_000, 900_000) }, () => {
   for (const backend of BACKENDS) {
     const skip = backend.dialect === 'postgres' && !pgUp ? 'PostgreSQL is not reachable (FSM_TEST_DATABASE_URL)' : false
