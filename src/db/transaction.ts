@@ -65,6 +65,17 @@ export async function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>, be
   }
 }
 
+/**
+ * A write of one statement, atomic by itself. On SQLite it joins the group
+ * commit all the same: a COMMIT of its own costs more than the statement
+ * (an idempotency claim: docs/performance.md). On PostgreSQL it runs alone,
+ * without the BEGIN and COMMIT round trips a transaction would add.
+ */
+export function singleWrite<T>(db: Db, write: (trx: Db) => Promise<T>): Promise<T> {
+  const sqlite = sqliteConnectionOf(db)
+  return sqlite ? groupCommitterOf(db, sqlite).run(write) : write(db)
+}
+
 interface QueuedWrite {
   work: (trx: Db) => Promise<unknown>
   resolve(value: unknown): void

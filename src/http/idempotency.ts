@@ -14,7 +14,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/types.ts'
 import { nowSeconds } from '../db/time.ts'
-import type { BeforeCommit } from '../db/transaction.ts'
+import { preparedWrite } from '../db/prepared.ts'
+import { singleWrite, type BeforeCommit } from '../db/transaction.ts'
 import { ApiError, validationError } from './errors.ts'
 
 export const KEEP_SECONDS = 24 * 3600
@@ -41,20 +42,31 @@ declare module 'fastify' {
 
 const IN_USE = () => new ApiError('idempotency_key_in_use', 'A request with this Idempotency-Key is still being processed; retry shortly', { headers: { 'retry-after': '1' } })
 
+// Prepared (src/db/prepared.ts): an idempotent write runs both.
+const insertClaim = preparedWrite((db, keyId: number, key: string, print: string, now: number) =>
+  db
+    .insertInto('idempotency_keys')
+    .values({ key_id: keyId, idempotency_key: key, fingerprint: print, state: 'running', response_status: null, response_body: null, response_headers: null, request_id: null, created_at: now, locked_at: now })
+    .onConflict((oc) => oc.columns(['key_id', 'idempotency_key']).doNothing()),
+)
+
+const updateAnswer = preparedWrite(
+  (db, keyId: number, key: string, lockedAt: number, status: number, body: string, headers: string, requestId: string) =>
+    db
+      .updateTable('idempotency_keys')
+      .set({ state: 'done', response_status: status, response_body: body, response_headers: headers, request_id: requestId })
+      .where('key_id', '=', keyId)
+      .where('idempotency_key', '=', key)
+      .where('state', '=', 'running')
+      .where('locked_at', '=', lockedAt),
+)
+
 /**
  * Stores the answer on the claim, if the claim is still this request's (a
  * request running past STALE_CLAIM_SECONDS may have lost it to a retry).
  */
 async function storeAnswer(db: Kysely<Database>, claim: Claim, status: number, body: string, headers: Record<string, string>, requestId: string): Promise<boolean> {
-  const result = await db
-    .updateTable('idempotency_keys')
-    .set({ state: 'done', response_status: status, response_body: body, response_headers: JSON.stringify(headers), request_id: requestId })
-    .where('key_id', '=', claim.keyId)
-    .where('idempotency_key', '=', claim.key)
-    .where('state', '=', 'running')
-    .where('locked_at', '=', claim.lockedAt)
-    .executeTakeFirst()
-  return Number(result.numUpdatedRows) === 1
+  return (await updateAnswer(db, claim.keyId, claim.key, claim.lockedAt, status, body, JSON.stringify(headers), requestId)) === 1
 }
 
 /** What a write answers: its status, the headers a replay repeats, and its body (serialised with the route's schema for that status). */
@@ -143,12 +155,7 @@ function fingerprint(request: FastifyRequest): string {
 
 export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: object, msg: string) => void }) {
   async function claim(keyId: number, key: string, print: string, now: number): Promise<boolean> {
-    const result = await db
-      .insertInto('idempotency_keys')
-      .values({ key_id: keyId, idempotency_key: key, fingerprint: print, state: 'running', response_status: null, response_body: null, response_headers: null, request_id: null, created_at: now, locked_at: now })
-      .onConflict((oc) => oc.columns(['key_id', 'idempotency_key']).doNothing())
-      .executeTakeFirst()
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1
+    return (await singleWrite(db, (trx) => insertClaim(trx, keyId, key, print, now))) === 1
   }
 
   /** preValidation hook: claim the key, or replay / refuse. */
@@ -230,7 +237,8 @@ export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: objec
         const value = reply.getHeader(name)
         if (value !== undefined) headers[name] = String(value)
       }
-      await storeAnswer(db, claimed, reply.statusCode, typeof payload === 'string' ? payload : String(payload ?? ''), headers, request.id)
+      const body = typeof payload === 'string' ? payload : String(payload ?? '')
+      await singleWrite(db, (trx) => storeAnswer(trx, claimed, reply.statusCode, body, headers, request.id))
     } catch (error) {
       // Nothing was written, so nothing is lost: a retry after STALE_CLAIM_SECONDS runs the request again.
       log.warn({ err: error }, 'could not store idempotent answer')
