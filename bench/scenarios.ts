@@ -18,6 +18,7 @@ export type ScenarioName =
   | 'list_filtered'
   | 'list_deep'
   | 'create_job'
+  | 'create_job_idempotent'
   | 'update_job'
   | 'patch_status'
   | 'mixed'
@@ -41,6 +42,7 @@ export const SCENARIOS: ScenarioInfo[] = [
   { name: 'list_filtered', request: 'GET /api/v1/jobs?status=Pending&priority=High', target: 0.25, company: 'big' },
   { name: 'list_deep', request: 'GET /api/v1/jobs?page=<middle of the list> (50 per page)', target: 0.1, company: 'big' },
   { name: 'create_job', request: 'POST /api/v1/jobs (random valid body)', target: 0.3, company: 'big' },
+  { name: 'create_job_idempotent', request: 'create_job, each with a new Idempotency-Key (as docs/syncing.md asks of integrators)', company: 'big' },
   { name: 'update_job', request: 'PUT /api/v1/jobs?id=<random open job> (random valid partial body)', target: 0.3, company: 'big' },
   { name: 'patch_status', request: 'PATCH /api/v1/jobs?id=<own job per connection> (valid transition)', target: 0.3, company: 'big' },
   { name: 'mixed', request: '80% reads (get 40, list 15, filtered 15, deep 10), 20% writes (create 7, update 7, patch 6)', target: 0.25, company: 'big' },
@@ -169,6 +171,15 @@ export function buildRequests(job: LoadJob, random: Random, unexpected: Unexpect
     return req
   }
 
+  // Unique across runs too: a PostgreSQL data set keeps the keys of earlier runs.
+  const keyPrefix = `bench-${process.pid}-${Date.now()}-`
+  let keys = 0
+  const createJobIdempotent = (req: AutocannonRequest): AutocannonRequest => {
+    createJob(req)
+    req.headers = { ...req.headers, 'idempotency-key': keyPrefix + keys++ }
+    return req
+  }
+
   const updateJob = (req: AutocannonRequest): AutocannonRequest => {
     const body: Record<string, unknown> = {}
     if (random.chance(0.5)) body.job_priority = random.pick(PRIORITIES)
@@ -269,6 +280,8 @@ export function buildRequests(job: LoadJob, random: Random, unexpected: Unexpect
       return single(listDeep)
     case 'create_job':
       return single(createJob)
+    case 'create_job_idempotent':
+      return single(createJobIdempotent)
     case 'update_job':
       return single(updateJob)
     case 'patch_status':
