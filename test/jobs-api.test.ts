@@ -10,6 +10,7 @@ import { etagOf } from '../src/http/conditional.ts'
 import { touchJobLists } from '../src/modules/jobs/jobs.repository.ts'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createAssetVia, createBasics, createExtraKey, createJobVia, createTenant, type ApiResponse } from './helpers/factories.ts'
+import { addTrigger, refuse } from './helpers/triggers.ts'
 
 const PATH = '/api/v1/jobs'
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/
@@ -190,6 +191,45 @@ for (const dialect of DIALECTS) {
     })
 
     describe('PUT', () => {
+      it('writes only the fields whose value changes (a whole record sent back rewrites no index entry of the others), and still counts as an update', async () => {
+        const { apiKey } = await createTenant(t.database)
+        const { locationId, technicianId } = await createBasics(t.app, apiKey)
+        const whole = {
+          job_title: 'AC unit repair',
+          job_description: 'Original notes',
+          job_priority: 'High',
+          customer_location_id: locationId,
+          assigned_technician_id: technicianId,
+          scheduled_start: '2026-02-25T09:00:00Z',
+          scheduled_end: '2026-02-25T11:00:00Z',
+        }
+        const id = await createJobVia(t.app, apiKey, locationId, whole)
+        await setTimes(id, { updated_at: '2026-01-01T00:00:00Z' })
+        const before = await get(apiKey, `?id=${id}`)
+        // Fails any write that names one of these columns in its SET list, whatever the value.
+        const untouched = ['job_title', 'job_priority', 'customer_location_id', 'assigned_technician_id', 'scheduled_start', 'scheduled_end']
+        const removeTrigger = await addTrigger(t.database, 'only_changed_columns', `before update of ${untouched.join(', ')}`, 'jobs', 'true', refuse('an unchanged column was written'))
+        try {
+          assertOk(await put(apiKey, id, { ...whole, job_description: 'New notes' }))
+          const after = await get(apiKey, `?id=${id}`)
+          assert.deepEqual(after.body.data, { ...before.body.data, job_description: 'New notes', updated_at: after.body.data.updated_at })
+          assert.notEqual(after.body.data.updated_at, before.body.data.updated_at, 'updated_at moved')
+          assert.notEqual(after.headers.etag, before.headers.etag)
+          // Nothing differs at all: still an update (updated_at, row version, ETag), as before.
+          await setTimes(id, { updated_at: '2026-01-01T00:00:00Z' })
+          assertOk(await put(apiKey, id, { ...whole, job_description: 'New notes' }))
+          const again = await get(apiKey, `?id=${id}`)
+          assert.notEqual(again.body.data.updated_at, '2026-01-01T00:00:00Z')
+          assert.notEqual(again.headers.etag, after.headers.etag)
+          // The trigger does fire when a value changes (so the check above could fail).
+          assert.equal((await put(apiKey, id, { ...whole, job_priority: 'Low' })).status, 500)
+        } finally {
+          await removeTrigger()
+        }
+        assertOk(await put(apiKey, id, { ...whole, job_priority: 'Low' }))
+        assert.equal((await getJob(apiKey, id)).job_priority, 'Low')
+      })
+
       it('answers the seed message and {job_id, job_title, job_status}; only the fields sent change', async () => {
         const { apiKey } = await createTenant(t.database)
         const { locationId, technicianId } = await createBasics(t.app, apiKey)

@@ -4,11 +4,11 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { sql } from 'kysely'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createAssetVia, createBasics, createExtraKey, createJobVia, createTenant, type Tenant } from './helpers/factories.ts'
 import { TRANSITIONS, JOB_STATUSES, type JobStatus } from '../src/modules/jobs/status.ts'
 import { WALK } from './helpers/seed-table.ts'
+import { addTrigger, refuse } from './helpers/triggers.ts'
 
 
 for (const dialect of DIALECTS) {
@@ -325,24 +325,6 @@ for (const dialect of DIALECTS) {
         assert.equal(taken.status, 201, 'released after 60 seconds')
       })
 
-      /**
-       * A trigger on `table` running `statement` (in each dialect's language)
-       * for each row the event touches where `when` holds; returns its removal.
-       */
-      async function addTrigger(name: string, event: string, table: string, when: string, statement: { sqlite: string; postgres: string }) {
-        const db = t.database.db
-        if (dialect === 'sqlite') {
-          await sql.raw(`create trigger ${name} ${event} on ${table} when ${when} begin ${statement.sqlite}; end`).execute(db)
-          return async () => void (await sql.raw(`drop trigger ${name}`).execute(db))
-        }
-        await sql.raw(`create function ${name}() returns trigger language plpgsql as $$ begin ${statement.postgres}; return new; end $$`).execute(db)
-        await sql.raw(`create trigger ${name} ${event} on ${table} for each row when (${when}) execute function ${name}()`).execute(db)
-        return async () => {
-          await sql.raw(`drop trigger ${name} on ${table}`).execute(db)
-          await sql.raw(`drop function ${name}()`).execute(db)
-        }
-      }
-
       it('a write and its stored answer commit together: when the answer cannot be stored, the write is not kept (every write route)', async () => {
         const jobId = await createJobVia(t.app, key(), basics.locationId, { assigned_technician_id: basics.technicianId })
         const assetId = await createAssetVia(t.app, key(), 'ATOMIC-1')
@@ -365,10 +347,7 @@ for (const dialect of DIALECTS) {
           assert.equal(r.status, 200)
           return r.headers.etag ?? r.body.pagination.total
         }
-        const removeTrigger = await addTrigger('refuse_answers', 'before update', 'idempotency_keys', "new.state = 'done'", {
-          sqlite: "select raise(abort, 'answers refused')",
-          postgres: "raise exception 'answers refused'",
-        })
+        const removeTrigger = await addTrigger(t.database, 'refuse_answers', 'before update', 'idempotency_keys', "new.state = 'done'", refuse('answers refused'))
         try {
           for (const [method, url, body, probe] of writes) {
             const before = await state(probe)
@@ -400,7 +379,7 @@ for (const dialect of DIALECTS) {
         const before = await total()
         // Inside the write's transaction, as a retry taking the claim over would.
         const steal = "update idempotency_keys set locked_at = locked_at + 1 where state = 'running'"
-        const removeTrigger = await addTrigger('steal_claims', 'after insert', 'jobs', 'true', { sqlite: steal, postgres: steal })
+        const removeTrigger = await addTrigger(t.database, 'steal_claims', 'after insert', 'jobs', 'true', { sqlite: steal, postgres: steal })
         let answer
         try {
           answer = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'taken-over' } })

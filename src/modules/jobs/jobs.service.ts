@@ -3,7 +3,7 @@
  * takes `db` (or a transaction) first, throws ApiError codes.
  */
 import type { Kysely } from 'kysely'
-import type { Database } from '../../db/types.ts'
+import type { Database, JobRow } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
 import { assertIfMatch, serializedWithTag, type Tagged } from '../../http/conditional.ts'
@@ -267,20 +267,27 @@ export async function updateJob(
       throw new ApiError('job_locked', `Job ${jobId} is ${job.job_status} and can no longer be updated`)
     }
 
+    // Only the fields whose value changes: SQLite rewrites the index entries
+    // of every column in the SET list, changed or not, and syncs often send
+    // a whole record back (docs/performance.md). The job still counts as
+    // updated (updated_at, row_version) when nothing differs.
     const changes: jobs.UpdatableJobColumns = {}
-    if (input.job_title !== undefined) changes.job_title = input.job_title
-    if (input.job_description !== undefined) changes.job_description = input.job_description
-    if (input.job_priority !== undefined) changes.job_priority = input.job_priority
-    if (input.customer_location_id !== undefined) changes.customer_location_id = input.customer_location_id
-    if (input.assigned_technician_id !== undefined) changes.assigned_technician_id = input.assigned_technician_id
-    if (start !== undefined) changes.scheduled_start = start
-    if (end !== undefined) changes.scheduled_end = end
+    const change = <K extends keyof jobs.UpdatableJobColumns>(column: K, value: JobRow[K] | undefined) => {
+      if (value !== undefined && value !== job[column]) changes[column] = value
+    }
+    change('job_title', input.job_title)
+    change('job_description', input.job_description)
+    change('job_priority', input.job_priority)
+    change('customer_location_id', input.customer_location_id)
+    change('assigned_technician_id', input.assigned_technician_id)
+    change('scheduled_start', start)
+    change('scheduled_end', end)
     const now = nowSeconds()
     const updated = await jobs.updateJob(trx, actor.companyId, jobId, changes, now)
     if (!updated) throw new ApiError('job_locked', `Job ${jobId} was closed or cancelled while being updated`)
     if (input.asset_ids !== undefined) await syncLinks(trx, actor, jobId, input.asset_ids, input.asset_relationship_type, now)
     const etag = await currentTag(trx, actor, jobId)
-    const priorityMoved = changes.job_priority !== undefined && changes.job_priority !== job.job_priority
+    const priorityMoved = changes.job_priority !== undefined
     // Last, just before COMMIT: on PostgreSQL the company's write sequence row stays locked until then (see recordJobWrite).
     await jobs.recordJobWrite(
       trx,
