@@ -281,6 +281,35 @@ for (const dialect of DIALECTS) {
       const renamed = await call(t.app, 'PUT', `/api/v1/locations?id=${basics.locationId}`, { key: tenant.apiKey, body: { customer_location_name: 'Renamed depot' } })
       assert.equal(renamed.status, 200, JSON.stringify(renamed.body))
       for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'after a rename')
+
+      // Edits that change nothing the pages show (no name, no location's customer) leave them valid.
+      const namesSeq = async () => {
+        const row = await t.database.db.selectFrom('job_write_seqs').select((eb) => eb.fn.sum<number>('names_seq').as('n')).where('company_id', '=', tenant.companyId).executeTakeFirstOrThrow()
+        return Number(row.n)
+      }
+      const put = async (path: string, body: object) => {
+        const r = await call(t.app, 'PUT', path, { key: tenant.apiKey, body })
+        assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body)}`)
+      }
+      const before = await namesSeq()
+      await put(`/api/v1/locations?id=${basics.locationId}`, { city: 'Springfield', customer_location_name: 'Renamed depot', customer_id: basics.customerId })
+      await put(`/api/v1/customers?id=${basics.customerId}`, { notes: 'Pays on time', customer_name: 'Acme Corporation' })
+      await put(`/api/v1/technicians?id=${basics.technicianId}`, { technician_phone: '555-0199', technician_name: 'John Smith' })
+      assert.equal(await namesSeq(), before, 'no name changed: the remembered pages are not made stale')
+      for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'after edits of nothing the pages show')
+      // A location moved to another customer: its jobs show that customer.
+      const owner = await call(t.app, 'POST', '/api/v1/customers', { key: tenant.apiKey, body: { customer_name: 'New owner' } })
+      assert.equal(owner.status, 201)
+      await put(`/api/v1/locations?id=${basics.locationId}`, { customer_id: owner.body.data.customer_id })
+      for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'after a location moved to another customer')
+      await put(`/api/v1/customers?id=${owner.body.data.customer_id}`, { customer_name: 'New owner, renamed' })
+      for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'after a customer rename')
+      // A technician shown on the first pages renamed.
+      const assigned = await call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: 'With a technician', customer_location_id: basics.locationId, assigned_technician_id: basics.technicianId } })
+      assert.equal(assigned.status, 201)
+      for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'after a create with a technician')
+      await put(`/api/v1/technicians?id=${basics.technicianId}`, { technician_name: 'John Smith Jr.' })
+      for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'after a technician rename')
     })
 
     it('a page past the end of a deep list is empty with true pagination', async () => {

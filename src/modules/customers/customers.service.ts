@@ -80,8 +80,8 @@ export async function updateCustomer(
     const changes: Partial<CustomerRow> = { ...input, updated_at: Math.max(nowSeconds(), current.updated_at) }
     if (input.customer_name !== undefined) changes.search_text = searchText(input.customer_name)
     const row = await customers.updateCustomer(trx, actor.companyId, customerId, changes)
-    // Job lists show customer names.
-    await touchJobLists(trx, actor.companyId)
+    // Job lists show customer names; only a new one makes their remembered pages stale.
+    if (input.customer_name !== undefined && input.customer_name !== current.customer_name) await touchJobLists(trx, actor.companyId)
     if (!row) throw notFound('Customer', customerId)
     return withTag(row)
   }, beforeCommit)

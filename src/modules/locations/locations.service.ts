@@ -118,8 +118,11 @@ export async function updateLocation(
     const changes: Partial<LocationRow> = { ...input, updated_at: Math.max(nowSeconds(), current.updated_at) }
     if (input.customer_location_name !== undefined) changes.search_text = searchText(input.customer_location_name)
     if (!(await locations.updateLocation(trx, actor.companyId, locationId, changes))) throw notFound('Location', locationId)
-    // Job lists show location names and their customers.
-    await touchJobLists(trx, actor.companyId)
+    // Job lists show location names and their customers; only a change of either makes their remembered pages stale.
+    const shownChange =
+      (input.customer_location_name !== undefined && input.customer_location_name !== current.customer_location_name) ||
+      (input.customer_id !== undefined && input.customer_id !== current.customer_id)
+    if (shownChange) await touchJobLists(trx, actor.companyId)
     return withTag(await currentView(trx, actor, locationId))
   }, beforeCommit)
 }

@@ -85,8 +85,8 @@ export async function updateTechnician(
     const changes: Partial<TechnicianRow> = { ...input, updated_at: Math.max(nowSeconds(), current.updated_at) }
     if (input.technician_name !== undefined) changes.search_text = searchText(input.technician_name)
     const row = await technicians.updateTechnician(trx, actor.companyId, technicianId, changes)
-    // Job lists show technician names.
-    await touchJobLists(trx, actor.companyId)
+    // Job lists show technician names; only a new one makes their remembered pages stale.
+    if (input.technician_name !== undefined && input.technician_name !== current.technician_name) await touchJobLists(trx, actor.companyId)
     if (!row) throw notFound('Technician', technicianId)
     return withTag(row)
   }, beforeCommit)
