@@ -157,6 +157,43 @@ for (const dialect of DIALECTS) {
         assert.ok(closed.body.data.actual_start && closed.body.data.actual_end, 'both stamps are shown')
       })
 
+      it('every kind of PUT answers the tag GET shows right after, and takes the tag before as If-Match', async () => {
+        // A second customer's location and a second technician to move the job to; two assets to link.
+        const owner = await call(t.app, 'POST', '/api/v1/customers', { key: key(), body: { customer_name: 'Second owner' } })
+        const site = await call(t.app, 'POST', '/api/v1/locations', { key: key(), body: { customer_id: owner.body.data.customer_id, customer_location_name: 'Second site' } })
+        const tech = await call(t.app, 'POST', '/api/v1/technicians', { key: key(), body: { technician_name: 'Second tech' } })
+        const [assetA, assetB] = [await createAssetVia(t.app, key(), `PUT-A-${Date.now()}`), await createAssetVia(t.app, key(), `PUT-B-${Date.now()}`)]
+        const jobId = await createJobVia(t.app, key(), basics.locationId, { assigned_technician_id: basics.technicianId, asset_ids: [assetA] })
+        const bodies: Array<Record<string, unknown>> = [
+          { job_title: 'Retitled' },
+          { job_description: 'Described' },
+          { job_description: null },
+          { job_priority: 'Urgent' },
+          { scheduled_start: '2026-12-02T09:00:00Z', scheduled_end: '2026-12-02T12:00:00Z' },
+          { scheduled_end: '2026-12-02T13:00:00Z' },
+          { assigned_technician_id: tech.body.data.technician_id },
+          { assigned_technician_id: null },
+          { assigned_technician_id: basics.technicianId },
+          { customer_location_id: site.body.data.customer_location_id },
+          { asset_ids: [assetA, assetB], asset_relationship_type: 'inspected' },
+          { asset_ids: [] },
+          { asset_ids: [assetB], customer_location_id: basics.locationId, job_priority: 'Low' },
+          { job_title: 'Retitled', job_priority: 'Low' },
+        ]
+        let tag = (await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })).headers.etag
+        for (const body of bodies) {
+          const put = await call(t.app, 'PUT', `/api/v1/jobs?id=${jobId}`, { key: key(), body, headers: { 'if-match': String(tag) } })
+          assert.equal(put.status, 200, `${JSON.stringify(body)}: ${JSON.stringify(put.body)}`)
+          const now = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })
+          assert.notEqual(put.headers.etag, tag, `${JSON.stringify(body)}: a new tag`)
+          assert.equal(put.headers.etag, now.headers.etag, `${JSON.stringify(body)}: the PUT answer carries the tag of the job as it is now`)
+          tag = now.headers.etag
+        }
+        const last = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })
+        assert.equal(last.body.data.customer_name, 'Acme Corporation')
+        assert.deepEqual(last.body.data.assets.map((a: any) => a.asset_id), [assetB])
+      })
+
       it('a stale If-Match is 412 and changes nothing; a current one succeeds', async () => {
         const jobId = await createJobVia(t.app, key(), basics.locationId)
         const tag = (await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })).headers.etag as string

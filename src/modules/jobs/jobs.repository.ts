@@ -373,20 +373,24 @@ export type UpdatableJobColumns = Partial<
 /** One prepared statement per set of changed columns (at most 2^7; a PUT's SQL differs with what it sends). */
 const updateOf = byShape((shape) => {
   const columns = shape.split(',')
-  return preparedWrite((db, companyId: number, jobId: number, now: number, ...values: unknown[]) =>
+  return prepared((db, companyId: number, jobId: number, now: number, ...values: unknown[]) =>
     db
       .updateTable('jobs')
       .set({ ...Object.fromEntries(columns.map((column, i) => [column, values[i]])), updated_at: bumpUpdatedAt(now), row_version: sql<number>`row_version + 1` })
       .where('company_id', '=', companyId)
       .where('job_id', '=', jobId)
-      .where('job_status', 'not in', [...LOCKED_STATUSES]),
+      .where('job_status', 'not in', [...LOCKED_STATUSES])
+      .returning(['updated_at', 'row_version']),
   )
 })
 
-/** Partial update of a job that is not locked; returns false when the job became locked (or vanished). */
-export async function updateJob(db: Db, companyId: number, jobId: number, changes: UpdatableJobColumns, now: number): Promise<boolean> {
+/** The columns every update sets besides the changed ones, as the database wrote them. */
+export type UpdateResult = Pick<JobRow, 'updated_at' | 'row_version'>
+
+/** Partial update of a job that is not locked; returns what it wrote, or undefined when the job became locked (or vanished). */
+export async function updateJob(db: Db, companyId: number, jobId: number, changes: UpdatableJobColumns, now: number): Promise<UpdateResult | undefined> {
   const columns = (Object.keys(changes) as Array<keyof UpdatableJobColumns>).sort()
-  return (await updateOf(columns.join(','))(db, companyId, jobId, now, ...columns.map((column) => changes[column]))) === 1
+  return (await updateOf(columns.join(','))(db, companyId, jobId, now, ...columns.map((column) => changes[column])))[0]
 }
 
 /** The columns a status change sets besides the status, as the database wrote them. */

@@ -3,7 +3,7 @@
  * takes `db` (or a transaction) first, throws ApiError codes.
  */
 import type { Kysely } from 'kysely'
-import type { Database, JobRow } from '../../db/types.ts'
+import type { Database, LocationRow, TechnicianRow } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
 import { assertIfMatch, serializedWithTag, type Tagged } from '../../http/conditional.ts'
@@ -12,6 +12,7 @@ import { parseDateBound } from '../../http/formats.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
 import type { Actor } from '../actor.ts'
 import { liveAssetIds } from '../assets/assets.repository.ts'
+import { findCustomer } from '../customers/customers.repository.ts'
 import { findLocation } from '../locations/locations.repository.ts'
 import { findTechnician } from '../technicians/technicians.repository.ts'
 import * as jobs from './jobs.repository.ts'
@@ -48,11 +49,6 @@ export async function getJob(db: Db, actor: Actor, jobId: number) {
   const row = await jobs.findJobView(db, actor.companyId, jobId)
   if (!row) throw notFound('Job', jobId)
   return shown(row, await assetsShown(db, actor, row))
-}
-
-/** The ETag of a job now (inside a write's transaction: before or after the write). */
-async function currentTag(db: Db, actor: Actor, jobId: number): Promise<string> {
-  return (await getJob(db, actor, jobId)).etag
 }
 
 /** Options of a conditional write: the client's If-Match header, if any. */
@@ -164,17 +160,20 @@ async function checkReferences(
   details: FieldError[],
   currentTechnicianId: number | null = null,
 ) {
+  const found: { location?: LocationRow; technician?: TechnicianRow } = {}
   if (input.customer_location_id !== undefined) {
-    const location = await findLocation(db, actor.companyId, input.customer_location_id)
-    if (!location) details.push({ field: 'customer_location_id', message: `location ${input.customer_location_id} does not exist` })
+    found.location = await findLocation(db, actor.companyId, input.customer_location_id)
+    if (!found.location) details.push({ field: 'customer_location_id', message: `location ${input.customer_location_id} does not exist` })
   }
   if (input.assigned_technician_id !== undefined && input.assigned_technician_id !== null) {
-    const technician = await findTechnician(db, actor.companyId, input.assigned_technician_id)
+    const technician = (found.technician = await findTechnician(db, actor.companyId, input.assigned_technician_id))
     if (!technician) details.push({ field: 'assigned_technician_id', message: `technician ${input.assigned_technician_id} does not exist` })
     else if (technician.technician_status !== 'Active' && technician.technician_id !== currentTechnicianId) {
       details.push({ field: 'assigned_technician_id', message: `technician ${input.assigned_technician_id} is ${technician.technician_status}; only Active technicians can be assigned` })
     }
   }
+  // The rows a write refers to, as found (read in its transaction).
+  return found
 }
 
 /** What the write routes answer (`beforeCommit` gets it inside the write's transaction). */
@@ -251,9 +250,9 @@ export async function updateJob(
   const end = toSeconds(input.scheduled_end)
 
   return inTransaction(db, async (trx) => {
-    // Read (and lock) the job first, but report request problems before its absence (API.md §2).
-    const job = await jobs.findJobForUpdate(trx, actor.companyId, jobId)
-    await checkReferences(trx, actor, input, details, job?.assigned_technician_id ?? null)
+    // Read (and lock) the job as GET shows it first, but report request problems before its absence (API.md §2).
+    const job = await jobs.findJobViewForUpdate(trx, actor.companyId, jobId)
+    const found = await checkReferences(trx, actor, input, details, job?.assigned_technician_id ?? null)
     if (details.length) throw validationError(details)
     if (!job) throw notFound('Job', jobId)
 
@@ -262,7 +261,9 @@ export async function updateJob(
     const effectiveEnd = end === undefined ? job.scheduled_end : end
     details.push(...scheduleProblem(effectiveStart, effectiveEnd, end !== undefined ? 'scheduled_end' : 'scheduled_start'))
     if (details.length) throw validationError(details)
-    if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, await currentTag(trx, actor, jobId), 'job')
+    // The asset links GET shows now: for If-Match, and for the new tag unless asset_ids replaces them.
+    let assets = conditions.ifMatch !== undefined || input.asset_ids === undefined ? await assetsShown(trx, actor, job) : []
+    if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, shown(job, assets).etag, 'job')
     if (LOCKED_STATUSES.has(job.job_status as JobStatus)) {
       throw new ApiError('job_locked', `Job ${jobId} is ${job.job_status} and can no longer be updated`)
     }
@@ -272,7 +273,7 @@ export async function updateJob(
     // a whole record back (docs/performance.md). The job still counts as
     // updated (updated_at, row_version) when nothing differs.
     const changes: jobs.UpdatableJobColumns = {}
-    const change = <K extends keyof jobs.UpdatableJobColumns>(column: K, value: JobRow[K] | undefined) => {
+    const change = <K extends keyof jobs.UpdatableJobColumns>(column: K, value: jobs.JobViewRow[K] | undefined) => {
       if (value !== undefined && value !== job[column]) changes[column] = value
     }
     change('job_title', input.job_title)
@@ -283,10 +284,24 @@ export async function updateJob(
     change('scheduled_start', start)
     change('scheduled_end', end)
     const now = nowSeconds()
-    const updated = await jobs.updateJob(trx, actor.companyId, jobId, changes, now)
-    if (!updated) throw new ApiError('job_locked', `Job ${jobId} was closed or cancelled while being updated`)
-    if (input.asset_ids !== undefined) await syncLinks(trx, actor, jobId, input.asset_ids, input.asset_relationship_type, now)
-    const etag = await currentTag(trx, actor, jobId)
+    const written = await jobs.updateJob(trx, actor.companyId, jobId, changes, now)
+    if (!written) throw new ApiError('job_locked', `Job ${jobId} was closed or cancelled while being updated`)
+    if (input.asset_ids !== undefined) {
+      await syncLinks(trx, actor, jobId, input.asset_ids, input.asset_relationship_type, now)
+      assets = await jobs.findJobAssets(trx, actor.companyId, jobId)
+    }
+    // The job as GET shows it after this write, without reading it again:
+    // as read, with the changes, the names of a new technician or location
+    // (and the location's customer), and what the UPDATE wrote.
+    const after: jobs.JobViewRow = { ...job, ...changes, ...written }
+    if (changes.assigned_technician_id !== undefined) after.assigned_technician_name = found.technician?.technician_name ?? null
+    if (changes.customer_location_id !== undefined) {
+      const location = found.location!
+      const customer = await findCustomer(trx, actor.companyId, location.customer_id)
+      if (!customer) throw new Error(`location ${location.customer_location_id} has no customer ${location.customer_id}`)
+      Object.assign(after, { customer_location_name: location.customer_location_name, customer_id: location.customer_id, customer_name: customer.customer_name })
+    }
+    const { etag } = shown(after, assets)
     const priorityMoved = changes.job_priority !== undefined
     // Last, just before COMMIT: on PostgreSQL the company's write sequence row stays locked until then (see recordJobWrite).
     await jobs.recordJobWrite(
