@@ -76,15 +76,6 @@ export async function findJob(db: Db, companyId: number, jobId: number): Promise
   return (await jobById(db, companyId, jobId))[0]
 }
 
-const jobByIdForUpdate = prepared((db, companyId: number, jobId: number) =>
-  forUpdate(db, db.selectFrom('jobs').selectAll().where('company_id', '=', companyId).where('job_id', '=', jobId)),
-)
-
-/** Reads a job for a write, locking its row until the transaction ends (If-Match and the status table are checked against it). */
-export async function findJobForUpdate(db: Db, companyId: number, jobId: number): Promise<JobRow | undefined> {
-  return (await jobByIdForUpdate(db, companyId, jobId))[0]
-}
-
 /** Status changes of a job, oldest first, with the name of the key that made each. */
 export async function findHistory(db: Db, companyId: number, jobId: number) {
   return db
