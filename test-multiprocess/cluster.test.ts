@@ -55,6 +55,31 @@ async function freePort(): Promise<number> {
   return port
 }
 
+/**
+ * One `fsm serve` on a free port, once it is ready. A port free when chosen
+ * can be taken before the server listens on it (seen in CI: EADDRINUSE, and
+ * the test then hung waiting for that server's exit): a server that exits
+ * while starting is started again on another port.
+ */
+async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; base: string }> {
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const port = await freePort()
+    const child = spawn(process.execPath, ['bin/fsm.mjs', 'serve', '--port', String(port)], { env, stdio: ['ignore', 'ignore', 'inherit'] })
+    const base = `http://127.0.0.1:${port}`
+    const started = Date.now()
+    while (child.exitCode === null && child.signalCode === null) {
+      // With a timeout: whatever took the port may accept and never answer.
+      if (await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status === 200, () => false)) return { child, base }
+      if (Date.now() - started > 30_000) {
+        child.kill('SIGKILL')
+        throw new Error(`${base} was not ready within 30 s`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  throw new Error('fsm serve exited while starting, on three ports in a row')
+}
+
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string) {
   const started = Date.now()
   while (Date.now() - started < timeoutMs) {
@@ -97,20 +122,19 @@ describe('three fsm serve processes on PostgreSQL and Redis', { skip: PG_URL && 
     const customer = await createCustomer(database.db, actor, { customer_name: 'Cluster Customer' })
     locationId = (await createLocation(database.db, actor, { customer_id: customer.customer_id, customer_location_name: 'Cluster Site' })).customer_location_id
 
+    // One after the other: a port chosen while a sibling already listens cannot be the sibling's.
     for (let i = 0; i < 3; i++) {
-      const port = await freePort()
-      const child = spawn(process.execPath, ['bin/fsm.mjs', 'serve', '--port', String(port)], {
-        env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL, LOG_LEVEL: 'warn', FSM_KEY_CACHE_MS: '500' },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      })
+      const { child, base } = await startServer({ ...process.env, DATABASE_URL: databaseUrl, REDIS_URL, LOG_LEVEL: 'warn', FSM_KEY_CACHE_MS: '500' })
       processes.push(child)
-      bases.push(`http://127.0.0.1:${port}`)
+      bases.push(base)
     }
-    for (const base of bases) await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 30_000, `${base} ready`)
   })
 
   after(async () => {
-    const exits = processes.map((child) => new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))))
+    // A process that already exited (crashed during the tests) has no 'exit' event left to wait for.
+    const exits = processes.map((child) =>
+      child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))),
+    )
     for (const child of processes) child.kill('SIGTERM')
     const codes = await Promise.all(exits)
     await proxy?.stop()

@@ -20,11 +20,15 @@ export async function freePort(): Promise<number> {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-/** Polls `check` until it is true; returns the time it took, or throws after `timeoutMs`. */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<number> {
+/**
+ * Polls `check` until it is true; returns the time it took, or throws after
+ * `timeoutMs`, or as soon as `giveUp` holds (the process waited for has exited).
+ */
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string, giveUp?: () => boolean): Promise<number> {
   const started = Date.now()
   while (Date.now() - started < timeoutMs) {
     if (await Promise.resolve().then(check).catch(() => false)) return Date.now() - started
+    if (giveUp?.()) throw new Error(`gave up waiting for ${what}`)
     await sleep(50)
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
@@ -92,7 +96,24 @@ export class ServerProcess {
 }
 
 /** Starts `node bin/fsm.mjs serve --port P` and waits until /readyz answers 200. */
+/**
+ * `fsm serve` on a free port, once ready. A port free when chosen can be
+ * taken before the server listens on it (EADDRINUSE, seen in the
+ * multi-process test): then it is started again on another port.
+ */
 export async function spawnServer(options: ServerOptions): Promise<ServerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnOnce(options)
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof PortTaken)) throw error
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function spawnOnce(options: ServerOptions): Promise<ServerProcess> {
   const port = await freePort()
   const child = spawn(process.execPath, ['bin/fsm.mjs', 'serve', '--port', String(port), '--host', '127.0.0.1'], {
     cwd: ROOT,
@@ -116,11 +137,14 @@ export async function spawnServer(options: ServerOptions): Promise<ServerProcess
       },
       options.readyTimeoutMs ?? 60_000,
       `fsm serve on port ${port} to be ready`,
+      () => !server.running,
     )
   } catch (error) {
     const state = server.running ? 'still running' : `exited ${JSON.stringify(await server.exited)}`
     await server.kill9()
-    throw new Error(`fsm serve (${state}) did not become ready: ${(error as Error).message}\noutput: ${server.output().slice(-4000)}`)
+    const output = server.output()
+    if (output.includes('EADDRINUSE')) throw new PortTaken(`port ${port} was taken`)
+    throw new Error(`fsm serve (${state}) did not become ready: ${(error as Error).message}\noutput: ${output.slice(-4000)}`)
   }
   if (!server.running) throw new Error(`fsm serve exited at start:\n${server.output().slice(-4000)}`)
   return server
