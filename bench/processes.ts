@@ -93,7 +93,8 @@ export async function waitUntilUp(server: ServerProcess, path: string, timeoutMs
   while (Date.now() < deadline) {
     if (server.child.exitCode !== null) throw new Error(`${server.name} exited with ${server.child.exitCode}:\n${server.output.join('\n')}`)
     try {
-      const response = await fetch(server.origin + path)
+      // With a timeout: whatever else holds the port may accept and never answer.
+      const response = await fetch(server.origin + path, { signal: AbortSignal.timeout(5000) })
       if (response.ok) return
     } catch {
       // not listening yet
@@ -101,6 +102,24 @@ export async function waitUntilUp(server: ServerProcess, path: string, timeoutMs
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
   throw new Error(`${server.name} did not come up within ${timeoutMs / 1000} s:\n${server.output.join('\n')}`)
+}
+
+/**
+ * Waits until `server` is up; if it exited at start because its port was
+ * taken in the meantime (free when chosen, EADDRINUSE when it listened),
+ * starts it again with `restart` on another port. Returns the server that is up.
+ */
+export async function upOnFreePort(server: ServerProcess, restart: (port: number) => ServerProcess, path: string): Promise<ServerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await waitUntilUp(server, path)
+      return server
+    } catch (error) {
+      if (attempt >= 3 || !server.output.some((line) => line.includes('EADDRINUSE'))) throw error
+      await server.stop()
+      server = restart(await freePort())
+    }
+  }
 }
 
 /**

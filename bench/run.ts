@@ -28,7 +28,7 @@ import { rebuildJobCounts } from '../src/db/job-counts.ts'
 import { DATA_DIR, SIZES, type BenchMeta, type SizeName } from './dataset.ts'
 import { ensurePostgresDataSet, ensureSqliteDataSet } from './generate.ts'
 import type { LoadSummary } from './load-worker.ts'
-import { assertRunning, cpuSeconds, drain, freePort, procStatus, runLoad, startBaselineServer, startFsmServer, waitUntilUp, watchRss, type ServerProcess } from './processes.ts'
+import { assertRunning, cpuSeconds, drain, freePort, procStatus, runLoad, startBaselineServer, startFsmServer, upOnFreePort, watchRss, type ServerProcess } from './processes.ts'
 import { summariseProfile, type ProfileWindow } from './profile-summary.ts'
 import { Random } from './random.ts'
 import { codeVersion, evaluateTargets, machineInfo, median, printReport, writeDocs, writeJson, type RunReport, type ScenarioResult } from './report.ts'
@@ -215,9 +215,9 @@ async function main() {
   if (args['cpu-prof'] || args['sql-prof']) mkdirSync(profileDir, { recursive: true })
   const sqlProfile = args['sql-prof'] ? join(profileDir, `sql-${new Date().toISOString().replace(/[:.]/g, '-')}.txt`) : undefined
   if (sqlProfile) nodeArgs.push('--import', join(import.meta.dirname, 'sql-profile.mjs'))
-  const fsm = startFsmServer(prepared.serveUrl, await freePort(), nodeArgs, sqlProfile ? { FSM_SQL_PROFILE: sqlProfile } : {})
-  const fsmPid = fsm.child.pid!
-  const baselineServer = startBaselineServer(await freePort())
+  const startFsm = (port: number) => startFsmServer(prepared.serveUrl, port, nodeArgs, sqlProfile ? { FSM_SQL_PROFILE: sqlProfile } : {})
+  let fsm = startFsm(await freePort())
+  let baselineServer = startBaselineServer(await freePort())
   const results: ScenarioResult[] = []
   /** When each scenario's load ran, to cut the server's CPU profile into scenarios. */
   const windows = new Map<string, ProfileWindow>()
@@ -225,6 +225,7 @@ async function main() {
   const baselineCpu: number[] = []
   let peakRssMb = 0
   let rssAtStartMb = 0
+  let fsmPid = 0
   // Ctrl-C: never leave the servers running, nor the copy of the data set behind.
   const interrupted = (signal: NodeJS.Signals) => {
     log(`${signal}: stopping the servers`)
@@ -235,8 +236,9 @@ async function main() {
   process.once('SIGINT', interrupted)
   process.once('SIGTERM', interrupted)
   try {
-    await waitUntilUp(fsm, '/readyz')
-    await waitUntilUp(baselineServer, '/baseline')
+    fsm = await upOnFreePort(fsm, startFsm, '/readyz')
+    baselineServer = await upOnFreePort(baselineServer, startBaselineServer, '/baseline')
+    fsmPid = fsm.child.pid!
     rssAtStartMb = procStatus(fsmPid)?.rssMb ?? 0
     log(`fsm serve (pid ${fsm.child.pid}, ${rssAtStartMb.toFixed(0)} MB resident when ready) on ${prepared.dialect}, baseline (pid ${baselineServer.child.pid}); ${scenarios.length} scenarios × ${durationS} s at ${connections} connections`)
 
