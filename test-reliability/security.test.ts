@@ -252,7 +252,24 @@ describe('4. security: OWASP API Security Top 10 (2023)', { timeout: budget(180_
         assert.fail(`${what}: three uploads cut without an answer`)
       }
       await tooBig(exactly + ' ', '1 MiB + 1 byte')
-      await tooBig(`{"job_title":"${'x'.repeat(20 * MiB)}"}`, '20 MiB')
+      // 20 MiB: the server answers 413 once 1 MiB has arrived and closes, while the client still
+      // has 19 MiB to send; it may see only the reset, three times in a row (it did in CI): an
+      // observed limit (docs/reliability.md). What must hold: 413 or cut, nothing stored, and the
+      // server answers the next request.
+      const countJobs = async () => (await api('GET', '/api/v1/jobs?per_page=1', { key: A.apiKey })).body.pagination.total as number
+      const jobsBefore = await countJobs()
+      const huge = `{"job_title":"${'x'.repeat(20 * MiB)}","customer_location_id":${A.locationIds[0]}}`
+      const hugeOutcomes = { answered_413: 0, cut: 0 }
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          expectError(await api('POST', '/api/v1/jobs', { key: A.apiKey, raw: huge, headers: { 'content-type': 'application/json' } }), 413, 'payload_too_large', '20 MiB')
+          hugeOutcomes.answered_413++
+        } catch (error) {
+          if (!(error instanceof NoAnswer)) throw error
+          hugeOutcomes.cut++
+        }
+      }
+      assert.equal(await countJobs(), jobsBefore, '20 MiB uploads stored nothing, and the server answers after them')
       const ids = (n: number) => Array.from({ length: n }, (_, i) => i + 1)
       assert.equal((await api('POST', '/api/v1/jobs', { key: A.apiKey, json: { job_title: 'many', customer_location_id: A.locationIds[0], asset_ids: ids(100) } })).status, 201, '100 asset_ids pass')
       const over = await api('POST', '/api/v1/jobs', { key: A.apiKey, json: { job_title: 'many', customer_location_id: A.locationIds[0], asset_ids: ids(101) } })
@@ -291,7 +308,7 @@ describe('4. security: OWASP API Security Top 10 (2023)', { timeout: budget(180_
       assert.match(retryAfter ?? '', /^[1-9]\d*$/, 'Retry-After in whole seconds')
       await sleep(Number(retryAfter) * 1000 + 100)
       assert.equal((await api('GET', '/api/v1/jobs?per_page=1', { key: limited.apiKey })).status, 200, 'passes again after Retry-After')
-      Object.assign(figures, { body_limit: '1 MiB (=1 MiB accepted, +1 byte → 413)', rate_limited_429s: statuses.filter((s) => s === 429).length, retry_after_s: Number(retryAfter) })
+      Object.assign(figures, { body_limit: '1 MiB (=1 MiB accepted, +1 byte → 413)', uploads_of_20_mib: `413×${hugeOutcomes.answered_413}, cut×${hugeOutcomes.cut}`, rate_limited_429s: statuses.filter((s) => s === 429).length, retry_after_s: Number(retryAfter) })
     }))
 
   it('API5 broken function level authorization: every scope × every endpoint, plans and modules, no admin functions over HTTP', () =>
