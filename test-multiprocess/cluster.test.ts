@@ -9,7 +9,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess, execFile } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
 import { promisify } from 'node:util'
@@ -18,6 +18,7 @@ import { connect, type DatabaseHandle } from '../src/db/connect.ts'
 import { migrateToLatest } from '../src/db/migrator.ts'
 import { canTransition, JOB_STATUSES, type JobStatus } from '../src/modules/jobs/status.ts'
 import { createTenant, createExtraKey, type Tenant } from '../test/helpers/factories.ts'
+import { freePort, spawnServer, waitFor, type ServerProcess } from '../test-reliability/helpers/server.ts'
 
 const PG_URL = process.env.FSM_TEST_DATABASE_URL
 const REDIS_URL = process.env.REDIS_URL
@@ -47,51 +48,9 @@ class Proxy {
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
-/**
- * One `fsm serve` on a free port, once it is ready. A port free when chosen
- * can be taken before the server listens on it (seen in CI: EADDRINUSE, and
- * the test then hung waiting for that server's exit): a server that exits
- * while starting is started again on another port.
- */
-async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; base: string }> {
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const port = await freePort()
-    const child = spawn(process.execPath, ['bin/fsm.mjs', 'serve', '--port', String(port)], { env, stdio: ['ignore', 'ignore', 'inherit'] })
-    const base = `http://127.0.0.1:${port}`
-    const started = Date.now()
-    while (child.exitCode === null && child.signalCode === null) {
-      // With a timeout: whatever took the port may accept and never answer.
-      if (await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status === 200, () => false)) return { child, base }
-      if (Date.now() - started > 30_000) {
-        child.kill('SIGKILL')
-        throw new Error(`${base} was not ready within 30 s`)
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
-  throw new Error('fsm serve exited while starting, on three ports in a row')
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string) {
-  const started = Date.now()
-  while (Date.now() - started < timeoutMs) {
-    if (await check().catch(() => false)) return Date.now() - started
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
-
 describe('three fsm serve processes on PostgreSQL and Redis', { skip: PG_URL && REDIS_URL ? false : 'FSM_TEST_DATABASE_URL and REDIS_URL are not both set', timeout: 120_000 }, () => {
   const schema = `fsm_mp_${randomBytes(5).toString('hex')}`
-  const processes: ChildProcess[] = []
+  const servers: ServerProcess[] = []
   const bases: string[] = []
   let proxy: Proxy
   let database: DatabaseHandle
@@ -124,26 +83,21 @@ describe('three fsm serve processes on PostgreSQL and Redis', { skip: PG_URL && 
 
     // One after the other: a port chosen while a sibling already listens cannot be the sibling's.
     for (let i = 0; i < 3; i++) {
-      const { child, base } = await startServer({ ...process.env, DATABASE_URL: databaseUrl, REDIS_URL, LOG_LEVEL: 'warn', FSM_KEY_CACHE_MS: '500' })
-      processes.push(child)
-      bases.push(base)
+      const server = await spawnServer({ databaseUrl, env: { REDIS_URL: REDIS_URL!, FSM_KEY_CACHE_MS: '500' } })
+      servers.push(server)
+      bases.push(server.base)
     }
   })
 
   after(async () => {
-    // A process that already exited (crashed during the tests) has no 'exit' event left to wait for.
-    const exits = processes.map((child) =>
-      child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))),
-    )
-    for (const child of processes) child.kill('SIGTERM')
-    const codes = await Promise.all(exits)
+    const exits = await Promise.all(servers.map((server) => server.stop()))
     await proxy?.stop()
     await database?.close()
     const admin = new pg.Client({ connectionString: PG_URL })
     await admin.connect()
     await admin.query(`drop schema if exists ${schema} cascade`)
     await admin.end()
-    assert.deepEqual(codes, [0, 0, 0], 'SIGTERM: graceful exit 0')
+    assert.deepEqual(exits.map((exit) => exit.code), [0, 0, 0], 'SIGTERM: graceful exit 0')
   })
 
   const api = (i: number, path: string, init: RequestInit & { key?: string } = {}) =>

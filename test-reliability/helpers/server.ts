@@ -95,11 +95,11 @@ export class ServerProcess {
   }
 }
 
-/** Starts `node bin/fsm.mjs serve --port P` and waits until /readyz answers 200. */
 /**
- * `fsm serve` on a free port, once ready. A port free when chosen can be
- * taken before the server listens on it (EADDRINUSE, seen in the
- * multi-process test): then it is started again on another port.
+ * `node bin/fsm.mjs serve --port P` on a free port, once /readyz answers
+ * 200. A port free when chosen can be taken before the server listens on it
+ * (EADDRINUSE, seen in the multi-process test, which hung on it): then it
+ * is started again on another port.
  */
 export async function spawnServer(options: ServerOptions): Promise<ServerProcess> {
   for (let attempt = 1; ; attempt++) {
