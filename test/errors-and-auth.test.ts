@@ -3,6 +3,7 @@
  * with its envelope and headers; API keys, plans, scopes and rate limits
  * (§3); the order of checks (§2); and the operational endpoints of §7.
  */
+import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { sql } from 'kysely'
@@ -635,6 +636,64 @@ for (const dialect of DIALECTS) {
     })
   })
 }
+
+describe('the request log line (§7)', () => {
+  /** An app logging at `level` into an array of parsed lines. */
+  async function loggingApp(level: string) {
+    const lines: Array<Record<string, unknown>> = []
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line))
+        done()
+      },
+    })
+    const t = await startTestApp('sqlite', { logger: { level, stream } })
+    return { t, lines, requestLines: () => lines.filter((line) => line.msg === 'request') }
+  }
+
+  it('at info: one line per request, with its id and key id, never the key', async () => {
+    const { t, lines, requestLines } = await loggingApp('info')
+    try {
+      const tenant = await createTenant(t.database)
+      const { locationId } = await createBasics(t.app, tenant.apiKey)
+      const jobId = await createJobVia(t.app, tenant.apiKey, locationId)
+      const before = requestLines().length
+      const answers = [
+        { res: await call(t.app, 'GET', `${PATH}?id=${jobId}`, { key: tenant.apiKey }), path: `${PATH}?id=${jobId}`, keyId: tenant.keyId },
+        { res: await call(t.app, 'GET', PATH), path: PATH, keyId: null },
+        // A key pasted into the URL by mistake is redacted from the path.
+        { res: await call(t.app, 'GET', `/healthz?key=${tenant.apiKey}`), path: '/healthz?key=fsm_[redacted]', keyId: null },
+        { res: await call(t.app, 'POST', PATH, { key: tenant.apiKey, body: {} }), path: PATH, keyId: tenant.keyId },
+      ]
+      const logged = requestLines().slice(before)
+      assert.equal(logged.length, answers.length, JSON.stringify(logged))
+      answers.forEach(({ res, path, keyId }, i) => {
+        const line = logged[i]!
+        assert.equal(line.method, i === 3 ? 'POST' : 'GET')
+        assert.equal(line.path, path)
+        assert.equal(line.status, res.status)
+        assert.equal(line.request_id, res.headers['x-request-id'])
+        assert.equal(line.key_id, keyId)
+        assert.equal(typeof line.duration_ms, 'number')
+      })
+      assert.deepEqual(answers.map(({ res }) => res.status), [200, 401, 200, 400])
+      assert.ok(!JSON.stringify(lines).includes(tenant.apiKey), 'the key is in the log')
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('at warn: no request lines', async () => {
+    const { t, requestLines } = await loggingApp('warn')
+    try {
+      assert.equal((await call(t.app, 'GET', '/healthz')).status, 200)
+      assert.equal((await call(t.app, 'GET', PATH)).status, 401)
+      assert.equal(requestLines().length, 0)
+    } finally {
+      await t.close()
+    }
+  })
+})
 
 function resolveRef(doc: any, ref: string): any {
   assert.ok(ref.startsWith('#/'), `local $ref ${ref}`)

@@ -10,7 +10,7 @@
  * Answers of requests that wrote nothing (refusals) are stored on sending.
  */
 import { createHash } from 'node:crypto'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, preValidationHookHandler } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/types.ts'
 import { nowSeconds } from '../db/time.ts'
@@ -158,15 +158,21 @@ export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: objec
     return (await singleWrite(db, (trx) => insertClaim(trx, keyId, key, print, now))) === 1
   }
 
-  /** preValidation hook: claim the key, or replay / refuse. */
-  async function before(request: FastifyRequest, reply: FastifyReply) {
+  /**
+   * preValidation hook of the write routes: claim the key, or replay /
+   * refuse. Callback-style, so a write without a key costs no promise.
+   */
+  const before: preValidationHookHandler = (request, reply, done) => {
+    if (request.headers['idempotency-key'] === undefined || !request.auth) return done()
+    claimOrReplay(request, reply, request.auth.keyId).then(() => done(), done)
+  }
+
+  async function claimOrReplay(request: FastifyRequest, reply: FastifyReply, keyId: number) {
     const header = request.headers['idempotency-key']
-    if (header === undefined || !request.auth) return
     if (request.method !== 'POST' && request.method !== 'PUT' && request.method !== 'PATCH') return
     if (typeof header !== 'string' || !KEY_PATTERN.test(header)) {
       throw validationError([{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' }])
     }
-    const keyId = request.auth.keyId
     const print = fingerprint(request)
     for (let attempt = 0; attempt < 3; attempt++) {
       const now = nowSeconds()

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import pg from 'pg'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
@@ -31,6 +31,8 @@ export interface TestApp {
 export interface TestAppOptions {
   config?: Partial<Config>
   rateLimits?: RateLimitStore
+  /** Fastify's logger option; none by default. */
+  logger?: FastifyServerOptions['logger']
 }
 
 /** A fresh, migrated (unless `migrate` is false), empty database of the dialect; `cleanup` removes it. */
@@ -68,7 +70,7 @@ export async function freshDatabase(dialect: Dialect, { migrate = true } = {}): 
 export async function startTestApp(dialect: Dialect = 'sqlite', options: TestAppOptions = {}): Promise<TestApp> {
   const { database, cleanup } = await freshDatabase(dialect)
   const config: Config = { ...loadConfig({}), logLevel: 'silent', rateLimitPerMinute: 1_000_000, keyCacheMs: 0, ...options.config }
-  const app = await buildApp({ config, database, ...(options.rateLimits && { rateLimits: options.rateLimits }), logger: false })
+  const app = await buildApp({ config, database, ...(options.rateLimits && { rateLimits: options.rateLimits }), logger: options.logger ?? false })
   await app.ready()
   return {
     app,
