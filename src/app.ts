@@ -51,8 +51,10 @@ function redactKeys(url: string): string {
   return url.includes('fsm_') ? url.replace(/fsm_\d+_[0-9A-Za-z]+/g, 'fsm_[redacted]') : url
 }
 
+/** 16 hex digits of a random UUID (its first three groups), without a regular expression per request. */
 function requestId(): string {
-  return randomUUID().replace(/-/g, '').slice(0, 16)
+  const uuid = randomUUID()
+  return uuid.slice(0, 8) + uuid.slice(9, 13) + uuid.slice(14, 18)
 }
 
 /** An error in the envelope written straight to a socket, for requests that never became Fastify requests. */

@@ -144,12 +144,13 @@ export function createAuthenticator(options: AuthOptions) {
       const admit = (auth: AuthContext) => {
         request.auth = auth
         const decision = options.rateLimits.take(`key:${auth.keyId}`, auth.rateLimitPerMinute ?? options.defaultRateLimit, Date.now())
-        if ('then' in decision) decision.then((taken) => done(refusal(reply, auth, taken, scope, module)), done)
+        if ('then' in decision) decision.then((taken) => done(refusal(reply, auth, taken, scope, module))).catch(done)
         else done(refusal(reply, auth, decision, scope, module))
       }
       const recent = recentlyVerified(request.headers['x-api-key'])
       if (recent) admit(recent)
-      else authenticate(request).then(admit, done)
+      // .catch, not .then's second argument: whatever admit throws must answer, never become an unhandled rejection.
+      else authenticate(request).then(admit).catch(done)
     }
   }
 }

@@ -164,7 +164,7 @@ export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: objec
    */
   const before: preValidationHookHandler = (request, reply, done) => {
     if (request.headers['idempotency-key'] === undefined || !request.auth) return done()
-    claimOrReplay(request, reply, request.auth.keyId).then(() => done(), done)
+    claimOrReplay(request, reply, request.auth.keyId).then(() => done()).catch(done)
   }
 
   async function claimOrReplay(request: FastifyRequest, reply: FastifyReply, keyId: number) {
