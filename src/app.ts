@@ -217,7 +217,9 @@ export async function buildApp(options: AppOptions) {
   // order: auth, rate limit, plan, scope; then the body checks and the
   // Idempotency-Key, before body validation). As global hooks, every request
   // (/healthz, every GET) ran the checks of writes, each asking Fastify for
-  // its route's options, which builds an object per call (issue 6).
+  // its route's options, which builds an object per call (issue 6). Every
+  // route is registered below this hook; a test asks every path and method
+  // of the OpenAPI document for its key.
   app.addHook('onRoute', (route) => {
     const { scope, module } = route.config ?? {}
     if (!scope) return

@@ -107,6 +107,33 @@ for (const dialect of DIALECTS) {
         assertError(await req('POST', PATH, { body: validJob() }), 401, 'unauthorized', 'POST without key')
       })
 
+      // The key check is added to each route that names a scope as the
+      // route is registered: no route of the API may end up without it.
+      it('every path and method of the API, and HEAD of every GET, refuses a missing key (401) and a company not on Enterprise (403)', async () => {
+        const doc = (await req('GET', '/api/v1/openapi.json')).body
+        const starter = await createTenant(t.database, { plan: 'starter', name: 'Starter Routes Co' })
+        const routes: Array<[string, string]> = []
+        for (const [path, item] of Object.entries<Record<string, unknown>>(doc.paths)) {
+          for (const method of Object.keys(item)) {
+            routes.push([method.toUpperCase(), path])
+            if (method === 'get') routes.push(['HEAD', path])
+          }
+        }
+        assert.ok(routes.length >= 20, `${routes.length} routes`)
+        for (const [method, path] of routes) {
+          const label = `${method} ${path}`
+          const missing = await req(method, path)
+          const notEnterprise = await req(method, path, { key: starter.apiKey })
+          if (method === 'HEAD') {
+            assert.equal(missing.status, 401, label)
+            assert.equal(notEnterprise.status, 403, label)
+            continue
+          }
+          assertError(missing, 401, 'unauthorized', label)
+          assertError(notEnterprise, 403, 'plan_upgrade_required', label)
+        }
+      })
+
       it('a malformed key', async () => {
         for (const key of ['abc', 'Bearer x', 'fsm_1_short', `${tenant.apiKey}x`, tenant.apiKey.slice(0, -1), tenant.apiKey.toUpperCase(), ` ${tenant.apiKey}x`, 'fsm_0_' + 'a'.repeat(38)]) {
           assertError(await req('GET', PATH, { key }), 401, 'unauthorized', `malformed ${key}`)
