@@ -85,9 +85,9 @@ function hooksOf<T>(hooks: T | T[] | undefined): T[] {
   return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]
 }
 
-/** Every write needs a JSON body (API.md §1): a missing Content-Type is 415 too, after the auth checks and before validation. */
+/** A write route's hook: every write needs a JSON body (API.md §1); a missing Content-Type is 415 too, after the auth checks and before validation. */
 const requireJsonBody: preValidationHookHandler = (request, _reply, done) => {
-  if (request.body !== undefined || !WRITE_METHODS.has(request.method)) return done()
+  if (request.body !== undefined) return done()
   const type = request.headers['content-type']
   if (!type || !/^application\/json\s*(;|$)/i.test(type)) return done(new ApiError('unsupported_media_type', 'Content-Type must be application/json'))
   done(new ApiError('invalid_json', 'Request body is empty; send a JSON object'))
@@ -224,7 +224,11 @@ export async function buildApp(options: AppOptions) {
     const { scope, module } = route.config ?? {}
     if (!scope) return
     route.onRequest = [guardFor(scope, module), ...hooksOf(route.onRequest)]
-    if (![route.method].flat().some((method) => WRITE_METHODS.has(method))) return
+    const methods = [route.method].flat()
+    const writes = methods.filter((method) => WRITE_METHODS.has(method)).length
+    if (writes === 0) return
+    // The write hooks below run for every method of the route they are added to.
+    if (writes !== methods.length) throw new Error(`${route.url}: a route with a scope either reads or writes, not both`)
     route.preValidation = [requireJsonBody, idempotency.before, ...hooksOf(route.preValidation)]
     route.onSend = [...hooksOf(route.onSend), storeRefusal]
   })

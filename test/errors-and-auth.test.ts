@@ -7,7 +7,9 @@ import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { sql } from 'kysely'
-import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
+import { DIALECTS, freshDatabase, startTestApp, type TestApp } from './helpers/app.ts'
+import { buildApp } from '../src/app.ts'
+import { loadConfig } from '../src/config.ts'
 import { call, createBasics, createExtraKey, createJobVia, createTenant, type ApiResponse, type Tenant } from './helpers/factories.ts'
 import { generateKey } from '../src/modules/api-keys/key-format.ts'
 import { revokeKey } from '../src/modules/api-keys/api-keys.service.ts'
@@ -718,6 +720,23 @@ describe('the request log line (§7)', () => {
       assert.equal(requestLines().length, 0)
     } finally {
       await t.close()
+    }
+  })
+})
+
+describe('routes with a scope', () => {
+  // The write checks are added to every method of a route: a route that
+  // mixed a read with a write would put them on the read.
+  it('one that mixes reads and writes is refused when registered', async () => {
+    const { database, cleanup } = await freshDatabase('sqlite')
+    const app = await buildApp({ config: { ...loadConfig({}), logLevel: 'silent' }, database, logger: false })
+    try {
+      const mixed = () => app.route({ method: ['GET', 'POST'], url: '/api/v1/mixed', config: { scope: 'jobs:read' }, handler: async () => ({}) })
+      assert.throws(mixed, /reads or writes, not both/)
+    } finally {
+      await app.close()
+      await database.close()
+      await cleanup()
     }
   })
 })

@@ -169,7 +169,6 @@ export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: objec
 
   async function claimOrReplay(request: FastifyRequest, reply: FastifyReply, keyId: number) {
     const header = request.headers['idempotency-key']
-    if (request.method !== 'POST' && request.method !== 'PUT' && request.method !== 'PATCH') return
     if (typeof header !== 'string' || !KEY_PATTERN.test(header)) {
       throw validationError([{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' }])
     }
