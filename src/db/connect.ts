@@ -97,14 +97,16 @@ class ImmediateSqliteDialect extends SqliteDialect {
 const AUTOCHECKPOINT_PAGES = 1000
 /**
  * With background checkpoints, once the worker has seen the WAL hold this
- * many pages (~16 MB), the writer waits between two groups of writes for the
+ * many pages (~8 MB), the writer waits between two groups of writes for the
  * worker to copy the rest back, and the next write starts the WAL over
  * (checkpointer.ts says why it must). Reads go on meanwhile. Measured in
  * alternating runs against the backstop alone: 4,000 pages gave +6% creates,
  * +18% PUTs, +5% PATCHes a second and a third off their p99; 1,000 pages
- * paused writes so often that it did worse than the backstop alone.
+ * paused writes so often that it did worse than the backstop alone. Against
+ * 4,000 (`bench:ab`, docs/performance.md): 2,000 gave PATCHes +5-10% and
+ * PUTs +2-10% a second, and 12,000 (backstop 24,000) 12-22% less.
  */
-const WAL_RESTART_PAGES = 4000
+const WAL_RESTART_PAGES = 2000
 /** How long writes wait for that catch-up at most before going on without it. */
 const CATCH_UP_TIMEOUT_MS = 1000
 /**
