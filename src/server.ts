@@ -22,9 +22,9 @@ export interface RunningServer {
  * by itself). Under load, the objects of requests in flight outlive two
  * young-generation collections and land in the old generation as garbage;
  * V8 let it pile up to 2-3 times what was live before collecting, and the
- * resident memory with it. Measured with `npm run bench:ab` (get_job,
- * patch_status, mixed; docs/performance.md): peak resident memory 216-277
- * -> 181-184 MB, requests per second the same within the noise. V8 reads
+ * resident memory with it. Measured with `npm run bench:ab` (two runs of
+ * 3-4 rounds; docs/performance.md): peak resident memory 216-284 -> 181-195
+ * MB, requests per second the same within the noise. V8 reads
  * the flag each time it sets the next limit, so setting it after start
  * takes effect; an operator's own `--heap-growing-percent` (NODE_OPTIONS or
  * node's command line) wins.
