@@ -26,12 +26,11 @@ export interface RunningServer {
  * 3-4 rounds; docs/performance.md): peak resident memory 216-284 -> 181-195
  * MB, requests per second the same within the noise. V8 reads
  * the flag each time it sets the next limit, so setting it after start
- * takes effect; an operator's own `--heap-growing-percent` (NODE_OPTIONS or
- * node's command line) wins.
+ * takes effect; an operator's own `--heap-growing-percent` on node's
+ * command line wins (node refuses the flag in NODE_OPTIONS).
  */
 export function limitHeapGrowth(): void {
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]
-  if (!given.some((flag) => flag.startsWith('--heap-growing-percent') || flag.startsWith('--heap_growing_percent'))) {
+  if (!process.execArgv.some((flag) => /^--heap[-_]growing[-_]percent/.test(flag))) {
     setFlagsFromString('--heap-growing-percent=15')
   }
 }
