@@ -104,7 +104,7 @@ const AUTOCHECKPOINT_PAGES = 1000
  * +18% PUTs, +5% PATCHes a second and a third off their p99; 1,000 pages
  * paused writes so often that it did worse than the backstop alone. Against
  * 4,000 (`bench:ab`, docs/performance.md): 2,000 gave PATCHes +5-10% and
- * PUTs +2-10% a second, and 12,000 (backstop 24,000) 12-22% less.
+ * PUTs +2-10% a second; 12,000 (backstop 24,000) gave 2-22% less.
  */
 const WAL_RESTART_PAGES = 2000
 /** How long writes wait for that catch-up at most before going on without it. */
