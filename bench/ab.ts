@@ -49,7 +49,13 @@ interface Measured {
   p99: number
 }
 
-function run(side: Side): Map<string, Measured> {
+/** One run of the benchmark on one side: each scenario, and the server's peak resident memory over the run. */
+interface Run {
+  scenarios: Map<string, Measured>
+  peakRssMb: number
+}
+
+function run(side: Side): Run {
   const benchArgs = ['--import', 'tsx', 'bench/run.ts', '--only', args.only!, '--duration', args.duration!, ...(args.quick ? ['--quick'] : [])]
   const started = Date.now()
   const result = spawnSync(process.execPath, benchArgs, { cwd: side.dir, stdio: ['ignore', 'inherit', 'inherit'] })
@@ -58,12 +64,13 @@ function run(side: Side): Map<string, Measured> {
   const written = ['partial.json', 'latest.json'].map((name) => join(side.dir, 'bench', 'results', name)).find((file) => existsSync(file) && statSync(file).mtimeMs >= started)
   if (!written) throw new Error(`the benchmark in ${side.label} wrote no results`)
   const report = JSON.parse(readFileSync(written, 'utf8')) as RunReport
-  return new Map(
+  const scenarios = new Map(
     report.scenarios.map((s) => [
       s.name,
       { ratio: s.ratio, cpuCost: s.server_cpu_ms_per_request / report.baseline_cpu_ms_per_request, p99: s.p99_ms },
     ]),
   )
+  return { scenarios, peakRssMb: report.peak_rss_mb }
 }
 
 function build(side: Side) {
@@ -91,7 +98,7 @@ try {
   symlinkSync(DATA_DIR, join(worktree, 'bench', 'data'))
   for (const side of sides) build(side)
 
-  const results = sides.map(() => [] as Array<Map<string, Measured>>)
+  const results = sides.map(() => [] as Run[])
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? [0, 1] : [1, 0]
     for (const i of order) {
@@ -107,7 +114,7 @@ try {
     console.log('| side | ratios (each round) | median ratio | costs (each round) | median cost | median p99 ms |')
     console.log('|:--|:--|--:|:--|--:|--:|')
     const medians = sides.map((side, i) => {
-      const rows = results[i]!.map((r) => r.get(name)!).filter(Boolean)
+      const rows = results[i]!.map((r) => r.scenarios.get(name)!).filter(Boolean)
       const ratio = median(rows.map((r) => r.ratio))
       const cost = median(rows.map((r) => r.cpuCost))
       console.log(
@@ -118,6 +125,8 @@ try {
     const [mine, theirs] = medians as [{ ratio: number; cost: number }, { ratio: number; cost: number }]
     console.log(`this ÷ against: ratio ${fmt(mine.ratio / theirs.ratio, 3)}, server CPU per request ${fmt(mine.cost / theirs.cost, 3)}`)
   }
+  console.log('\npeak RSS of fsm serve (MB), each run')
+  for (const [i, side] of sides.entries()) console.log(`  ${side.label}: ${results[i]!.map((r) => r.peakRssMb).join(', ')}`)
   console.log(`\n[ab] the last full report of this side: ${join(RESULTS_DIR, 'partial.json')}`)
 } finally {
   execFileSync('git', ['worktree', 'remove', '--force', worktree], { cwd: REPO_DIR, stdio: 'inherit' })
