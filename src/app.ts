@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions, type onSendHookHandler, type preValidationHookHandler } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions, type preValidationHookHandler } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -209,10 +209,6 @@ export async function buildApp(options: AppOptions) {
   })
   const idempotency = createIdempotency(database.db, app.log)
   app.decorateRequest('idempotencyClaim', null)
-  const storeRefusal: onSendHookHandler = (request, reply, payload, done) => {
-    if (!request.idempotencyClaim) return done(null, payload)
-    idempotency.after(request, reply, payload).then((stored) => done(null, stored), done)
-  }
   // The checks of API routes are added to those routes alone (API.md §2's
   // order: auth, rate limit, plan, scope; then the body checks and the
   // Idempotency-Key, before body validation). As global hooks, every request
@@ -230,7 +226,7 @@ export async function buildApp(options: AppOptions) {
     // The write hooks below run for every method of the route they are added to.
     if (writes !== methods.length) throw new Error(`${route.url}: a route with a scope either reads or writes, not both`)
     route.preValidation = [requireJsonBody, idempotency.before, ...hooksOf(route.preValidation)]
-    route.onSend = [...hooksOf(route.onSend), storeRefusal]
+    route.onSend = [...hooksOf(route.onSend), idempotency.after]
   })
   const addMethodNotAllowed = trackRoutes(app)
   let purgeTimer: NodeJS.Timeout | undefined

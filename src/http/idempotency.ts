@@ -10,7 +10,7 @@
  * Answers of requests that wrote nothing (refusals) are stored on sending.
  */
 import { createHash } from 'node:crypto'
-import type { FastifyReply, FastifyRequest, preValidationHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, onSendHookHandler, preValidationHookHandler } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/types.ts'
 import { nowSeconds } from '../db/time.ts'
@@ -218,14 +218,20 @@ export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: objec
   }
 
   /**
-   * onSend hook: store the answer of a claimed request that wrote nothing
-   * (a refusal: its answer is the same on a retry), or release the claim
-   * after a 5xx. A write's answer was stored with the write (answerWrite).
+   * onSend hook of the write routes: store the answer of a claimed request
+   * that wrote nothing (a refusal: its answer is the same on a retry), or
+   * release the claim after a 5xx. A write's answer was stored with the
+   * write (answerWrite). Callback-style, like `before`: a request without a
+   * claim costs no promise.
    */
-  async function after(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+  const after: onSendHookHandler = (request, reply, payload, done) => {
     const claimed = request.idempotencyClaim
-    if (!claimed) return payload
+    if (!claimed) return done(null, payload)
     request.idempotencyClaim = null
+    storeOrRelease(request, reply, claimed, payload).then((stored) => done(null, stored), done)
+  }
+
+  async function storeOrRelease(request: FastifyRequest, reply: FastifyReply, claimed: Claim, payload: unknown) {
     try {
       if (reply.statusCode >= 500) {
         await db
