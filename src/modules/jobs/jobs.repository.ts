@@ -117,7 +117,8 @@ const countsSumOf = byShape((shape) => {
   })
 })
 
-/** Filters that the per-(status, priority) counts can answer without counting rows. */
+
+/** Filters that the per-(status, priority) counts can answer without counting rows (and that prepared page-keys queries take). */
 function countsAnswer(f: JobFilters): boolean {
   return Object.entries(f).every(([name, value]) => value === undefined || name === 'statuses' || name === 'priority')
 }
@@ -266,12 +267,8 @@ function sortParts(sort: JobSort) {
   return { direction, column }
 }
 
-/**
- * The ids (and sort keys) of one page, read from the jobs table alone so a
- * deep OFFSET steps through the covering index instead of joining every
- * skipped row; `after` starts the page just past a known position (a seek).
- */
-export async function listJobKeys(db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after?: ListKey): Promise<ListKey[]> {
+/** The query of listJobKeys, built with Kysely. */
+function jobKeysQuery(db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after?: ListKey) {
   const { direction, column } = sortParts(sort)
   let query = applyFilters(db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters)
   if (after) {
@@ -282,13 +279,52 @@ export async function listJobKeys(db: Db, companyId: number, filters: JobFilters
     // Jobs without a scheduled start come last in both directions.
     query = query.orderBy(sql`(j.scheduled_start is null)`, 'asc')
   }
-  const rows = await query
+  return query
     .select([`j.${column} as value`, 'j.job_id'])
     .orderBy(`j.${column}`, direction)
     .orderBy('j.job_id', direction)
     .limit(limit)
     .offset(offset)
-    .execute()
+}
+
+/**
+ * listJobKeys of the lists integrators poll all day (no filter, or status
+ * and priority only): prepared, one query per shape (sort, number of
+ * statuses, priority or not, seek or not; at most 6 × 10 × 2 × 2). Building
+ * and compiling the query with Kysely on each call cost 10-14 µs, and in
+ * `mixed` every list after a write reads its page keys again (issue 6).
+ * Lists with other filters are rarer and their shapes many: built per call.
+ */
+const preparedJobKeysOf = byShape((shape) => {
+  const [sort, statusCount, withPriority, withAfter] = shape.split('|') as [JobSort, string, string, string]
+  const statuses = Number(statusCount)
+  return prepared((db, companyId: number, limit: number, offset: number, ...values: Array<string | number>) => {
+    const filters: JobFilters = {
+      ...(statuses > 0 && { statuses: values.slice(0, statuses) as string[] }),
+      ...(withPriority === '1' && { priority: values[statuses] as string }),
+    }
+    const rest = values.slice(statuses + Number(withPriority))
+    const after = withAfter === '1' ? { value: rest[0] as number, jobId: rest[1] as number } : undefined
+    return jobKeysQuery(db, companyId, filters, sort, limit, offset, after)
+  })
+})
+
+/**
+ * The ids (and sort keys) of one page, read from the jobs table alone so a
+ * deep OFFSET steps through the covering index instead of joining every
+ * skipped row; `after` starts the page just past a known position (a seek).
+ */
+export async function listJobKeys(db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after?: ListKey): Promise<ListKey[]> {
+  let rows: Array<{ value: unknown; job_id: number }>
+  if (countsAnswer(filters)) {
+    const statuses = filters.statuses ?? []
+    const priorities = filters.priority !== undefined ? [filters.priority] : []
+    const seek = after ? [after.value, after.jobId] : []
+    const shape = `${sort}|${statuses.length}|${priorities.length}|${seek.length ? 1 : 0}`
+    rows = await preparedJobKeysOf(shape)(db, companyId, limit, offset, ...statuses, ...priorities, ...seek)
+  } else {
+    rows = await jobKeysQuery(db, companyId, filters, sort, limit, offset, after).execute()
+  }
   return rows.map((r) => ({ value: Number(r.value), jobId: r.job_id }))
 }
 
