@@ -213,6 +213,23 @@ for (const dialect of DIALECTS) {
       await query()
     })
 
+    it('a deep page asked for again between creates stays equal to a plain OFFSET, as far as its anchor reaches and past it', async () => {
+      // Each ask leaves an anchor 100 rows before the page (jobs.pages.ts);
+      // every create moves the page one row closer to it, until it is past.
+      const page = async (n: number, why: string) => {
+        const body = await list(`page=${n}&per_page=50`)
+        const expected = await listJobKeys(t.database.db, tenant.companyId, {}, '-created_at', 50, (n - 1) * 50)
+        assert.deepEqual(body.data.map((j: any) => j.job_id), expected.map((k) => k.jobId), why)
+      }
+      await page(70, 'first ask')
+      for (let i = 1; i <= 130; i++) {
+        const created = await call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: `Anchor ${i}`, customer_location_id: basics.locationId } })
+        assert.equal(created.status, 201, JSON.stringify(created.body))
+        if (i % 9 === 0 || (i >= 97 && i <= 103)) await page(70, `after ${i} creates`)
+        if (i === 50) await page(71, 'the next page, after 50 creates')
+      }
+    })
+
     it('deep pages asked for at once all agree with a plain OFFSET, and so do the pages after them', async () => {
       const filtered = 'status=Pending,Closed,Paid,Invoiced'
       const filters: JobFilters = { statuses: ['Pending', 'Closed', 'Paid', 'Invoiced'] }

@@ -2,7 +2,9 @@
  * Deep pages without deep scans (issue 6). `OFFSET 499950` steps through half
  * a million index entries on every request. Instead, remember where every
  * STEP-th row of a list is (its sort key), and start a deep page with a seek
- * just past the nearest remembered position, then a short OFFSET.
+ * just past the nearest remembered position, then a short OFFSET. Each deep
+ * page asked for also leaves an anchor, a remembered row a little before it,
+ * so asking for it again seeks within ANCHOR_LEAD rows of it.
  *
  * Remembered positions must never be stale:
  *   - The newest-first list without filters (the one integrators page
@@ -29,6 +31,10 @@ const STEP = 1000
 /** Below this offset a plain OFFSET is cheap enough. */
 const SEEK_FROM = 2 * STEP
 const MAX_ENTRIES = 500
+/** Anchors a list remembers; past this they start over. */
+const MAX_ANCHORS = 64
+/** How far before a deep page its anchor is taken (rows): a short OFFSET from it is cheap. */
+const ANCHOR_LEAD = 100
 
 interface Entry {
   /** The company's job write sequence when the entry was built (checked for lists that any write can change). */
@@ -41,6 +47,13 @@ interface Entry {
   shift: number
   /** boundaries[k] is the key of the row at position (k + 1) * STEP - 1 + shift. */
   boundaries: ListKey[]
+  /**
+   * Keys of the rows just before deep pages asked for, by their position as
+   * built (the row at position p as built is at p + shift now): the next
+   * request for such a page seeks straight to it instead of stepping from
+   * the boundary before it, up to STEP - 1 rows (issue 6).
+   */
+  anchors: Map<number, ListKey>
   /** The one request extending `boundaries` now; others wait for it instead of repeating its queries. */
   extending?: Promise<unknown>
 }
@@ -67,8 +80,27 @@ export class PagePositions {
     // The last remembered row before `offset`; offset >= 2 * STEP and shift <= STEP, so k >= 0.
     const k = Math.floor((offset - shift) / STEP) - 1
     if (!(await this.#extendTo(db, companyId, filters, sort, entry, k))) return [] // the list is shorter than offset
-    const position = (k + 1) * STEP - 1 + shift
-    return listJobKeys(db, companyId, filters, sort, limit, offset - position - 1, entry.boundaries[k])
+    // Positions as built: `before` is the row just before the page; start from
+    // the nearest remembered row at or before it.
+    const before = offset - 1 - shift
+    let from = (k + 1) * STEP - 1
+    let fromKey = entry.boundaries[k]!
+    for (const [position, key] of entry.anchors) {
+      if (position > from && position <= before) [from, fromKey] = [position, key]
+    }
+    const skip = before - from
+    if (skip <= ANCHOR_LEAD) return listJobKeys(db, companyId, filters, sort, limit, skip, fromKey)
+    // Far from any remembered row: read from ANCHOR_LEAD rows before the page
+    // and remember the first of them. Not right at `before`: each create moves
+    // the page's rows one down (`before` one less), and an anchor past
+    // `before` cannot be sought from; this one serves the page again until
+    // ANCHOR_LEAD jobs have been created.
+    const keys = await listJobKeys(db, companyId, filters, sort, ANCHOR_LEAD + limit, skip - ANCHOR_LEAD, fromKey)
+    if (keys.length > 0) {
+      if (entry.anchors.size >= MAX_ANCHORS) entry.anchors.clear()
+      entry.anchors.set(before - ANCHOR_LEAD + 1, keys[0]!)
+    }
+    return keys.slice(ANCHOR_LEAD)
   }
 
   /**
@@ -104,10 +136,10 @@ export class PagePositions {
   async #build(db: Db, companyId: number, seq: number, filters: JobFilters, sort: JobSort, growsOnlyAtTop: boolean): Promise<Entry | undefined> {
     const [head] = await listJobKeys(db, companyId, filters, sort, 1, 0)
     if (!head) return undefined
-    if (!growsOnlyAtTop) return { seq, head, shift: 0, boundaries: [] }
+    if (!growsOnlyAtTop) return { seq, head, shift: 0, boundaries: [], anchors: new Map() }
     // Jobs created since the read above are in front of head already.
     const { total, ahead } = await readListGrowth(db, companyId, head)
-    return { seq, base: total - ahead, head, shift: ahead, boundaries: [] }
+    return { seq, base: total - ahead, head, shift: ahead, boundaries: [], anchors: new Map() }
   }
 
   async #stillValid(db: Db, companyId: number, seq: number, entry: Entry): Promise<boolean> {
