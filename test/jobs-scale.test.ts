@@ -200,16 +200,24 @@ for (const dialect of DIALECTS) {
         await recordJobWrite(trx, tenant.companyId, [{ status: 'Pending', priority: 'Low', delta: 1 }])
       })
       await query()
-      // More new jobs in front than one step of positions: rebuilt as well.
+      // Many new jobs in front: page 41 now starts among them (a plain
+      // OFFSET), page 60 just behind them (a seek from the list's first row
+      // as built), page 104 behind a remembered position. Past 4,000 new jobs
+      // (MAX_SHIFT) the positions are built again.
+      const burst = async (size: number, at: number) => {
+        const front = Array.from({ length: size }, (_, i) => ({
+          company_id: tenant.companyId, job_title: `Burst ${at}.${i}`, job_description: null, job_status: 'Pending', job_priority: 'Medium',
+          assigned_technician_id: null, customer_location_id: basics.locationId, scheduled_start: null, scheduled_end: null,
+          actual_start: null, actual_end: null, created_at: at, updated_at: at,
+        }))
+        for (let i = 0; i < front.length; i += 500) await t.database.db.insertInto('jobs').values(front.slice(i, i + 500)).execute()
+        await rebuildJobCounts(t.database.db)
+        await touchJobLists(t.database.db, tenant.companyId)
+      }
       const now = Math.floor(Date.now() / 1000)
-      const front = Array.from({ length: 1_100 }, (_, i) => ({
-        company_id: tenant.companyId, job_title: `Burst ${i}`, job_description: null, job_status: 'Pending', job_priority: 'Medium',
-        assigned_technician_id: null, customer_location_id: basics.locationId, scheduled_start: null, scheduled_end: null,
-        actual_start: null, actual_end: null, created_at: now + 60, updated_at: now + 60,
-      }))
-      for (let i = 0; i < front.length; i += 500) await t.database.db.insertInto('jobs').values(front.slice(i, i + 500)).execute()
-      await rebuildJobCounts(t.database.db)
-      await touchJobLists(t.database.db, tenant.companyId)
+      await burst(2_500, now + 60)
+      await query()
+      await burst(1_600, now + 120)
       await query()
     })
 

@@ -11,11 +11,12 @@
  *     through) changes only when jobs are created: edits and status changes
  *     move nothing in it, and jobs are never deleted. New jobs are newer
  *     than everything, so they land in front and every remembered row moves
- *     down by the same number. Each use checks that in one statement: the
- *     number of jobs now in front of the list's first row must equal the
- *     number of jobs added since (the company's job count, kept exactly in
- *     every write's transaction). If any new job landed elsewhere (another
- *     server's clock behind), the two differ and the positions are rebuilt.
+ *     down by the same number. Each use after a write checks that in one
+ *     statement: the number of jobs now in front of the row that was first
+ *     at the last check must equal the number of jobs added since (the
+ *     company's job count, kept exactly in every write's transaction). If
+ *     any new job landed elsewhere (another server's clock behind), the two
+ *     differ and the positions are rebuilt; after MAX_SHIFT creates too.
  *   - Any other list (filters, other orders) can change with any job write:
  *     its positions carry the company's job write sequence (bumped in every
  *     job write's transaction, by every process) and are rebuilt when it moved.
@@ -31,6 +32,13 @@ const STEP = 1000
 /** Below this offset a plain OFFSET is cheap enough. */
 const SEEK_FROM = 2 * STEP
 const MAX_ENTRIES = 500
+/**
+ * The newest-first list keeps its positions across this many creates; then
+ * they are built again. Pages that start among the jobs created since are
+ * read with a plain OFFSET (under MAX_SHIFT rows), the ones just behind
+ * them with a seek from `head`.
+ */
+const MAX_SHIFT = 4 * STEP
 /** Anchors a list remembers; past this they start over. */
 const MAX_ANCHORS = 64
 /** How far before a deep page its anchor is taken (rows): a short OFFSET from it is cheap. */
@@ -39,11 +47,21 @@ const ANCHOR_LEAD = 100
 interface Entry {
   /** The company's job write sequence when the entry was built (checked for lists that any write can change). */
   seq: number
-  /** For the unfiltered newest-first list: how many jobs were at or behind `head` (checked against the count now). */
-  base?: number
+  /** For the unfiltered newest-first list only: what its checks need (#stillValid). */
+  growth?: {
+    /** How many jobs were at or behind `head` (every other job is in front of it). */
+    base: number
+    /**
+     * The list's first row at the last check, and how many jobs were at or
+     * behind it then: the next check counts only the jobs in front of it,
+     * so it stays short however many were created since the entry was built.
+     */
+    mark: ListKey
+    behind: number
+  }
   /** The list's first row when the entry was built: position `shift` now. */
   head: ListKey
-  /** How many rows now sort before `head` (jobs created since the entry was built). */
+  /** How many rows now sort before `head` (jobs created since the entry was built; at most MAX_SHIFT). */
   shift: number
   /** boundaries[k] is the key of the row at position (k + 1) * STEP - 1 + shift. */
   boundaries: ListKey[]
@@ -77,14 +95,19 @@ export class PagePositions {
     }
     // Read once: a concurrent request may move it (for a later moment) while this one waits.
     const shift = entry.shift
-    // The last remembered row before `offset`; offset >= 2 * STEP and shift <= STEP, so k >= 0.
-    const k = Math.floor((offset - shift) / STEP) - 1
-    if (!(await this.#extendTo(db, companyId, filters, sort, entry, k))) return [] // the list is shorter than offset
-    // Positions as built: `before` is the row just before the page; start from
-    // the nearest remembered row at or before it.
+    // Positions as built: `before` is the row just before the page. Start
+    // from the nearest remembered row at or before it: `head` (position 0),
+    // boundary k, or an anchor.
     const before = offset - 1 - shift
-    let from = (k + 1) * STEP - 1
-    let fromKey = entry.boundaries[k]!
+    if (before < 0) return listJobKeys(db, companyId, filters, sort, limit, offset) // among the jobs created since
+    const k = Math.floor((offset - shift) / STEP) - 1
+    let from = 0
+    let fromKey = entry.head
+    if (k >= 0) {
+      if (!(await this.#extendTo(db, companyId, filters, sort, entry, k))) return [] // the list is shorter than offset
+      from = (k + 1) * STEP - 1
+      fromKey = entry.boundaries[k]!
+    }
     for (const [position, key] of entry.anchors) {
       if (position > from && position <= before) [from, fromKey] = [position, key]
     }
@@ -138,17 +161,20 @@ export class PagePositions {
     if (!head) return undefined
     if (!growsOnlyAtTop) return { seq, head, shift: 0, boundaries: [], anchors: new Map() }
     // Jobs created since the read above are in front of head already.
-    const { total, ahead } = await readListGrowth(db, companyId, head)
-    return { seq, base: total - ahead, head, shift: ahead, boundaries: [], anchors: new Map() }
+    const { total, ahead, newest } = await readListGrowth(db, companyId, head)
+    return { seq, growth: { base: total - ahead, mark: newest, behind: total }, head, shift: ahead, boundaries: [], anchors: new Map() }
   }
 
   async #stillValid(db: Db, companyId: number, seq: number, entry: Entry): Promise<boolean> {
-    if (entry.base === undefined) return entry.seq === seq
+    const { growth } = entry
+    if (!growth) return entry.seq === seq
     if (entry.seq === seq) return true
-    const { total, ahead } = await readListGrowth(db, companyId, entry.head)
-    // Every job added since is in front of head (and not too many for a short seek).
-    if (ahead !== total - entry.base || ahead > STEP) return false
-    entry.shift = ahead
+    const { total, ahead, newest } = await readListGrowth(db, companyId, growth.mark)
+    // Every job added since the last check is in front of the first row then
+    // (so also in front of head), and not too many of them since the build.
+    if (ahead !== total - growth.behind || total - growth.base > MAX_SHIFT) return false
+    entry.shift = total - growth.base
+    entry.growth = { base: growth.base, mark: newest, behind: total }
     entry.seq = seq
     return true
   }

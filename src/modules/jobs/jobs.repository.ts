@@ -329,17 +329,25 @@ export async function listJobKeys(db: Db, companyId: number, filters: JobFilters
 }
 
 /**
- * How a company's newest-first list moved since `head` was its first row:
- * the company's job count now and how many jobs now sort before `head`, in
- * one statement, so both describe the same moment on either dialect.
+ * How a company's newest-first list moved since `mark` was its first row:
+ * the company's job count now, how many jobs now sort before `mark`, and
+ * the list's first row now, in one statement, so all three describe the
+ * same moment on either dialect.
  */
-export async function readListGrowth(db: Db, companyId: number, head: ListKey): Promise<{ total: number; ahead: number }> {
-  const [row] = await listGrowth(db, companyId, head.value, head.jobId)
-  return { total: Number(row?.total ?? 0), ahead: Number(row?.ahead ?? 0) }
+export async function readListGrowth(db: Db, companyId: number, mark: ListKey): Promise<{ total: number; ahead: number; newest: ListKey }> {
+  const [row] = await listGrowth(db, companyId, mark.value, mark.jobId)
+  return {
+    total: Number(row?.total ?? 0),
+    ahead: Number(row?.ahead ?? 0),
+    // Jobs are never deleted, so the list still has a first row (mark, at least).
+    newest: { value: Number(row?.newest_created_at ?? mark.value), jobId: Number(row?.newest_job_id ?? mark.jobId) },
+  }
 }
 
-const listGrowth = prepared((db, companyId: number, createdAt: number, jobId: number) =>
-  db.selectNoFrom((eb) => [
+const listGrowth = prepared((db, companyId: number, createdAt: number, jobId: number) => {
+  const newest = <C extends 'created_at' | 'job_id'>(column: C) =>
+    db.selectFrom('jobs as n').select(`n.${column}`).where('n.company_id', '=', companyId).orderBy('n.created_at', 'desc').orderBy('n.job_id', 'desc').limit(1)
+  return db.selectNoFrom((eb) => [
     eb.selectFrom('job_counts').select((c) => c.fn.sum<number>('job_count').as('n')).where('company_id', '=', companyId).as('total'),
     eb
       .selectFrom('jobs as j')
@@ -347,8 +355,10 @@ const listGrowth = prepared((db, companyId: number, createdAt: number, jobId: nu
       .where('j.company_id', '=', companyId)
       .where((c) => c(c.refTuple('j.created_at', 'j.job_id'), '>', c.tuple(createdAt, jobId)))
       .as('ahead'),
-  ]),
-)
+    newest('created_at').as('newest_created_at'),
+    newest('job_id').as('newest_job_id'),
+  ])
+})
 
 /** One prepared query per number of ids (a page holds at most 100). */
 const jobViewsOf = byShape(() =>
