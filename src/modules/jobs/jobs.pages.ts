@@ -66,10 +66,10 @@ interface Entry {
   /** boundaries[k] is the key of the row at position (k + 1) * STEP - 1 + shift. */
   boundaries: ListKey[]
   /**
-   * Keys of the rows just before deep pages asked for, by their position as
-   * built (the row at position p as built is at p + shift now): the next
-   * request for such a page seeks straight to it instead of stepping from
-   * the boundary before it, up to STEP - 1 rows (issue 6).
+   * Keys of rows ANCHOR_LEAD rows before deep pages asked for, by their
+   * position as built (the row at position p as built is at p + shift now):
+   * the next request for such a page seeks from there instead of from the
+   * boundary before it, up to STEP - 1 rows further back (issue 6).
    */
   anchors: Map<number, ListKey>
   /** The one request extending `boundaries` now; others wait for it instead of repeating its queries. */

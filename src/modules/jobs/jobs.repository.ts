@@ -117,7 +117,6 @@ const countsSumOf = byShape((shape) => {
   })
 })
 
-
 /** Filters that the per-(status, priority) counts can answer without counting rows (and that prepared page-keys queries take). */
 function countsAnswer(f: JobFilters): boolean {
   return Object.entries(f).every(([name, value]) => value === undefined || name === 'statuses' || name === 'priority')
