@@ -5,6 +5,7 @@
 import { sql, type Insertable, type Kysely } from 'kysely'
 import type { AssetRow, AssetsTable, Database } from '../../db/types.ts'
 import { forUpdate } from '../../db/dialect.ts'
+import { byShape, prepared } from '../../db/prepared.ts'
 import { likeContains } from '../../http/search.ts'
 
 type Db = Kysely<Database>
@@ -15,16 +16,17 @@ export interface AssetFilters {
   q?: string
 }
 
+/** One prepared query per number of ids (a job's write names at most 100 assets). */
+const liveAssetIdsOf = byShape(() =>
+  prepared((db, companyId: number, ...assetIds: number[]) =>
+    db.selectFrom('assets').select('asset_id').where('company_id', '=', companyId).where('asset_id', 'in', assetIds).where('deleted_at', 'is', null),
+  ),
+)
+
 /** Of `assetIds`, those that are the company's live assets. */
 export async function liveAssetIds(db: Db, companyId: number, assetIds: number[]): Promise<number[]> {
   if (assetIds.length === 0) return []
-  const rows = await db
-    .selectFrom('assets')
-    .select('asset_id')
-    .where('company_id', '=', companyId)
-    .where('asset_id', 'in', assetIds)
-    .where('deleted_at', 'is', null)
-    .execute()
+  const rows = await liveAssetIdsOf(String(assetIds.length))(db, companyId, ...assetIds)
   const live = new Set(rows.map((r) => r.asset_id))
   return assetIds.filter((id) => live.has(id))
 }

@@ -2,12 +2,18 @@
 import { sql, type Insertable, type Kysely } from 'kysely'
 import type { CustomerRow, CustomersTable, Database } from '../../db/types.ts'
 import { forUpdate } from '../../db/dialect.ts'
+import { prepared } from '../../db/prepared.ts'
 import { likeContains } from '../../http/search.ts'
 
 type Db = Kysely<Database>
 
+/** The bare row; a PUT that moves a job to another location reads its customer's name with it. */
+const customerById = prepared((db, companyId: number, customerId: number) =>
+  db.selectFrom('customers').selectAll().where('company_id', '=', companyId).where('customer_id', '=', customerId),
+)
+
 export async function findCustomer(db: Db, companyId: number, customerId: number): Promise<CustomerRow | undefined> {
-  return db.selectFrom('customers').selectAll().where('company_id', '=', companyId).where('customer_id', '=', customerId).executeTakeFirst()
+  return (await customerById(db, companyId, customerId))[0]
 }
 
 export async function findCustomerForUpdate(db: Db, companyId: number, customerId: number): Promise<CustomerRow | undefined> {

@@ -493,30 +493,54 @@ export async function findJobAssets(db: Db, companyId: number, jobId: number) {
   return jobAssets(db, companyId, jobId)
 }
 
+// The link writes of a create or PUT: prepared, one statement per number of
+// asset ids (a request names at most 100), since Kysely built each on every
+// call (issue 6: ~5% of a PUT's CPU in update_job, where 15% send asset_ids).
+
+const linksOfJob = prepared((db, companyId: number, jobId: number) =>
+  db.selectFrom('job_assets').select(['asset_id', 'relationship_type']).where('company_id', '=', companyId).where('job_id', '=', jobId),
+)
+
 export async function findLinks(db: Db, companyId: number, jobId: number) {
-  return db.selectFrom('job_assets').select(['asset_id', 'relationship_type']).where('company_id', '=', companyId).where('job_id', '=', jobId).execute()
+  return linksOfJob(db, companyId, jobId)
 }
+
+const insertLinksOf = byShape((count) =>
+  preparedWrite((db, companyId: number, jobId: number, relationshipType: string, now: number, ...assetIds: number[]) =>
+    db
+      .insertInto('job_assets')
+      .values(Array.from({ length: Number(count) }, (_, i) => ({ job_id: jobId, asset_id: assetIds[i]!, company_id: companyId, relationship_type: relationshipType, relationship_notes: null, linked_at: now }))),
+  ),
+)
 
 export async function insertLinks(db: Db, companyId: number, jobId: number, assetIds: number[], relationshipType: string, now: number) {
   if (assetIds.length === 0) return
-  await db
-    .insertInto('job_assets')
-    .values(assetIds.map((asset_id) => ({ job_id: jobId, asset_id, company_id: companyId, relationship_type: relationshipType, relationship_notes: null, linked_at: now })))
-    .execute()
+  await insertLinksOf(String(assetIds.length))(db, companyId, jobId, relationshipType, now, ...assetIds)
 }
+
+const deleteLinksOf = byShape(() =>
+  preparedWrite((db, companyId: number, jobId: number, ...assetIds: number[]) =>
+    db.deleteFrom('job_assets').where('company_id', '=', companyId).where('job_id', '=', jobId).where('asset_id', 'in', assetIds),
+  ),
+)
 
 export async function deleteLinks(db: Db, companyId: number, jobId: number, assetIds: number[]) {
   if (assetIds.length === 0) return
-  await db.deleteFrom('job_assets').where('company_id', '=', companyId).where('job_id', '=', jobId).where('asset_id', 'in', assetIds).execute()
+  await deleteLinksOf(String(assetIds.length))(db, companyId, jobId, ...assetIds)
 }
+
+const setLinkTypeOf = byShape(() =>
+  preparedWrite((db, companyId: number, jobId: number, relationshipType: string, ...assetIds: number[]) =>
+    db
+      .updateTable('job_assets')
+      .set({ relationship_type: relationshipType })
+      .where('company_id', '=', companyId)
+      .where('job_id', '=', jobId)
+      .where('asset_id', 'in', assetIds),
+  ),
+)
 
 export async function setLinkType(db: Db, companyId: number, jobId: number, assetIds: number[], relationshipType: string) {
   if (assetIds.length === 0) return
-  await db
-    .updateTable('job_assets')
-    .set({ relationship_type: relationshipType })
-    .where('company_id', '=', companyId)
-    .where('job_id', '=', jobId)
-    .where('asset_id', 'in', assetIds)
-    .execute()
+  await setLinkTypeOf(String(assetIds.length))(db, companyId, jobId, relationshipType, ...assetIds)
 }
