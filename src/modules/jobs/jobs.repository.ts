@@ -493,9 +493,11 @@ export async function findJobAssets(db: Db, companyId: number, jobId: number) {
   return jobAssets(db, companyId, jobId)
 }
 
-// The link writes of a create or PUT: prepared, one statement per number of
-// asset ids (a request names at most 100), since Kysely built each on every
-// call (issue 6: ~5% of a PUT's CPU in update_job, where 15% send asset_ids).
+// The link reads and writes of a create or PUT: prepared, one statement per
+// number of asset ids (through the API a job has at most 100 links, the most
+// a request may name). Kysely built each on every call: in a profile of
+// update_job, where 15% of PUTs send asset_ids, replacing links was 6% of
+// the server's samples, much of it building queries (issue 6).
 
 const linksOfJob = prepared((db, companyId: number, jobId: number) =>
   db.selectFrom('job_assets').select(['asset_id', 'relationship_type']).where('company_id', '=', companyId).where('job_id', '=', jobId),
