@@ -221,6 +221,38 @@ for (const dialect of DIALECTS) {
       await query()
     })
 
+    it('pages at the edge between jobs created since the positions were built and the rows behind them equal a plain OFFSET', async () => {
+      const page = async (n: number, why: string) => {
+        const body = await list(`page=${n}&per_page=50`)
+        const expected = await listJobKeys(t.database.db, tenant.companyId, {}, '-created_at', 50, (n - 1) * 50)
+        assert.deepEqual(body.data.map((j: any) => j.job_id), expected.map((k) => k.jobId), why)
+      }
+      // A job landing mid-list makes the next ask build the positions again,
+      // with no job in front of the first row: shift 0.
+      await inTransaction(t.database.db, async (trx) => {
+        const [middle] = await listJobKeys(trx, tenant.companyId, {}, '-created_at', 1, 2_500)
+        await insertJob(trx, {
+          company_id: tenant.companyId, job_title: 'Mid-list', job_description: null, job_status: 'Pending', job_priority: 'Low',
+          assigned_technician_id: null, customer_location_id: basics.locationId, scheduled_start: null, scheduled_end: null,
+          actual_start: null, actual_end: null, created_at: middle!.value, updated_at: middle!.value,
+        })
+        await recordJobWrite(trx, tenant.companyId, [{ status: 'Pending', priority: 'Low', delta: 1 }])
+      })
+      await page(41, 'positions built again')
+      // Exactly 2,050 jobs in front: page 42 (offset 2,050) starts at the
+      // first row as built, page 41 among the new jobs, page 43 just behind.
+      const at = Math.floor(Date.now() / 1000) + 600
+      const front = Array.from({ length: 2_050 }, (_, i) => ({
+        company_id: tenant.companyId, job_title: `Edge ${i}`, job_description: null, job_status: 'Pending', job_priority: 'Medium',
+        assigned_technician_id: null, customer_location_id: basics.locationId, scheduled_start: null, scheduled_end: null,
+        actual_start: null, actual_end: null, created_at: at, updated_at: at,
+      }))
+      for (let i = 0; i < front.length; i += 500) await t.database.db.insertInto('jobs').values(front.slice(i, i + 500)).execute()
+      await rebuildJobCounts(t.database.db)
+      await touchJobLists(t.database.db, tenant.companyId)
+      for (const n of [42, 41, 43, 83, 84]) await page(n, `page ${n} after 2,050 jobs in front`)
+    })
+
     it('a deep page asked for again between creates stays equal to a plain OFFSET, as far as its anchor reaches and past it', async () => {
       // Each ask leaves an anchor 100 rows before the page (jobs.pages.ts);
       // every create moves the page one row closer to it, until it is past.
