@@ -29,14 +29,35 @@ export interface ServerProcess {
   origin: string
   /** The last lines it printed (stdout and stderr), for error messages. */
   output: string[]
+  /** Every log line at warning level or above it printed (`fsm serve` logs as JSON lines), in order. */
+  warnings: string[]
   stop(): Promise<void>
+}
+
+/** pino's number for warnings (errors are 50, fatal 60). */
+const WARN = 40
+
+/** The level of a JSON log line; 0 for anything else. */
+function logLevel(line: string): number {
+  if (!line.startsWith('{')) return 0
+  try {
+    const level: unknown = JSON.parse(line).level
+    return typeof level === 'number' ? level : 0
+  } catch {
+    return 0
+  }
 }
 
 function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv, origin: string): ServerProcess {
   const child = spawn(process.execPath, args, { cwd: REPO_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const output: string[] = []
+  const warnings: string[] = []
   const keep = (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n')) if (line.trim()) output.push(line)
+    for (const line of chunk.toString().split('\n')) {
+      if (!line.trim()) continue
+      output.push(line)
+      if (logLevel(line) >= WARN) warnings.push(line)
+    }
     if (output.length > 50) output.splice(0, output.length - 50)
   }
   child.stdout!.on('data', keep)
@@ -51,6 +72,7 @@ function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv, orig
     child,
     origin,
     output,
+    warnings,
     async stop() {
       stopping = true
       if (child.exitCode !== null || child.signalCode !== null) return

@@ -35,6 +35,8 @@ export interface ScenarioResult {
   /** How long the server needed after the load stopped to answer /healthz promptly again. */
   drain_s: number
   unexpected: LoadSummary['unexpected']
+  /** Warnings and errors `fsm serve` logged while this scenario ran (the first few lines, and how many). */
+  server_warnings: { count: number; first: string[] }
 }
 
 export interface Target {

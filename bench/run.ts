@@ -270,6 +270,7 @@ async function main() {
     for (const scenario of scenarios) {
       const patchPool = scenario.name === 'patch_status' ? bigPools.patchPools.patch_status : scenario.name === 'mixed' ? bigPools.patchPools.mixed : []
       const fromUs = Number(process.hrtime.bigint() / 1000n)
+      const warningsBefore = fsm.warnings.length
       const measured = await measure(fsm, job(scenario.name, scenario.company, durationS, patchPool), scenario.name, fsm)
       windows.set(scenario.name, { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) })
       const after = await baselineRun()
@@ -295,6 +296,7 @@ async function main() {
         server_cpu_ms_per_request: Math.round(measured.cpuMsPerRequest * 100) / 100,
         drain_s: Math.round(measured.drainS * 10) / 10,
         unexpected: s.unexpected,
+        server_warnings: { count: fsm.warnings.length - warningsBefore, first: fsm.warnings.slice(warningsBefore, warningsBefore + 3) },
       })
       peakRssMb = Math.max(peakRssMb, measured.peakRssMb)
       before = after
@@ -317,6 +319,9 @@ async function main() {
     `list_filtered matches ${bigPools.filteredTotal.toLocaleString('en-US')} jobs in the big company (a full page of 50) and ${smallPools.filteredTotal.toLocaleString('en-US')} in the small one ` +
       `(a page of ${Math.min(50, smallPools.filteredTotal)}): its growth figure compares answers of different sizes, not only companies of different sizes.`,
   )
+  for (const { name, server_warnings: warned } of results) {
+    if (warned.count) notes.push(`fsm serve logged ${warned.count} warning(s) during ${name}, the first: ${warned.first.join(' ')}`)
+  }
   const slow = results.filter((r) => r.drain_s > 1)
   if (slow.length) notes.push(`Still busy after the load stopped (backlog of slow requests): ${slow.map((r) => `${r.name} ${r.drain_s} s`).join(', ')}.`)
   const report: RunReport = {

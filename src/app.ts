@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions, type preValidationHookHandler } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type preValidationHookHandler } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -13,6 +13,7 @@ import { sql } from 'kysely'
 import type { Config } from './config.ts'
 import type { DatabaseHandle } from './db/connect.ts'
 import { readInstallationId } from './db/installation.ts'
+import { watchWriteStalls, type WriteStall } from './db/transaction.ts'
 import { createAuthenticator } from './http/auth.ts'
 import { ApiError, validationError } from './http/errors.ts'
 import { createIdempotency } from './http/idempotency.ts'
@@ -91,6 +92,30 @@ const requireJsonBody: preValidationHookHandler = (request, _reply, done) => {
   const type = request.headers['content-type']
   if (!type || !/^application\/json\s*(;|$)/i.test(type)) return done(new ApiError('unsupported_media_type', 'Content-Type must be application/json'))
   done(new ApiError('invalid_json', 'Request body is empty; send a JSON object'))
+}
+
+/**
+ * SQLite: a group of writes that waits this long in one step (a checkpoint
+ * catch-up, the write lock, a COMMIT; each normally a few milliseconds)
+ * means a disk slow to sync or another process holding the lock, and every
+ * write waits meanwhile: say so in the log (db/transaction.ts).
+ */
+const WRITE_STALL_MS = 200
+
+/** A warning per write stall, at most one a second (those in between are counted in the next). */
+export function logWriteStall(log: Pick<FastifyBaseLogger, 'warn'>): (stall: WriteStall) => void {
+  let lastLoggedAt = 0
+  let unlogged = 0
+  return ({ phase, waitedMs, writes }) => {
+    const now = Date.now()
+    if (now - lastLoggedAt < 1000) {
+      unlogged++
+      return
+    }
+    lastLoggedAt = now
+    log.warn({ phase, waited_ms: Math.round(waitedMs), writes, unlogged_before: unlogged }, 'writes stalled')
+    unlogged = 0
+  }
 }
 
 export async function buildApp(options: AppOptions) {
@@ -236,6 +261,7 @@ export async function buildApp(options: AppOptions) {
     purgeTimer = setInterval(purge, 10 * 60 * 1000).unref()
   })
   app.addHook('onClose', async () => clearInterval(purgeTimer))
+  watchWriteStalls(database.db, WRITE_STALL_MS, logWriteStall(app.log))
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }))
   // Ready while the database answers. A rate-limit store that is down does

@@ -76,6 +76,39 @@ export function singleWrite<T>(db: Db, write: (trx: Db) => Promise<T>): Promise<
   return sqlite ? groupCommitterOf(db, sqlite).run(write) : write(db)
 }
 
+/** Where a group of SQLite writes waited (see `watchWriteStalls`). */
+export type WriteStallPhase = 'checkpoint catch-up' | 'write lock' | 'commit'
+
+export interface WriteStall {
+  phase: WriteStallPhase
+  /** How long it took, in milliseconds; every write of the group (and any read queued behind it) waited as long. */
+  waitedMs: number
+  /** Writes queued when it ended (for a catch-up or the write lock) or committed by it. */
+  writes: number
+}
+
+interface StallWatch {
+  thresholdMs: number
+  listener: (stall: WriteStall) => void
+}
+
+const stallWatches = new WeakMap<Db, StallWatch>()
+
+/**
+ * Calls `listener` whenever a group of writes on `db` (SQLite) waits
+ * `thresholdMs` or longer in one step: a checkpoint catch-up
+ * (checkpointer.ts), the write lock held by another process
+ * (`busy_timeout`), or a COMMIT (one that runs SQLite's own checkpoint, the
+ * backstop, syncs the file). Each normally takes a few milliseconds; far
+ * longer means a disk slow to sync or a process holding the lock, and every
+ * write waits meanwhile (during the lock and a COMMIT, reads too: SQLite is
+ * synchronous). One listener per database; a later call replaces it. Does
+ * nothing on PostgreSQL, where such waits are the server's to report.
+ */
+export function watchWriteStalls(db: Db, thresholdMs: number, listener: (stall: WriteStall) => void): void {
+  stallWatches.set(db, { thresholdMs, listener })
+}
+
 interface QueuedWrite {
   work: (trx: Db) => Promise<unknown>
   resolve(value: unknown): void
@@ -106,6 +139,19 @@ class GroupCommitter {
     this.#sqlite.statement(statement).run()
   }
 
+  /** Tells the watcher, if any, of a step that began at `since` (performance.now()) and took long. */
+  #timed(phase: WriteStallPhase, since: number, writes: number): void {
+    const watch = stallWatches.get(this.#db)
+    if (!watch) return
+    const waitedMs = performance.now() - since
+    if (waitedMs < watch.thresholdMs) return
+    try {
+      watch.listener({ phase, waitedMs, writes })
+    } catch {
+      // A watcher never fails a write.
+    }
+  }
+
   run<T>(work: (trx: Db) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ work, resolve: resolve as (value: unknown) => void, reject })
@@ -119,7 +165,11 @@ class GroupCommitter {
       while (this.#queue.length > 0) {
         // With background checkpoints: let the WAL start over if it has grown (checkpointer.ts).
         const pause = this.#sqlite.beforeWrites?.()
-        if (pause) await pause
+        if (pause) {
+          const since = performance.now()
+          await pause
+          this.#timed('checkpoint catch-up', since, this.#queue.length)
+        }
         await this.#db.connection().execute((connection) => this.#group(connection))
         // Let reads queued behind the group take the connection before the next group.
         await new Promise((resolve) => setImmediate(resolve))
@@ -136,7 +186,9 @@ class GroupCommitter {
   async #group(connection: Db): Promise<void> {
     registerSqliteTransaction(this.#db, connection)
     try {
+      const since = performance.now()
       this.#exec('begin immediate')
+      this.#timed('write lock', since, this.#queue.length)
     } catch (error) {
       // The write lock could not be had (busy beyond busy_timeout): fail the writes waiting now.
       for (const write of this.#queue.splice(0)) write.reject(error)
@@ -159,7 +211,9 @@ class GroupCommitter {
         this.#exec('release group_write')
         done.push({ write, value })
       }
+      const since = performance.now()
       this.#exec('commit')
+      this.#timed('commit', since, done.length)
     } catch (error) {
       // A savepoint or the COMMIT failed: nothing of the group is kept.
       try {
