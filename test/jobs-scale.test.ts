@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
-import { findJobViews, insertJob, listJobKeys, recordJobWrite, touchJobLists, type JobFilters, type ListKey } from '../src/modules/jobs/jobs.repository.ts'
+import { findJobViews, insertJob, listJobKeys, readListSeqs, recordJobWrite, touchJobLists, type JobFilters, type ListKey } from '../src/modules/jobs/jobs.repository.ts'
+import { PagePositions } from '../src/modules/jobs/jobs.pages.ts'
 import { presentJobListItem } from '../src/modules/jobs/jobs.presenter.ts'
 import { inTransaction } from '../src/db/transaction.ts'
 import { rebuildJobCounts } from '../src/db/job-counts.ts'
@@ -219,6 +220,42 @@ for (const dialect of DIALECTS) {
       await query()
       await burst(1_600, now + 120)
       await query()
+    })
+
+    it('the newest-first list keeps its positions when a job commits after a later-stamped one the last check saw, and rebuilds them for one behind its first row', async () => {
+      // PostgreSQL runs writes side by side: a job stamped a moment before
+      // another can commit after it. It lands behind the first row the last
+      // check saw, yet in front of the first row the positions were built
+      // from, so they still hold.
+      const db = t.database.db
+      const positions = new PagePositions()
+      const offset = 3_000
+      const ask = async (why: string) => {
+        const { writeSeq } = await readListSeqs(db, tenant.companyId)
+        const keys = await positions.page(db, tenant.companyId, writeSeq, {}, '-created_at', 50, offset)
+        assert.deepEqual(keys, await listJobKeys(db, tenant.companyId, {}, '-created_at', 50, offset), why)
+      }
+      const insertAt = (createdAt: number, title: string) =>
+        inTransaction(db, async (trx) => {
+          await insertJob(trx, {
+            company_id: tenant.companyId, job_title: title, job_description: null, job_status: 'Pending', job_priority: 'Low',
+            assigned_technician_id: null, customer_location_id: basics.locationId, scheduled_start: null, scheduled_end: null,
+            actual_start: null, actual_end: null, created_at: createdAt, updated_at: createdAt,
+          })
+          await recordJobWrite(trx, tenant.companyId, [{ status: 'Pending', priority: 'Low', delta: 1 }])
+        })
+      const [head] = await listJobKeys(db, tenant.companyId, {}, '-created_at', 1, 0)
+      await ask('built')
+      assert.equal(positions.builds, 1)
+      await insertAt(head!.value + 100, 'Stamped later, committed first')
+      await ask('after a job in front of everything')
+      await insertAt(head!.value + 50, 'Stamped earlier, committed later')
+      await ask('after a job behind the last check’s first row, in front of head')
+      assert.equal(positions.builds, 1, 'the positions held')
+      // Stamped before head (a tie would sort a newer id in front of it).
+      await insertAt(head!.value - 1, 'Behind head')
+      await ask('after a job behind head')
+      assert.equal(positions.builds, 2, 'built again')
     })
 
     it('pages at the edge between jobs created since the positions were built and the rows behind them equal a plain OFFSET', async () => {

@@ -78,6 +78,12 @@ interface Entry {
 
 export class PagePositions {
   readonly #entries = new Map<string, Entry>()
+  #builds = 0
+
+  /** How many times positions were built (each costs a query per STEP rows reached): for tests and diagnostics. */
+  get builds(): number {
+    return this.#builds
+  }
 
   /** The keys of one page: `limit` rows from `offset`; `seq` is the company's job write sequence, read before. */
   async page(db: Db, companyId: number, seq: number, filters: JobFilters, sort: JobSort, limit: number, offset: number): Promise<ListKey[]> {
@@ -157,6 +163,7 @@ export class PagePositions {
   }
 
   async #build(db: Db, companyId: number, seq: number, filters: JobFilters, sort: JobSort, growsOnlyAtTop: boolean): Promise<Entry | undefined> {
+    this.#builds++
     const [head] = await listJobKeys(db, companyId, filters, sort, 1, 0)
     if (!head) return undefined
     if (!growsOnlyAtTop) return { seq, head, shift: 0, boundaries: [], anchors: new Map() }
@@ -169,10 +176,20 @@ export class PagePositions {
     const { growth } = entry
     if (!growth) return entry.seq === seq
     if (entry.seq === seq) return true
-    const { total, ahead, newest } = await readListGrowth(db, companyId, growth.mark)
+    let { total, ahead, newest } = await readListGrowth(db, companyId, growth.mark)
+    // Not too many jobs added since the build.
+    if (total - growth.base > MAX_SHIFT) return false
     // Every job added since the last check is in front of the first row then
-    // (so also in front of head), and not too many of them since the build.
-    if (ahead !== total - growth.behind || total - growth.base > MAX_SHIFT) return false
+    // (so also in front of head). If not, one may still be in front of head,
+    // behind that row: on PostgreSQL writes run side by side, and a job
+    // stamped a moment before another can commit after it, after a check
+    // has seen the other. Then count from head rather than build the
+    // positions again (a query per STEP rows: 499 round trips for the middle
+    // of a million-job list, while its deep pages wait).
+    if (ahead !== total - growth.behind) {
+      ;({ total, ahead, newest } = await readListGrowth(db, companyId, entry.head))
+      if (ahead !== total - growth.base || total - growth.base > MAX_SHIFT) return false
+    }
     entry.shift = total - growth.base
     entry.growth = { base: growth.base, mark: newest, behind: total }
     entry.seq = seq
