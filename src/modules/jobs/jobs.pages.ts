@@ -24,7 +24,7 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../../db/types.ts'
 import type { JobSort } from './jobs.schemas.ts'
-import { listJobKeys, readListGrowth, type JobFilters, type ListKey } from './jobs.repository.ts'
+import { listJobBoundaries, listJobKeys, readListGrowth, type JobFilters, type ListKey } from './jobs.repository.ts'
 
 type Db = Kysely<Database>
 
@@ -39,6 +39,8 @@ const MAX_ENTRIES = 500
  * them with a seek from `head`.
  */
 const MAX_SHIFT = 4 * STEP
+/** Boundaries one query asks for at most (each STEP rows on: a chunk reads up to CHUNK × STEP index entries). */
+const CHUNK = 100
 /** Anchors a list remembers; past this they start over. */
 const MAX_ANCHORS = 64
 /** How far before a deep page its anchor is taken (rows): a short OFFSET from it is cheap. */
@@ -133,10 +135,11 @@ export class PagePositions {
   }
 
   /**
-   * Makes boundaries[k] known, one STEP at a time, each from the one before.
-   * Requests for deep pages of one list arrive together: one of them extends
-   * the positions while the others wait for it, so no query is repeated and
-   * no position is added twice. False if the list ends before boundary k.
+   * Makes boundaries[k] known, up to CHUNK at a time, each STEP rows past the
+   * one before. Requests for deep pages of one list arrive together: one of
+   * them extends the positions while the others wait for it, so no query is
+   * repeated and no position is added twice. False if the list ends before
+   * boundary k.
    */
   async #extendTo(db: Db, companyId: number, filters: JobFilters, sort: JobSort, entry: Entry, k: number): Promise<boolean> {
     while (entry.boundaries.length <= k) {
@@ -146,18 +149,21 @@ export class PagePositions {
         continue
       }
       const known = entry.boundaries.length
-      const previous = known ? entry.boundaries[known - 1]! : entry.head
-      // head is at position 0 of the list as built; boundary 0 at STEP - 1.
-      const step = listJobKeys(db, companyId, filters, sort, 1, known ? STEP - 1 : STEP - 2, previous)
-      entry.extending = step
-      let next: ListKey | undefined
+      // head is at position 0 of the list as built, boundary 0 at STEP - 1.
+      const wanted = known === 0 ? 1 : Math.min(k + 1 - known, CHUNK)
+      const extension =
+        known === 0
+          ? listJobKeys(db, companyId, filters, sort, 1, STEP - 2, entry.head)
+          : listJobBoundaries(db, companyId, filters, sort, entry.boundaries[known - 1]!, STEP, wanted)
+      entry.extending = extension
+      let found: ListKey[]
       try {
-        ;[next] = await step
+        found = await extension
       } finally {
         entry.extending = undefined
       }
-      if (!next) return false
-      if (entry.boundaries.length === known) entry.boundaries.push(next)
+      if (entry.boundaries.length === known) entry.boundaries.push(...found)
+      if (found.length < wanted) return entry.boundaries.length > k
     }
     return true
   }

@@ -328,6 +328,47 @@ export async function listJobKeys(db: Db, companyId: number, filters: JobFilters
 }
 
 /**
+ * Keys of up to `count` rows of a list sorted by created_at or updated_at
+ * (never null), each `step` rows past the one before, the first `step` rows
+ * past `after`; fewer where the list ends. Remembered positions for deep
+ * pages (jobs.pages.ts). On SQLite one short seek per key: each is a call
+ * into the library, and the event loop serves other requests between them.
+ * On PostgreSQL each would be a round trip (499 of them for the middle of a
+ * million-job list, seconds under load), so one recursive statement walks
+ * the index once for all of them.
+ */
+export async function listJobBoundaries(db: Db, companyId: number, filters: JobFilters, sort: JobSort, after: ListKey, step: number, count: number): Promise<ListKey[]> {
+  if (isSqlite(db)) {
+    const keys: ListKey[] = []
+    let previous = after
+    while (keys.length < count) {
+      const [next] = await listJobKeys(db, companyId, filters, sort, 1, step - 1, previous)
+      if (!next) break
+      keys.push((previous = next))
+    }
+    return keys
+  }
+  const { direction, column } = sortParts(sort)
+  if (column === 'scheduled_start') throw new Error('boundaries need a sort column without nulls')
+  // The row `step` rows past the boundary before (b), with the list's filters.
+  const next = applyFilters(db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters)
+    .where((eb) => eb(eb.refTuple(`j.${column}`, 'j.job_id'), direction === 'desc' ? '<' : '>', eb.tuple(sql.ref<number>('b.value'), sql.ref<number>('b.job_id'))))
+    .select([`j.${column} as value`, 'j.job_id'])
+    .orderBy(`j.${column}`, direction)
+    .orderBy('j.job_id', direction)
+    .limit(1)
+    .offset(step - 1)
+  const { rows } = await sql<{ value: number; job_id: number }>`
+    with recursive b (k, value, job_id) as (
+      select 0, cast(${after.value} as bigint), cast(${after.jobId} as bigint)
+      union all
+      select b.k + 1, n.value, n.job_id from b cross join lateral (${next}) as n where b.k < ${count}
+    )
+    select value, job_id from b where k > 0 order by k`.execute(db)
+  return rows.map((r) => ({ value: Number(r.value), jobId: Number(r.job_id) }))
+}
+
+/**
  * How a company's newest-first list moved since `mark` was its first row:
  * the company's job count now, how many jobs now sort before `mark`, and
  * the list's first row now, in one statement, so all three describe the
