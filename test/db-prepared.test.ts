@@ -9,7 +9,8 @@ import assert from 'node:assert/strict'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { createBasics, createJobVia, createTenant, type Tenant } from './helpers/factories.ts'
 import { inTransaction } from '../src/db/transaction.ts'
-import { findJob, findJobView, updateJob } from '../src/modules/jobs/jobs.repository.ts'
+import { sql } from 'kysely'
+import { findJob, findJobView, findJobViewForUpdate, updateJob } from '../src/modules/jobs/jobs.repository.ts'
 import { prepared } from '../src/db/prepared.ts'
 
 for (const dialect of DIALECTS) {
@@ -51,6 +52,26 @@ for (const dialect of DIALECTS) {
       assert.equal(view?.job_title, 'Committed title')
       assert.equal((await findJob(db, tenant.companyId, jobId))?.job_title, 'Committed title')
     })
+
+    if (dialect === 'postgres') {
+      it('run as named statements inside a transaction too (parsed and planned once per connection), other queries unnamed', async () => {
+        const namedNow = async (trx: typeof t.database.db) =>
+          (await sql<{ name: string; statement: string }>`select name, statement from pg_prepared_statements`.execute(trx)).rows
+        await inTransaction(t.database.db, async (trx) => {
+          const before = await namedNow(trx)
+          assert.equal((await findJobViewForUpdate(trx, tenant.companyId, jobId))?.job_id, jobId)
+          await sql`select ${jobId}::bigint as unprepared`.execute(trx)
+          const added = (await namedNow(trx)).filter((row) => !before.some((b) => b.name === row.name))
+          const view = (await namedNow(trx)).find((row) => row.statement.includes('for update') && row.statement.includes('"j"."job_title"'))
+          assert.ok(view?.name.startsWith('fsm_prepared_'), JSON.stringify(added))
+          assert.ok(!(await namedNow(trx)).some((row) => row.statement.includes('as unprepared')), 'an ad-hoc query stays unnamed')
+          // Once per connection: the same read again adds nothing.
+          const count = (await namedNow(trx)).length
+          await findJobViewForUpdate(trx, tenant.companyId, jobId)
+          assert.equal((await namedNow(trx)).length, count)
+        })
+      })
+    }
 
     it('binds every argument where it belongs, for each tenant', async () => {
       const other = await createTenant(t.database)

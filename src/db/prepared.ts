@@ -17,11 +17,12 @@
  *     then the query queues behind it through Kysely, as any other would);
  *   - on a transaction that `inTransaction` opened, which owns the
  *     connection until it ends.
- * On PostgreSQL, a prepared query outside a transaction runs as a named
- * statement on the pool: each connection parses and plans it once, where
- * Kysely's driver sends it unnamed (parsed and planned on every call, which
- * for a four-table join costs more than running it). Inside a transaction
- * it goes through Kysely, on the transaction's connection.
+ * On PostgreSQL, a prepared query runs as a named statement: each
+ * connection parses and plans it once, where Kysely's driver sends every
+ * query unnamed (parsed and planned on every call, which for a four-table
+ * join costs more than running it). Outside a transaction it runs on the
+ * pool; inside one it goes through Kysely, on the transaction's connection,
+ * whose client names it by its SQL (`statementNameOf`, used in connect.ts).
  */
 import type { CompiledQuery, Kysely } from 'kysely'
 import type SqliteDatabase from 'better-sqlite3'
@@ -121,6 +122,13 @@ class Marker {
 
 /** Names of PostgreSQL prepared statements: one per prepared query (its SQL never changes). */
 let statements = 0
+/** The statement name of each prepared query's SQL. */
+const namesBySql = new Map<string, string>()
+
+/** PostgreSQL: the name a prepared query with this SQL runs under, if it is one. */
+export function statementNameOf(sql: string): string | undefined {
+  return namesBySql.get(sql)
+}
 
 interface Entry {
   compiled: CompiledQuery<unknown>
@@ -145,7 +153,10 @@ function compileOnce<A extends unknown[], R>(build: (db: Db, ...args: A) => Comp
       const compiled = build(db, ...markers).compile()
       const slots = compiled.parameters.map((p) => (p instanceof Marker ? p.index : -1))
       if (new Set(slots.filter((s) => s >= 0)).size !== args.length) throw new Error('prepared: every argument must appear as a parameter')
-      entry = { compiled, slots, name: `fsm_prepared_${++statements}` }
+      // Two prepared queries with the same SQL are one statement.
+      const name = namesBySql.get(compiled.sql) ?? `fsm_prepared_${++statements}`
+      namesBySql.set(compiled.sql, name)
+      entry = { compiled, slots, name }
       cache.set(adapter, entry)
     }
     const { compiled, slots } = entry
