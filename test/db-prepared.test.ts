@@ -2,14 +2,15 @@
  * Prepared queries (src/db/prepared.ts) run straight on the SQLite
  * connection when that is safe. They must see exactly what a query through
  * Kysely would: never another request's uncommitted write, always their own
- * transaction's.
+ * transaction's. On PostgreSQL they are named statements, in and out of
+ * transactions.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { sql } from 'kysely'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { createBasics, createJobVia, createTenant, type Tenant } from './helpers/factories.ts'
 import { inTransaction } from '../src/db/transaction.ts'
-import { sql } from 'kysely'
 import { findJob, findJobView, findJobViewForUpdate, updateJob } from '../src/modules/jobs/jobs.repository.ts'
 import { prepared } from '../src/db/prepared.ts'
 
