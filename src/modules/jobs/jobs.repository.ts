@@ -2,7 +2,7 @@
  * Jobs SQL (Kysely only). Every function takes the company id: a query
  * without a tenant cannot be written by accident (DESIGN.md habit 4).
  */
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type RawBuilder } from 'kysely'
 import type { Database, JobRow, NewJob } from '../../db/types.ts'
 import { forUpdate, isSqlite } from '../../db/dialect.ts'
 import { byShape, prepared, preparedWrite } from '../../db/prepared.ts'
@@ -266,8 +266,14 @@ function sortParts(sort: JobSort) {
   return { direction, column }
 }
 
+/** Where a seek starts: a known row's key, or columns of an outer query (listJobBoundaries). */
+interface SeekFrom {
+  value: number | RawBuilder<number>
+  jobId: number | RawBuilder<number>
+}
+
 /** The query of listJobKeys, built with Kysely. */
-function jobKeysQuery(db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after?: ListKey) {
+function jobKeysQuery(db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after?: SeekFrom) {
   const { direction, column } = sortParts(sort)
   let query = applyFilters(db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters)
   if (after) {
@@ -347,16 +353,9 @@ export async function listJobBoundaries(db: Db, companyId: number, filters: JobF
     }
     return keys
   }
-  const { direction, column } = sortParts(sort)
-  if (column === 'scheduled_start') throw new Error('boundaries need a sort column without nulls')
+  if (sortParts(sort).column === 'scheduled_start') throw new Error('boundaries need a sort column without nulls')
   // The row `step` rows past the boundary before (b), with the list's filters.
-  const next = applyFilters(db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters)
-    .where((eb) => eb(eb.refTuple(`j.${column}`, 'j.job_id'), direction === 'desc' ? '<' : '>', eb.tuple(sql.ref<number>('b.value'), sql.ref<number>('b.job_id'))))
-    .select([`j.${column} as value`, 'j.job_id'])
-    .orderBy(`j.${column}`, direction)
-    .orderBy('j.job_id', direction)
-    .limit(1)
-    .offset(step - 1)
+  const next = jobKeysQuery(db, companyId, filters, sort, 1, step - 1, { value: sql.ref<number>('b.value'), jobId: sql.ref<number>('b.job_id') })
   const { rows } = await sql<{ value: number; job_id: number }>`
     with recursive b (k, value, job_id) as (
       select 0, cast(${after.value} as bigint), cast(${after.jobId} as bigint)
