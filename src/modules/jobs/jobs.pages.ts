@@ -14,9 +14,11 @@
  *     down by the same number. Each use after a write checks that in one
  *     statement: the number of jobs now in front of the row that was first
  *     at the last check must equal the number of jobs added since (the
- *     company's job count, kept exactly in every write's transaction). If
- *     any new job landed elsewhere (another server's clock behind), the two
- *     differ and the positions are rebuilt; after MAX_SHIFT creates too.
+ *     company's job count, kept exactly in every write's transaction); if
+ *     not, the same count from `head` (a job committed late on PostgreSQL,
+ *     see #stillValid). If a new job landed behind `head` too (another
+ *     server's clock behind), the positions are rebuilt; after MAX_SHIFT
+ *     creates too.
  *   - Any other list (filters, other orders) can change with any job write:
  *     its positions carry the company's job write sequence (bumped in every
  *     job write's transaction, by every process) and are rebuilt when it moved.
