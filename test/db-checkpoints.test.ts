@@ -17,17 +17,9 @@ import SqliteDatabase from 'better-sqlite3'
 import { connect, type DatabaseHandle } from '../src/db/connect.ts'
 import { startCheckpointer } from '../src/db/checkpointer.ts'
 import { inTransaction } from '../src/db/transaction.ts'
-import { walSequenceNow } from './helpers/wal.ts'
+import { until, walSequenceNow } from './helpers/wal.ts'
 
 const PAGE = 4096
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 async function autocheckpoint(database: DatabaseHandle): Promise<number> {
   const { rows } = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(database.db)

@@ -18,6 +18,7 @@ import { connect, type DatabaseHandle } from '../src/db/connect.ts'
 import { inTransaction, watchWriteStalls, type WriteStall } from '../src/db/transaction.ts'
 import { startTestApp } from './helpers/app.ts'
 import { createBasics, createTenant } from './helpers/factories.ts'
+import { until } from './helpers/wal.ts'
 
 const DRIVER = createRequire(import.meta.url).resolve('better-sqlite3')
 
@@ -44,14 +45,6 @@ async function holdWriteLock(file: string, ms: number): Promise<{ exited: Promis
     child.once('exit', (code) => reject(new Error(`the lock holder exited (${code}) before holding the lock`)))
   })
   return { exited }
-}
-
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 const insertNote = (database: DatabaseHandle, text: string) =>
@@ -133,7 +126,7 @@ describe('write stalls (sqlite)', () => {
       await inTransaction(db.db, async (trx) => {
         for (let i = 0; i < 2100; i++) await sql`insert into notes (text) values (${page})`.execute(trx)
       })
-      await until(() => db.checkpointer!.walFrames >= 2000)
+      await until(() => db.checkpointer!.walFrames >= 2000, 10_000)
       watchWriteStalls(db.db, 0, (stall) => heard.push(stall))
       await insertNote(db, 'after the catch-up')
       assert.deepEqual(

@@ -1,4 +1,4 @@
-/** Reading a SQLite WAL file's header, for tests of checkpoints. */
+/** Reading a SQLite WAL file's header, and waiting for the checkpoint worker, for tests of checkpoints. */
 import { closeSync, openSync, readSync } from 'node:fs'
 
 /**
@@ -23,4 +23,13 @@ export function walSequenceNow(file: string): number {
   const sequence = walCheckpointSequence(file)
   if (sequence === undefined) throw new Error(`${file} has no WAL header`)
   return sequence
+}
+
+/** Resolves once `condition` holds (polled every 20 ms: the checkpoint worker reports every 50 ms); throws after `timeoutMs`. */
+export async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }
