@@ -56,6 +56,35 @@ for (const dialect of DIALECTS) {
       return r.body
     }
 
+    /** Page n of the newest-first list, 50 a page, through the API: the jobs a plain OFFSET gives. */
+    async function assertPageMatchesOffset(n: number, why: string) {
+      const body = await list(`page=${n}&per_page=50`)
+      const expected = await listJobKeys(t.database.db, tenant.companyId, {}, '-created_at', 50, (n - 1) * 50)
+      assert.deepEqual(body.data.map((j: any) => j.job_id), expected.map((k) => k.jobId), why)
+    }
+
+    /** A Pending job's row, created (and updated) at `at`. */
+    const jobAt = (title: string, at: number, priority = 'Low') => ({
+      company_id: tenant.companyId, job_title: title, job_description: null, job_status: 'Pending', job_priority: priority,
+      assigned_technician_id: null, customer_location_id: basics.locationId, scheduled_start: null, scheduled_end: null,
+      actual_start: null, actual_end: null, created_at: at, updated_at: at,
+    })
+
+    /** One job written as a server whose clock says `at` would: with its count and write sequence, wherever it lands in the list. */
+    const insertJobStamped = (title: string, at: number) =>
+      inTransaction(t.database.db, async (trx) => {
+        await insertJob(trx, jobAt(title, at))
+        await recordJobWrite(trx, tenant.companyId, [{ status: 'Pending', priority: 'Low', delta: 1 }])
+      })
+
+    /** `size` jobs stamped `at` (in front of the list), loaded straight into the table; counts rebuilt and lists told. */
+    async function loadInFront(title: string, size: number, at: number) {
+      const rows = Array.from({ length: size }, (_, i) => jobAt(`${title} ${i}`, at, 'Medium'))
+      for (let i = 0; i < rows.length; i += 500) await t.database.db.insertInto('jobs').values(rows.slice(i, i + 500)).execute()
+      await rebuildJobCounts(t.database.db)
+      await touchJobLists(t.database.db, tenant.companyId)
+    }
+
     async function countedTotal(filters: JobFilters) {
       const keys = await listJobKeys(t.database.db, tenant.companyId, filters, '-created_at', 1_000_000, 0)
       return keys.length
@@ -191,34 +220,17 @@ for (const dialect of DIALECTS) {
       await query()
       // A job written by a server whose clock is behind lands in the middle of
       // the list, not in front: the positions must be rebuilt, not shifted.
-      await inTransaction(t.database.db, async (trx) => {
-        const middle = await listJobKeys(trx, tenant.companyId, {}, '-created_at', 1, 3_000)
-        await insertJob(trx, {
-          company_id: tenant.companyId, job_title: 'Late clock', job_description: null, job_status: 'Pending', job_priority: 'Low',
-          assigned_technician_id: null, customer_location_id: basics.locationId, scheduled_start: null, scheduled_end: null,
-          actual_start: null, actual_end: null, created_at: middle[0]!.value, updated_at: middle[0]!.value,
-        })
-        await recordJobWrite(trx, tenant.companyId, [{ status: 'Pending', priority: 'Low', delta: 1 }])
-      })
+      const [middle] = await listJobKeys(t.database.db, tenant.companyId, {}, '-created_at', 1, 3_000)
+      await insertJobStamped('Late clock', middle!.value)
       await query()
       // Many new jobs in front: page 41 now starts among them (a plain
       // OFFSET), page 60 just behind them (a seek from the list's first row
       // as built), page 104 behind a remembered position. Past 4,000 new jobs
       // (MAX_SHIFT) the positions are built again.
-      const burst = async (size: number, at: number) => {
-        const front = Array.from({ length: size }, (_, i) => ({
-          company_id: tenant.companyId, job_title: `Burst ${at}.${i}`, job_description: null, job_status: 'Pending', job_priority: 'Medium',
-          assigned_technician_id: null, customer_location_id: basics.locationId, scheduled_start: null, scheduled_end: null,
-          actual_start: null, actual_end: null, created_at: at, updated_at: at,
-        }))
-        for (let i = 0; i < front.length; i += 500) await t.database.db.insertInto('jobs').values(front.slice(i, i + 500)).execute()
-        await rebuildJobCounts(t.database.db)
-        await touchJobLists(t.database.db, tenant.companyId)
-      }
       const now = Math.floor(Date.now() / 1000)
-      await burst(2_500, now + 60)
+      await loadInFront(`Burst ${now + 60}`, 2_500, now + 60)
       await query()
-      await burst(1_600, now + 120)
+      await loadInFront(`Burst ${now + 120}`, 1_600, now + 120)
       await query()
     })
 
@@ -235,75 +247,41 @@ for (const dialect of DIALECTS) {
         const keys = await positions.page(db, tenant.companyId, writeSeq, {}, '-created_at', 50, offset)
         assert.deepEqual(keys, await listJobKeys(db, tenant.companyId, {}, '-created_at', 50, offset), why)
       }
-      const insertAt = (createdAt: number, title: string) =>
-        inTransaction(db, async (trx) => {
-          await insertJob(trx, {
-            company_id: tenant.companyId, job_title: title, job_description: null, job_status: 'Pending', job_priority: 'Low',
-            assigned_technician_id: null, customer_location_id: basics.locationId, scheduled_start: null, scheduled_end: null,
-            actual_start: null, actual_end: null, created_at: createdAt, updated_at: createdAt,
-          })
-          await recordJobWrite(trx, tenant.companyId, [{ status: 'Pending', priority: 'Low', delta: 1 }])
-        })
       const [head] = await listJobKeys(db, tenant.companyId, {}, '-created_at', 1, 0)
       await ask('built')
       assert.equal(positions.builds, 1)
-      await insertAt(head!.value + 100, 'Stamped later, committed first')
+      await insertJobStamped('Stamped later, committed first', head!.value + 100)
       await ask('after a job in front of everything')
-      await insertAt(head!.value + 50, 'Stamped earlier, committed later')
+      await insertJobStamped('Stamped earlier, committed later', head!.value + 50)
       await ask('after a job behind the last check’s first row, in front of head')
       assert.equal(positions.builds, 1, 'the positions held')
       // Stamped before head (a tie would sort a newer id in front of it).
-      await insertAt(head!.value - 1, 'Behind head')
+      await insertJobStamped('Behind head', head!.value - 1)
       await ask('after a job behind head')
       assert.equal(positions.builds, 2, 'built again')
     })
 
     it('pages at the edge between jobs created since the positions were built and the rows behind them equal a plain OFFSET', async () => {
-      const page = async (n: number, why: string) => {
-        const body = await list(`page=${n}&per_page=50`)
-        const expected = await listJobKeys(t.database.db, tenant.companyId, {}, '-created_at', 50, (n - 1) * 50)
-        assert.deepEqual(body.data.map((j: any) => j.job_id), expected.map((k) => k.jobId), why)
-      }
       // A job landing mid-list makes the next ask build the positions again,
       // with no job in front of the first row: shift 0.
-      await inTransaction(t.database.db, async (trx) => {
-        const [middle] = await listJobKeys(trx, tenant.companyId, {}, '-created_at', 1, 2_500)
-        await insertJob(trx, {
-          company_id: tenant.companyId, job_title: 'Mid-list', job_description: null, job_status: 'Pending', job_priority: 'Low',
-          assigned_technician_id: null, customer_location_id: basics.locationId, scheduled_start: null, scheduled_end: null,
-          actual_start: null, actual_end: null, created_at: middle!.value, updated_at: middle!.value,
-        })
-        await recordJobWrite(trx, tenant.companyId, [{ status: 'Pending', priority: 'Low', delta: 1 }])
-      })
-      await page(41, 'positions built again')
+      const [middle] = await listJobKeys(t.database.db, tenant.companyId, {}, '-created_at', 1, 2_500)
+      await insertJobStamped('Mid-list', middle!.value)
+      await assertPageMatchesOffset(41, 'positions built again')
       // Exactly 2,050 jobs in front: page 42 (offset 2,050) starts at the
       // first row as built, page 41 among the new jobs, page 43 just behind.
-      const at = Math.floor(Date.now() / 1000) + 600
-      const front = Array.from({ length: 2_050 }, (_, i) => ({
-        company_id: tenant.companyId, job_title: `Edge ${i}`, job_description: null, job_status: 'Pending', job_priority: 'Medium',
-        assigned_technician_id: null, customer_location_id: basics.locationId, scheduled_start: null, scheduled_end: null,
-        actual_start: null, actual_end: null, created_at: at, updated_at: at,
-      }))
-      for (let i = 0; i < front.length; i += 500) await t.database.db.insertInto('jobs').values(front.slice(i, i + 500)).execute()
-      await rebuildJobCounts(t.database.db)
-      await touchJobLists(t.database.db, tenant.companyId)
-      for (const n of [42, 41, 43, 83, 84]) await page(n, `page ${n} after 2,050 jobs in front`)
+      await loadInFront('Edge', 2_050, Math.floor(Date.now() / 1000) + 600)
+      for (const n of [42, 41, 43, 83, 84]) await assertPageMatchesOffset(n, `page ${n} after 2,050 jobs in front`)
     })
 
     it('a deep page asked for again between creates stays equal to a plain OFFSET, as far as its anchor reaches and past it', async () => {
       // Each ask leaves an anchor 100 rows before the page (jobs.pages.ts);
       // every create moves the page one row closer to it, until it is past.
-      const page = async (n: number, why: string) => {
-        const body = await list(`page=${n}&per_page=50`)
-        const expected = await listJobKeys(t.database.db, tenant.companyId, {}, '-created_at', 50, (n - 1) * 50)
-        assert.deepEqual(body.data.map((j: any) => j.job_id), expected.map((k) => k.jobId), why)
-      }
-      await page(70, 'first ask')
+      await assertPageMatchesOffset(70, 'first ask')
       for (let i = 1; i <= 130; i++) {
         const created = await call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: `Anchor ${i}`, customer_location_id: basics.locationId } })
         assert.equal(created.status, 201, JSON.stringify(created.body))
-        if (i % 9 === 0 || (i >= 97 && i <= 103)) await page(70, `after ${i} creates`)
-        if (i === 50) await page(71, 'the next page, after 50 creates')
+        if (i % 9 === 0 || (i >= 97 && i <= 103)) await assertPageMatchesOffset(70, `after ${i} creates`)
+        if (i === 50) await assertPageMatchesOffset(71, 'the next page, after 50 creates')
       }
     })
 
