@@ -390,5 +390,35 @@ for (const dialect of DIALECTS) {
       assert.equal(body.pagination.total, await countedTotal({}))
       assert.equal(body.pagination.total_pages, Math.ceil(body.pagination.total / 50))
     })
+
+    // On SQLite every statement runs on the event loop: a walk to the middle
+    // of a long list must let other requests run between its seeks.
+    it('building the positions of a deep page lets the event loop turn while it walks', async () => {
+      const other = await createTenant(t.database)
+      const otherBasics = await createBasics(t.app, other.apiKey)
+      const size = 12_000
+      const rows = Array.from({ length: size }, (_, i) => ({
+        ...jobAt(`Long ${i}`, 1_700_000_000 + Math.floor(i / 3) * 60),
+        company_id: other.companyId,
+        customer_location_id: otherBasics.locationId,
+      }))
+      for (let i = 0; i < rows.length; i += 500) await t.database.db.insertInto('jobs').values(rows.slice(i, i + 500)).execute()
+      await rebuildJobCounts(t.database.db)
+      const { writeSeq } = await readListSeqs(t.database.db, other.companyId)
+      for (const filters of [{}, { statuses: ['Pending'] }] as JobFilters[]) {
+        let turns = 0
+        let counting = true
+        const count = () => {
+          turns++
+          if (counting) setImmediate(count)
+        }
+        setImmediate(count)
+        const keys = await new PagePositions().page(t.database.db, other.companyId, writeSeq, filters, '-created_at', 50, size - 500)
+        counting = false
+        const expected = await listJobKeys(t.database.db, other.companyId, filters, '-created_at', 50, size - 500)
+        assert.deepEqual(keys, expected, JSON.stringify(filters))
+        assert.ok(turns > 0, `the event loop never turned while ${size - 500} rows of ${JSON.stringify(filters)} were walked`)
+      }
+    })
   })
 }
