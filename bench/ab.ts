@@ -9,8 +9,10 @@
  * the per-round figures and their medians are printed side by side.
  *
  * Options: --against REV (required), --only a,b (required), --rounds N (3),
- * --duration S (10), --quick. The working tree is "this" as it is, uncommitted
- * changes included.
+ * --duration S (10), --quick, --db postgres://… (both sides on that
+ * database's data set; REV must not need a migration this side lacks, or the
+ * other way round). The working tree is "this" as it is, uncommitted changes
+ * included.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
@@ -28,10 +30,11 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '10' },
     quick: { type: 'boolean', default: false },
+    db: { type: 'string' },
   },
 })
 if (!args.against || !args.only) {
-  console.error('usage: npm run bench:ab -- --against REV --only scenario[,scenario] [--rounds N] [--duration S] [--quick]')
+  console.error('usage: npm run bench:ab -- --against REV --only scenario[,scenario] [--rounds N] [--duration S] [--quick] [--db postgres://…]')
   process.exit(2)
 }
 const rounds = Number(args.rounds)
@@ -56,7 +59,7 @@ interface Run {
 }
 
 function run(side: Side): Run {
-  const benchArgs = ['--import', 'tsx', 'bench/run.ts', '--only', args.only!, '--duration', args.duration!, ...(args.quick ? ['--quick'] : [])]
+  const benchArgs = ['--import', 'tsx', 'bench/run.ts', '--only', args.only!, '--duration', args.duration!, ...(args.quick ? ['--quick'] : []), ...(args.db ? ['--db', args.db] : [])]
   const started = Date.now()
   const result = spawnSync(process.execPath, benchArgs, { cwd: side.dir, stdio: ['ignore', 'inherit', 'inherit'] })
   if (result.status !== 0) throw new Error(`the benchmark failed in ${side.label} (${side.dir}), exit ${result.status}`)

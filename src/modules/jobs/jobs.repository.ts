@@ -150,28 +150,112 @@ function stripeFor(db: Db): number {
   return isSqlite(db) ? 0 : Math.floor(Math.random() * POSTGRES_STRIPES)
 }
 
+/** Jobs leaving (-1) or entering (+1) a (status, priority) cell of the counts. */
+export interface CountMove {
+  status: string
+  priority: string
+  delta: 1 | -1
+}
+
+/** A line of a job's status history (the company is the write's). */
+export interface StatusChange {
+  jobId: number
+  from: string | null
+  to: string
+  at: number
+  keyId: number | null
+}
+
 /**
- * Records a job write: bumps the company's write sequence, then moves counts
- * between (status, priority) cells, all in one stripe. The stripe's sequence
- * row is taken first on purpose: on PostgreSQL it serialises the writes that
+ * Records a job write: the status change in the job's history, if there is
+ * one; then bumps the company's write sequence and moves counts between
+ * (status, priority) cells, all in one stripe. The stripe's sequence row is
+ * taken first on purpose: on PostgreSQL it serialises the writes that
  * picked the same stripe, so two of them moving counts in opposite
  * directions (High→Low and Low→High) can never lock the count rows in
  * opposite orders and deadlock. Callers make it the last step of their
  * transaction: the rows stay locked until COMMIT, so anything after it
  * makes the stripe's other writes wait longer.
  */
-export async function recordJobWrite(db: Db, companyId: number, moves: Array<{ status: string; priority: string; delta: 1 | -1 }> = []) {
+export async function recordJobWrite(db: Db, companyId: number, moves: CountMove[] = [], statusChange?: StatusChange) {
   const stripe = stripeFor(db)
-  await bumpWriteSeq(db, companyId, stripe)
   const ordered = [...moves].sort((a, b) => (a.status === b.status ? a.priority.localeCompare(b.priority) : a.status.localeCompare(b.status)))
   const [first, second] = ordered
-  // A move between two cells is one statement (one round trip while the sequence row is locked).
-  if (first && second && ordered.length === 2 && (first.status !== second.status || first.priority !== second.priority)) {
+  const twoCells = first && second && ordered.length === 2 && (first.status !== second.status || first.priority !== second.priority)
+  if (!isSqlite(db) && (ordered.length === 1 || twoCells)) {
+    // One round trip instead of up to four: on PostgreSQL each statement of
+    // a write is one, and they were most of a write's cost (issue 6).
+    const history = statusChange ? [statusChange.jobId, statusChange.from, statusChange.to, statusChange.at, statusChange.keyId] : []
+    const cells = ordered.flatMap((move) => [move.status, move.priority, move.delta])
+    await recordOnPostgres(`${history.length > 0 ? 1 : 0}|${ordered.length}`)(db, companyId, stripe, ...history, ...cells)
+    return
+  }
+  if (statusChange) {
+    const { jobId, from, to, at, keyId } = statusChange
+    await insertStatusChange(db, jobId, companyId, from, to, at, keyId)
+  }
+  await bumpWriteSeq(db, companyId, stripe)
+  // A move between two cells is one statement.
+  if (twoCells) {
     await moveCounts(db, companyId, stripe, first.status, first.priority, first.delta, second.status, second.priority, second.delta)
     return
   }
   for (const move of ordered) await moveCount(db, companyId, stripe, move.status, move.priority, move.delta)
 }
+
+/**
+ * recordJobWrite on PostgreSQL, one statement per shape (with or without a
+ * history line; one or two count cells): the sequence bump and the history
+ * line as data-modifying CTEs, the count moves as the statement itself,
+ * selected from the bump's RETURNING row. That row is what orders them: the
+ * counts cannot be written before the bump has taken the stripe's
+ * sequence row (PostgreSQL runs the CTEs of one statement in no set order
+ * otherwise).
+ */
+const recordOnPostgres = byShape((shape) => {
+  const [withHistory, cellCount] = shape.split('|').map(Number) as [number, number]
+  return preparedWrite((db, companyId: number, stripe: number, ...values: Array<string | number | null>) => {
+    const [jobId, from, to, at, keyId] = withHistory ? values.slice(0, 5) : []
+    const cells = values.slice(withHistory ? 5 : 0)
+    const bumped = db.with('bumped', (w) =>
+      w
+        .insertInto('job_write_seqs')
+        .values({ company_id: companyId, stripe, write_seq: 1 })
+        .onConflict((oc) => oc.columns(['company_id', 'stripe']).doUpdateSet({ write_seq: sql<number>`job_write_seqs.write_seq + 1` }))
+        .returning('write_seq'),
+    )
+    const statement = withHistory
+      ? bumped.with('history', (w) =>
+          w.insertInto('job_status_changes').values({
+            job_id: jobId as number,
+            company_id: companyId,
+            from_status: from as string | null,
+            to_status: to as string,
+            changed_at: at as number,
+            key_id: keyId as number | null,
+          }),
+        )
+      : bumped
+    // Nothing below refers to `history`: the statement is the same either way.
+    return (statement as typeof bumped)
+      .insertInto('job_counts')
+      .columns(['company_id', 'job_status', 'job_priority', 'stripe', 'job_count'])
+      .expression((eb) => {
+        const cell = (i: number) =>
+          eb
+            .selectFrom('bumped')
+            .select((s) => [
+              s.cast<number>(s.val(companyId), 'bigint').as('company_id'),
+              s.cast<string>(s.val(cells[i * 3]), 'text').as('job_status'),
+              s.cast<string>(s.val(cells[i * 3 + 1]), 'text').as('job_priority'),
+              s.cast<number>(s.val(stripe), 'integer').as('stripe'),
+              s.cast<number>(s.val(cells[i * 3 + 2]), 'bigint').as('job_count'),
+            ])
+        return cellCount === 2 ? cell(0).unionAll(cell(1)) : cell(0)
+      })
+      .onConflict((oc) => oc.columns(COUNT_CELL).doUpdateSet({ job_count: sql<number>`job_counts.job_count + excluded.job_count` }))
+  })
+})
 
 const bumpWriteSeq = preparedWrite((db, companyId: number, stripe: number) =>
   db
@@ -514,10 +598,6 @@ function preparedStatusChange(stamp?: 'start' | 'end') {
 }
 
 const statusChanges = { plain: preparedStatusChange(), starting: preparedStatusChange('start'), ending: preparedStatusChange('end') }
-
-export async function recordStatusChange(db: Db, change: { jobId: number; companyId: number; from: string | null; to: string; at: number; keyId: number | null }) {
-  await insertStatusChange(db, change.jobId, change.companyId, change.from, change.to, change.at, change.keyId)
-}
 
 const insertStatusChange = preparedWrite((db, jobId: number, companyId: number, from: string | null, to: string, at: number, keyId: number | null) =>
   db.insertInto('job_status_changes').values({ job_id: jobId, company_id: companyId, from_status: from, to_status: to, changed_at: at, key_id: keyId }),

@@ -215,8 +215,13 @@ export async function createJob(db: Db, actor: Actor, input: CreateJobInput, bef
       const assetIds = await liveAssetIds(trx, actor.companyId, [...new Set(input.asset_ids)])
       await jobs.insertLinks(trx, actor.companyId, jobId, assetIds, input.asset_relationship_type ?? DEFAULT_RELATIONSHIP, now)
     }
-    await jobs.recordStatusChange(trx, { jobId, companyId: actor.companyId, from: null, to: 'Pending', at: now, keyId: actor.keyId })
-    await jobs.recordJobWrite(trx, actor.companyId, [{ status: 'Pending', priority: input.job_priority ?? 'Medium', delta: 1 }])
+    await jobs.recordJobWrite(trx, actor.companyId, [{ status: 'Pending', priority: input.job_priority ?? 'Medium', delta: 1 }], {
+      jobId,
+      from: null,
+      to: 'Pending',
+      at: now,
+      keyId: actor.keyId,
+    })
     return { job_id: jobId, job_title: input.job_title, job_status: 'Pending' as const, created_at: toIso(now) }
   }, beforeCommit)
 }
@@ -343,13 +348,17 @@ export async function changeJobStatus(
       const now = nowSeconds()
       const written = await jobs.changeStatus(trx, actor.companyId, jobId, from, to, now)
       if (written) {
-        await jobs.recordStatusChange(trx, { jobId, companyId: actor.companyId, from, to, at: now, keyId: actor.keyId })
         const { etag } = shown({ ...job, job_status: to, ...written }, assets)
         // Last, just before COMMIT: on PostgreSQL the company's write sequence row stays locked until then (see recordJobWrite).
-        await jobs.recordJobWrite(trx, actor.companyId, [
-          { status: from, priority: job.job_priority, delta: -1 },
-          { status: to, priority: job.job_priority, delta: 1 },
-        ])
+        await jobs.recordJobWrite(
+          trx,
+          actor.companyId,
+          [
+            { status: from, priority: job.job_priority, delta: -1 },
+            { status: to, priority: job.job_priority, delta: 1 },
+          ],
+          { jobId, from, to, at: now, keyId: actor.keyId },
+        )
         return { data: { job_id: jobId, job_status: to, previous_status: from }, etag }
       }
     }
