@@ -216,5 +216,38 @@ for (const dialect of DIALECTS) {
       if (winners.length) assert.ok(winners.includes(job.job_title), `${job.job_title} among ${winners}`)
       else assert.equal(job.job_title, 'AC unit repair')
     })
+
+    // A write reads the job as GET shows it (joined with its location,
+    // customer and technician) and locks its row. On PostgreSQL, a write
+    // that waited for that lock behind another one which moved the job to
+    // another location or technician must still find the job, and judge
+    // and tag it as it is after that write.
+    it('writes queued behind PUTs that move the job to another location or technician find it, and answer the tag GET then gives', async () => {
+      const other = await createBasics(t.app, tenant.apiKey, ' (other)')
+      const technicianId = (await createBasics(t.app, tenant.apiKey, ' (tech)')).technicianId
+      const jobId = await createJobVia(t.app, tenant.apiKey, locationId)
+      for (let round = 0; round < 4; round++) {
+        const requests = Array.from({ length: 24 }, (_, i) => {
+          if (i % 6 === 5) {
+            return call(t.app, 'PATCH', `/api/v1/jobs?id=${jobId}`, { key: tenant.apiKey, body: { job_status: round % 2 ? 'Pending' : 'Assigned' } })
+          }
+          const body =
+            i % 2 === 0
+              ? { customer_location_id: i % 4 === 0 ? other.locationId : locationId, job_title: `Move ${round}.${i}` }
+              : { assigned_technician_id: i % 4 === 1 ? technicianId : other.technicianId }
+          return call(t.app, 'PUT', `/api/v1/jobs?id=${jobId}`, { key: tenant.apiKey, body })
+        })
+        const answers = await Promise.all(requests)
+        for (const res of answers) {
+          // A PATCH may lose its race (the status is already what it asks, or not a step from the one now).
+          const refused = res.status === 400 && res.body.error.code === 'invalid_status_transition'
+          assert.ok(res.status === 200 || refused, `${res.status} ${JSON.stringify(res.body)}`)
+        }
+        const current = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: tenant.apiKey })
+        const tags = answers.filter((res) => res.status === 200).map((res) => res.headers.etag)
+        // The last write to commit answered the tag of the job as it is now.
+        assert.ok(tags.includes(current.headers.etag), `${current.headers.etag} among ${tags.join(' ')}`)
+      }
+    })
   })
 }

@@ -5,7 +5,7 @@
 import { setImmediate } from 'node:timers/promises'
 import { sql, type Kysely, type RawBuilder } from 'kysely'
 import type { Database, JobRow, NewJob } from '../../db/types.ts'
-import { forUpdate, isSqlite } from '../../db/dialect.ts'
+import { isSqlite } from '../../db/dialect.ts'
 import { byShape, prepared, preparedWrite } from '../../db/prepared.ts'
 import type { JobSort } from './jobs.schemas.ts'
 import { LOCKED_STATUSES, type JobStatus } from './status.ts'
@@ -59,16 +59,31 @@ export async function findJobView(db: Db, companyId: number, jobId: number): Pro
   return (await jobViewById(db, companyId, jobId))[0]
 }
 
-// Only the job's row is locked, not the location, customer or technician it shows (other jobs' writes share those).
-const jobViewByIdForUpdate = prepared((db, companyId: number, jobId: number) => forUpdate(db, jobViewWithLinks(db, companyId, jobId), 'j'))
+const lockJobRow = prepared((db, companyId: number, jobId: number) =>
+  db.selectFrom('jobs').select('job_id').where('company_id', '=', companyId).where('job_id', '=', jobId).forUpdate(),
+)
 
 /**
  * A job as GET shows it, read for a write: its row stays locked until the
  * transaction ends. A write then answers its new ETag from this and what
  * the write returns, without reading the job again.
+ *
+ * On PostgreSQL the row is locked first, by a statement of its own, and
+ * the view read after it. One statement locking the job within the join
+ * (`FOR UPDATE OF j`) answered 404 for a job that exists: when it waited
+ * for a write that moved the job to another location, PostgreSQL rechecked
+ * the job's new row against the location row it had joined before the
+ * wait, which no longer matched, and dropped the job. A statement's
+ * snapshot is also taken when it starts, so the links and names of a write
+ * it waited for would have been missing. The view read after the lock
+ * sees every write committed before it. Only the job's row is locked, not
+ * the location, customer or technician it shows (other jobs' writes share
+ * those). SQLite runs one write transaction at a time (BEGIN IMMEDIATE):
+ * nothing to wait for.
  */
 export async function findJobViewForUpdate(db: Db, companyId: number, jobId: number): Promise<JobViewWithLinks | undefined> {
-  return (await jobViewByIdForUpdate(db, companyId, jobId))[0]
+  if (!isSqlite(db) && (await lockJobRow(db, companyId, jobId)).length === 0) return undefined
+  return (await jobViewById(db, companyId, jobId))[0]
 }
 
 const jobById = prepared((db, companyId: number, jobId: number) => db.selectFrom('jobs').selectAll().where('company_id', '=', companyId).where('job_id', '=', jobId))
