@@ -59,6 +59,16 @@ export async function findJobView(db: Db, companyId: number, jobId: number): Pro
   return (await jobViewById(db, companyId, jobId))[0]
 }
 
+/**
+ * PostgreSQL: the job view with its row locked (`FOR UPDATE OF j`), and the
+ * row's version as the statement's snapshot saw it before the lock.
+ */
+const lockedJobViewById = prepared((db, companyId: number, jobId: number) =>
+  jobViewWithLinks(db, companyId, jobId)
+    .select((eb) => eb.selectFrom('jobs as s').select('s.row_version').whereRef('s.job_id', '=', 'j.job_id').as('row_version_before_lock'))
+    .forUpdate('j'),
+)
+
 const lockJobRow = prepared((db, companyId: number, jobId: number) =>
   db.selectFrom('jobs').select('job_id').where('company_id', '=', companyId).where('job_id', '=', jobId).forUpdate(),
 )
@@ -66,23 +76,31 @@ const lockJobRow = prepared((db, companyId: number, jobId: number) =>
 /**
  * A job as GET shows it, read for a write: its row stays locked until the
  * transaction ends. A write then answers its new ETag from this and what
- * the write returns, without reading the job again.
+ * the write returns, without reading the job again. SQLite runs one write
+ * transaction at a time (BEGIN IMMEDIATE): a plain read.
  *
- * On PostgreSQL the row is locked first, by a statement of its own, and
- * the view read after it. One statement locking the job within the join
- * (`FOR UPDATE OF j`) answered 404 for a job that exists: when it waited
- * for a write that moved the job to another location, PostgreSQL rechecked
- * the job's new row against the location row it had joined before the
- * wait, which no longer matched, and dropped the job. A statement's
- * snapshot is also taken when it starts, so the links and names of a write
- * it waited for would have been missing. The view read after the lock
- * sees every write committed before it. Only the job's row is locked, not
- * the location, customer or technician it shows (other jobs' writes share
- * those). SQLite runs one write transaction at a time (BEGIN IMMEDIATE):
- * nothing to wait for.
+ * On PostgreSQL one statement reads the view and locks the job's row. If
+ * it had to wait for the lock behind another write to the job, what it
+ * returns is wrong: PostgreSQL rechecks the job's new row against the rows
+ * it joined before the wait, so a job moved to another location drops out
+ * (a 404 for a job that exists) and one given another technician comes
+ * back without the technician's name, and the asset links are as the
+ * statement's snapshot, taken before the wait, saw them. Its own versions
+ * tell: the locked row's is the newest, the one read beside it the
+ * snapshot's. When they differ, or the job was not found, the view is read
+ * again by a statement of its own, which sees every write committed
+ * before it, with the row locked (a job that is not found is locked
+ * first, to tell one that does not exist from one that dropped out).
  */
 export async function findJobViewForUpdate(db: Db, companyId: number, jobId: number): Promise<JobViewWithLinks | undefined> {
-  if (!isSqlite(db) && (await lockJobRow(db, companyId, jobId)).length === 0) return undefined
+  if (isSqlite(db)) return (await jobViewById(db, companyId, jobId))[0]
+  const [locked] = await lockedJobViewById(db, companyId, jobId)
+  if (locked) {
+    const { row_version_before_lock: before, ...view } = locked
+    if (Number(before) === Number(view.row_version)) return view
+  } else if ((await lockJobRow(db, companyId, jobId)).length === 0) {
+    return undefined
+  }
   return (await jobViewById(db, companyId, jobId))[0]
 }
 
