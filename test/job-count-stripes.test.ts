@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { sql } from 'kysely'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
-import { countJobs, readListSeqs } from '../src/modules/jobs/jobs.repository.ts'
+import { countJobs, readListSeqs, recordJobWrite } from '../src/modules/jobs/jobs.repository.ts'
 import { JOB_STATUSES } from '../src/modules/jobs/status.ts'
 
 for (const dialect of DIALECTS) {
@@ -17,11 +17,15 @@ for (const dialect of DIALECTS) {
     let t: TestApp
     let tenant: Tenant
     let basics: Awaited<ReturnType<typeof createBasics>>
+    /** A job of the tenant's, for history lines written outside the API. */
+    let historyJobId: number
 
     before(async () => {
       t = await startTestApp(dialect)
       tenant = await createTenant(t.database)
       basics = await createBasics(t.app, tenant.apiKey)
+      const job = await call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: 'History holder', customer_location_id: basics.locationId } })
+      historyJobId = job.body.data.job_id
     })
     after(() => t.close())
 
@@ -52,5 +56,35 @@ for (const dialect of DIALECTS) {
       // 60 writes over 16 stripes at random: all in one stripe has odds of 16^-59.
       else assert.ok(stripes.length > 1, `PostgreSQL spreads writes over stripes (${stripes.length} used)`)
     })
+
+    if (dialect === 'postgres') {
+      // recordJobWrite's one statement on PostgreSQL: writes moving counts in
+      // opposite directions at once, each in a transaction of its own that
+      // stays open a moment after it (no retry: a deadlock would fail it).
+      it('opposite count moves at once neither deadlock nor lose a count', async () => {
+        const cell = async (priority: string) => countJobs(t.database.db, tenant.companyId, { statuses: ['On Hold'], priority })
+        const [high, low] = [await cell('High'), await cell('Low')]
+        const seq = (await readListSeqs(t.database.db, tenant.companyId)).writeSeq
+        const move = (from: string, to: string, i: number) =>
+          t.database.db.transaction().execute(async (trx) => {
+            await recordJobWrite(
+              trx,
+              tenant.companyId,
+              [
+                { status: 'On Hold', priority: from, delta: -1 },
+                { status: 'On Hold', priority: to, delta: 1 },
+              ],
+              { jobId: historyJobId, from: 'On Hold', to: 'On Hold', at: i, keyId: null },
+            )
+            await new Promise((resolve) => setTimeout(resolve, 2))
+          })
+        await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? move('High', 'Low', i) : move('Low', 'High', i))))
+        assert.equal(await cell('High'), high, 'as many moved into High as out of it')
+        assert.equal(await cell('Low'), low)
+        assert.equal((await readListSeqs(t.database.db, tenant.companyId)).writeSeq - seq, 60, 'one step per write')
+        const { rows } = await sql<{ n: number }>`select count(*) as n from job_status_changes where job_id = ${historyJobId} and from_status = 'On Hold'`.execute(t.database.db)
+        assert.equal(Number(rows[0]!.n), 60, 'one history line per write')
+      })
+    }
   })
 }
