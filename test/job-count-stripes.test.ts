@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { sql } from 'kysely'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
-import { countJobs, readListSeqs, recordJobWrite } from '../src/modules/jobs/jobs.repository.ts'
+import { changeStatusRecorded, countJobs, readListSeqs, recordJobWrite } from '../src/modules/jobs/jobs.repository.ts'
 import { JOB_STATUSES } from '../src/modules/jobs/status.ts'
 
 for (const dialect of DIALECTS) {
@@ -55,6 +55,32 @@ for (const dialect of DIALECTS) {
       if (dialect === 'sqlite') assert.deepEqual(stripes.map((r) => Number(r.stripe)), [0], 'SQLite writes one at a time: one stripe')
       // 60 writes over 16 stripes at random: all in one stripe has odds of 16^-59.
       else assert.ok(stripes.length > 1, `PostgreSQL spreads writes over stripes (${stripes.length} used)`)
+    })
+
+    // On PostgreSQL the status change and its record are one statement: when
+    // the job is no longer in `from`, none of it may happen.
+    it('a status change that finds the job in another status records nothing', async () => {
+      const seq = (await readListSeqs(t.database.db, tenant.companyId)).writeSeq
+      const counts = await countJobs(t.database.db, tenant.companyId, { statuses: ['Assigned'] })
+      const history = async () =>
+        Number((await sql<{ n: number }>`select count(*) as n from job_status_changes where job_id = ${historyJobId}`.execute(t.database.db)).rows[0]!.n)
+      const lines = await history()
+      // The job is Pending: a change from Assigned finds nothing to change.
+      const written = await t.database.db.transaction().execute((trx) =>
+        changeStatusRecorded(trx, tenant.companyId, historyJobId, { from: 'Assigned', to: 'In Progress', at: 1, keyId: null }, 'Medium'),
+      )
+      assert.equal(written, undefined)
+      assert.equal((await readListSeqs(t.database.db, tenant.companyId)).writeSeq, seq, 'no sequence step')
+      assert.equal(await countJobs(t.database.db, tenant.companyId, { statuses: ['Assigned'] }), counts, 'no count moved')
+      assert.equal(await history(), lines, 'no history line')
+      // From the status it is in, the same change writes all of it.
+      const done = await t.database.db.transaction().execute((trx) =>
+        changeStatusRecorded(trx, tenant.companyId, historyJobId, { from: 'Pending', to: 'Assigned', at: 2, keyId: null }, 'Medium'),
+      )
+      assert.equal(Number(done?.row_version), 2)
+      assert.equal((await readListSeqs(t.database.db, tenant.companyId)).writeSeq, seq + 1)
+      assert.equal(await countJobs(t.database.db, tenant.companyId, { statuses: ['Assigned'] }), counts + 1)
+      assert.equal(await history(), lines + 1)
     })
 
     if (dialect === 'postgres') {

@@ -3,7 +3,7 @@
  * without a tenant cannot be written by accident (DESIGN.md habit 4).
  */
 import { setImmediate } from 'node:timers/promises'
-import { sql, type Kysely, type RawBuilder } from 'kysely'
+import { sql, type Kysely, type QueryCreator, type RawBuilder } from 'kysely'
 import type { Database, JobRow, NewJob } from '../../db/types.ts'
 import { isSqlite } from '../../db/dialect.ts'
 import { byShape, prepared, preparedWrite } from '../../db/prepared.ts'
@@ -212,7 +212,7 @@ export interface StatusChange {
  */
 export async function recordJobWrite(db: Db, companyId: number, moves: CountMove[] = [], statusChange?: StatusChange) {
   const stripe = stripeFor(db)
-  const ordered = [...moves].sort((a, b) => (a.status === b.status ? a.priority.localeCompare(b.priority) : a.status.localeCompare(b.status)))
+  const ordered = inLockOrder(moves)
   const [first, second] = ordered
   const twoCells = first && second && ordered.length === 2 && (first.status !== second.status || first.priority !== second.priority)
   if (!isSqlite(db) && (ordered.length === 1 || twoCells)) {
@@ -236,41 +236,59 @@ export async function recordJobWrite(db: Db, companyId: number, moves: CountMove
   for (const move of ordered) await moveCount(db, companyId, stripe, move.status, move.priority, move.delta)
 }
 
+/** Count moves sorted by cell: writes that lock the same cells lock them in the same order. */
+function inLockOrder(moves: CountMove[]): CountMove[] {
+  return [...moves].sort((a, b) => (a.status === b.status ? a.priority.localeCompare(b.priority) : a.status.localeCompare(b.status)))
+}
+
 /**
- * recordJobWrite on PostgreSQL, one statement per shape (with or without a
- * history line; one or two count cells): the sequence bump and the history
- * line as data-modifying CTEs, the count moves as the statement itself,
- * selected from the bump's RETURNING row. That row is what orders them: the
- * counts cannot be written before the bump has taken the stripe's
- * sequence row (PostgreSQL runs the CTEs of one statement in no set order
- * otherwise).
+ * The record of a job write on PostgreSQL, as data-modifying CTEs of one
+ * statement on `written`, a CTE with one row if the write happened and none
+ * if it did not: the sequence bump and the history line are selected from
+ * `written`, the count moves from the bump's RETURNING row. That row is
+ * what orders them: the counts cannot be written before the bump has taken
+ * the stripe's sequence row (PostgreSQL runs the CTEs of one statement in no
+ * set order otherwise).
  */
-const recordOnPostgres = byShape((shape) => {
-  const [withHistory, cellCount] = shape.split('|').map(Number) as [number, number]
-  return preparedWrite((db, companyId: number, stripe: number, ...values: Array<string | number | null>) => {
-    const [jobId, from, to, at, keyId] = withHistory ? values.slice(0, 5) : []
-    const cells = values.slice(withHistory ? 5 : 0)
-    const bumped = db.with('bumped', (w) =>
-      w
-        .insertInto('job_write_seqs')
-        .values({ company_id: companyId, stripe, write_seq: 1 })
-        .onConflict((oc) => oc.columns(['company_id', 'stripe']).doUpdateSet({ write_seq: sql<number>`job_write_seqs.write_seq + 1` }))
-        .returning('write_seq'),
-    )
-    const statement = withHistory
+function withRecordOnPostgres<Written extends object>(
+  db: QueryCreator<Database & { written: Written }>,
+  companyId: number,
+  stripe: number,
+  history: Array<string | number | null>,
+  cells: Array<string | number | null>,
+) {
+  const [jobId, from, to, at, keyId] = history
+  const bumped = db.with('bumped', (w) =>
+    w
+      .insertInto('job_write_seqs')
+      .columns(['company_id', 'stripe', 'write_seq'])
+      .expression((eb) =>
+        eb.selectFrom('written').select((s) => [s.cast<number>(s.val(companyId), 'bigint').as('company_id'), s.cast<number>(s.val(stripe), 'integer').as('stripe'), sql<number>`1`.as('write_seq')]),
+      )
+      .onConflict((oc) => oc.columns(['company_id', 'stripe']).doUpdateSet({ write_seq: sql<number>`job_write_seqs.write_seq + 1` }))
+      .returning('write_seq'),
+  )
+  const recorded =
+    history.length > 0
       ? bumped.with('history', (w) =>
-          w.insertInto('job_status_changes').values({
-            job_id: jobId as number,
-            company_id: companyId,
-            from_status: from as string | null,
-            to_status: to as string,
-            changed_at: at as number,
-            key_id: keyId as number | null,
-          }),
+          w
+            .insertInto('job_status_changes')
+            .columns(['job_id', 'company_id', 'from_status', 'to_status', 'changed_at', 'key_id'])
+            .expression((eb) =>
+              eb.selectFrom('written').select((s) => [
+                s.cast<number>(s.val(jobId), 'bigint').as('job_id'),
+                s.cast<number>(s.val(companyId), 'bigint').as('company_id'),
+                s.cast<string | null>(s.val(from), 'text').as('from_status'),
+                s.cast<string>(s.val(to), 'text').as('to_status'),
+                s.cast<number>(s.val(at), 'bigint').as('changed_at'),
+                s.cast<number | null>(s.val(keyId), 'bigint').as('key_id'),
+              ]),
+            ),
         )
       : bumped
-    // Nothing below refers to `history`: the statement is the same either way.
-    return (statement as typeof bumped)
+  // Nothing below refers to `history`: the statement is the same either way.
+  return (recorded as typeof bumped).with('counted', (w) =>
+    w
       .insertInto('job_counts')
       .columns(['company_id', 'job_status', 'job_priority', 'stripe', 'job_count'])
       .expression((eb) => {
@@ -284,10 +302,20 @@ const recordOnPostgres = byShape((shape) => {
               s.cast<number>(s.val(stripe), 'integer').as('stripe'),
               s.cast<number>(s.val(cells[i * 3 + 2]), 'bigint').as('job_count'),
             ])
-        return cellCount === 2 ? cell(0).unionAll(cell(1)) : cell(0)
+        return cells.length === 6 ? cell(0).unionAll(cell(1)) : cell(0)
       })
-      .onConflict((oc) => oc.columns(COUNT_CELL).doUpdateSet({ job_count: sql<number>`job_counts.job_count + excluded.job_count` }))
-  })
+      .onConflict((oc) => oc.columns(COUNT_CELL).doUpdateSet({ job_count: sql<number>`job_counts.job_count + excluded.job_count` })),
+  )
+}
+
+/** recordJobWrite on PostgreSQL, one statement per shape (with or without a history line; one or two count cells). */
+const recordOnPostgres = byShape((shape) => {
+  const [withHistory] = shape.split('|').map(Number) as [number, number]
+  return preparedWrite((db, companyId: number, stripe: number, ...values: Array<string | number | null>) =>
+    withRecordOnPostgres(db.with('written', (w) => w.selectNoFrom(sql<number>`1`.as('one'))), companyId, stripe, values.slice(0, withHistory ? 5 : 0), values.slice(withHistory ? 5 : 0))
+      .selectFrom('written')
+      .select('one'),
+  )
 })
 
 const bumpWriteSeq = preparedWrite((db, companyId: number, stripe: number) =>
@@ -608,8 +636,50 @@ export async function changeStatus(db: Db, companyId: number, jobId: number, fro
   return (await write(db, companyId, jobId, from, to, now))[0]
 }
 
+/**
+ * changeStatus, then (if it wrote) recordJobWrite with the job's history
+ * line and its count moving from `from` to `to` in its priority. On
+ * PostgreSQL one statement, the write itself the `written` CTE of the
+ * record's: one round trip instead of two.
+ */
+export async function changeStatusRecorded(
+  db: Db,
+  companyId: number,
+  jobId: number,
+  change: { from: JobStatus; to: JobStatus; at: number; keyId: number | null },
+  priority: string,
+): Promise<StatusChangeResult | undefined> {
+  const { from, to, at, keyId } = change
+  const moves: CountMove[] = [
+    { status: from, priority, delta: -1 },
+    { status: to, priority, delta: 1 },
+  ]
+  if (isSqlite(db)) {
+    const written = await changeStatus(db, companyId, jobId, from, to, at)
+    if (written) await recordJobWrite(db, companyId, moves, { jobId, from, to, at, keyId })
+    return written
+  }
+  const stamp = to === 'In Progress' ? 'start' : to === 'Completed' ? 'end' : 'plain'
+  const cells = inLockOrder(moves).flatMap((move) => [move.status, move.priority, move.delta])
+  return (await statusChangesRecordedOnPostgres(stamp)(db, companyId, stripeFor(db), jobId, from, to, at, keyId, ...cells))[0]
+}
+
+const statusChangesRecordedOnPostgres = byShape((stamp) =>
+  prepared((db, companyId: number, stripe: number, jobId: number, from: string, to: string, at: number, keyId: number | null, ...cells: Array<string | number>) =>
+    withRecordOnPostgres(
+      db.with('written', (w) => statusChangeQuery(w, companyId, jobId, from, to, at, stamp === 'plain' ? undefined : (stamp as 'start' | 'end'))),
+      companyId,
+      stripe,
+      [jobId, from, to, at, keyId],
+      cells,
+    )
+      .selectFrom('written')
+      .select(STATUS_CHANGE_RETURNS),
+  ),
+)
+
 /** The three shapes of a status change: starting work sets actual_start once, completing it sets actual_end. */
-function statusChangeQuery(db: Db, companyId: number, jobId: number, from: string, to: string, now: number, stamp?: 'start' | 'end') {
+function statusChangeQuery(db: QueryCreator<Database>, companyId: number, jobId: number, from: string, to: string, now: number, stamp?: 'start' | 'end') {
   return db
     .updateTable('jobs')
     .set({

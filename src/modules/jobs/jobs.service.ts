@@ -346,19 +346,11 @@ export async function changeJobStatus(
       const from = job.job_status as JobStatus
       if (!canTransition(from, to)) throw new ApiError('invalid_status_transition', transitionRefusal(from, to))
       const now = nowSeconds()
-      const written = await jobs.changeStatus(trx, actor.companyId, jobId, from, to, now)
+      // The write with its record (history, write sequence, counts), last: on
+      // PostgreSQL the company's write sequence row stays locked until COMMIT (see recordJobWrite).
+      const written = await jobs.changeStatusRecorded(trx, actor.companyId, jobId, { from, to, at: now, keyId: actor.keyId }, job.job_priority)
       if (written) {
         const { etag } = shown({ ...job, job_status: to, ...written }, assets)
-        // Last, just before COMMIT: on PostgreSQL the company's write sequence row stays locked until then (see recordJobWrite).
-        await jobs.recordJobWrite(
-          trx,
-          actor.companyId,
-          [
-            { status: from, priority: job.job_priority, delta: -1 },
-            { status: to, priority: job.job_priority, delta: 1 },
-          ],
-          { jobId, from, to, at: now, keyId: actor.keyId },
-        )
         return { data: { job_id: jobId, job_status: to, previous_status: from }, etag }
       }
     }
