@@ -310,7 +310,7 @@ function withRecordOnPostgres<Written extends object>(
 
 /** recordJobWrite on PostgreSQL, one statement per shape (with or without a history line; one or two count cells). */
 const recordOnPostgres = byShape((shape) => {
-  const [withHistory] = shape.split('|').map(Number) as [number, number]
+  const withHistory = shape.startsWith('1|')
   return preparedWrite((db, companyId: number, stripe: number, ...values: Array<string | number | null>) =>
     withRecordOnPostgres(db.with('written', (w) => w.selectNoFrom(sql<number>`1`.as('one'))), companyId, stripe, values.slice(0, withHistory ? 5 : 0), values.slice(withHistory ? 5 : 0))
       .selectFrom('written')
