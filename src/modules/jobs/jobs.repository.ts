@@ -219,8 +219,7 @@ export async function recordJobWrite(db: Db, companyId: number, moves: CountMove
     // One round trip instead of up to four: on PostgreSQL each statement of
     // a write is one, and they were most of a write's cost (issue 6).
     const history = statusChange ? [statusChange.jobId, statusChange.from, statusChange.to, statusChange.at, statusChange.keyId] : []
-    const cells = ordered.flatMap((move) => [move.status, move.priority, move.delta])
-    await recordOnPostgres(`${history.length > 0 ? 1 : 0}|${ordered.length}`)(db, companyId, stripe, ...history, ...cells)
+    await recordOnPostgres(`${history.length > 0 ? 1 : 0}|${ordered.length}`)(db, companyId, stripe, ...history, ...cellValues(ordered))
     return
   }
   if (statusChange) {
@@ -239,6 +238,11 @@ export async function recordJobWrite(db: Db, companyId: number, moves: CountMove
 /** Count moves sorted by cell: writes that lock the same cells lock them in the same order. */
 function inLockOrder(moves: CountMove[]): CountMove[] {
   return [...moves].sort((a, b) => (a.status === b.status ? a.priority.localeCompare(b.priority) : a.status.localeCompare(b.status)))
+}
+
+/** Count moves as the parameters of withRecordOnPostgres: status, priority and delta of each, in turn. */
+function cellValues(moves: CountMove[]): Array<string | number> {
+  return moves.flatMap((move) => [move.status, move.priority, move.delta])
 }
 
 /**
@@ -631,9 +635,8 @@ export type StatusChangeResult = Pick<JobRow, (typeof STATUS_CHANGE_RETURNS)[num
  * still in `from`, so concurrent changes cannot both pass the table check.
  * Returns what it wrote, or undefined if the job was no longer in `from`.
  */
-export async function changeStatus(db: Db, companyId: number, jobId: number, from: JobStatus, to: JobStatus, now: number): Promise<StatusChangeResult | undefined> {
-  const write = to === 'In Progress' ? statusChanges.starting : to === 'Completed' ? statusChanges.ending : statusChanges.plain
-  return (await write(db, companyId, jobId, from, to, now))[0]
+async function changeStatus(db: Db, companyId: number, jobId: number, from: JobStatus, to: JobStatus, now: number): Promise<StatusChangeResult | undefined> {
+  return (await statusChanges[shapeOf(to)](db, companyId, jobId, from, to, now))[0]
 }
 
 /**
@@ -659,35 +662,26 @@ export async function changeStatusRecorded(
     if (written) await recordJobWrite(db, companyId, moves, { jobId, from, to, at, keyId })
     return written
   }
-  const stamp = to === 'In Progress' ? 'start' : to === 'Completed' ? 'end' : 'plain'
-  const cells = inLockOrder(moves).flatMap((move) => [move.status, move.priority, move.delta])
-  return (await statusChangesRecordedOnPostgres(stamp)(db, companyId, stripeFor(db), jobId, from, to, at, keyId, ...cells))[0]
+  const record = statusChangesRecordedOnPostgres[shapeOf(to)]
+  return (await record(db, companyId, stripeFor(db), jobId, from, to, at, keyId, ...cellValues(inLockOrder(moves))))[0]
 }
 
-const statusChangesRecordedOnPostgres = byShape((stamp) =>
-  prepared((db, companyId: number, stripe: number, jobId: number, from: string, to: string, at: number, keyId: number | null, ...cells: Array<string | number>) =>
-    withRecordOnPostgres(
-      db.with('written', (w) => statusChangeQuery(w, companyId, jobId, from, to, at, stamp === 'plain' ? undefined : (stamp as 'start' | 'end'))),
-      companyId,
-      stripe,
-      [jobId, from, to, at, keyId],
-      cells,
-    )
-      .selectFrom('written')
-      .select(STATUS_CHANGE_RETURNS),
-  ),
-)
-
 /** The three shapes of a status change: starting work sets actual_start once, completing it sets actual_end. */
-function statusChangeQuery(db: QueryCreator<Database>, companyId: number, jobId: number, from: string, to: string, now: number, stamp?: 'start' | 'end') {
+type StatusChangeShape = 'plain' | 'start' | 'end'
+
+function shapeOf(to: JobStatus): StatusChangeShape {
+  return to === 'In Progress' ? 'start' : to === 'Completed' ? 'end' : 'plain'
+}
+
+function statusChangeQuery(db: QueryCreator<Database>, companyId: number, jobId: number, from: string, to: string, now: number, shape: StatusChangeShape) {
   return db
     .updateTable('jobs')
     .set({
       job_status: to,
       updated_at: bumpUpdatedAt(now),
       row_version: sql<number>`row_version + 1`,
-      ...(stamp === 'start' ? { actual_start: sql<number>`coalesce(actual_start, ${now})` } : {}),
-      ...(stamp === 'end' ? { actual_end: now } : {}),
+      ...(shape === 'start' ? { actual_start: sql<number>`coalesce(actual_start, ${now})` } : {}),
+      ...(shape === 'end' ? { actual_end: now } : {}),
     })
     .where('company_id', '=', companyId)
     .where('job_id', '=', jobId)
@@ -696,11 +690,32 @@ function statusChangeQuery(db: QueryCreator<Database>, companyId: number, jobId:
 }
 
 /** Each shape is its own prepared statement (its SQL differs). */
-function preparedStatusChange(stamp?: 'start' | 'end') {
-  return prepared((db, companyId: number, jobId: number, from: string, to: string, now: number) => statusChangeQuery(db, companyId, jobId, from, to, now, stamp))
+function preparedStatusChange(shape: StatusChangeShape) {
+  return prepared((db, companyId: number, jobId: number, from: string, to: string, now: number) => statusChangeQuery(db, companyId, jobId, from, to, now, shape))
 }
 
-const statusChanges = { plain: preparedStatusChange(), starting: preparedStatusChange('start'), ending: preparedStatusChange('end') }
+const statusChanges = { plain: preparedStatusChange('plain'), start: preparedStatusChange('start'), end: preparedStatusChange('end') }
+
+/** A status change with its record, on PostgreSQL: per shape, one statement. */
+function preparedStatusChangeRecordedOnPostgres(shape: StatusChangeShape) {
+  return prepared((db, companyId: number, stripe: number, jobId: number, from: string, to: string, at: number, keyId: number | null, ...cells: Array<string | number>) =>
+    withRecordOnPostgres(
+      db.with('written', (w) => statusChangeQuery(w, companyId, jobId, from, to, at, shape)),
+      companyId,
+      stripe,
+      [jobId, from, to, at, keyId],
+      cells,
+    )
+      .selectFrom('written')
+      .select(STATUS_CHANGE_RETURNS),
+  )
+}
+
+const statusChangesRecordedOnPostgres = {
+  plain: preparedStatusChangeRecordedOnPostgres('plain'),
+  start: preparedStatusChangeRecordedOnPostgres('start'),
+  end: preparedStatusChangeRecordedOnPostgres('end'),
+}
 
 const insertStatusChange = preparedWrite((db, jobId: number, companyId: number, from: string | null, to: string, at: number, keyId: number | null) =>
   db.insertInto('job_status_changes').values({ job_id: jobId, company_id: companyId, from_status: from, to_status: to, changed_at: at, key_id: keyId }),
