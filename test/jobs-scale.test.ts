@@ -6,9 +6,12 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { CompiledQuery } from 'kysely'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
-import { findJobViews, insertJob, listJobKeys, readListSeqs, recordJobWrite, touchJobLists, type JobFilters, type ListKey } from '../src/modules/jobs/jobs.repository.ts'
+import {
+  chooseWalk, countJobs, findJobViews, insertJob, jobKeysQuery, listJobKeys, readListSeqs, recordJobWrite, touchJobLists, type IndexWalk, type JobFilters, type ListKey,
+} from '../src/modules/jobs/jobs.repository.ts'
 import { PagePositions } from '../src/modules/jobs/jobs.pages.ts'
 import { presentJobListItem } from '../src/modules/jobs/jobs.presenter.ts'
 import { inTransaction } from '../src/db/transaction.ts'
@@ -17,6 +20,8 @@ import { JOB_PRIORITIES, JOB_STATUSES } from '../src/modules/jobs/status.ts'
 import type { JobSort } from '../src/modules/jobs/jobs.schemas.ts'
 
 const BULK = 5_200
+const WALKS: IndexWalk[] = ['planner', 'equality', 'date']
+const EQUALITY_FILTERS = new Set(['statuses', 'priority', 'assignedTechnicianId', 'customerLocationId', 'customerId'])
 
 for (const dialect of DIALECTS) {
   describe(`large lists (${dialect})`, () => {
@@ -36,7 +41,8 @@ for (const dialect of DIALECTS) {
         job_description: null,
         job_status: JOB_STATUSES[(i * 5) % 9]!,
         job_priority: JOB_PRIORITIES[(i * 3) % 4]!,
-        assigned_technician_id: null,
+        // A technician with one job in 13 (400): a small equality filter beside the dates.
+        assigned_technician_id: i % 13 === 0 ? basics.technicianId : null,
         customer_location_id: basics.locationId,
         scheduled_start: i % 3 ? 1_700_000_000 + i * 60 : null,
         scheduled_end: null,
@@ -140,6 +146,7 @@ for (const dialect of DIALECTS) {
           (r) =>
             (!f.statuses || f.statuses.includes(r.job_status)) &&
             (f.priority === undefined || r.job_priority === f.priority) &&
+            (f.assignedTechnicianId === undefined || Number(r.assigned_technician_id) === f.assignedTechnicianId) &&
             (f.customerLocationId === undefined || Number(r.customer_location_id) === f.customerLocationId) &&
             (f.customerId === undefined || Number(r.customer_location_id) === basics.locationId) &&
             (f.createdFrom === undefined || Number(r.created_at) >= f.createdFrom) &&
@@ -162,10 +169,11 @@ for (const dialect of DIALECTS) {
         ['updatedFrom', 1_700_000_000 + 200 * 60],
         ['customerLocationId', basics.locationId],
         ['customerId', basics.customerId],
+        ['assignedTechnicianId', basics.technicianId],
       ]
       let shapes = 0
       for (let statusCount = 0; statusCount <= 4; statusCount++) {
-        for (let mask = 0; mask < 1 << optional.length; mask += 3) {
+        for (let mask = 0; mask < 1 << optional.length; mask += 5) {
           const filters: Record<string, unknown> = statusCount ? { statuses: JOB_STATUSES.slice(0, statusCount * 2) } : {}
           optional.forEach(([name, value], i) => {
             if (mask & (1 << i)) filters[name] = value
@@ -173,20 +181,80 @@ for (const dialect of DIALECTS) {
           for (const sort of sorts) {
             const f = filters as JobFilters
             const seekable = !sort.includes('scheduled_start')
-            const first = await listJobKeys(t.database.db, tenant.companyId, f, sort, 7, 3)
-            assert.deepEqual(first.map((k) => k.jobId), oracle(f, sort, 7, 3), `${JSON.stringify(f)} ${sort}`)
-            shapes++
-            if (seekable && first.length) {
-              const after = first.at(-1)!
-              const next = await listJobKeys(t.database.db, tenant.companyId, f, sort, 5, 1, after)
-              assert.deepEqual(next.map((k) => k.jobId), oracle(f, sort, 5, 1, after), `${JSON.stringify(f)} ${sort} after ${after.jobId}`)
+            // The walk chosen, and on SQLite, where there is a choice, each walk forced: each writes the filters its own way (`+column`), all must agree.
+            const dates = f.updatedFrom !== undefined || sort.includes('updated_at') || (sort.includes('created_at') && f.customerId !== undefined)
+            const choice = dialect === 'sqlite' && dates && Object.keys(f).some((name) => EQUALITY_FILTERS.has(name))
+            for (const walk of choice ? [undefined, ...WALKS] : [undefined]) {
+              const what = `${JSON.stringify(f)} ${sort} walk ${walk ?? 'chosen'}`
+              const first = await listJobKeys(t.database.db, tenant.companyId, f, sort, 7, 3, undefined, walk)
+              assert.deepEqual(first.map((k) => k.jobId), oracle(f, sort, 7, 3), what)
               shapes++
+              if (seekable && first.length) {
+                const after = first.at(-1)!
+                const next = await listJobKeys(t.database.db, tenant.companyId, f, sort, 5, 1, after, walk)
+                assert.deepEqual(next.map((k) => k.jobId), oracle(f, sort, 5, 1, after), `${what} after ${after.jobId}`)
+                shapes++
+              }
             }
           }
         }
       }
       assert.ok(shapes > 250, `only ${shapes} combinations`)
     })
+
+    it('totals of a date range are exact whichever side is counted, also right after writes', async () => {
+      const at = (step: number) => 1_700_000_000 + step * 60
+      // created_at steps 0-742, updated_at 0-1,039 (the bulk load above); with a cap of 50 rows these count
+      // the range (few inside), the rest (few outside) or everything (many on both sides).
+      const ranges: JobFilters[] = [
+        { updatedFrom: at(0) }, { updatedFrom: at(500) }, { updatedFrom: at(1_036) }, { updatedFrom: at(5_000) },
+        { createdFrom: at(0) }, { createdFrom: at(740) }, { createdTo: at(742) }, { createdTo: at(2) },
+        { createdFrom: at(1), createdTo: at(741) }, { createdFrom: at(300), createdTo: at(400) }, { createdFrom: at(300), createdTo: at(302) },
+      ]
+      const assertExact = async (why: string) => {
+        for (const f of ranges) {
+          const expected = await countedTotal(f)
+          for (const cap of [50, 1_000_000]) assert.equal(await countJobs(t.database.db, tenant.companyId, f, cap), expected, `${JSON.stringify(f)} cap ${cap} ${why}`)
+        }
+      }
+      await assertExact('as loaded')
+      const created = await call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: 'Range', customer_location_id: basics.locationId } })
+      assert.equal(created.status, 201)
+      const [oldest] = await listJobKeys(t.database.db, tenant.companyId, {}, 'updated_at', 1, 0)
+      const edited = await call(t.app, 'PUT', `/api/v1/jobs?id=${oldest!.jobId}`, { key: tenant.apiKey, body: { job_description: 'moved to now' } })
+      assert.equal(edited.status, 200)
+      await assertExact('after a create and an edit of the least recently updated job')
+    })
+
+    if (dialect === 'sqlite') {
+      it('SQLite walks the index that reads the fewest rows where an equality filter meets an updated_at range or a date order', async () => {
+        const { db } = t.database
+        const at = (step: number) => 1_700_000_000 + step * 60
+        const walkFor = (f: JobFilters, sort?: JobSort) => chooseWalk(db, tenant.companyId, f, sort && { sort, rows: 50 })
+        const technician = { assignedTechnicianId: basics.technicianId }
+        // Nothing to choose: no equality filter, or one whose index gives the order.
+        assert.equal(await walkFor({ updatedFrom: at(0) }, 'updated_at'), 'planner')
+        assert.equal(await walkFor(technician, '-created_at'), 'planner')
+        // The technician's ~400 jobs against every job updated since step 0, or in updated_at order.
+        assert.equal(await walkFor({ ...technician, updatedFrom: at(0) }), 'equality')
+        assert.equal(await walkFor(technician, 'updated_at'), 'equality')
+        // ~580 Pending jobs against the ~20 updated since step 1,036.
+        assert.equal(await walkFor({ statuses: ['Pending'], updatedFrom: at(1_036) }), 'date')
+        // The customer owns every job: the created_at order finds a page's 50 in about 50 rows.
+        assert.equal(await walkFor({ customerId: basics.customerId }, '-created_at'), 'date')
+        assert.equal(await walkFor({ customerId: basics.customerId, statuses: ['Pending'] }, '-created_at'), 'date')
+
+        // And SQLite walks the index each names, whatever its statistics say.
+        const planOf = async (walk: IndexWalk) => {
+          const query = jobKeysQuery(db, tenant.companyId, { ...technician, statuses: ['Pending'], updatedFrom: at(10) }, 'updated_at', 50, 0, undefined, walk).compile()
+          const { rows } = await db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${query.sql}`, [...query.parameters]))
+          return rows.map((r) => r.detail).join('; ')
+        }
+        assert.match(await planOf('equality'), /jobs_company_(technician|status)/)
+        assert.doesNotMatch(await planOf('equality'), /jobs_company_updated/)
+        assert.match(await planOf('date'), /USING INDEX jobs_company_updated/)
+      })
+    }
 
     it('deep pages equal a plain OFFSET, for every sort, and stay equal after writes', async () => {
       for (const sort of ['-created_at', 'created_at', '-updated_at', 'updated_at', '-scheduled_start'] as JobSort[]) {

@@ -122,22 +122,106 @@ export async function findHistory(db: Db, companyId: number, jobId: number) {
     .execute()
 }
 
-function applyFilters<Q extends { where: (...args: any[]) => any }>(query: Q, f: JobFilters): Q {
+/**
+ * Which index SQLite walks for a list or a count that filters by equality
+ * (status, priority, technician, location, customer) and also ranges over
+ * updated_at or sorts by a date the equality filter's index cannot give in
+ * order (updated_at; created_at across a customer's locations). Its
+ * statistics are sampled (`analysis_limit`, see db/connect.ts) and say
+ * nothing about one company's data, so it picked the updated_at index for a
+ * technician's 715 jobs updated since 2020 and read a million rows of the
+ * table to find them (570 ms on the benchmark's data set, on the event
+ * loop), and walked the company's created_at index to find a customer's
+ * 1,713 jobs (85 ms for page 6). `chooseWalk` counts what each would read
+ * and says which; the other's terms are written `+column`: the same
+ * condition, which no index serves.
+ *   - `planner`: nothing to choose (or PostgreSQL, whose statistics do know);
+ *   - `equality`: the index of an equality filter, reading each of its rows;
+ *   - `date`: the index of the date ranged over or sorted by, in its order.
+ */
+export type IndexWalk = 'planner' | 'equality' | 'date'
+
+/** A column as a condition or an order names it, or as `+column`, which no index serves, when `hidden`. */
+function column(name: string, hidden: boolean) {
+  return hidden ? sql.raw(`+${name}`) : sql.ref(name)
+}
+
+function applyFilters<Q extends { where: (...args: any[]) => any }>(query: Q, f: JobFilters, walk: IndexWalk = 'planner'): Q {
   let q: any = query
-  if (f.statuses) q = f.statuses.length === 1 ? q.where('j.job_status', '=', f.statuses[0]) : q.where('j.job_status', 'in', f.statuses)
-  if (f.priority !== undefined) q = q.where('j.job_priority', '=', f.priority)
-  if (f.assignedTechnicianId !== undefined) q = q.where('j.assigned_technician_id', '=', f.assignedTechnicianId)
-  if (f.customerLocationId !== undefined) q = q.where('j.customer_location_id', '=', f.customerLocationId)
+  const equality = (name: string) => column(name, walk === 'date')
+  if (f.statuses) q = f.statuses.length === 1 ? q.where(equality('j.job_status'), '=', f.statuses[0]) : q.where(equality('j.job_status'), 'in', f.statuses)
+  if (f.priority !== undefined) q = q.where(equality('j.job_priority'), '=', f.priority)
+  if (f.assignedTechnicianId !== undefined) q = q.where(equality('j.assigned_technician_id'), '=', f.assignedTechnicianId)
+  if (f.customerLocationId !== undefined) q = q.where(equality('j.customer_location_id'), '=', f.customerLocationId)
   if (f.createdFrom !== undefined) q = q.where('j.created_at', '>=', f.createdFrom)
   if (f.createdTo !== undefined) q = q.where('j.created_at', '<=', f.createdTo)
-  if (f.updatedFrom !== undefined) q = q.where('j.updated_at', '>=', f.updatedFrom)
+  if (f.updatedFrom !== undefined) q = q.where(column('j.updated_at', walk === 'equality'), '>=', f.updatedFrom)
   if (f.customerId !== undefined) {
     // Jobs do not copy customer_id: it is the location's, whatever it is now.
-    q = q.where('j.customer_location_id', 'in', (eb: any) =>
+    q = q.where(equality('j.customer_location_id'), 'in', (eb: any) =>
       eb.selectFrom('customer_locations as fl').select('fl.customer_location_id').where('fl.customer_id', '=', f.customerId),
     )
   }
   return q
+}
+
+function hasEqualityFilter(f: JobFilters): boolean {
+  return f.statuses !== undefined || f.priority !== undefined || f.assignedTechnicianId !== undefined || f.customerLocationId !== undefined || f.customerId !== undefined
+}
+
+/** Rows an estimate counts at most: about a millisecond of index entries, without reading the table. */
+const ESTIMATE_CAP = 50_000
+
+/**
+ * The walk for `filters` (IndexWalk), on SQLite. `order`: the list's sort and
+ * how many rows a page needs (offset + limit); none for a count.
+ *
+ * The equality walk reads every row its filters match; the updated_at walk
+ * reads every row of the range, or, in updated_at order, only until the
+ * page is full: about `rows` × (company's jobs ÷ matching jobs) rows when
+ * the matching jobs are spread over the order. One statement counts what
+ * each would read, each count through its own index without the table,
+ * each at most ESTIMATE_CAP; when both reach it, SQLite chooses (neither
+ * is cheap then).
+ */
+export async function chooseWalk(db: Db, companyId: number, filters: JobFilters, order?: { sort: JobSort; rows: number }): Promise<IndexWalk> {
+  if (!isSqlite(db) || !hasEqualityFilter(filters)) return 'planner'
+  const ordered = order !== undefined && outOfEqualityOrder(filters, order.sort)
+  if (filters.updatedFrom === undefined && !ordered) return 'planner'
+  const countsOf = (f: JobFilters) =>
+    db.selectFrom('job_counts').select((eb) => eb.fn.coalesce(eb.fn.sum<number>('job_count'), sql<number>`0`).as('n')).where('company_id', '=', companyId)
+      .$if(f.statuses !== undefined, (q) => q.where('job_status', 'in', f.statuses!))
+      .$if(f.priority !== undefined, (q) => q.where('job_priority', '=', f.priority!))
+  const byIndex = { assignedTechnicianId: filters.assignedTechnicianId, customerLocationId: filters.customerLocationId, customerId: filters.customerId }
+  const [row] = await db
+    .selectNoFrom((eb) => [
+      countsOf({}).as('company_jobs'),
+      countsOf(filters).as('counted'),
+      hasEqualityFilter(byIndex) ? eb.selectFrom(cappedRows(db, companyId, (q) => applyFilters(q, byIndex))).select((c) => c.fn.countAll<number>().as('n')).as('indexed') : sql<null>`null`.as('indexed'),
+      filters.updatedFrom !== undefined
+        ? eb.selectFrom(cappedRows(db, companyId, (q) => q.where('j.updated_at', '>=', filters.updatedFrom!))).select((c) => c.fn.countAll<number>().as('n')).as('updated')
+        : sql<null>`null`.as('updated'),
+    ])
+    .execute()
+  const companyJobs = Number(row!.company_jobs)
+  const matching = Math.min(Number(row!.counted), row!.indexed === null ? Infinity : Number(row!.indexed))
+  const inRange = row!.updated === null ? companyJobs : Number(row!.updated)
+  if (matching >= ESTIMATE_CAP && inRange >= ESTIMATE_CAP) return 'planner'
+  const dateWalk = ordered ? Math.min(inRange, (order.rows * companyJobs) / Math.max(matching, 1)) : inRange
+  return matching <= dateWalk ? 'equality' : 'date'
+}
+
+/** Whether the index of `filters`' equality filter cannot give `sort`'s order: the walk of that index reads and sorts every row it matches. */
+function outOfEqualityOrder(filters: JobFilters, sort: JobSort): boolean {
+  const { column } = sortParts(sort)
+  return column === 'updated_at' || (column === 'created_at' && filters.customerId !== undefined)
+}
+
+/** Up to `cap` jobs of a company that `where` keeps, for counting. */
+function cappedRows(db: Db, companyId: number, where: (q: any) => any, cap: number = ESTIMATE_CAP) {
+  return where(db.selectFrom('jobs as j').select(sql`1`.as('one')).where('j.company_id', '=', companyId))
+    .limit(cap)
+    .as('capped')
 }
 
 /** Sum of job_counts cells: one prepared query per (number of statuses, with or without a priority); at most 9 × 2. */
@@ -161,14 +245,67 @@ function countsAnswer(f: JobFilters): boolean {
  * status and priority filter (kept in each write's transaction, so exact
  * right after any write), else counted through the filter's index.
  */
-export async function countJobs(db: Db, companyId: number, filters: JobFilters): Promise<number> {
+export async function countJobs(db: Db, companyId: number, filters: JobFilters, rangeCap = RANGE_COUNT_CAP): Promise<number> {
   if (countsAnswer(filters)) {
     const statuses = filters.statuses ?? []
     const priorities = filters.priority !== undefined ? [filters.priority] : []
     const [row] = await countsSumOf(`${statuses.length}|${priorities.length}`)(db, companyId, ...statuses, ...priorities)
     return Number(row?.total ?? 0)
   }
-  return countRows(db, companyId, filters)
+  const range = rangeOnly(filters)
+  if (range) {
+    const counted = await countRange(db, companyId, range, rangeCap)
+    if (counted !== undefined) return counted
+  }
+  return countRows(db, companyId, filters, await chooseWalk(db, companyId, filters))
+}
+
+/** Jobs whose created_at or updated_at is within a range counted at most, each way (about 0.2 ms of index entries). */
+const RANGE_COUNT_CAP = 10_000
+
+interface DateRange {
+  column: 'created_at' | 'updated_at'
+  from?: number
+  to?: number
+}
+
+/** The range when `filters` is a date range on one column and nothing else. */
+function rangeOnly(f: JobFilters): DateRange | undefined {
+  if (hasEqualityFilter(f)) return undefined
+  if (f.updatedFrom !== undefined) return f.createdFrom === undefined && f.createdTo === undefined ? { column: 'updated_at', from: f.updatedFrom } : undefined
+  return { column: 'created_at', ...(f.createdFrom !== undefined && { from: f.createdFrom }), ...(f.createdTo !== undefined && { to: f.createdTo }) }
+}
+
+/**
+ * The number of a company's jobs within a date range, counting the smaller
+ * side: the jobs inside the range, or those before and after it (every job
+ * has both dates), subtracted from the company's count. A sync from an old
+ * mark (`updated_after=2020-01-01`) matches nearly every job: counting them
+ * read a million index entries on every page (20-30 ms on the benchmark's
+ * data set, on the event loop), where the jobs outside are none. Each side
+ * is counted at most `cap` rows; the company's count and the sides outside
+ * are one statement, so they are of the same moment. Undefined when both
+ * sides are larger: counted in full.
+ */
+async function countRange(db: Db, companyId: number, range: DateRange, cap: number): Promise<number | undefined> {
+  const { column: c, from, to } = range
+  const countOf = (where: (q: any) => any) => (eb: any) => eb.selectFrom(cappedRows(db, companyId, where, cap)).select((q: any) => q.fn.countAll().as('n'))
+  const [inside] = await db
+    .selectNoFrom((eb) => [
+      countOf((q) => q.$if(from !== undefined, (w: any) => w.where(`j.${c}`, '>=', from)).$if(to !== undefined, (w: any) => w.where(`j.${c}`, '<=', to)))(eb).as('n'),
+    ])
+    .execute()
+  if (Number(inside!.n) < cap) return Number(inside!.n)
+  const none = sql<number>`0`
+  const [outside] = await db
+    .selectNoFrom((eb) => [
+      eb.selectFrom('job_counts').select((q) => q.fn.sum<number>('job_count').as('n')).where('company_id', '=', companyId).as('company_jobs'),
+      (from !== undefined ? countOf((q) => q.where(`j.${c}`, '<', from))(eb) : none).as('before'),
+      (to !== undefined ? countOf((q) => q.where(`j.${c}`, '>', to))(eb) : none).as('after'),
+    ])
+    .execute()
+  const [before, after] = [Number(outside!.before), Number(outside!.after)]
+  return before < cap && after < cap ? Number(outside!.company_jobs ?? 0) - before - after : undefined
 }
 
 /**
@@ -398,8 +535,8 @@ export async function readJobVersions(db: Db, companyId: number, jobIds: number[
   return new Map(rows.map((r) => [r.job_id, Number(r.row_version)]))
 }
 
-async function countRows(db: Db, companyId: number, filters: JobFilters): Promise<number> {
-  const query = applyFilters(db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters)
+async function countRows(db: Db, companyId: number, filters: JobFilters, walk: IndexWalk): Promise<number> {
+  const query = applyFilters(db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters, walk)
   const row = await query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow()
   return Number(row.total)
 }
@@ -422,21 +559,23 @@ interface SeekFrom {
   jobId: number | RawBuilder<number>
 }
 
-/** The query of listJobKeys, built with Kysely. */
-function jobKeysQuery(db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after?: SeekFrom) {
-  const { direction, column } = sortParts(sort)
-  let query = applyFilters(db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters)
+/** The query of listJobKeys, built with Kysely (exported for tests that read its plan). */
+export function jobKeysQuery(db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after?: SeekFrom, walk: IndexWalk = 'planner') {
+  const { direction, column: name } = sortParts(sort)
+  // Walking an equality filter's index: the date it sorts by must not offer its index, for its order or a seek either.
+  const sortColumn = column(`j.${name}`, walk === 'equality' && outOfEqualityOrder(filters, sort))
+  let query = applyFilters(db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters, walk)
   if (after) {
     // Only for created_at / updated_at, which are never null.
-    query = query.where((eb) => eb(eb.refTuple(`j.${column}`, 'j.job_id'), direction === 'desc' ? '<' : '>', eb.tuple(after.value, after.jobId)))
+    query = query.where(sql<boolean>`(${sortColumn}, j.job_id) ${sql.raw(direction === 'desc' ? '<' : '>')} (${after.value}, ${after.jobId})`)
   }
-  if (column === 'scheduled_start') {
+  if (name === 'scheduled_start') {
     // Jobs without a scheduled start come last in both directions.
     query = query.orderBy(sql`(j.scheduled_start is null)`, 'asc')
   }
   return query
-    .select([`j.${column} as value`, 'j.job_id'])
-    .orderBy(`j.${column}`, direction)
+    .select([`j.${name} as value`, 'j.job_id'])
+    .orderBy(sortColumn, direction)
     .orderBy('j.job_id', direction)
     .limit(limit)
     .offset(offset)
@@ -445,13 +584,13 @@ function jobKeysQuery(db: Db, companyId: number, filters: JobFilters, sort: JobS
 /**
  * listJobKeys of the lists integrators poll all day (no filter, or status
  * and priority only): prepared, one query per shape (sort, number of
- * statuses, priority or not, seek or not; at most 6 × 10 × 2 × 2). Building
- * and compiling the query with Kysely on each call cost 10-14 µs, and in
- * `mixed` every list after a write reads its page keys again (issue 6).
- * Lists with other filters are rarer and their shapes many: built per call.
+ * statuses, priority or not, seek or not, walk; at most 6 × 10 × 2 × 2 × 3).
+ * Building and compiling the query with Kysely on each call cost 10-14 µs,
+ * and in `mixed` every list after a write reads its page keys again (issue
+ * 6). Lists with other filters are rarer and their shapes many: built per call.
  */
 const preparedJobKeysOf = byShape((shape) => {
-  const [sort, statusCount, withPriority, withAfter] = shape.split('|') as [JobSort, string, string, string]
+  const [sort, statusCount, withPriority, withAfter, walk] = shape.split('|') as [JobSort, string, string, string, IndexWalk]
   const statuses = Number(statusCount)
   return prepared((db, companyId: number, limit: number, offset: number, ...values: Array<string | number>) => {
     const filters: JobFilters = {
@@ -460,7 +599,7 @@ const preparedJobKeysOf = byShape((shape) => {
     }
     const rest = values.slice(statuses + Number(withPriority))
     const after = withAfter === '1' ? { value: rest[0] as number, jobId: rest[1] as number } : undefined
-    return jobKeysQuery(db, companyId, filters, sort, limit, offset, after)
+    return jobKeysQuery(db, companyId, filters, sort, limit, offset, after, walk)
   })
 })
 
@@ -468,17 +607,22 @@ const preparedJobKeysOf = byShape((shape) => {
  * The ids (and sort keys) of one page, read from the jobs table alone so a
  * deep OFFSET steps through the covering index instead of joining every
  * skipped row; `after` starts the page just past a known position (a seek).
+ * `walk`: chosen for the page when not given (chooseWalk).
  */
-export async function listJobKeys(db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after?: ListKey): Promise<ListKey[]> {
+export async function listJobKeys(
+  db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after?: ListKey, walk?: IndexWalk,
+): Promise<ListKey[]> {
+  // The lists polled all day have no equality filter: no promise spent on them.
+  walk ??= hasEqualityFilter(filters) ? await chooseWalk(db, companyId, filters, { sort, rows: offset + limit }) : 'planner'
   let rows: Array<{ value: unknown; job_id: number }>
   if (countsAnswer(filters)) {
     const statuses = filters.statuses ?? []
     const priorities = filters.priority !== undefined ? [filters.priority] : []
     const seek = after ? [after.value, after.jobId] : []
-    const shape = `${sort}|${statuses.length}|${priorities.length}|${seek.length ? 1 : 0}`
+    const shape = `${sort}|${statuses.length}|${priorities.length}|${seek.length ? 1 : 0}|${walk}`
     rows = await preparedJobKeysOf(shape)(db, companyId, limit, offset, ...statuses, ...priorities, ...seek)
   } else {
-    rows = await jobKeysQuery(db, companyId, filters, sort, limit, offset, after).execute()
+    rows = await jobKeysQuery(db, companyId, filters, sort, limit, offset, after, walk).execute()
   }
   return rows.map((r) => ({ value: Number(r.value), jobId: r.job_id }))
 }
@@ -500,12 +644,13 @@ export async function listJobBoundaries(db: Db, companyId: number, filters: JobF
   if (isSqlite(db)) {
     const keys: ListKey[] = []
     let previous = after
+    const walk = await chooseWalk(db, companyId, filters, { sort, rows: step })
     while (keys.length < count) {
       // better-sqlite3 answers on the event loop and Kysely's promises
       // resolve as microtasks, so without this the walk to the middle of a
       // million-job list (~60 ms) held up every other request.
       if (keys.length > 0 && keys.length % SQLITE_BOUNDARIES_PER_TURN === 0) await setImmediate()
-      const [next] = await listJobKeys(db, companyId, filters, sort, 1, step - 1, previous)
+      const [next] = await listJobKeys(db, companyId, filters, sort, 1, step - 1, previous, walk)
       if (!next) break
       keys.push((previous = next))
     }
