@@ -20,8 +20,18 @@ import { JOB_PRIORITIES, JOB_STATUSES } from '../src/modules/jobs/status.ts'
 import type { JobSort } from '../src/modules/jobs/jobs.schemas.ts'
 
 const BULK = 5_200
-const WALKS: IndexWalk[] = ['planner', 'equality', 'date']
-const EQUALITY_FILTERS = new Set(['statuses', 'priority', 'assignedTechnicianId', 'customerLocationId', 'customerId'])
+/** The walks that could lead a list: SQLite's choice, the sort's index, each filter's. */
+function walksFor(f: JobFilters, sort: JobSort): IndexWalk[] {
+  const sortIndex = sort.includes('created_at') ? 'created' : sort.includes('updated_at') ? 'updated' : 'scheduled'
+  const leads: IndexWalk[] = [
+    ...(f.statuses ? (['status'] as const) : []),
+    ...(f.priority ? (['priority'] as const) : []),
+    ...(f.assignedTechnicianId || f.customerLocationId || f.customerId ? (['reference'] as const) : []),
+    ...(f.createdFrom || f.createdTo ? (['created'] as const) : []),
+    ...(f.updatedFrom ? (['updated'] as const) : []),
+  ]
+  return [...new Set<IndexWalk>(['planner', sortIndex, ...leads])]
+}
 
 for (const dialect of DIALECTS) {
   describe(`large lists (${dialect})`, () => {
@@ -173,7 +183,7 @@ for (const dialect of DIALECTS) {
       ]
       let shapes = 0
       for (let statusCount = 0; statusCount <= 4; statusCount++) {
-        for (let mask = 0; mask < 1 << optional.length; mask += 5) {
+        for (let mask = 0; mask < 1 << optional.length; mask += 7) {
           const filters: Record<string, unknown> = statusCount ? { statuses: JOB_STATUSES.slice(0, statusCount * 2) } : {}
           optional.forEach(([name, value], i) => {
             if (mask & (1 << i)) filters[name] = value
@@ -182,9 +192,9 @@ for (const dialect of DIALECTS) {
             const f = filters as JobFilters
             const seekable = !sort.includes('scheduled_start')
             // The walk chosen, and on SQLite, where there is a choice, each walk forced: each writes the filters its own way (`+column`), all must agree.
-            const dates = f.updatedFrom !== undefined || sort.includes('updated_at') || (sort.includes('created_at') && f.customerId !== undefined)
-            const choice = dialect === 'sqlite' && dates && Object.keys(f).some((name) => EQUALITY_FILTERS.has(name))
-            for (const walk of choice ? [undefined, ...WALKS] : [undefined]) {
+            const filtersUsed = Object.keys(f).length
+            const choice = dialect === 'sqlite' && (filtersUsed >= 2 || (filtersUsed === 1 && !sort.includes('created_at')))
+            for (const walk of choice ? [undefined, ...walksFor(f, sort)] : [undefined]) {
               const what = `${JSON.stringify(f)} ${sort} walk ${walk ?? 'chosen'}`
               const first = await listJobKeys(t.database.db, tenant.companyId, f, sort, 7, 3, undefined, walk)
               assert.deepEqual(first.map((k) => k.jobId), oracle(f, sort, 7, 3), what)
@@ -202,15 +212,18 @@ for (const dialect of DIALECTS) {
       assert.ok(shapes > 250, `only ${shapes} combinations`)
     })
 
-    it('totals of a date range are exact whichever side is counted, also right after writes', async () => {
+    it('totals with date filters are exact whether counted inside or outside the dates, also right after writes', async () => {
       const at = (step: number) => 1_700_000_000 + step * 60
-      // created_at steps 0-742, updated_at 0-1,039 (the bulk load above); with a cap of 50 rows these count
-      // the range (few inside), the rest (few outside) or everything (many on both sides).
-      const ranges: JobFilters[] = [
-        { updatedFrom: at(0) }, { updatedFrom: at(500) }, { updatedFrom: at(1_036) }, { updatedFrom: at(5_000) },
+      // created_at steps 0-742, updated_at 0-1,039 (the bulk load above); with a cap of 50 rows these are
+      // counted outside the dates (few there) or inside (many on some side), alone and with other filters.
+      const dates: JobFilters[] = [
+        { updatedFrom: at(0) }, { updatedFrom: at(2) }, { updatedFrom: at(500) }, { updatedFrom: at(1_036) }, { updatedFrom: at(5_000) },
         { createdFrom: at(0) }, { createdFrom: at(740) }, { createdTo: at(742) }, { createdTo: at(2) },
         { createdFrom: at(1), createdTo: at(741) }, { createdFrom: at(300), createdTo: at(400) }, { createdFrom: at(300), createdTo: at(302) },
+        { createdFrom: at(1), updatedFrom: at(1) }, { createdFrom: at(2), createdTo: at(741), updatedFrom: at(3) }, { createdTo: at(700), updatedFrom: at(1) },
       ]
+      const others: JobFilters[] = [{}, { statuses: ['Pending'] }, { statuses: ['Pending', 'Closed'], priority: 'High' }, { assignedTechnicianId: basics.technicianId }]
+      const ranges = dates.flatMap((d) => others.map((o) => ({ ...d, ...o })))
       const assertExact = async (why: string) => {
         for (const f of ranges) {
           const expected = await countedTotal(f)
@@ -236,13 +249,18 @@ for (const dialect of DIALECTS) {
         assert.equal(await walkFor({ updatedFrom: at(0) }, 'updated_at'), 'planner')
         assert.equal(await walkFor(technician, '-created_at'), 'planner')
         // The technician's ~400 jobs against every job updated since step 0, or in updated_at order.
-        assert.equal(await walkFor({ ...technician, updatedFrom: at(0) }), 'equality')
-        assert.equal(await walkFor(technician, 'updated_at'), 'equality')
+        assert.equal(await walkFor({ ...technician, updatedFrom: at(0) }), 'reference')
+        assert.equal(await walkFor(technician, 'updated_at'), 'reference')
         // ~580 Pending jobs against the ~20 updated since step 1,036.
-        assert.equal(await walkFor({ statuses: ['Pending'], updatedFrom: at(1_036) }), 'date')
-        // The customer owns every job: the created_at order finds a page's 50 in about 50 rows.
-        assert.equal(await walkFor({ customerId: basics.customerId }, '-created_at'), 'date')
-        assert.equal(await walkFor({ customerId: basics.customerId, statuses: ['Pending'] }, '-created_at'), 'date')
+        assert.equal(await walkFor({ statuses: ['Pending'], updatedFrom: at(1_036) }), 'updated')
+        // The customer owns every job: the created_at order reads no more rows than its locations' index.
+        assert.equal(await walkFor({ customerId: basics.customerId }, '-created_at'), 'created')
+        // ~21 jobs created since step 740, in updated_at order: the created_at index leads, then a sort.
+        assert.equal(await walkFor({ createdFrom: at(740) }, 'updated_at'), 'created')
+        assert.equal(await walkFor(technician, 'scheduled_start'), 'reference')
+        assert.equal(await walkFor({}, '-scheduled_start'), 'planner')
+        // Its ~580 Pending jobs: the status index reads those, the created_at order up to all 5,200.
+        assert.equal(await walkFor({ customerId: basics.customerId, statuses: ['Pending'] }, '-created_at'), 'status')
 
         // And SQLite walks the index each names, whatever its statistics say.
         const planOf = async (walk: IndexWalk) => {
@@ -250,9 +268,9 @@ for (const dialect of DIALECTS) {
           const { rows } = await db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${query.sql}`, [...query.parameters]))
           return rows.map((r) => r.detail).join('; ')
         }
-        assert.match(await planOf('equality'), /jobs_company_(technician|status)/)
-        assert.doesNotMatch(await planOf('equality'), /jobs_company_updated/)
-        assert.match(await planOf('date'), /USING INDEX jobs_company_updated/)
+        assert.match(await planOf('reference'), /USING INDEX jobs_company_technician/)
+        assert.match(await planOf('status'), /USING INDEX jobs_company_status/)
+        assert.match(await planOf('updated'), /USING INDEX jobs_company_updated/)
       })
     }
 

@@ -123,42 +123,63 @@ export async function findHistory(db: Db, companyId: number, jobId: number) {
 }
 
 /**
- * Which index SQLite walks for a list or a count that filters by equality
- * (status, priority, technician, location, customer) and also ranges over
- * updated_at or sorts by a date the equality filter's index cannot give in
- * order (updated_at; created_at across a customer's locations). Its
- * statistics are sampled (`analysis_limit`, see db/connect.ts) and say
- * nothing about one company's data, so it picked the updated_at index for a
- * technician's 715 jobs updated since 2020 and read a million rows of the
- * table to find them (570 ms on the benchmark's data set, on the event
- * loop), and walked the company's created_at index to find a customer's
- * 1,713 jobs (85 ms for page 6). `chooseWalk` counts what each would read
- * and says which; the other's terms are written `+column`: the same
- * condition, which no index serves.
- *   - `planner`: nothing to choose (or PostgreSQL, whose statistics do know);
- *   - `equality`: the index of an equality filter, reading each of its rows;
- *   - `date`: the index of the date ranged over or sorted by, in its order.
+ * Which index SQLite walks for a list or a count, where the planner's guess
+ * is known to go wrong. Its statistics are sampled (`analysis_limit`, see
+ * db/connect.ts) and say nothing about one company's data, so on the
+ * benchmark's data set it picked the updated_at index for a technician's
+ * 715 jobs updated since 2020 and read a million rows of the table to find
+ * them (570 ms, on the event loop), and walked the company's created_at
+ * index for a customer's 1,713 jobs (85 ms for page 6). `estimateWalk`
+ * counts what each index would read and names one; every other condition
+ * is written `+column`: the same condition, which no index serves.
+ *   - `planner`: SQLite chooses (nothing to choose; or PostgreSQL, whose
+ *     statistics do know);
+ *   - `status`, `priority`: that index;
+ *   - `reference`: the technician's, location's or customer's locations' index;
+ *   - `created`, `updated`, `scheduled`: that date's index, over the
+ *     filter's range of it or in the list's order.
  */
-export type IndexWalk = 'planner' | 'equality' | 'date'
+export type IndexWalk = 'planner' | 'status' | 'priority' | 'reference' | DateIndex
+type DateIndex = 'created' | 'updated' | 'scheduled'
+
+/** Whether `walk` leads with another index than `index`: `index`'s conditions are then written `+column`. */
+function hides(walk: IndexWalk, index: Exclude<IndexWalk, 'planner'>): boolean {
+  return walk !== 'planner' && walk !== index
+}
+
+function sortIndexOf(sort: JobSort): DateIndex {
+  const { column } = sortParts(sort)
+  return column === 'created_at' ? 'created' : column === 'updated_at' ? 'updated' : 'scheduled'
+}
 
 /** A column as a condition or an order names it, or as `+column`, which no index serves, when `hidden`. */
 function column(name: string, hidden: boolean) {
   return hidden ? sql.raw(`+${name}`) : sql.ref(name)
 }
 
-function applyFilters<Q extends { where: (...args: any[]) => any }>(query: Q, f: JobFilters, walk: IndexWalk = 'planner'): Q {
+/**
+ * `seekBound`: the filter bound a seek (jobKeysQuery) replaces as the start
+ * of the index range. Two bounds on the same side of one column leave
+ * SQLite to pick one, and it picked the filter's: a seek to the 100th
+ * position of `updated_after=2020-01-01&sort=updated_at` then walked the
+ * index from 2020 every time (2.7 ms a seek, 270 ms for the positions of
+ * page 2,000, instead of 0.15 ms a seek). The bound is still checked, as
+ * `+column`.
+ */
+function applyFilters<Q extends { where: (...args: any[]) => any }>(query: Q, f: JobFilters, walk: IndexWalk = 'planner', seekBound?: keyof JobFilters): Q {
   let q: any = query
-  const equality = (name: string) => column(name, walk === 'date')
-  if (f.statuses) q = f.statuses.length === 1 ? q.where(equality('j.job_status'), '=', f.statuses[0]) : q.where(equality('j.job_status'), 'in', f.statuses)
-  if (f.priority !== undefined) q = q.where(equality('j.job_priority'), '=', f.priority)
-  if (f.assignedTechnicianId !== undefined) q = q.where(equality('j.assigned_technician_id'), '=', f.assignedTechnicianId)
-  if (f.customerLocationId !== undefined) q = q.where(equality('j.customer_location_id'), '=', f.customerLocationId)
-  if (f.createdFrom !== undefined) q = q.where('j.created_at', '>=', f.createdFrom)
-  if (f.createdTo !== undefined) q = q.where('j.created_at', '<=', f.createdTo)
-  if (f.updatedFrom !== undefined) q = q.where(column('j.updated_at', walk === 'equality'), '>=', f.updatedFrom)
+  const status = column('j.job_status', hides(walk, 'status'))
+  const referenced = (name: string) => column(name, hides(walk, 'reference'))
+  if (f.statuses) q = f.statuses.length === 1 ? q.where(status, '=', f.statuses[0]) : q.where(status, 'in', f.statuses)
+  if (f.priority !== undefined) q = q.where(column('j.job_priority', hides(walk, 'priority')), '=', f.priority)
+  if (f.assignedTechnicianId !== undefined) q = q.where(referenced('j.assigned_technician_id'), '=', f.assignedTechnicianId)
+  if (f.customerLocationId !== undefined) q = q.where(referenced('j.customer_location_id'), '=', f.customerLocationId)
+  if (f.createdFrom !== undefined) q = q.where(column('j.created_at', hides(walk, 'created') || seekBound === 'createdFrom'), '>=', f.createdFrom)
+  if (f.createdTo !== undefined) q = q.where(column('j.created_at', hides(walk, 'created') || seekBound === 'createdTo'), '<=', f.createdTo)
+  if (f.updatedFrom !== undefined) q = q.where(column('j.updated_at', hides(walk, 'updated') || seekBound === 'updatedFrom'), '>=', f.updatedFrom)
   if (f.customerId !== undefined) {
     // Jobs do not copy customer_id: it is the location's, whatever it is now.
-    q = q.where(equality('j.customer_location_id'), 'in', (eb: any) =>
+    q = q.where(referenced('j.customer_location_id'), 'in', (eb: any) =>
       eb.selectFrom('customer_locations as fl').select('fl.customer_location_id').where('fl.customer_id', '=', f.customerId),
     )
   }
@@ -166,55 +187,124 @@ function applyFilters<Q extends { where: (...args: any[]) => any }>(query: Q, f:
 }
 
 function hasEqualityFilter(f: JobFilters): boolean {
-  return f.statuses !== undefined || f.priority !== undefined || f.assignedTechnicianId !== undefined || f.customerLocationId !== undefined || f.customerId !== undefined
+  return f.statuses !== undefined || f.priority !== undefined || hasReferenceFilter(f)
+}
+
+/** Filters by technician, location or customer. */
+function hasReferenceFilter(f: JobFilters): boolean {
+  return f.assignedTechnicianId !== undefined || f.customerLocationId !== undefined || f.customerId !== undefined
+}
+
+/** The sum of the job_counts cells that `f`'s status and priority filters select (every cell without them), 0 for none. */
+function jobCountsSum(db: Db, companyId: number, f: JobFilters) {
+  return db
+    .selectFrom('job_counts')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('job_count'), sql<number>`0`).as('n'))
+    .where('company_id', '=', companyId)
+    .$if(f.statuses !== undefined, (q) => q.where('job_status', 'in', f.statuses!))
+    .$if(f.priority !== undefined, (q) => q.where('job_priority', '=', f.priority!))
 }
 
 /** Rows an estimate counts at most: about a millisecond of index entries, without reading the table. */
 const ESTIMATE_CAP = 50_000
 
+/** The filters' indexes that could lead a walk (each of their rows then read from the table). */
+function filterIndexes(f: JobFilters): Array<Exclude<IndexWalk, 'planner' | 'scheduled'>> {
+  return [
+    ...(f.statuses !== undefined ? (['status'] as const) : []),
+    ...(f.priority !== undefined ? (['priority'] as const) : []),
+    ...(hasReferenceFilter(f) ? (['reference'] as const) : []),
+    ...(f.createdFrom !== undefined || f.createdTo !== undefined ? (['created'] as const) : []),
+    ...(f.updatedFrom !== undefined ? (['updated'] as const) : []),
+  ]
+}
+
+/**
+ * Whether SQLite is left to choose wrongly: two of the filters' indexes
+ * could lead; or a list ordered by a date whose index is not one of them.
+ * Left to SQLite: a list in created_at order filtered by one status, one
+ * technician or one location (their indexes hold jobs in that order), or a
+ * created_at range, or both: the lists polled all day.
+ */
+function needsChoice(f: JobFilters, sortIndex?: DateIndex): boolean {
+  const leads = filterIndexes(f)
+  if (sortIndex === undefined) return leads.length >= 2
+  if (sortIndex !== 'created') return leads.some((index) => index !== sortIndex)
+  const oneInOrder = (f.statuses?.length ?? 0) <= 1 && f.customerId === undefined && !(hasReferenceFilter(f) && (f.statuses ?? f.priority) !== undefined)
+  return leads.includes('updated') || !oneInOrder
+}
+
 /**
  * The walk for `filters` (IndexWalk), on SQLite. `order`: the list's sort and
  * how many rows a page needs (offset + limit); none for a count.
- *
- * The equality walk reads every row its filters match; the updated_at walk
- * reads every row of the range, or, in updated_at order, only until the
- * page is full: about `rows` × (company's jobs ÷ matching jobs) rows when
- * the matching jobs are spread over the order. One statement counts what
- * each would read, each count through its own index without the table,
- * each at most ESTIMATE_CAP; when both reach it, SQLite chooses (neither
- * is cheap then).
  */
 export async function chooseWalk(db: Db, companyId: number, filters: JobFilters, order?: { sort: JobSort; rows: number }): Promise<IndexWalk> {
-  if (!isSqlite(db) || !hasEqualityFilter(filters)) return 'planner'
-  const ordered = order !== undefined && outOfEqualityOrder(filters, order.sort)
-  if (filters.updatedFrom === undefined && !ordered) return 'planner'
-  const countsOf = (f: JobFilters) =>
-    db.selectFrom('job_counts').select((eb) => eb.fn.coalesce(eb.fn.sum<number>('job_count'), sql<number>`0`).as('n')).where('company_id', '=', companyId)
-      .$if(f.statuses !== undefined, (q) => q.where('job_status', 'in', f.statuses!))
-      .$if(f.priority !== undefined, (q) => q.where('job_priority', '=', f.priority!))
-  const byIndex = { assignedTechnicianId: filters.assignedTechnicianId, customerLocationId: filters.customerLocationId, customerId: filters.customerId }
-  const [row] = await db
-    .selectNoFrom((eb) => [
-      countsOf({}).as('company_jobs'),
-      countsOf(filters).as('counted'),
-      hasEqualityFilter(byIndex) ? eb.selectFrom(cappedRows(db, companyId, (q) => applyFilters(q, byIndex))).select((c) => c.fn.countAll<number>().as('n')).as('indexed') : sql<null>`null`.as('indexed'),
-      filters.updatedFrom !== undefined
-        ? eb.selectFrom(cappedRows(db, companyId, (q) => q.where('j.updated_at', '>=', filters.updatedFrom!))).select((c) => c.fn.countAll<number>().as('n')).as('updated')
-        : sql<null>`null`.as('updated'),
-    ])
-    .execute()
-  const companyJobs = Number(row!.company_jobs)
-  const matching = Math.min(Number(row!.counted), row!.indexed === null ? Infinity : Number(row!.indexed))
-  const inRange = row!.updated === null ? companyJobs : Number(row!.updated)
-  if (matching >= ESTIMATE_CAP && inRange >= ESTIMATE_CAP) return 'planner'
-  const dateWalk = ordered ? Math.min(inRange, (order.rows * companyJobs) / Math.max(matching, 1)) : inRange
-  return matching <= dateWalk ? 'equality' : 'date'
+  return (await estimateWalk(db, companyId, filters, order)).walk
 }
 
-/** Whether the index of `filters`' equality filter cannot give `sort`'s order: the walk of that index reads and sorts every row it matches. */
-function outOfEqualityOrder(filters: JobFilters, sort: JobSort): boolean {
-  const { column } = sortParts(sort)
-  return column === 'updated_at' || (column === 'created_at' && filters.customerId !== undefined)
+/**
+ * chooseWalk, and for a page in a date's order whether to try that order
+ * first: `dateFirst` is how many rows of it to read before giving up.
+ *
+ * A filter's index reads every row it matches; the sort's index its range
+ * of the date (every job without one), or, in order, rows until the page is
+ * full: about `rows` × (company's jobs ÷ matching jobs) if the matching
+ * jobs are spread over the order, but up to all of them if they are not
+ * (open jobs are the recently updated ones: the first Assigned job by
+ * updated_at, oldest first, is among the last, 700 ms away). So the choice
+ * goes by what each reads for certain, and the order is tried first, for
+ * at most half the rows the chosen index would read. One statement counts
+ * what each filter's index would read, through the index alone, each at
+ * most ESTIMATE_CAP (status, priority: exactly, from job_counts).
+ */
+async function estimateWalk(db: Db, companyId: number, filters: JobFilters, order?: { sort: JobSort; rows: number }): Promise<{ walk: IndexWalk; dateFirst?: number }> {
+  const sortIndex = order && sortIndexOf(order.sort)
+  if (!isSqlite(db) || !needsChoice(filters, sortIndex)) return { walk: 'planner' }
+  const leads = filterIndexes(filters)
+  const capped = (where: (q: any) => any) => (eb: any) => eb.selectFrom(cappedRows(db, companyId, where)).select((c: any) => c.fn.countAll().as('n'))
+  const dates: JobFilters = { createdFrom: filters.createdFrom, createdTo: filters.createdTo, updatedFrom: filters.updatedFrom }
+  const references: JobFilters = { assignedTechnicianId: filters.assignedTechnicianId, customerLocationId: filters.customerLocationId, customerId: filters.customerId }
+  const row = (
+    await db
+      .selectNoFrom((eb) => [
+        jobCountsSum(db, companyId, {}).as('company'),
+        (leads.includes('status') ? jobCountsSum(db, companyId, { statuses: filters.statuses }) : sql`null`).as('status'),
+        (leads.includes('priority') ? jobCountsSum(db, companyId, { priority: filters.priority }) : sql`null`).as('priority'),
+        (leads.includes('reference') ? capped((q) => applyFilters(q, references))(eb) : sql`null`).as('reference'),
+        (leads.includes('created') ? capped((q) => applyFilters(q, { createdFrom: dates.createdFrom, createdTo: dates.createdTo }))(eb) : sql`null`).as('created'),
+        (leads.includes('updated') ? capped((q) => applyFilters(q, { updatedFrom: dates.updatedFrom }))(eb) : sql`null`).as('updated'),
+      ])
+      .execute()
+  )[0] as Record<string, unknown>
+  const reads = (index: IndexWalk) => (row[index] === null || row[index] === undefined ? Infinity : Number(row[index]))
+  const [best] = leads.filter((index) => index !== sortIndex).sort((a, b) => reads(a) - reads(b))
+  const walk: IndexWalk = best !== undefined && reads(best) < ESTIMATE_CAP ? best : 'planner'
+  if (!sortIndex) return { walk }
+  // The sort's index reads no more rows than any filter's, for certain.
+  const inOrder = leads.includes(sortIndex as 'created' | 'updated') ? reads(sortIndex) : Number(row.company)
+  if (best === undefined || inOrder <= reads(best)) return { walk: sortIndex }
+  if (sortIndex === 'scheduled') return { walk }
+  return { walk, dateFirst: Math.max(DATE_FIRST_MIN, Math.ceil(Math.min(reads(best), ESTIMATE_CAP) / 2)) }
+}
+
+/** Rows of a date's order tried first at least (estimateWalk): a few hundred microseconds. */
+const DATE_FIRST_MIN = 500
+
+/**
+ * The keys of a page read in its date's order, reading at most `budget`
+ * rows of that order: the page must be full by the row `budget` rows past
+ * its start (found first, through the index alone), else undefined.
+ */
+async function keysWithinDateWalk(
+  db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after: ListKey | undefined, budget: number,
+): Promise<KeyRow[] | undefined> {
+  const index = sortIndexOf(sort)
+  // Through the sort's index alone: only the filter on its own column.
+  const own: JobFilters = index === 'updated' ? { updatedFrom: filters.updatedFrom } : { createdFrom: filters.createdFrom, createdTo: filters.createdTo }
+  const [last] = await jobKeysQuery(db, companyId, own, sort, 1, budget - 1, after, index).execute()
+  const until = last && { value: Number(last.value), jobId: last.job_id }
+  const rows = await jobKeysQuery(db, companyId, filters, sort, limit, offset, after, index, until).execute()
+  return rows.length === limit || until === undefined ? rows : undefined
 }
 
 /** Up to `cap` jobs of a company that `where` keeps, for counting. */
@@ -224,15 +314,15 @@ function cappedRows(db: Db, companyId: number, where: (q: any) => any, cap: numb
     .as('capped')
 }
 
-/** Sum of job_counts cells: one prepared query per (number of statuses, with or without a priority); at most 9 × 2. */
+/** jobCountsSum, prepared: one query per (number of statuses, with or without a priority); at most 9 × 2. */
 const countsSumOf = byShape((shape) => {
   const [statusCount, priorityCount] = shape.split('|').map(Number) as [number, number]
-  return prepared((db, companyId: number, ...values: string[]) => {
-    let query = db.selectFrom('job_counts').select((eb) => eb.fn.sum<number>('job_count').as('total')).where('company_id', '=', companyId)
-    if (statusCount > 0) query = query.where('job_status', 'in', values.slice(0, statusCount))
-    if (priorityCount > 0) query = query.where('job_priority', '=', values[statusCount]!)
-    return query
-  })
+  return prepared((db, companyId: number, ...values: string[]) =>
+    jobCountsSum(db, companyId, {
+      ...(statusCount > 0 && { statuses: values.slice(0, statusCount) }),
+      ...(priorityCount > 0 && { priority: values[statusCount]! }),
+    }),
+  )
 })
 
 /** Filters that the per-(status, priority) counts can answer without counting rows (and that prepared page-keys queries take). */
@@ -245,67 +335,73 @@ function countsAnswer(f: JobFilters): boolean {
  * status and priority filter (kept in each write's transaction, so exact
  * right after any write), else counted through the filter's index.
  */
-export async function countJobs(db: Db, companyId: number, filters: JobFilters, rangeCap = RANGE_COUNT_CAP): Promise<number> {
+export async function countJobs(db: Db, companyId: number, filters: JobFilters, outsideCap = OUTSIDE_COUNT_CAP): Promise<number> {
   if (countsAnswer(filters)) {
     const statuses = filters.statuses ?? []
     const priorities = filters.priority !== undefined ? [filters.priority] : []
     const [row] = await countsSumOf(`${statuses.length}|${priorities.length}`)(db, companyId, ...statuses, ...priorities)
-    return Number(row?.total ?? 0)
+    return Number(row!.n)
   }
-  const range = rangeOnly(filters)
-  if (range) {
-    const counted = await countRange(db, companyId, range, rangeCap)
-    if (counted !== undefined) return counted
-  }
-  return countRows(db, companyId, filters, await chooseWalk(db, companyId, filters))
+  return (await countFromOutside(db, companyId, filters, outsideCap)) ?? countRows(db, companyId, filters, await chooseWalk(db, companyId, filters))
 }
 
-/** Jobs whose created_at or updated_at is within a range counted at most, each way (about 0.2 ms of index entries). */
-const RANGE_COUNT_CAP = 10_000
+/** Jobs outside a date bound counted at most, each side (about 0.2 ms of index entries). */
+const OUTSIDE_COUNT_CAP = 10_000
 
-interface DateRange {
+/** The jobs a date filter leaves out, on one side of it. */
+interface OutsideSide {
   column: 'created_at' | 'updated_at'
-  from?: number
-  to?: number
+  op: '<' | '>'
+  value: number
 }
 
-/** The range when `filters` is a date range on one column and nothing else. */
-function rangeOnly(f: JobFilters): DateRange | undefined {
-  if (hasEqualityFilter(f)) return undefined
-  if (f.updatedFrom !== undefined) return f.createdFrom === undefined && f.createdTo === undefined ? { column: 'updated_at', from: f.updatedFrom } : undefined
-  return { column: 'created_at', ...(f.createdFrom !== undefined && { from: f.createdFrom }), ...(f.createdTo !== undefined && { to: f.createdTo }) }
+function outsideSides(f: JobFilters): OutsideSide[] {
+  const sides: OutsideSide[] = []
+  if (f.createdFrom !== undefined) sides.push({ column: 'created_at', op: '<', value: f.createdFrom })
+  if (f.createdTo !== undefined) sides.push({ column: 'created_at', op: '>', value: f.createdTo })
+  if (f.updatedFrom !== undefined) sides.push({ column: 'updated_at', op: '<', value: f.updatedFrom })
+  return sides
 }
 
 /**
- * The number of a company's jobs within a date range, counting the smaller
- * side: the jobs inside the range, or those before and after it (every job
- * has both dates), subtracted from the company's count. A sync from an old
- * mark (`updated_after=2020-01-01`) matches nearly every job: counting them
+ * The number of jobs matching date filters (and status and priority ones),
+ * counted from the jobs the dates leave out, when those are few: the
+ * status and priority count (job_counts), less the matching jobs outside
+ * each side of each date bound, plus those outside a bound of both dates
+ * (counted twice). A sync from an old mark (`updated_after=2020-01-01`,
+ * with or without `status=Closed`) matches nearly every job: counting those
  * read a million index entries on every page (20-30 ms on the benchmark's
- * data set, on the event loop), where the jobs outside are none. Each side
- * is counted at most `cap` rows; the company's count and the sides outside
- * are one statement, so they are of the same moment. Undefined when both
- * sides are larger: counted in full.
+ * data set; 700 ms with a status, reading each row of the table), where the
+ * jobs outside are none. First, through each date's index alone, how many
+ * jobs are outside each side, at most `cap`; if every side has fewer, one
+ * statement counts, each side through its date's index (its few rows),
+ * so all of it is of the same moment. Undefined otherwise, and for filters
+ * by technician, location or customer (counted through their index).
  */
-async function countRange(db: Db, companyId: number, range: DateRange, cap: number): Promise<number | undefined> {
-  const { column: c, from, to } = range
-  const countOf = (where: (q: any) => any) => (eb: any) => eb.selectFrom(cappedRows(db, companyId, where, cap)).select((q: any) => q.fn.countAll().as('n'))
-  const [inside] = await db
-    .selectNoFrom((eb) => [
-      countOf((q) => q.$if(from !== undefined, (w: any) => w.where(`j.${c}`, '>=', from)).$if(to !== undefined, (w: any) => w.where(`j.${c}`, '<=', to)))(eb).as('n'),
-    ])
+async function countFromOutside(db: Db, companyId: number, filters: JobFilters, cap: number): Promise<number | undefined> {
+  const sides = outsideSides(filters)
+  if (sides.length === 0 || hasReferenceFilter(filters)) return undefined
+  const outside = (...these: OutsideSide[]) => (q: any) => these.reduce((w, side) => w.where(`j.${side.column}`, side.op, side.value), q)
+  const [sizes] = await db
+    .selectNoFrom((eb) => sides.map((side, i) => eb.selectFrom(cappedRows(db, companyId, outside(side), cap)).select((c) => c.fn.countAll<number>().as('n')).as(`side${i}`)))
     .execute()
-  if (Number(inside!.n) < cap) return Number(inside!.n)
-  const none = sql<number>`0`
-  const [outside] = await db
+  if (sides.some((_, i) => Number((sizes as Record<string, unknown>)[`side${i}`]) >= cap)) return undefined
+  // Sides of one date are disjoint; a side of each date overlap.
+  const pairs = sides.flatMap((a, i) => sides.slice(i + 1).filter((b) => b.column !== a.column).map((b) => [a, b]))
+  const statusAndPriority: JobFilters = { statuses: filters.statuses, priority: filters.priority }
+  // On SQLite through the first side's date index, not a status index that may hold most of the company.
+  const walkOf = (side: OutsideSide): IndexWalk => (!isSqlite(db) ? 'planner' : side.column === 'created_at' ? 'created' : 'updated')
+  const matchingOutside = (these: OutsideSide[]) => (eb: any) =>
+    outside(...these)(applyFilters(eb.selectFrom('jobs as j').select((c: any) => c.fn.countAll().as('n')).where('j.company_id', '=', companyId), statusAndPriority, walkOf(these[0]!)))
+  const [row] = (await db
     .selectNoFrom((eb) => [
-      eb.selectFrom('job_counts').select((q) => q.fn.sum<number>('job_count').as('n')).where('company_id', '=', companyId).as('company_jobs'),
-      (from !== undefined ? countOf((q) => q.where(`j.${c}`, '<', from))(eb) : none).as('before'),
-      (to !== undefined ? countOf((q) => q.where(`j.${c}`, '>', to))(eb) : none).as('after'),
+      jobCountsSum(db, companyId, statusAndPriority).as('matching'),
+      ...sides.map((side, i) => matchingOutside([side])(eb).as(`side${i}`)),
+      ...pairs.map((pair, i) => matchingOutside(pair)(eb).as(`both${i}`)),
     ])
-    .execute()
-  const [before, after] = [Number(outside!.before), Number(outside!.after)]
-  return before < cap && after < cap ? Number(outside!.company_jobs ?? 0) - before - after : undefined
+    .execute()) as Array<Record<string, unknown>>
+  const sum = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => Number(row![`${prefix}${i}`])).reduce((a, b) => a + b, 0)
+  return Number(row!.matching) - sum('side', sides.length) + sum('both', pairs.length)
 }
 
 /**
@@ -541,6 +637,9 @@ async function countRows(db: Db, companyId: number, filters: JobFilters, walk: I
   return Number(row.total)
 }
 
+/** A row of a page-keys query. */
+type KeyRow = { value: unknown; job_id: number }
+
 /** A position in a list's order: the sort column's value and the job id. */
 export interface ListKey {
   value: number
@@ -560,22 +659,29 @@ interface SeekFrom {
 }
 
 /** The query of listJobKeys, built with Kysely (exported for tests that read its plan). */
-export function jobKeysQuery(db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after?: SeekFrom, walk: IndexWalk = 'planner') {
+export function jobKeysQuery(
+  db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after?: SeekFrom, walk: IndexWalk = 'planner', until?: ListKey,
+) {
   const { direction, column: name } = sortParts(sort)
-  // Walking an equality filter's index: the date it sorts by must not offer its index, for its order or a seek either.
-  const sortColumn = column(`j.${name}`, walk === 'equality' && outOfEqualityOrder(filters, sort))
-  let query = applyFilters(db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters, walk)
+  // Led by another index: the date it sorts by must not offer its own, for its order or a seek either.
+  const sortColumn = column(`j.${name}`, hides(walk, sortIndexOf(sort)))
+  const seekBound = after && (name === 'created_at' ? (direction === 'asc' ? 'createdFrom' : 'createdTo') : name === 'updated_at' && direction === 'asc' ? 'updatedFrom' : undefined)
+  let query = applyFilters(db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters, walk, seekBound)
   if (after) {
     // Only for created_at / updated_at, which are never null.
     query = query.where(sql<boolean>`(${sortColumn}, j.job_id) ${sql.raw(direction === 'desc' ? '<' : '>')} (${after.value}, ${after.jobId})`)
   }
-  if (name === 'scheduled_start') {
-    // Jobs without a scheduled start come last in both directions.
-    query = query.orderBy(sql`(j.scheduled_start is null)`, 'asc')
+  if (until) {
+    // The last row the page may come from (keysWithinDateWalk).
+    query = query.where(sql<boolean>`(${sortColumn}, j.job_id) ${sql.raw(direction === 'desc' ? '>=' : '<=')} (${until.value}, ${until.jobId})`)
   }
   return query
     .select([`j.${name} as value`, 'j.job_id'])
-    .orderBy(sortColumn, direction)
+    // Jobs without a scheduled start come last in both directions. Said as
+    // NULLS LAST, SQLite still reads the order from the index (in two
+    // passes); said as an `is null` term first, it sorted the whole company
+    // (260-500 ms for `sort=-scheduled_start` over a million jobs).
+    .orderBy(sortColumn, (order) => (name === 'scheduled_start' ? order[direction]().nullsLast() : order[direction]()))
     .orderBy('j.job_id', direction)
     .limit(limit)
     .offset(offset)
@@ -612,18 +718,22 @@ const preparedJobKeysOf = byShape((shape) => {
 export async function listJobKeys(
   db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after?: ListKey, walk?: IndexWalk,
 ): Promise<ListKey[]> {
-  // The lists polled all day have no equality filter: no promise spent on them.
-  walk ??= hasEqualityFilter(filters) ? await chooseWalk(db, companyId, filters, { sort, rows: offset + limit }) : 'planner'
-  let rows: Array<{ value: unknown; job_id: number }>
-  if (countsAnswer(filters)) {
+  let rows: KeyRow[] | undefined
+  // The lists polled all day have nothing to choose: no promise spent on them.
+  if (walk === undefined && isSqlite(db) && needsChoice(filters, sortIndexOf(sort))) {
+    const estimate = await estimateWalk(db, companyId, filters, { sort, rows: offset + limit })
+    walk = estimate.walk
+    if (estimate.dateFirst) rows = await keysWithinDateWalk(db, companyId, filters, sort, limit, offset, after, estimate.dateFirst)
+  }
+  walk ??= 'planner'
+  if (rows === undefined && countsAnswer(filters)) {
     const statuses = filters.statuses ?? []
     const priorities = filters.priority !== undefined ? [filters.priority] : []
     const seek = after ? [after.value, after.jobId] : []
     const shape = `${sort}|${statuses.length}|${priorities.length}|${seek.length ? 1 : 0}|${walk}`
     rows = await preparedJobKeysOf(shape)(db, companyId, limit, offset, ...statuses, ...priorities, ...seek)
-  } else {
-    rows = await jobKeysQuery(db, companyId, filters, sort, limit, offset, after, walk).execute()
   }
+  rows ??= await jobKeysQuery(db, companyId, filters, sort, limit, offset, after, walk).execute()
   return rows.map((r) => ({ value: Number(r.value), jobId: r.job_id }))
 }
 
@@ -645,6 +755,7 @@ export async function listJobBoundaries(db: Db, companyId: number, filters: JobF
     const keys: ListKey[] = []
     let previous = after
     const walk = await chooseWalk(db, companyId, filters, { sort, rows: step })
+    if (hides(walk, sortIndexOf(sort))) return everyStepth(db, companyId, filters, sort, after, step, count, walk)
     while (keys.length < count) {
       // better-sqlite3 answers on the event loop and Kysely's promises
       // resolve as microtasks, so without this the walk to the middle of a
@@ -666,6 +777,25 @@ export async function listJobBoundaries(db: Db, companyId: number, filters: JobF
       select b.k + 1, n.value, n.job_id from b cross join lateral (${next}) as n where b.k < ${count}
     )
     select value, job_id from b where k > 0 order by k`.execute(db)
+  return rows.map((r) => ({ value: Number(r.value), jobId: Number(r.job_id) }))
+}
+
+/**
+ * listJobBoundaries for a list that walks an equality filter's index
+ * (chooseWalk): each seek would read and sort every row the filter matches
+ * again (a hundred positions of `status=Assigned&sort=updated_at`, 6,546
+ * jobs, took 640 ms), so one statement sorts them once and keeps every
+ * `step`-th. The walk is chosen only for at most ESTIMATE_CAP rows.
+ */
+async function everyStepth(
+  db: Db, companyId: number, filters: JobFilters, sort: JobSort, after: ListKey, step: number, count: number, walk: IndexWalk,
+): Promise<ListKey[]> {
+  const direction = sql.raw(sortParts(sort).direction)
+  const keys = jobKeysQuery(db, companyId, filters, sort, step * count, 0, after, walk)
+  const numbered = db
+    .selectFrom(keys.as('k'))
+    .select(['k.value', 'k.job_id', sql<number>`row_number() over (order by k.value ${direction}, k.job_id ${direction})`.as('n')])
+  const rows = await db.selectFrom(numbered.as('w')).select(['w.value', 'w.job_id']).where(sql<number>`w.n % ${step}`, '=', 0).orderBy('w.n').execute()
   return rows.map((r) => ({ value: Number(r.value), jobId: Number(r.job_id) }))
 }
 
