@@ -186,10 +186,6 @@ function applyFilters<Q extends { where: (...args: any[]) => any }>(query: Q, f:
   return q
 }
 
-function hasEqualityFilter(f: JobFilters): boolean {
-  return f.statuses !== undefined || f.priority !== undefined || hasReferenceFilter(f)
-}
-
 /** Filters by technician, location or customer. */
 function hasReferenceFilter(f: JobFilters): boolean {
   return f.assignedTechnicianId !== undefined || f.customerLocationId !== undefined || f.customerId !== undefined
@@ -262,7 +258,6 @@ async function estimateWalk(db: Db, companyId: number, filters: JobFilters, orde
   if (!isSqlite(db) || !needsChoice(filters, sortIndex)) return { walk: 'planner' }
   const leads = filterIndexes(filters)
   const capped = (where: (q: any) => any) => (eb: any) => eb.selectFrom(cappedRows(db, companyId, where)).select((c: any) => c.fn.countAll().as('n'))
-  const dates: JobFilters = { createdFrom: filters.createdFrom, createdTo: filters.createdTo, updatedFrom: filters.updatedFrom }
   const references: JobFilters = { assignedTechnicianId: filters.assignedTechnicianId, customerLocationId: filters.customerLocationId, customerId: filters.customerId }
   const row = (
     await db
@@ -271,8 +266,8 @@ async function estimateWalk(db: Db, companyId: number, filters: JobFilters, orde
         (leads.includes('status') ? jobCountsSum(db, companyId, { statuses: filters.statuses }) : sql`null`).as('status'),
         (leads.includes('priority') ? jobCountsSum(db, companyId, { priority: filters.priority }) : sql`null`).as('priority'),
         (leads.includes('reference') ? capped((q) => applyFilters(q, references))(eb) : sql`null`).as('reference'),
-        (leads.includes('created') ? capped((q) => applyFilters(q, { createdFrom: dates.createdFrom, createdTo: dates.createdTo }))(eb) : sql`null`).as('created'),
-        (leads.includes('updated') ? capped((q) => applyFilters(q, { updatedFrom: dates.updatedFrom }))(eb) : sql`null`).as('updated'),
+        (leads.includes('created') ? capped((q) => applyFilters(q, { createdFrom: filters.createdFrom, createdTo: filters.createdTo }))(eb) : sql`null`).as('created'),
+        (leads.includes('updated') ? capped((q) => applyFilters(q, { updatedFrom: filters.updatedFrom }))(eb) : sql`null`).as('updated'),
       ])
       .execute()
   )[0] as Record<string, unknown>
@@ -283,7 +278,10 @@ async function estimateWalk(db: Db, companyId: number, filters: JobFilters, orde
   // The sort's index reads no more rows than any filter's, for certain.
   const inOrder = leads.includes(sortIndex as 'created' | 'updated') ? reads(sortIndex) : Number(row.company)
   if (best === undefined || inOrder <= reads(best)) return { walk: sortIndex }
-  if (sortIndex === 'scheduled') return { walk }
+  // No try within a budget in scheduled_start order (a bound there may fall
+  // among the jobs without one). When every filter matches many jobs, its
+  // order finds a page soonest; else the filter's index leads.
+  if (sortIndex === 'scheduled') return { walk: walk === 'planner' ? 'scheduled' : walk }
   return { walk, dateFirst: Math.max(DATE_FIRST_MIN, Math.ceil(Math.min(reads(best), ESTIMATE_CAP) / 2)) }
 }
 
@@ -690,7 +688,7 @@ export function jobKeysQuery(
 /**
  * listJobKeys of the lists integrators poll all day (no filter, or status
  * and priority only): prepared, one query per shape (sort, number of
- * statuses, priority or not, seek or not, walk; at most 6 × 10 × 2 × 2 × 3).
+ * statuses, priority or not, seek or not, and the walk).
  * Building and compiling the query with Kysely on each call cost 10-14 µs,
  * and in `mixed` every list after a write reads its page keys again (issue
  * 6). Lists with other filters are rarer and their shapes many: built per call.
@@ -781,8 +779,8 @@ export async function listJobBoundaries(db: Db, companyId: number, filters: JobF
 }
 
 /**
- * listJobBoundaries for a list that walks an equality filter's index
- * (chooseWalk): each seek would read and sort every row the filter matches
+ * listJobBoundaries for a list led by a filter's index rather than its
+ * sort's (chooseWalk): each seek would read and sort every row the filter matches
  * again (a hundred positions of `status=Assigned&sort=updated_at`, 6,546
  * jobs, took 640 ms), so one statement sorts them once and keeps every
  * `step`-th. The walk is chosen only for at most ESTIMATE_CAP rows.
