@@ -228,7 +228,8 @@ function needsChoice(f: JobFilters, sortIndex?: DateIndex): boolean {
   const leads = filterIndexes(f)
   if (sortIndex === undefined) return leads.length >= 2
   if (sortIndex !== 'created') return leads.some((index) => index !== sortIndex)
-  const oneInOrder = (f.statuses?.length ?? 0) <= 1 && f.customerId === undefined && !(hasReferenceFilter(f) && (f.statuses ?? f.priority) !== undefined)
+  const statusOrPriority = f.statuses !== undefined || f.priority !== undefined
+  const oneInOrder = (f.statuses?.length ?? 0) <= 1 && f.customerId === undefined && !(hasReferenceFilter(f) && statusOrPriority)
   return leads.includes('updated') || !oneInOrder
 }
 
@@ -259,17 +260,16 @@ async function estimateWalk(db: Db, companyId: number, filters: JobFilters, orde
   const sortIndex = order && sortIndexOf(order.sort)
   if (!isSqlite(db) || !needsChoice(filters, sortIndex)) return { walk: 'planner' }
   const leads = filterIndexes(filters)
-  const capped = (where: (q: any) => any) => (eb: any) => eb.selectFrom(cappedRows(db, companyId, where)).select((c: any) => c.fn.countAll().as('n'))
   const references: JobFilters = { assignedTechnicianId: filters.assignedTechnicianId, customerLocationId: filters.customerLocationId, customerId: filters.customerId }
   const row = (
     await db
-      .selectNoFrom((eb) => [
+      .selectNoFrom(() => [
         jobCountsSum(db, companyId, {}).as('company'),
         (leads.includes('status') ? jobCountsSum(db, companyId, { statuses: filters.statuses }) : sql`null`).as('status'),
         (leads.includes('priority') ? jobCountsSum(db, companyId, { priority: filters.priority }) : sql`null`).as('priority'),
-        (leads.includes('reference') ? capped((q) => applyFilters(q, references))(eb) : sql`null`).as('reference'),
-        (leads.includes('created') ? capped((q) => applyFilters(q, { createdFrom: filters.createdFrom, createdTo: filters.createdTo }))(eb) : sql`null`).as('created'),
-        (leads.includes('updated') ? capped((q) => applyFilters(q, { updatedFrom: filters.updatedFrom }))(eb) : sql`null`).as('updated'),
+        (leads.includes('reference') ? cappedCount(db, companyId, (q) => applyFilters(q, references)) : sql`null`).as('reference'),
+        (leads.includes('created') ? cappedCount(db, companyId, (q) => applyFilters(q, { createdFrom: filters.createdFrom, createdTo: filters.createdTo })) : sql`null`).as('created'),
+        (leads.includes('updated') ? cappedCount(db, companyId, (q) => applyFilters(q, { updatedFrom: filters.updatedFrom })) : sql`null`).as('updated'),
       ])
       .execute()
   )[0] as Record<string, unknown>
@@ -307,11 +307,10 @@ async function keysWithinDateWalk(
   return rows.length === limit || until === undefined ? rows : undefined
 }
 
-/** Up to `cap` jobs of a company that `where` keeps, for counting. */
-function cappedRows(db: Db, companyId: number, where: (q: any) => any, cap: number = ESTIMATE_CAP) {
-  return where(db.selectFrom('jobs as j').select(sql`1`.as('one')).where('j.company_id', '=', companyId))
-    .limit(cap)
-    .as('capped')
+/** How many of a company's jobs `where` keeps (as `j`), counting at most `cap`. */
+function cappedCount(db: Db, companyId: number, where: (q: any) => any, cap: number = ESTIMATE_CAP) {
+  const rows = where(db.selectFrom('jobs as j').select(sql`1`.as('one')).where('j.company_id', '=', companyId)).limit(cap)
+  return db.selectFrom(rows.as('capped')).select((c) => c.fn.countAll<number>().as('n'))
 }
 
 /** jobCountsSum, prepared: one query per (number of statuses, with or without a priority); at most 9 × 2. */
@@ -333,7 +332,8 @@ function countsAnswer(f: JobFilters): boolean {
 /**
  * The exact number of jobs matching `filters`: from job_counts when only
  * status and priority filter (kept in each write's transaction, so exact
- * right after any write), else counted through the filter's index.
+ * right after any write); with dates, from the jobs outside them when those
+ * are few (countFromOutside); else counted through the index chooseWalk names.
  */
 export async function countJobs(db: Db, companyId: number, filters: JobFilters, outsideCap = OUTSIDE_COUNT_CAP): Promise<number> {
   if (countsAnswer(filters)) {
@@ -383,7 +383,7 @@ async function countFromOutside(db: Db, companyId: number, filters: JobFilters, 
   if (sides.length === 0 || hasReferenceFilter(filters)) return undefined
   const outside = (...these: OutsideSide[]) => (q: any) => these.reduce((w, side) => w.where(`j.${side.column}`, side.op, side.value), q)
   const [sizes] = await db
-    .selectNoFrom((eb) => sides.map((side, i) => eb.selectFrom(cappedRows(db, companyId, outside(side), cap)).select((c) => c.fn.countAll<number>().as('n')).as(`side${i}`)))
+    .selectNoFrom(() => sides.map((side, i) => cappedCount(db, companyId, outside(side), cap).as(`side${i}`)))
     .execute()
   if (sides.some((_, i) => Number((sizes as Record<string, unknown>)[`side${i}`]) >= cap)) return undefined
   // Sides of one date are disjoint; a side of each date overlap.
@@ -957,6 +957,11 @@ function shapeOf(to: JobStatus): StatusChangeShape {
   return to === 'In Progress' ? 'start' : to === 'Completed' ? 'end' : 'plain'
 }
 
+/** One of `make`'s for each shape. */
+function perShape<T>(make: (shape: StatusChangeShape) => T): Record<StatusChangeShape, T> {
+  return { plain: make('plain'), start: make('start'), end: make('end') }
+}
+
 function statusChangeQuery(db: QueryCreator<Database>, companyId: number, jobId: number, from: string, to: string, now: number, shape: StatusChangeShape) {
   return db
     .updateTable('jobs')
@@ -978,7 +983,7 @@ function preparedStatusChange(shape: StatusChangeShape) {
   return prepared((db, companyId: number, jobId: number, from: string, to: string, now: number) => statusChangeQuery(db, companyId, jobId, from, to, now, shape))
 }
 
-const statusChanges = { plain: preparedStatusChange('plain'), start: preparedStatusChange('start'), end: preparedStatusChange('end') }
+const statusChanges = perShape(preparedStatusChange)
 
 /** A status change with its record, on PostgreSQL: per shape, one statement. */
 function preparedStatusChangeRecordedOnPostgres(shape: StatusChangeShape) {
@@ -995,11 +1000,7 @@ function preparedStatusChangeRecordedOnPostgres(shape: StatusChangeShape) {
   )
 }
 
-const statusChangesRecordedOnPostgres = {
-  plain: preparedStatusChangeRecordedOnPostgres('plain'),
-  start: preparedStatusChangeRecordedOnPostgres('start'),
-  end: preparedStatusChangeRecordedOnPostgres('end'),
-}
+const statusChangesRecordedOnPostgres = perShape(preparedStatusChangeRecordedOnPostgres)
 
 const insertStatusChange = preparedWrite((db, jobId: number, companyId: number, from: string | null, to: string, at: number, keyId: number | null) =>
   db.insertInto('job_status_changes').values({ job_id: jobId, company_id: companyId, from_status: from, to_status: to, changed_at: at, key_id: keyId }),
