@@ -9,7 +9,9 @@ import assert from 'node:assert/strict'
 import { sql } from 'kysely'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
-import { changeStatusRecorded, countJobs, readListSeqs, recordJobWrite } from '../src/modules/jobs/jobs.repository.ts'
+import { countJobs } from '../src/modules/jobs/jobs.list-queries.ts'
+import { changeStatusRecorded } from '../src/modules/jobs/jobs.repository.ts'
+import { readListSeqs, recordJobWrite } from '../src/modules/jobs/jobs.write-record.ts'
 import { JOB_STATUSES } from '../src/modules/jobs/status.ts'
 
 for (const dialect of DIALECTS) {

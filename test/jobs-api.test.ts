@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { etagOf } from '../src/http/conditional.ts'
-import { touchJobLists } from '../src/modules/jobs/jobs.repository.ts'
+import { touchJobLists } from '../src/modules/jobs/jobs.write-record.ts'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createAssetVia, createBasics, createExtraKey, createJobVia, createTenant, type ApiResponse } from './helpers/factories.ts'
 import { addTrigger, refuse } from './helpers/triggers.ts'

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict'
 import { CompiledQuery } from 'kysely'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
-import {
-  chooseWalk, countJobs, findJobViews, insertJob, jobKeysQuery, listJobKeys, readListSeqs, recordJobWrite, touchJobLists, type IndexWalk, type JobFilters, type ListKey,
-} from '../src/modules/jobs/jobs.repository.ts'
+import { chooseWalk, countJobs, jobKeysQuery, listJobKeys, type IndexWalk, type JobFilters, type ListKey } from '../src/modules/jobs/jobs.list-queries.ts'
+import { findJobViews, insertJob } from '../src/modules/jobs/jobs.repository.ts'
+import { readListSeqs, recordJobWrite, touchJobLists } from '../src/modules/jobs/jobs.write-record.ts'
 import { PagePositions } from '../src/modules/jobs/jobs.pages.ts'
 import { presentJobListItem } from '../src/modules/jobs/jobs.presenter.ts'
 import { inTransaction } from '../src/db/transaction.ts'

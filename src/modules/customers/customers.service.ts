@@ -10,7 +10,7 @@ import { searchText } from '../../http/search.ts'
 import type { Actor } from '../actor.ts'
 import * as customers from './customers.repository.ts'
 import type { CreateCustomerInput, CustomerListQueryInput, CustomerView, UpdateCustomerInput } from './customers.schemas.ts'
-import { touchJobLists } from '../jobs/jobs.repository.ts'
+import { touchJobLists } from '../jobs/jobs.write-record.ts'
 
 type Db = Kysely<Database>
 

@@ -26,7 +26,7 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../../db/types.ts'
 import type { JobSort } from './jobs.schemas.ts'
-import { listJobBoundaries, listJobKeys, readListGrowth, type JobFilters, type ListKey } from './jobs.repository.ts'
+import { listJobBoundaries, listJobKeys, readListGrowth, type JobFilters, type ListKey } from './jobs.list-queries.ts'
 
 type Db = Kysely<Database>
 

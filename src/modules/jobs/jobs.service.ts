@@ -16,6 +16,8 @@ import { findCustomer } from '../customers/customers.repository.ts'
 import { findLocation } from '../locations/locations.repository.ts'
 import { findTechnician } from '../technicians/technicians.repository.ts'
 import * as jobs from './jobs.repository.ts'
+import { countJobs, type JobFilters } from './jobs.list-queries.ts'
+import { readListSeqs, recordJobWrite } from './jobs.write-record.ts'
 import type { CreateJobInput, JobListItemView, JobListQueryInput, JobSort, UpdateJobInput } from './jobs.schemas.ts'
 import { presentJob, presentJobListItem } from './jobs.presenter.ts'
 import type { JobListCaches } from './jobs.pages.ts'
@@ -79,7 +81,7 @@ export async function getTransitions(db: Db, actor: Actor, jobId: number) {
  * deep pages start, both checked against the company's job write sequence.
  */
 export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, caches: JobListCaches) {
-  const filters: jobs.JobFilters = {
+  const filters: JobFilters = {
     ...(query.status !== undefined && { statuses: [...new Set(query.status.split(','))] }),
     ...(query.priority !== undefined && { priority: query.priority }),
     ...(query.assigned_technician_id !== undefined && { assignedTechnicianId: query.assigned_technician_id }),
@@ -92,11 +94,11 @@ export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, c
   }
   const page = pageRequest(query.page, query.per_page)
   const sort: JobSort = query.sort ?? '-created_at'
-  const { writeSeq: seq, namesSeq } = await jobs.readListSeqs(db, actor.companyId)
+  const { writeSeq: seq, namesSeq } = await readListSeqs(db, actor.companyId)
   const cacheKey = `${actor.companyId}|${sort}|${page.page}|${page.perPage}|${JSON.stringify(filters)}`
   const cached = caches.answers.get(cacheKey, seq) as ReturnType<typeof answer> | undefined
   if (cached) return cached
-  const total = await jobs.countJobs(db, actor.companyId, filters)
+  const total = await countJobs(db, actor.companyId, filters)
   const keys = page.offset < total ? await caches.positions.page(db, actor.companyId, seq, filters, sort, page.perPage, page.offset) : []
   const jobIds = keys.map((k) => k.jobId)
   // Items of the remembered answer that still hold, by job, with the row version each showed.
@@ -215,7 +217,7 @@ export async function createJob(db: Db, actor: Actor, input: CreateJobInput, bef
       const assetIds = await liveAssetIds(trx, actor.companyId, [...new Set(input.asset_ids)])
       await jobs.insertLinks(trx, actor.companyId, jobId, assetIds, input.asset_relationship_type ?? DEFAULT_RELATIONSHIP, now)
     }
-    await jobs.recordJobWrite(trx, actor.companyId, [{ status: 'Pending', priority: input.job_priority ?? 'Medium', delta: 1 }], {
+    await recordJobWrite(trx, actor.companyId, [{ status: 'Pending', priority: input.job_priority ?? 'Medium', delta: 1 }], {
       jobId,
       from: null,
       to: 'Pending',
@@ -309,7 +311,7 @@ export async function updateJob(
     const { etag } = shown(after, assets)
     const priorityMoved = changes.job_priority !== undefined
     // Last, just before COMMIT: on PostgreSQL the company's write sequence row stays locked until then (see recordJobWrite).
-    await jobs.recordJobWrite(
+    await recordJobWrite(
       trx,
       actor.companyId,
       priorityMoved

@@ -11,7 +11,7 @@ import type { Actor } from '../actor.ts'
 import { findCustomer } from '../customers/customers.repository.ts'
 import * as locations from './locations.repository.ts'
 import type { CreateLocationInput, LocationListQueryInput, LocationView, UpdateLocationInput } from './locations.schemas.ts'
-import { touchJobLists } from '../jobs/jobs.repository.ts'
+import { touchJobLists } from '../jobs/jobs.write-record.ts'
 
 type Db = Kysely<Database>
 

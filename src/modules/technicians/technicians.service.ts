@@ -9,7 +9,7 @@ import { pageRequest, pagination } from '../../http/pagination.ts'
 import { searchText } from '../../http/search.ts'
 import type { Actor } from '../actor.ts'
 import * as technicians from './technicians.repository.ts'
-import { touchJobLists } from '../jobs/jobs.repository.ts'
+import { touchJobLists } from '../jobs/jobs.write-record.ts'
 import type {
   CreateTechnicianInput, TechnicianListQueryInput, TechnicianStatus, TechnicianView, UpdateTechnicianInput,
 } from './technicians.schemas.ts'

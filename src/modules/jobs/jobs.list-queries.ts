@@ -1,0 +1,516 @@
+/**
+ * Jobs SQL for lists (Kysely only): filters, the index a list reads, exact
+ * totals, a page's keys and the remembered positions of deep pages
+ * (jobs.pages.ts keeps those and the pages). Every function takes the
+ * company id (DESIGN.md habit 4).
+ */
+import { setImmediate } from 'node:timers/promises'
+import { sql, type Kysely, type RawBuilder } from 'kysely'
+import type { Database } from '../../db/types.ts'
+import { isSqlite } from '../../db/dialect.ts'
+import { byShape, prepared } from '../../db/prepared.ts'
+import type { JobSort } from './jobs.schemas.ts'
+
+type Db = Kysely<Database>
+
+export interface JobFilters {
+  statuses?: string[]
+  priority?: string
+  assignedTechnicianId?: number
+  customerLocationId?: number
+  customerId?: number
+  createdFrom?: number
+  createdTo?: number
+  updatedFrom?: number
+}
+
+/**
+ * Which index SQLite walks for a list or a count, where the planner's guess
+ * is known to go wrong. Its statistics are sampled (`analysis_limit`, see
+ * db/connect.ts) and say nothing about one company's data, so on the
+ * benchmark's data set it picked the updated_at index for a technician's
+ * 715 jobs updated since 2020 and read a million rows of the table to find
+ * them (570 ms, on the event loop), and walked the company's created_at
+ * index for a customer's 1,713 jobs (85 ms for page 6). `estimateWalk`
+ * counts what each index would read and names one; every other condition
+ * is written `+column`: the same condition, which no index serves.
+ *   - `planner`: SQLite chooses (nothing to choose; or PostgreSQL, whose
+ *     statistics do know);
+ *   - `status`, `priority`: that index;
+ *   - `reference`: the technician's, location's or customer's locations' index;
+ *   - `created`, `updated`, `scheduled`: that date's index, over the
+ *     filter's range of it or in the list's order.
+ */
+export type IndexWalk = 'planner' | 'status' | 'priority' | 'reference' | DateIndex
+type DateIndex = 'created' | 'updated' | 'scheduled'
+
+/** Whether `walk` leads with another index than `index`: `index`'s conditions are then written `+column`. */
+function hides(walk: IndexWalk, index: Exclude<IndexWalk, 'planner'>): boolean {
+  return walk !== 'planner' && walk !== index
+}
+
+function sortIndexOf(sort: JobSort): DateIndex {
+  const { column } = sortParts(sort)
+  return column === 'created_at' ? 'created' : column === 'updated_at' ? 'updated' : 'scheduled'
+}
+
+/** A column as a condition or an order names it, or as `+column`, which no index serves, when `hidden`. */
+function column(name: string, hidden: boolean) {
+  return hidden ? sql.raw(`+${name}`) : sql.ref(name)
+}
+
+/**
+ * `replaced`: the filter bounds a seek's start or a page's last row
+ * (jobKeysQuery) replace as an end of the index range. Two bounds on the
+ * same side of one column leave SQLite to pick one, and it picked the
+ * filter's: a seek to the 100th position of
+ * `updated_after=2020-01-01&sort=updated_at` then walked the index from
+ * 2020 every time (2.7 ms a seek, 270 ms for the positions of page 2,000,
+ * instead of 0.15 ms a seek). The bound is still checked, as `+column`.
+ */
+function applyFilters<Q extends { where: (...args: any[]) => any }>(
+  query: Q, f: JobFilters, walk: IndexWalk = 'planner', replaced: ReadonlyArray<keyof JobFilters> = [],
+): Q {
+  let q: any = query
+  const status = column('j.job_status', hides(walk, 'status'))
+  const referenced = (name: string) => column(name, hides(walk, 'reference'))
+  if (f.statuses) q = f.statuses.length === 1 ? q.where(status, '=', f.statuses[0]) : q.where(status, 'in', f.statuses)
+  if (f.priority !== undefined) q = q.where(column('j.job_priority', hides(walk, 'priority')), '=', f.priority)
+  if (f.assignedTechnicianId !== undefined) q = q.where(referenced('j.assigned_technician_id'), '=', f.assignedTechnicianId)
+  if (f.customerLocationId !== undefined) q = q.where(referenced('j.customer_location_id'), '=', f.customerLocationId)
+  if (f.createdFrom !== undefined) q = q.where(column('j.created_at', hides(walk, 'created') || replaced.includes('createdFrom')), '>=', f.createdFrom)
+  if (f.createdTo !== undefined) q = q.where(column('j.created_at', hides(walk, 'created') || replaced.includes('createdTo')), '<=', f.createdTo)
+  if (f.updatedFrom !== undefined) q = q.where(column('j.updated_at', hides(walk, 'updated') || replaced.includes('updatedFrom')), '>=', f.updatedFrom)
+  if (f.customerId !== undefined) {
+    // Jobs do not copy customer_id: it is the location's, whatever it is now.
+    q = q.where(referenced('j.customer_location_id'), 'in', (eb: any) =>
+      eb.selectFrom('customer_locations as fl').select('fl.customer_location_id').where('fl.customer_id', '=', f.customerId),
+    )
+  }
+  return q
+}
+
+/** Filters by technician, location or customer. */
+function hasReferenceFilter(f: JobFilters): boolean {
+  return f.assignedTechnicianId !== undefined || f.customerLocationId !== undefined || f.customerId !== undefined
+}
+
+/** The sum of the job_counts cells that `f`'s status and priority filters select (every cell without them), 0 for none. */
+function jobCountsSum(db: Db, companyId: number, f: JobFilters) {
+  return db
+    .selectFrom('job_counts')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('job_count'), sql<number>`0`).as('n'))
+    .where('company_id', '=', companyId)
+    .$if(f.statuses !== undefined, (q) => q.where('job_status', 'in', f.statuses!))
+    .$if(f.priority !== undefined, (q) => q.where('job_priority', '=', f.priority!))
+}
+
+/** Rows an estimate counts at most: about a millisecond of index entries, without reading the table. */
+const ESTIMATE_CAP = 50_000
+
+/** The filters' indexes that could lead a walk (each of their rows then read from the table). */
+function filterIndexes(f: JobFilters): Array<Exclude<IndexWalk, 'planner' | 'scheduled'>> {
+  return [
+    ...(f.statuses !== undefined ? (['status'] as const) : []),
+    ...(f.priority !== undefined ? (['priority'] as const) : []),
+    ...(hasReferenceFilter(f) ? (['reference'] as const) : []),
+    ...(f.createdFrom !== undefined || f.createdTo !== undefined ? (['created'] as const) : []),
+    ...(f.updatedFrom !== undefined ? (['updated'] as const) : []),
+  ]
+}
+
+/**
+ * Whether SQLite is left to choose wrongly: two of the filters' indexes
+ * could lead; or a list ordered by a date whose index is not one of them.
+ * Left to SQLite: a list in created_at order filtered by one status, one
+ * technician or one location (their indexes hold jobs in that order), or a
+ * created_at range, or both: the lists polled all day.
+ */
+function needsChoice(f: JobFilters, sortIndex?: DateIndex): boolean {
+  const leads = filterIndexes(f)
+  if (sortIndex === undefined) return leads.length >= 2
+  if (sortIndex !== 'created') return leads.some((index) => index !== sortIndex)
+  const statusOrPriority = f.statuses !== undefined || f.priority !== undefined
+  const oneInOrder = (f.statuses?.length ?? 0) <= 1 && f.customerId === undefined && !(hasReferenceFilter(f) && statusOrPriority)
+  return leads.includes('updated') || !oneInOrder
+}
+
+/**
+ * The walk for `filters` (IndexWalk), on SQLite. `order`: the list's sort and
+ * how many rows a page needs (offset + limit); none for a count.
+ */
+export async function chooseWalk(db: Db, companyId: number, filters: JobFilters, order?: { sort: JobSort; rows: number }): Promise<IndexWalk> {
+  return (await estimateWalk(db, companyId, filters, order)).walk
+}
+
+/**
+ * chooseWalk, and for a page in a date's order whether to try that order
+ * first: `dateFirst` is how many rows of it to read before giving up.
+ *
+ * A filter's index reads every row it matches; the sort's index its range
+ * of the date (every job without one), or, in order, rows until the page is
+ * full: about `rows` × (company's jobs ÷ matching jobs) if the matching
+ * jobs are spread over the order, but up to all of them if they are not
+ * (open jobs are the recently updated ones: the first Assigned job by
+ * updated_at, oldest first, is among the last, 700 ms away). So the choice
+ * goes by what each reads for certain, and the order is tried first, for
+ * at most half the rows the chosen index would read. One statement counts
+ * what each filter's index would read, through the index alone, each at
+ * most ESTIMATE_CAP (status, priority: exactly, from job_counts).
+ */
+async function estimateWalk(db: Db, companyId: number, filters: JobFilters, order?: { sort: JobSort; rows: number }): Promise<{ walk: IndexWalk; dateFirst?: number }> {
+  const sortIndex = order && sortIndexOf(order.sort)
+  if (!isSqlite(db) || !needsChoice(filters, sortIndex)) return { walk: 'planner' }
+  const leads = filterIndexes(filters)
+  const references: JobFilters = { assignedTechnicianId: filters.assignedTechnicianId, customerLocationId: filters.customerLocationId, customerId: filters.customerId }
+  const row = (
+    await db
+      .selectNoFrom(() => [
+        jobCountsSum(db, companyId, {}).as('company'),
+        (leads.includes('status') ? jobCountsSum(db, companyId, { statuses: filters.statuses }) : sql`null`).as('status'),
+        (leads.includes('priority') ? jobCountsSum(db, companyId, { priority: filters.priority }) : sql`null`).as('priority'),
+        (leads.includes('reference') ? cappedCount(db, companyId, (q) => applyFilters(q, references)) : sql`null`).as('reference'),
+        (leads.includes('created') ? cappedCount(db, companyId, (q) => applyFilters(q, { createdFrom: filters.createdFrom, createdTo: filters.createdTo })) : sql`null`).as('created'),
+        (leads.includes('updated') ? cappedCount(db, companyId, (q) => applyFilters(q, { updatedFrom: filters.updatedFrom })) : sql`null`).as('updated'),
+      ])
+      .execute()
+  )[0] as Record<string, unknown>
+  const reads = (index: IndexWalk) => (row[index] === null || row[index] === undefined ? Infinity : Number(row[index]))
+  const [best] = leads.filter((index) => index !== sortIndex).sort((a, b) => reads(a) - reads(b))
+  const walk: IndexWalk = best !== undefined && reads(best) < ESTIMATE_CAP ? best : 'planner'
+  if (!sortIndex) return { walk }
+  // The sort's index reads no more rows than any filter's, for certain.
+  const inOrder = leads.includes(sortIndex as 'created' | 'updated') ? reads(sortIndex) : Number(row.company)
+  if (best === undefined || inOrder <= reads(best)) return { walk: sortIndex }
+  // No try within a budget in scheduled_start order (a bound there may fall
+  // among the jobs without one). When every filter matches many jobs, its
+  // order finds a page soonest; else the filter's index leads.
+  if (sortIndex === 'scheduled') return { walk: walk === 'planner' ? 'scheduled' : walk }
+  return { walk, dateFirst: Math.max(DATE_FIRST_MIN, Math.ceil(Math.min(reads(best), ESTIMATE_CAP) / 2)) }
+}
+
+/** Rows of a date's order tried first at least (estimateWalk): a few hundred microseconds. */
+const DATE_FIRST_MIN = 500
+
+/**
+ * The keys of a page read in its date's order, reading at most `budget`
+ * rows of that order: the page must be full by the row `budget` rows past
+ * its start (found first, through the index alone), else undefined.
+ */
+async function keysWithinDateWalk(
+  db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after: ListKey | undefined, budget: number,
+): Promise<KeyRow[] | undefined> {
+  const index = sortIndexOf(sort)
+  // Through the sort's index alone: only the filter on its own column.
+  const own: JobFilters = index === 'updated' ? { updatedFrom: filters.updatedFrom } : { createdFrom: filters.createdFrom, createdTo: filters.createdTo }
+  const [last] = await jobKeysQuery(db, companyId, own, sort, 1, budget - 1, after, index).execute()
+  const until = last && { value: Number(last.value), jobId: last.job_id }
+  const rows = await jobKeysQuery(db, companyId, filters, sort, limit, offset, after, index, until).execute()
+  return rows.length === limit || until === undefined ? rows : undefined
+}
+
+/** How many of a company's jobs `where` keeps (as `j`), counting at most `cap`. */
+function cappedCount(db: Db, companyId: number, where: (q: any) => any, cap: number = ESTIMATE_CAP) {
+  const rows = where(db.selectFrom('jobs as j').select(sql`1`.as('one')).where('j.company_id', '=', companyId)).limit(cap)
+  return db.selectFrom(rows.as('capped')).select((c) => c.fn.countAll<number>().as('n'))
+}
+
+/** jobCountsSum, prepared: one query per (number of statuses, with or without a priority); at most 9 × 2. */
+const countsSumOf = byShape((shape) => {
+  const [statusCount, priorityCount] = shape.split('|').map(Number) as [number, number]
+  return prepared((db, companyId: number, ...values: string[]) =>
+    jobCountsSum(db, companyId, {
+      ...(statusCount > 0 && { statuses: values.slice(0, statusCount) }),
+      ...(priorityCount > 0 && { priority: values[statusCount]! }),
+    }),
+  )
+})
+
+/** Filters that the per-(status, priority) counts can answer without counting rows (and that prepared page-keys queries take). */
+function countsAnswer(f: JobFilters): boolean {
+  return Object.entries(f).every(([name, value]) => value === undefined || name === 'statuses' || name === 'priority')
+}
+
+/**
+ * The exact number of jobs matching `filters`: from job_counts when only
+ * status and priority filter (kept in each write's transaction, so exact
+ * right after any write); with dates, from the jobs outside them when those
+ * are few (countFromOutside); else counted through the index chooseWalk names.
+ */
+export async function countJobs(db: Db, companyId: number, filters: JobFilters, outsideCap = OUTSIDE_COUNT_CAP): Promise<number> {
+  if (countsAnswer(filters)) {
+    const statuses = filters.statuses ?? []
+    const priorities = filters.priority !== undefined ? [filters.priority] : []
+    const [row] = await countsSumOf(`${statuses.length}|${priorities.length}`)(db, companyId, ...statuses, ...priorities)
+    return Number(row!.n)
+  }
+  return (await countFromOutside(db, companyId, filters, outsideCap)) ?? countRows(db, companyId, filters, await chooseWalk(db, companyId, filters))
+}
+
+/** Jobs outside a date bound counted at most, each side (about 0.2 ms of index entries). */
+const OUTSIDE_COUNT_CAP = 10_000
+
+/** The jobs a date filter leaves out, on one side of it. */
+interface OutsideSide {
+  column: 'created_at' | 'updated_at'
+  op: '<' | '>'
+  value: number
+}
+
+function outsideSides(f: JobFilters): OutsideSide[] {
+  const sides: OutsideSide[] = []
+  if (f.createdFrom !== undefined) sides.push({ column: 'created_at', op: '<', value: f.createdFrom })
+  if (f.createdTo !== undefined) sides.push({ column: 'created_at', op: '>', value: f.createdTo })
+  if (f.updatedFrom !== undefined) sides.push({ column: 'updated_at', op: '<', value: f.updatedFrom })
+  return sides
+}
+
+/**
+ * The number of jobs matching date filters (and status and priority ones),
+ * counted from the jobs the dates leave out, when those are few: the
+ * status and priority count (job_counts), less the matching jobs outside
+ * each side of each date bound, plus those outside a bound of both dates
+ * (counted twice). A sync from an old mark (`updated_after=2020-01-01`,
+ * with or without `status=Closed`) matches nearly every job: counting those
+ * read a million index entries on every page (20-30 ms on the benchmark's
+ * data set; 700 ms with a status, reading each row of the table), where the
+ * jobs outside are none. First, through each date's index alone, how many
+ * jobs are outside each side, at most `cap`; if every side has fewer, one
+ * statement counts, each side through its date's index (its few rows),
+ * so all of it is of the same moment. Undefined otherwise, and for filters
+ * by technician, location or customer (counted through their index).
+ */
+async function countFromOutside(db: Db, companyId: number, filters: JobFilters, cap: number): Promise<number | undefined> {
+  const sides = outsideSides(filters)
+  if (sides.length === 0 || hasReferenceFilter(filters)) return undefined
+  const outside = (...these: OutsideSide[]) => (q: any) => these.reduce((w, side) => w.where(`j.${side.column}`, side.op, side.value), q)
+  const [sizes] = await db
+    .selectNoFrom(() => sides.map((side, i) => cappedCount(db, companyId, outside(side), cap).as(`side${i}`)))
+    .execute()
+  if (sides.some((_, i) => Number((sizes as Record<string, unknown>)[`side${i}`]) >= cap)) return undefined
+  // Sides of one date are disjoint; a side of each date overlap.
+  const pairs = sides.flatMap((a, i) => sides.slice(i + 1).filter((b) => b.column !== a.column).map((b) => [a, b]))
+  const statusAndPriority: JobFilters = { statuses: filters.statuses, priority: filters.priority }
+  // On SQLite through the first side's date index, not a status index that may hold most of the company.
+  const walkOf = (side: OutsideSide): IndexWalk => (!isSqlite(db) ? 'planner' : side.column === 'created_at' ? 'created' : 'updated')
+  const matchingOutside = (these: OutsideSide[]) => (eb: any) =>
+    outside(...these)(applyFilters(eb.selectFrom('jobs as j').select((c: any) => c.fn.countAll().as('n')).where('j.company_id', '=', companyId), statusAndPriority, walkOf(these[0]!)))
+  const [row] = (await db
+    .selectNoFrom((eb) => [
+      jobCountsSum(db, companyId, statusAndPriority).as('matching'),
+      ...sides.map((side, i) => matchingOutside([side])(eb).as(`side${i}`)),
+      ...pairs.map((pair, i) => matchingOutside(pair)(eb).as(`both${i}`)),
+    ])
+    .execute()) as Array<Record<string, unknown>>
+  const sum = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => Number(row![`${prefix}${i}`])).reduce((a, b) => a + b, 0)
+  return Number(row!.matching) - sum('side', sides.length) + sum('both', pairs.length)
+}
+
+async function countRows(db: Db, companyId: number, filters: JobFilters, walk: IndexWalk): Promise<number> {
+  const query = applyFilters(db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters, walk)
+  const row = await query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow()
+  return Number(row.total)
+}
+
+/** A row of a page-keys query. */
+type KeyRow = { value: unknown; job_id: number }
+
+/** A position in a list's order: the sort column's value and the job id. */
+export interface ListKey {
+  value: number
+  jobId: number
+}
+
+function sortParts(sort: JobSort) {
+  const direction = sort.startsWith('-') ? ('desc' as const) : ('asc' as const)
+  const column = sort.replace('-', '') as 'created_at' | 'updated_at' | 'scheduled_start'
+  return { direction, column }
+}
+
+/** Where a seek starts: a known row's key, or columns of an outer query (listJobBoundaries). */
+interface SeekFrom {
+  value: number | RawBuilder<number>
+  jobId: number | RawBuilder<number>
+}
+
+/** The query of listJobKeys, built with Kysely (exported for tests that read its plan). */
+export function jobKeysQuery(
+  db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after?: SeekFrom, walk: IndexWalk = 'planner', until?: ListKey,
+) {
+  const { direction, column: name } = sortParts(sort)
+  // Led by another index: the date it sorts by must not offer its own, for its order or a seek either.
+  const sortColumn = column(`j.${name}`, hides(walk, sortIndexOf(sort)))
+  // The filter's bounds on the sort column that the seek (where the walk starts) and `until` (where it ends) replace.
+  const lower = name === 'created_at' ? 'createdFrom' : name === 'updated_at' ? 'updatedFrom' : undefined
+  const upper = name === 'created_at' ? 'createdTo' : undefined
+  const [start, end] = direction === 'asc' ? [lower, upper] : [upper, lower]
+  const replaced = [after && start, until && end].filter((bound): bound is keyof JobFilters => bound !== undefined)
+  let query = applyFilters(db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters, walk, replaced)
+  if (after) {
+    // Only for created_at / updated_at, which are never null.
+    query = query.where(sql<boolean>`(${sortColumn}, j.job_id) ${sql.raw(direction === 'desc' ? '<' : '>')} (${after.value}, ${after.jobId})`)
+  }
+  if (until) {
+    // The last row the page may come from (keysWithinDateWalk).
+    query = query.where(sql<boolean>`(${sortColumn}, j.job_id) ${sql.raw(direction === 'desc' ? '>=' : '<=')} (${until.value}, ${until.jobId})`)
+  }
+  // Jobs without a scheduled start come last in both directions. Said as
+  // NULLS LAST, SQLite reads the order from the index (in two passes);
+  // said as an `is null` term first, it sorted the whole company (218-444
+  // ms for `sort=-scheduled_start` over a million jobs). PostgreSQL keeps
+  // the term: given NULLS LAST it walked the index in order for a few
+  // hundred matching jobs too (`status=Assigned&sort=scheduled_start`:
+  // 4 → 360 ms), where with the term it sorts what the filter's index finds.
+  const nullsLastByTerm = name === 'scheduled_start' && !isSqlite(db)
+  if (nullsLastByTerm) query = query.orderBy(sql`(j.scheduled_start is null)`, 'asc')
+  return query
+    .select([`j.${name} as value`, 'j.job_id'])
+    .orderBy(sortColumn, (order) => (name === 'scheduled_start' && !nullsLastByTerm ? order[direction]().nullsLast() : order[direction]()))
+    .orderBy('j.job_id', direction)
+    .limit(limit)
+    .offset(offset)
+}
+
+/**
+ * listJobKeys of the lists integrators poll all day (no filter, or status
+ * and priority only): prepared, one query per shape (sort, number of
+ * statuses, priority or not, seek or not, and the walk).
+ * Building and compiling the query with Kysely on each call cost 10-14 µs,
+ * and in `mixed` every list after a write reads its page keys again (issue
+ * 6). Lists with other filters are rarer and their shapes many: built per call.
+ */
+const preparedJobKeysOf = byShape((shape) => {
+  const [sort, statusCount, withPriority, withAfter, walk] = shape.split('|') as [JobSort, string, string, string, IndexWalk]
+  const statuses = Number(statusCount)
+  return prepared((db, companyId: number, limit: number, offset: number, ...values: Array<string | number>) => {
+    const filters: JobFilters = {
+      ...(statuses > 0 && { statuses: values.slice(0, statuses) as string[] }),
+      ...(withPriority === '1' && { priority: values[statuses] as string }),
+    }
+    const rest = values.slice(statuses + Number(withPriority))
+    const after = withAfter === '1' ? { value: rest[0] as number, jobId: rest[1] as number } : undefined
+    return jobKeysQuery(db, companyId, filters, sort, limit, offset, after, walk)
+  })
+})
+
+/**
+ * The ids (and sort keys) of one page, read from the jobs table alone so a
+ * deep OFFSET steps through the covering index instead of joining every
+ * skipped row; `after` starts the page just past a known position (a seek).
+ * `walk`: chosen for the page when not given (chooseWalk).
+ */
+export async function listJobKeys(
+  db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after?: ListKey, walk?: IndexWalk,
+): Promise<ListKey[]> {
+  let rows: KeyRow[] | undefined
+  // The lists polled all day have nothing to choose: no promise spent on them.
+  if (walk === undefined && isSqlite(db) && needsChoice(filters, sortIndexOf(sort))) {
+    const estimate = await estimateWalk(db, companyId, filters, { sort, rows: offset + limit })
+    walk = estimate.walk
+    if (estimate.dateFirst) rows = await keysWithinDateWalk(db, companyId, filters, sort, limit, offset, after, estimate.dateFirst)
+  }
+  walk ??= 'planner'
+  if (rows === undefined && countsAnswer(filters)) {
+    const statuses = filters.statuses ?? []
+    const priorities = filters.priority !== undefined ? [filters.priority] : []
+    const seek = after ? [after.value, after.jobId] : []
+    const shape = `${sort}|${statuses.length}|${priorities.length}|${seek.length ? 1 : 0}|${walk}`
+    rows = await preparedJobKeysOf(shape)(db, companyId, limit, offset, ...statuses, ...priorities, ...seek)
+  }
+  rows ??= await jobKeysQuery(db, companyId, filters, sort, limit, offset, after, walk).execute()
+  return rows.map((r) => ({ value: Number(r.value), jobId: r.job_id }))
+}
+
+/** SQLite seeks between two turns of the event loop while boundaries are walked: ~1 ms of work at 1,000 rows a step. */
+const SQLITE_BOUNDARIES_PER_TURN = 8
+
+/**
+ * Keys of up to `count` rows of a list sorted by created_at or updated_at
+ * (never null), each `step` rows past the one before, the first `step` rows
+ * past `after`; fewer where the list ends. Remembered positions for deep
+ * pages (jobs.pages.ts). On SQLite one short seek per key, each a call
+ * into the library (~0.1 µs an index entry), letting other requests run
+ * every few seeks. On PostgreSQL each would be a
+ * round trip (499 of them for the middle of a million-job list, seconds
+ * under load), so one recursive statement walks the index once for all.
+ */
+export async function listJobBoundaries(db: Db, companyId: number, filters: JobFilters, sort: JobSort, after: ListKey, step: number, count: number): Promise<ListKey[]> {
+  if (isSqlite(db)) {
+    const keys: ListKey[] = []
+    let previous = after
+    const walk = await chooseWalk(db, companyId, filters, { sort, rows: step })
+    if (hides(walk, sortIndexOf(sort))) return everyStepth(db, companyId, filters, sort, after, step, count, walk)
+    while (keys.length < count) {
+      // better-sqlite3 answers on the event loop and Kysely's promises
+      // resolve as microtasks, so without this the walk to the middle of a
+      // million-job list (~60 ms) held up every other request.
+      if (keys.length > 0 && keys.length % SQLITE_BOUNDARIES_PER_TURN === 0) await setImmediate()
+      const [next] = await listJobKeys(db, companyId, filters, sort, 1, step - 1, previous, walk)
+      if (!next) break
+      keys.push((previous = next))
+    }
+    return keys
+  }
+  if (sortParts(sort).column === 'scheduled_start') throw new Error('boundaries need a sort column without nulls')
+  // The row `step` rows past the boundary before (b), with the list's filters.
+  const next = jobKeysQuery(db, companyId, filters, sort, 1, step - 1, { value: sql.ref<number>('b.value'), jobId: sql.ref<number>('b.job_id') })
+  const { rows } = await sql<{ value: number; job_id: number }>`
+    with recursive b (k, value, job_id) as (
+      select 0, cast(${after.value} as bigint), cast(${after.jobId} as bigint)
+      union all
+      select b.k + 1, n.value, n.job_id from b cross join lateral (${next}) as n where b.k < ${count}
+    )
+    select value, job_id from b where k > 0 order by k`.execute(db)
+  return rows.map((r) => ({ value: Number(r.value), jobId: Number(r.job_id) }))
+}
+
+/**
+ * listJobBoundaries for a list led by a filter's index rather than its
+ * sort's (chooseWalk): each seek would read and sort every row the filter matches
+ * again (a hundred positions of `status=Assigned&sort=updated_at`, 6,546
+ * jobs, took 640 ms), so one statement sorts them once and keeps every
+ * `step`-th. The walk is chosen only for at most ESTIMATE_CAP rows.
+ */
+async function everyStepth(
+  db: Db, companyId: number, filters: JobFilters, sort: JobSort, after: ListKey, step: number, count: number, walk: IndexWalk,
+): Promise<ListKey[]> {
+  const direction = sql.raw(sortParts(sort).direction)
+  const keys = jobKeysQuery(db, companyId, filters, sort, step * count, 0, after, walk)
+  const numbered = db
+    .selectFrom(keys.as('k'))
+    .select(['k.value', 'k.job_id', sql<number>`row_number() over (order by k.value ${direction}, k.job_id ${direction})`.as('n')])
+  const rows = await db.selectFrom(numbered.as('w')).select(['w.value', 'w.job_id']).where(sql<number>`w.n % ${step}`, '=', 0).orderBy('w.n').execute()
+  return rows.map((r) => ({ value: Number(r.value), jobId: Number(r.job_id) }))
+}
+
+/**
+ * How a company's newest-first list moved since `mark` was its first row:
+ * the company's job count now, how many jobs now sort before `mark`, and
+ * the list's first row now, in one statement, so all three describe the
+ * same moment on either dialect.
+ */
+export async function readListGrowth(db: Db, companyId: number, mark: ListKey): Promise<{ total: number; ahead: number; newest: ListKey }> {
+  const [row] = await listGrowth(db, companyId, mark.value, mark.jobId)
+  return {
+    total: Number(row?.total ?? 0),
+    ahead: Number(row?.ahead ?? 0),
+    // Jobs are never deleted, so the list still has a first row (mark, at least).
+    newest: { value: Number(row?.newest_created_at ?? mark.value), jobId: Number(row?.newest_job_id ?? mark.jobId) },
+  }
+}
+
+const listGrowth = prepared((db, companyId: number, createdAt: number, jobId: number) => {
+  const newest = <C extends 'created_at' | 'job_id'>(column: C) =>
+    db.selectFrom('jobs as n').select(`n.${column}`).where('n.company_id', '=', companyId).orderBy('n.created_at', 'desc').orderBy('n.job_id', 'desc').limit(1)
+  return db.selectNoFrom((eb) => [
+    eb.selectFrom('job_counts').select((c) => c.fn.sum<number>('job_count').as('n')).where('company_id', '=', companyId).as('total'),
+    eb
+      .selectFrom('jobs as j')
+      .select((c) => c.fn.countAll<number>().as('n'))
+      .where('j.company_id', '=', companyId)
+      .where((c) => c(c.refTuple('j.created_at', 'j.job_id'), '>', c.tuple(createdAt, jobId)))
+      .as('ahead'),
+    newest('created_at').as('newest_created_at'),
+    newest('job_id').as('newest_job_id'),
+  ])
+})
