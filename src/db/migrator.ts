@@ -6,6 +6,7 @@ import * as jobCounts from './migrations/20261128-0003-job-counts.ts'
 import * as namesSeq from './migrations/20261129-0004-names-seq.ts'
 import * as installation from './migrations/20261129-0005-installation.ts'
 import * as stripedCounts from './migrations/20261129-0006-striped-counts.ts'
+import * as updatedIndexStatus from './migrations/20261130-0007-updated-index-status.ts'
 
 /**
  * Migrations are listed here rather than read from the folder, so they work
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '20261129-0004-names-seq': namesSeq,
   '20261129-0005-installation': installation,
   '20261129-0006-striped-counts': stripedCounts,
+  '20261130-0007-updated-index-status': updatedIndexStatus,
 }
 
 class StaticMigrationProvider implements MigrationProvider {
