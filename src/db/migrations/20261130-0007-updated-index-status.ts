@@ -17,7 +17,7 @@ import type { Kysely } from 'kysely'
  * benchmark's index grows from 19 to 33 MB).
  *
  * Rebuilding the index reads every job: seconds for a million jobs,
- * during which the table is locked (run `fsm migrate` in a quiet moment,
+ * during which writes to the table wait (run `fsm migrate` at a quiet moment,
  * docs/deployment.md).
  */
 export async function up(db: Kysely<any>): Promise<void> {
