@@ -2,7 +2,8 @@
  * Migrations that reshape tables keep what the tables held. 0006 (job
  * counts and list sequences in stripes) carries the counts and sequences
  * over as stripe 0 instead of recounting the jobs, and its down migration
- * sums the stripes back.
+ * sums the stripes back. 0007 rebuilds the jobs' updated_at index with
+ * each job's status and priority in it, and its down migration without.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -56,6 +57,33 @@ for (const dialect of DIALECTS) {
         ])
         // And up again, to the latest.
         await to('20261129-0006-striped-counts')
+      } finally {
+        await database.close()
+        await cleanup()
+      }
+    })
+
+    it('0007 puts status and priority into the updated_at index, and its down migration takes them out', async () => {
+      const { database, cleanup } = await freshDatabase(dialect, { migrate: false })
+      const db = database.db as Kysely<any>
+      try {
+        const migrator = await migratorFor(db)
+        const to = async (name: string) => {
+          const { error } = await migrator.migrateTo(name)
+          if (error) throw error
+        }
+        const columns = async () =>
+          dialect === 'sqlite'
+            ? (await rows(db, sql`select name from pragma_index_info('jobs_company_updated') order by seqno`)).map((r) => r.name)
+            : (await rows(db, sql`select a.attname as name from pg_index i join pg_class c on c.oid = i.indexrelid join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey::int2[])
+                                  where c.relname = 'jobs_company_updated' and c.relnamespace = current_schema()::regnamespace order by array_position(i.indkey::int2[], a.attnum)`)).map((r) => r.name)
+        await to('20261129-0006-striped-counts')
+        assert.deepEqual(await columns(), ['company_id', 'updated_at', 'job_id'])
+        await to('20261130-0007-updated-index-status')
+        assert.deepEqual(await columns(), ['company_id', 'updated_at', 'job_id', 'job_status', 'job_priority'])
+        const { error } = await migrator.migrateDown()
+        if (error) throw error
+        assert.deepEqual(await columns(), ['company_id', 'updated_at', 'job_id'])
       } finally {
         await database.close()
         await cleanup()
