@@ -15,17 +15,26 @@ async function rows(db: Kysely<any>, query: ReturnType<typeof sql>) {
   return (await query.execute(db)).rows.map((row) => Object.fromEntries(Object.entries(row as object).map(([k, v]) => [k, typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v])))
 }
 
+/** A fresh database of `dialect` migrated by `steps` alone: `to` a named migration, `down` one. */
+async function migrating(dialect: (typeof DIALECTS)[number], steps: (db: Kysely<any>, to: (name: string) => Promise<void>, down: () => Promise<void>) => Promise<void>) {
+  const { database, cleanup } = await freshDatabase(dialect, { migrate: false })
+  const db = database.db as Kysely<any>
+  try {
+    const migrator = await migratorFor(db)
+    const check = ({ error }: { error?: unknown }) => {
+      if (error) throw error
+    }
+    await steps(db, async (name) => check(await migrator.migrateTo(name)), async () => check(await migrator.migrateDown()))
+  } finally {
+    await database.close()
+    await cleanup()
+  }
+}
+
 for (const dialect of DIALECTS) {
   describe(`migrations (${dialect})`, () => {
     it('0006 carries counts and sequences over as stripe 0, and its down migration sums the stripes back', async () => {
-      const { database, cleanup } = await freshDatabase(dialect, { migrate: false })
-      const db = database.db as Kysely<any>
-      try {
-        const migrator = await migratorFor(db)
-        const to = async (name: string) => {
-          const { error } = await migrator.migrateTo(name)
-          if (error) throw error
-        }
+      await migrating(dialect, async (db, to, down) => {
         await to('20261129-0005-installation')
         await sql`insert into job_counts (company_id, job_status, job_priority, job_count) values (7, 'Pending', 'High', 12), (7, 'Closed', 'Low', 3), (8, 'Pending', 'High', 1)`.execute(db)
         await sql`insert into job_write_seqs (company_id, write_seq, names_seq) values (7, 1000, 40), (8, 5, 5)`.execute(db)
@@ -44,8 +53,7 @@ for (const dialect of DIALECTS) {
         // Writes in other stripes (as PostgreSQL makes them), then back down: one row per cell and company, summed.
         await sql`insert into job_counts (company_id, job_status, job_priority, stripe, job_count) values (7, 'Pending', 'High', 5, -2), (7, 'Closed', 'Low', 9, 2)`.execute(db)
         await sql`insert into job_write_seqs (company_id, stripe, write_seq, names_seq) values (7, 5, 1, 0), (7, 9, 1, 0)`.execute(db)
-        const { error } = await migrator.migrateDown()
-        if (error) throw error
+        await down()
         assert.deepEqual(await rows(db, sql`select company_id, job_status, job_priority, job_count from job_counts order by company_id, job_status`), [
           { company_id: 7, job_status: 'Closed', job_priority: 'Low', job_count: 5 },
           { company_id: 7, job_status: 'Pending', job_priority: 'High', job_count: 10 },
@@ -55,23 +63,13 @@ for (const dialect of DIALECTS) {
           { company_id: 7, write_seq: 1002, names_seq: 40 },
           { company_id: 8, write_seq: 5, names_seq: 5 },
         ])
-        // And up again, to the latest.
+        // And up again.
         await to('20261129-0006-striped-counts')
-      } finally {
-        await database.close()
-        await cleanup()
-      }
+      })
     })
 
     it('0007 puts status and priority into the updated_at index, and its down migration takes them out', async () => {
-      const { database, cleanup } = await freshDatabase(dialect, { migrate: false })
-      const db = database.db as Kysely<any>
-      try {
-        const migrator = await migratorFor(db)
-        const to = async (name: string) => {
-          const { error } = await migrator.migrateTo(name)
-          if (error) throw error
-        }
+      await migrating(dialect, async (db, to, down) => {
         const columns = async () =>
           dialect === 'sqlite'
             ? (await rows(db, sql`select name from pragma_index_info('jobs_company_updated') order by seqno`)).map((r) => r.name)
@@ -81,13 +79,9 @@ for (const dialect of DIALECTS) {
         assert.deepEqual(await columns(), ['company_id', 'updated_at', 'job_id'])
         await to('20261130-0007-updated-index-status')
         assert.deepEqual(await columns(), ['company_id', 'updated_at', 'job_id', 'job_status', 'job_priority'])
-        const { error } = await migrator.migrateDown()
-        if (error) throw error
+        await down()
         assert.deepEqual(await columns(), ['company_id', 'updated_at', 'job_id'])
-      } finally {
-        await database.close()
-        await cleanup()
-      }
+      })
     })
   })
 }
