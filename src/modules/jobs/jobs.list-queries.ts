@@ -107,6 +107,11 @@ function applyFilters<Q extends { where: (...args: any[]) => any }>(
   return q
 }
 
+/** Whether `f` filters on none but `names`. */
+function filtersOnly(f: JobFilters, ...names: Array<keyof JobFilters>): boolean {
+  return Object.entries(f).every(([name, value]) => value === undefined || names.includes(name as keyof JobFilters))
+}
+
 /** Filters by technician, location or customer. */
 function hasReferenceFilter(f: JobFilters): boolean {
   return f.assignedTechnicianId !== undefined || f.customerLocationId !== undefined || f.customerId !== undefined
@@ -125,7 +130,7 @@ function jobCountsSum(db: Db, companyId: number, f: JobFilters) {
 /** Rows an estimate counts at most: about a millisecond of index entries, without reading the table. */
 const ESTIMATE_CAP = 50_000
 
-/** The filters' indexes that could lead a walk (each of their rows then read from the table). */
+/** The filters' indexes that could lead a walk (each of their rows then read from the table, unless the index holds the filters: heldByUpdatedIndex). */
 function filterIndexes(f: JobFilters): Array<Exclude<IndexWalk, 'planner' | 'scheduled'>> {
   return [
     ...(f.statuses !== undefined ? (['status'] as const) : []),
@@ -200,13 +205,14 @@ async function estimateWalk(db: Db, companyId: number, filters: JobFilters, orde
   // count or a list in updated_at order; any other order reads each
   // matching row's sort column from the table.
   const indexOnly = (index: IndexWalk) => index === 'updated' && heldByUpdatedIndex(filters) && (sortIndex === undefined || sortIndex === 'updated')
-  const reads = (index: IndexWalk) => (indexOnly(index) ? (counted(index) >= ESTIMATE_CAP ? company : counted(index)) / INDEX_ONLY_SPEEDUP : counted(index))
+  const weighed = (index: IndexWalk, rows: number) => (indexOnly(index) ? rows / INDEX_ONLY_SPEEDUP : rows)
+  const reads = (index: IndexWalk) => weighed(index, indexOnly(index) && counted(index) >= ESTIMATE_CAP ? company : counted(index))
   const [best] = leads.filter((index) => index !== sortIndex).sort((a, b) => reads(a) - reads(b))
   // A walk is chosen when what it reads is known to be few, or bounded by the index alone.
   const walk: IndexWalk = best !== undefined && (reads(best) < ESTIMATE_CAP || indexOnly(best)) ? best : 'planner'
   if (!sortIndex) return { walk }
   // The sort's index reads no more rows than any filter's, for certain.
-  const inOrder = leads.includes(sortIndex as 'created' | 'updated') ? reads(sortIndex) : indexOnly(sortIndex) ? company / INDEX_ONLY_SPEEDUP : company
+  const inOrder = leads.includes(sortIndex as 'created' | 'updated') ? reads(sortIndex) : weighed(sortIndex, company)
   if (best === undefined || inOrder <= reads(best)) return { walk: sortIndex }
   // No try within a budget in scheduled_start order (a bound there may fall
   // among the jobs without one). When every filter matches many jobs, its
@@ -221,7 +227,7 @@ async function estimateWalk(db: Db, companyId: number, filters: JobFilters, orde
  * rows but the matching ones.
  */
 function heldByUpdatedIndex(f: JobFilters): boolean {
-  return Object.entries(f).every(([name, value]) => value === undefined || name === 'statuses' || name === 'priority' || name === 'updatedFrom')
+  return filtersOnly(f, 'statuses', 'priority', 'updatedFrom')
 }
 
 /**
@@ -271,7 +277,7 @@ const countsSumOf = byShape((shape) => {
 
 /** Filters that the per-(status, priority) counts can answer without counting rows (and that prepared page-keys queries take). */
 function countsAnswer(f: JobFilters): boolean {
-  return Object.entries(f).every(([name, value]) => value === undefined || name === 'statuses' || name === 'priority')
+  return filtersOnly(f, 'statuses', 'priority')
 }
 
 /**
@@ -546,7 +552,7 @@ const listGrowth = prepared((db, companyId: number, createdAt: number, jobId: nu
   const newest = <C extends 'created_at' | 'job_id'>(column: C) =>
     db.selectFrom('jobs as n').select(`n.${column}`).where('n.company_id', '=', companyId).orderBy('n.created_at', 'desc').orderBy('n.job_id', 'desc').limit(1)
   return db.selectNoFrom((eb) => [
-    eb.selectFrom('job_counts').select((c) => c.fn.sum<number>('job_count').as('n')).where('company_id', '=', companyId).as('total'),
+    jobCountsSum(db, companyId, {}).as('total'),
     eb
       .selectFrom('jobs as j')
       .select((c) => c.fn.countAll<number>().as('n'))
