@@ -191,9 +191,9 @@ for (const dialect of DIALECTS) {
           for (const sort of sorts) {
             const f = filters as JobFilters
             const seekable = !sort.includes('scheduled_start')
-            // The walk chosen, and on SQLite, where there is a choice, each walk forced: each writes the filters its own way (`+column`), all must agree.
+            // The walk chosen, and where there is a choice, each walk forced: each writes the filters or the order its own way (`+column`), all must agree.
             const filtersUsed = Object.keys(f).length
-            const choice = dialect === 'sqlite' && (filtersUsed >= 2 || (filtersUsed === 1 && !sort.includes('created_at')))
+            const choice = filtersUsed >= 2 || (filtersUsed === 1 && !sort.includes('created_at'))
             for (const walk of choice ? [undefined, ...walksFor(f, sort)] : [undefined]) {
               const what = `${JSON.stringify(f)} ${sort} walk ${walk ?? 'chosen'}`
               const first = await listJobKeys(t.database.db, tenant.companyId, f, sort, 7, 3, undefined, walk)
@@ -284,6 +284,44 @@ for (const dialect of DIALECTS) {
         assert.match(await planOf('updated', held), /USING COVERING INDEX jobs_company_updated/)
         assert.match(await planOf('status', held), /USING INDEX jobs_company_status/)
         assert.match(await planOf('status', held, '-created_at'), /USING INDEX jobs_company_status/)
+      })
+    }
+
+    if (dialect === 'postgres') {
+      it("in a date's order PostgreSQL is told when a filter's index should lead, and then cannot read that date's index for the order", async () => {
+        const { db } = t.database
+        const at = (step: number) => 1_700_000_000 + step * 60
+        const walkFor = (f: JobFilters, sort?: JobSort) => chooseWalk(db, tenant.companyId, f, sort && { sort, rows: 50 })
+        const technician = { assignedTechnicianId: basics.technicianId }
+        // ~20 jobs created since step 740, and the technician's ~400, in updated_at order: their own indexes lead.
+        assert.equal(await walkFor({ createdFrom: at(740) }, 'updated_at'), 'created')
+        assert.equal(await walkFor(technician, 'updated_at'), 'reference')
+        // ~580 Pending jobs against the ~20 updated since step 1,036, newest first by creation.
+        assert.equal(await walkFor({ statuses: ['Pending'], updatedFrom: at(1_036) }, '-created_at'), 'updated')
+        // Counts, lists in scheduled_start order, and lists in updated_at order under filters that index holds
+        // (walked alone, at worst to the company's end) are the planner's (needsChoice).
+        assert.equal(await walkFor({ ...technician, updatedFrom: at(0) }), 'planner')
+        assert.equal(await walkFor({ statuses: ['Pending'], priority: 'High', updatedFrom: at(1_036) }, 'updated_at'), 'planner')
+        assert.equal(await walkFor(technician, 'scheduled_start'), 'planner')
+
+        // With sorting and whole-table reads priced out, the planner reads a list in order from its date's
+        // index when it may; a walk led by a filter's index leaves it the filters' indexes, and a sort.
+        const planOf = (walk: IndexWalk, filters: JobFilters, sort: JobSort) =>
+          db.transaction().execute(async (trx) => {
+            for (const setting of ['enable_sort', 'enable_seqscan', 'enable_bitmapscan']) await trx.executeQuery(CompiledQuery.raw(`set local ${setting} = off`))
+            const query = jobKeysQuery(trx, tenant.companyId, filters, sort, 50, 0, undefined, walk).compile()
+            const { rows } = await trx.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`explain ${query.sql}`, [...query.parameters]))
+            return rows.map((r) => r['QUERY PLAN']).join('; ')
+          })
+        const recent: JobFilters = { createdFrom: at(740) }
+        assert.match(await planOf('planner', recent, 'updated_at'), /jobs_company_updated/)
+        assert.match(await planOf('created', recent, 'updated_at'), /Index Scan using jobs_company_created/)
+        assert.doesNotMatch(await planOf('created', recent, 'updated_at'), /jobs_company_updated/)
+        // The filters stay the planner's to weigh (it knows what each matches): only the order is hidden.
+        const pending: JobFilters = { ...technician, statuses: ['Pending'] }
+        const { sql: text } = jobKeysQuery(db, tenant.companyId, pending, 'updated_at', 50, 0, undefined, 'status').compile()
+        assert.match(text, /"j"\."job_status" = \$\d+ and "j"\."assigned_technician_id" = \$\d+ order by \+j\.updated_at asc/)
+        assert.doesNotMatch(await planOf('status', pending, 'updated_at'), /jobs_company_updated/)
       })
     }
 

@@ -26,7 +26,7 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../../db/types.ts'
 import type { JobSort } from './jobs.schemas.ts'
-import { listJobBoundaries, listJobKeys, readListGrowth, type JobFilters, type ListKey } from './jobs.list-queries.ts'
+import { estimateWalk, listJobBoundaries, listJobKeys, readListGrowth, type JobFilters, type ListKey, type WalkEstimate } from './jobs.list-queries.ts'
 
 type Db = Kysely<Database>
 
@@ -65,6 +65,13 @@ interface Entry {
   }
   /** The list's first row when the entry was built: position `shift` now. */
   head: ListKey
+  /**
+   * The walk (and try in order) the list is read with, estimated once when
+   * the entry was built: a deep page reads its list three or four times
+   * (head, positions, the page), and on PostgreSQL an estimate costs a
+   * round trip and up to ~10 ms of index entries.
+   */
+  estimate: WalkEstimate
   /** How many rows now sort before `head` (jobs created since the entry was built; at most MAX_SHIFT). */
   shift: number
   /** boundaries[k] is the key of the row at position (k + 1) * STEP - 1 + shift. */
@@ -109,7 +116,7 @@ export class PagePositions {
     // from the nearest remembered row at or before it: `head` (position 0),
     // boundary k, or an anchor.
     const before = offset - 1 - shift
-    if (before < 0) return listJobKeys(db, companyId, filters, sort, limit, offset) // among the jobs created since
+    if (before < 0) return listJobKeys(db, companyId, filters, sort, limit, offset, undefined, entry.estimate) // among the jobs created since
     const k = Math.floor((offset - shift) / STEP) - 1
     let from = 0
     let fromKey = entry.head
@@ -122,13 +129,13 @@ export class PagePositions {
       if (position > from && position <= before) [from, fromKey] = [position, key]
     }
     const skip = before - from
-    if (skip <= ANCHOR_LEAD) return listJobKeys(db, companyId, filters, sort, limit, skip, fromKey)
+    if (skip <= ANCHOR_LEAD) return listJobKeys(db, companyId, filters, sort, limit, skip, fromKey, entry.estimate)
     // Far from any remembered row: read from ANCHOR_LEAD rows before the page
     // and remember the first of them. Not right at `before`: each create moves
     // the page's rows one down (`before` one less), and an anchor past
     // `before` cannot be sought from; this one serves the page again until
     // ANCHOR_LEAD jobs have been created.
-    const keys = await listJobKeys(db, companyId, filters, sort, ANCHOR_LEAD + limit, skip - ANCHOR_LEAD, fromKey)
+    const keys = await listJobKeys(db, companyId, filters, sort, ANCHOR_LEAD + limit, skip - ANCHOR_LEAD, fromKey, entry.estimate)
     if (keys.length > 0) {
       if (entry.anchors.size >= MAX_ANCHORS) entry.anchors.clear()
       entry.anchors.set(before - ANCHOR_LEAD + 1, keys[0]!)
@@ -155,8 +162,8 @@ export class PagePositions {
       const wanted = known === 0 ? 1 : Math.min(k + 1 - known, CHUNK)
       const extension =
         known === 0
-          ? listJobKeys(db, companyId, filters, sort, 1, STEP - 2, entry.head)
-          : listJobBoundaries(db, companyId, filters, sort, entry.boundaries[known - 1]!, STEP, wanted)
+          ? listJobKeys(db, companyId, filters, sort, 1, STEP - 2, entry.head, entry.estimate)
+          : listJobBoundaries(db, companyId, filters, sort, entry.boundaries[known - 1]!, STEP, wanted, entry.estimate)
       entry.extending = extension
       let found: ListKey[]
       try {
@@ -172,12 +179,13 @@ export class PagePositions {
 
   async #build(db: Db, companyId: number, seq: number, filters: JobFilters, sort: JobSort, growsOnlyAtTop: boolean): Promise<Entry | undefined> {
     this.#builds++
-    const [head] = await listJobKeys(db, companyId, filters, sort, 1, 0)
+    const estimate = await estimateWalk(db, companyId, filters, { sort, rows: STEP })
+    const [head] = await listJobKeys(db, companyId, filters, sort, 1, 0, undefined, estimate)
     if (!head) return undefined
-    if (!growsOnlyAtTop) return { seq, head, shift: 0, boundaries: [], anchors: new Map() }
+    if (!growsOnlyAtTop) return { seq, head, estimate, shift: 0, boundaries: [], anchors: new Map() }
     // Jobs created since the read above are in front of head already.
     const { total, ahead, newest } = await readListGrowth(db, companyId, head)
-    return { seq, growth: { base: total - ahead, mark: newest, behind: total }, head, shift: ahead, boundaries: [], anchors: new Map() }
+    return { seq, growth: { base: total - ahead, mark: newest, behind: total }, head, estimate, shift: ahead, boundaries: [], anchors: new Map() }
   }
 
   async #stillValid(db: Db, companyId: number, seq: number, entry: Entry): Promise<boolean> {
