@@ -210,6 +210,22 @@ for (const dialect of DIALECTS) {
         }
       }
       assert.ok(shapes > 250, `only ${shapes} combinations`)
+
+      // In scheduled_start order, pages on both sides of where the jobs without a schedule begin, and
+      // across it (on PostgreSQL each side is a statement of its own: keysByScheduleParts).
+      const technician = { assignedTechnicianId: basics.technicianId }
+      for (const f of [{}, { statuses: ['Pending', 'Assigned'] }, technician, { ...technician, statuses: ['Closed'] }] as JobFilters[]) {
+        const scheduled = oracle(f, 'scheduled_start', rows.length, 0).filter((id) => rows.find((r) => r.job_id === id)!.scheduled_start !== null).length
+        assert.ok(scheduled > 10, JSON.stringify(f))
+        for (const sort of ['scheduled_start', '-scheduled_start'] as JobSort[]) {
+          for (const walk of [undefined, ...walksFor(f, sort)]) {
+            for (const offset of [scheduled - 10, scheduled - 3, scheduled, scheduled + 4]) {
+              const keys = await listJobKeys(t.database.db, tenant.companyId, f, sort, 7, offset, undefined, walk)
+              assert.deepEqual(keys.map((k) => k.jobId), oracle(f, sort, 7, offset), `${JSON.stringify(f)} ${sort} walk ${walk ?? 'chosen'} from ${offset} (${scheduled} scheduled)`)
+            }
+          }
+        }
+      }
     })
 
     it('totals with date filters are exact whether counted inside or outside the dates, also right after writes', async () => {
@@ -271,7 +287,7 @@ for (const dialect of DIALECTS) {
 
         // And SQLite walks the index each names, whatever its statistics say.
         const planOf = async (walk: IndexWalk, filters: JobFilters = { ...technician, statuses: ['Pending'], updatedFrom: at(10) }, sort: JobSort = 'updated_at') => {
-          const query = jobKeysQuery(db, tenant.companyId, filters, sort, 50, 0, undefined, walk).compile()
+          const query = jobKeysQuery(db, tenant.companyId, filters, sort, 50, 0, { walk }).compile()
           const { rows } = await db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${query.sql}`, [...query.parameters]))
           return rows.map((r) => r.detail).join('; ')
         }
@@ -293,23 +309,23 @@ for (const dialect of DIALECTS) {
         const at = (step: number) => 1_700_000_000 + step * 60
         const walkFor = (f: JobFilters, sort?: JobSort) => chooseWalk(db, tenant.companyId, f, sort && { sort, rows: 50 })
         const technician = { assignedTechnicianId: basics.technicianId }
-        // ~20 jobs created since step 740, and the technician's ~400, in updated_at order: their own indexes lead.
+        // ~20 jobs created since step 740, and the technician's ~400, in updated_at or scheduled_start order: their own indexes lead.
         assert.equal(await walkFor({ createdFrom: at(740) }, 'updated_at'), 'created')
         assert.equal(await walkFor(technician, 'updated_at'), 'reference')
+        assert.equal(await walkFor(technician, 'scheduled_start'), 'reference')
         // ~580 Pending jobs against the ~20 updated since step 1,036, newest first by creation.
         assert.equal(await walkFor({ statuses: ['Pending'], updatedFrom: at(1_036) }, '-created_at'), 'updated')
-        // Counts, lists in scheduled_start order, and lists in updated_at order under filters that index holds
-        // (walked alone, at worst to the company's end) are the planner's (needsChoice).
+        // Counts, and lists in updated_at order under filters that index holds (walked alone, at worst to
+        // the company's end), are the planner's (needsChoice).
         assert.equal(await walkFor({ ...technician, updatedFrom: at(0) }), 'planner')
         assert.equal(await walkFor({ statuses: ['Pending'], priority: 'High', updatedFrom: at(1_036) }, 'updated_at'), 'planner')
-        assert.equal(await walkFor(technician, 'scheduled_start'), 'planner')
 
         // With sorting and whole-table reads priced out, the planner reads a list in order from its date's
         // index when it may; a walk led by a filter's index leaves it the filters' indexes, and a sort.
         const planOf = (walk: IndexWalk, filters: JobFilters, sort: JobSort) =>
           db.transaction().execute(async (trx) => {
             for (const setting of ['enable_sort', 'enable_seqscan', 'enable_bitmapscan']) await trx.executeQuery(CompiledQuery.raw(`set local ${setting} = off`))
-            const query = jobKeysQuery(trx, tenant.companyId, filters, sort, 50, 0, undefined, walk).compile()
+            const query = jobKeysQuery(trx, tenant.companyId, filters, sort, 50, 0, { walk }).compile()
             const { rows } = await trx.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`explain ${query.sql}`, [...query.parameters]))
             return rows.map((r) => r['QUERY PLAN']).join('; ')
           })
@@ -319,7 +335,7 @@ for (const dialect of DIALECTS) {
         assert.doesNotMatch(await planOf('created', recent, 'updated_at'), /jobs_company_updated/)
         // The filters stay the planner's to weigh (it knows what each matches): only the order is hidden.
         const pending: JobFilters = { ...technician, statuses: ['Pending'] }
-        const { sql: text } = jobKeysQuery(db, tenant.companyId, pending, 'updated_at', 50, 0, undefined, 'status').compile()
+        const { sql: text } = jobKeysQuery(db, tenant.companyId, pending, 'updated_at', 50, 0, { walk: 'status' }).compile()
         assert.match(text, /"j"\."job_status" = \$\d+ and "j"\."assigned_technician_id" = \$\d+ order by \+j\.updated_at asc/)
         assert.doesNotMatch(await planOf('status', pending, 'updated_at'), /jobs_company_updated/)
       })
