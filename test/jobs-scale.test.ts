@@ -226,6 +226,8 @@ for (const dialect of DIALECTS) {
           }
         }
       }
+      // No seeks in that order: the jobs without a schedule have no value to seek past.
+      await assert.rejects(listJobKeys(t.database.db, tenant.companyId, {}, 'scheduled_start', 5, 0, { value: 1_700_000_000, jobId: 1 }), /sort column without nulls/)
     })
 
     it('totals with date filters are exact whether counted inside or outside the dates, also right after writes', async () => {

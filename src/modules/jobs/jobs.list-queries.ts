@@ -443,7 +443,8 @@ export function jobKeysQuery(db: Db, companyId: number, filters: JobFilters, sor
   const replaced = [after && start, until && end].filter((bound): bound is keyof JobFilters => bound !== undefined)
   let query = applyFilters(db, jobsThrough(db, walk).where('j.company_id', '=', companyId), filters, walk, replaced)
   if (after) {
-    // Only for created_at / updated_at, which are never null.
+    // Only for created_at / updated_at, which are never null (jobs.pages.ts seeks in no other order).
+    if (name === 'scheduled_start') throw new Error('a seek needs a sort column without nulls')
     query = query.where(sql<boolean>`(${sortColumn}, j.job_id) ${sql.raw(direction === 'desc' ? '<' : '>')} (${after.value}, ${after.jobId})`)
   }
   if (until) {
@@ -505,7 +506,7 @@ export async function listJobKeys(
   if (choice === undefined && needsChoice(db, filters, sortIndexOf(sort))) estimate = await estimateWalk(db, companyId, filters, { sort, rows: offset + limit })
   if (estimate.dateFirst) rows = await keysWithinDateWalk(db, companyId, filters, sort, limit, offset, after, estimate.dateFirst)
   const { walk } = estimate
-  if (!isSqlite(db) && sortParts(sort).column === 'scheduled_start') rows = await keysByScheduleParts(db, companyId, filters, sort, limit, offset, walk)
+  if (!isSqlite(db) && sortParts(sort).column === 'scheduled_start') rows = await keysByScheduleParts(db, companyId, filters, sort, limit, offset, after, walk)
   if (rows === undefined && countsAnswer(filters)) {
     const statuses = filters.statuses ?? []
     const priorities = filters.priority !== undefined ? [filters.priority] : []
@@ -525,9 +526,10 @@ export async function listJobKeys(
  * `status=Closed&sort=-scheduled_start`, 865,000 jobs: 600 ms).
  */
 async function keysByScheduleParts(
-  db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, walk: IndexWalk,
+  db: Db, companyId: number, filters: JobFilters, sort: JobSort, limit: number, offset: number, after: ListKey | undefined, walk: IndexWalk,
 ): Promise<KeyRow[]> {
-  const scheduled = await jobKeysQuery(db, companyId, filters, sort, limit, offset, { walk, scheduled: true }).execute()
+  // `after`: none in this order, which jobKeysQuery enforces.
+  const scheduled = await jobKeysQuery(db, companyId, filters, sort, limit, offset, { after, walk, scheduled: true }).execute()
   if (scheduled.length === limit) return scheduled
   // How many jobs have a schedule: all of them are before this page's unscheduled rows.
   const before = scheduled.length > 0 ? offset + scheduled.length : await countScheduled(db, companyId, filters)
