@@ -66,6 +66,11 @@ for (const dialect of DIALECTS) {
     })
     after(() => t.close())
 
+    /** Step n of the bulk load's timestamps (a minute a step). */
+    const at = (step: number) => 1_700_000_000 + step * 60
+    /** The walk chosen for a count (no sort) or for a page of 50 in `sort`'s order. */
+    const walkFor = (f: JobFilters, sort?: JobSort) => chooseWalk(t.database.db, tenant.companyId, f, sort && { sort, rows: 50 })
+
     const list = async (query: string) => {
       const r = await call(t.app, 'GET', `/api/v1/jobs?${query}`, { key: tenant.apiKey })
       assert.equal(r.status, 200, JSON.stringify(r.body))
@@ -231,7 +236,6 @@ for (const dialect of DIALECTS) {
     })
 
     it('totals with date filters are exact whether counted inside or outside the dates, also right after writes', async () => {
-      const at = (step: number) => 1_700_000_000 + step * 60
       // created_at steps 0-742, updated_at 0-1,039 (the bulk load above); with a cap of 50 rows these are
       // counted outside the dates (few there) or inside (many on some side), alone and with other filters.
       const dates: JobFilters[] = [
@@ -260,8 +264,6 @@ for (const dialect of DIALECTS) {
     if (dialect === 'sqlite') {
       it('where the SQLite planner is known to choose wrongly, the index that reads the fewest rows leads, and SQLite walks it', async () => {
         const { db } = t.database
-        const at = (step: number) => 1_700_000_000 + step * 60
-        const walkFor = (f: JobFilters, sort?: JobSort) => chooseWalk(db, tenant.companyId, f, sort && { sort, rows: 50 })
         const technician = { assignedTechnicianId: basics.technicianId }
         // Nothing to choose: no index but the order's own, or a filter's index that holds jobs in that order.
         assert.equal(await walkFor({ updatedFrom: at(0) }, 'updated_at'), 'planner')
@@ -308,8 +310,6 @@ for (const dialect of DIALECTS) {
     if (dialect === 'postgres') {
       it("in a date's order PostgreSQL is told when a filter's index should lead, and then cannot read that date's index for the order", async () => {
         const { db } = t.database
-        const at = (step: number) => 1_700_000_000 + step * 60
-        const walkFor = (f: JobFilters, sort?: JobSort) => chooseWalk(db, tenant.companyId, f, sort && { sort, rows: 50 })
         const technician = { assignedTechnicianId: basics.technicianId }
         // ~20 jobs created since step 740, and the technician's ~400, in updated_at or scheduled_start order: their own indexes lead.
         assert.equal(await walkFor({ createdFrom: at(740) }, 'updated_at'), 'created')
