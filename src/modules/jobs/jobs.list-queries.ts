@@ -161,13 +161,14 @@ function filterIndexes(f: JobFilters): Array<Exclude<IndexWalk, 'planner' | 'sch
  * technician or one location (their indexes hold jobs in that order), or a
  * created_at range, or both: the lists polled all day.
  *
- * On PostgreSQL only lists, whose order is the one thing its statistics
- * get wrong (IndexWalk); a count it plans well (combining indexes). Nor a list in
- * updated_at order under filters that index holds: PostgreSQL walks it
- * alone, in order, stopping when the page is full and at worst at the
- * company's end (23 ms for a million jobs on the benchmark's data set),
- * where the status index reads each matching job from the table (0.45 µs
- * each: 17 ms for the 36,813 Invoiced jobs, sorted on every page).
+ * On PostgreSQL only lists: their order is the one thing its statistics
+ * get wrong (IndexWalk), and counts it plans well (combining indexes). Not
+ * a list in updated_at order under filters that index holds either:
+ * PostgreSQL walks it alone, in order, stopping when the page is full and
+ * at worst at the company's end (23 ms for a million jobs on the
+ * benchmark's data set), where the status index reads each matching job
+ * from the table (0.45 µs each: 17 ms for the 36,813 Invoiced jobs,
+ * sorted on every page).
  */
 function needsChoice(db: Db, f: JobFilters, sortIndex?: DateIndex): boolean {
   if (!isSqlite(db) && (sortIndex === undefined || (sortIndex === 'updated' && heldByUpdatedIndex(f)))) return false
@@ -560,6 +561,7 @@ const SQLITE_BOUNDARIES_PER_TURN = 8
 export async function listJobBoundaries(
   db: Db, companyId: number, filters: JobFilters, sort: JobSort, after: ListKey, step: number, count: number, estimate?: WalkEstimate,
 ): Promise<ListKey[]> {
+  if (sortParts(sort).column === 'scheduled_start') throw new Error('boundaries need a sort column without nulls')
   const walk = estimate?.walk ?? (await chooseWalk(db, companyId, filters, { sort, rows: step }))
   if (hides(walk, sortIndexOf(sort))) return everyStepth(db, companyId, filters, sort, after, step, count, walk)
   if (isSqlite(db)) {
@@ -576,7 +578,6 @@ export async function listJobBoundaries(
     }
     return keys
   }
-  if (sortParts(sort).column === 'scheduled_start') throw new Error('boundaries need a sort column without nulls')
   // The row `step` rows past the boundary before (b), with the list's filters.
   const next = jobKeysQuery(db, companyId, filters, sort, 1, step - 1, { after: { value: sql.ref<number>('b.value'), jobId: sql.ref<number>('b.job_id') }, walk })
   const { rows } = await sql<{ value: number; job_id: number }>`
