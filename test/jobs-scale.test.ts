@@ -243,6 +243,8 @@ for (const dialect of DIALECTS) {
         { createdFrom: at(0) }, { createdFrom: at(740) }, { createdTo: at(742) }, { createdTo: at(2) },
         { createdFrom: at(1), createdTo: at(741) }, { createdFrom: at(300), createdTo: at(400) }, { createdFrom: at(300), createdTo: at(302) },
         { createdFrom: at(1), updatedFrom: at(1) }, { createdFrom: at(2), createdTo: at(741), updatedFrom: at(3) }, { createdTo: at(700), updatedFrom: at(1) },
+        // Ranges that end before they start match nothing (their two outsides overlap).
+        { createdFrom: at(400), createdTo: at(300) }, { createdFrom: at(3), createdTo: at(2), updatedFrom: at(1) },
       ]
       const others: JobFilters[] = [{}, { statuses: ['Pending'] }, { statuses: ['Pending', 'Closed'], priority: 'High' }, { assignedTechnicianId: basics.technicianId }]
       const ranges = dates.flatMap((d) => others.map((o) => ({ ...d, ...o })))
@@ -253,6 +255,8 @@ for (const dialect of DIALECTS) {
         }
       }
       await assertExact('as loaded')
+      const inverted = await list(`created_after=${new Date(at(400) * 1000).toISOString()}&created_before=${new Date(at(300) * 1000).toISOString()}`)
+      assert.deepEqual([inverted.pagination.total, inverted.pagination.total_pages, inverted.data.length], [0, 0, 0])
       const created = await call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: 'Range', customer_location_id: basics.locationId } })
       assert.equal(created.status, 201)
       const [oldest] = await listJobKeys(t.database.db, tenant.companyId, {}, 'updated_at', 1, 0)

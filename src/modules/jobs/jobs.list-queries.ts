@@ -364,6 +364,9 @@ function outsideSides(f: JobFilters): OutsideSide[] {
  * by technician, location or customer (counted through their index).
  */
 async function countFromOutside(db: Db, companyId: number, filters: JobFilters, cap: number): Promise<number | undefined> {
+  // A created_at range that ends before it starts holds no job; its two
+  // outsides overlap, and subtracting both would count below zero.
+  if (filters.createdFrom !== undefined && filters.createdTo !== undefined && filters.createdFrom > filters.createdTo) return 0
   const sides = outsideSides(filters)
   if (sides.length === 0 || hasReferenceFilter(filters)) return undefined
   const outside = (...these: OutsideSide[]) => (q: any) => these.reduce((w, side) => w.where(`j.${side.column}`, side.op, side.value), q)
