@@ -243,6 +243,8 @@ for (const dialect of DIALECTS) {
         { createdFrom: at(0) }, { createdFrom: at(740) }, { createdTo: at(742) }, { createdTo: at(2) },
         { createdFrom: at(1), createdTo: at(741) }, { createdFrom: at(300), createdTo: at(400) }, { createdFrom: at(300), createdTo: at(302) },
         { createdFrom: at(1), updatedFrom: at(1) }, { createdFrom: at(2), createdTo: at(741), updatedFrom: at(3) }, { createdTo: at(700), updatedFrom: at(1) },
+        // Few jobs outside one bound and many outside another (at a cap of 50): the other counted inside, the few subtracted.
+        { createdFrom: at(1), updatedFrom: at(500) }, { createdFrom: at(2), createdTo: at(741), updatedFrom: at(600) }, { createdFrom: at(300), updatedFrom: at(1) },
         // Ranges that end before they start match nothing (their two outsides overlap).
         { createdFrom: at(400), createdTo: at(300) }, { createdFrom: at(3), createdTo: at(2), updatedFrom: at(1) },
       ]

@@ -335,6 +335,8 @@ const OUTSIDE_COUNT_CAP = 10_000
 
 /** The jobs a date filter leaves out, on one side of it. */
 interface OutsideSide {
+  /** The filter that leaves them out. */
+  bound: 'createdFrom' | 'createdTo' | 'updatedFrom'
   column: 'created_at' | 'updated_at'
   op: '<' | '>'
   value: number
@@ -342,26 +344,31 @@ interface OutsideSide {
 
 function outsideSides(f: JobFilters): OutsideSide[] {
   const sides: OutsideSide[] = []
-  if (f.createdFrom !== undefined) sides.push({ column: 'created_at', op: '<', value: f.createdFrom })
-  if (f.createdTo !== undefined) sides.push({ column: 'created_at', op: '>', value: f.createdTo })
-  if (f.updatedFrom !== undefined) sides.push({ column: 'updated_at', op: '<', value: f.updatedFrom })
+  if (f.createdFrom !== undefined) sides.push({ bound: 'createdFrom', column: 'created_at', op: '<', value: f.createdFrom })
+  if (f.createdTo !== undefined) sides.push({ bound: 'createdTo', column: 'created_at', op: '>', value: f.createdTo })
+  if (f.updatedFrom !== undefined) sides.push({ bound: 'updatedFrom', column: 'updated_at', op: '<', value: f.updatedFrom })
   return sides
 }
 
 /**
  * The number of jobs matching date filters (and status and priority ones),
- * counted from the jobs the dates leave out, when those are few: the
- * status and priority count (job_counts), less the matching jobs outside
- * each side of each date bound, plus those outside a bound of both dates
- * (counted twice). A sync from an old mark (`updated_after=2020-01-01`,
- * with or without `status=Closed`) matches nearly every job: counting those
- * read a million index entries on every page (20-30 ms on the benchmark's
- * data set; 700 ms with a status, reading each row of the table), where the
- * jobs outside are none. First, through each date's index alone, how many
- * jobs are outside each side, at most `cap`; if every side has fewer, one
- * statement counts, each side through its date's index (its few rows),
- * so all of it is of the same moment. Undefined otherwise, and for filters
- * by technician, location or customer (counted through their index).
+ * counted from the jobs the dates leave out, where those are few: the jobs
+ * matching the other filters (from job_counts when those are status and
+ * priority alone), less the matching jobs outside each date bound with few
+ * outside it, plus those outside a bound of both dates (counted twice). A
+ * sync from an old mark (`updated_after=2020-01-01`, with or without
+ * `status=Closed`) matches nearly every job: counting those read a million
+ * index entries on every page (20-30 ms on the benchmark's data set; 700
+ * ms with a status, reading each row of the table), where the jobs outside
+ * are none. Beside a bound with many jobs on both sides, one with none
+ * outside it (`created_after=2020-01-01&updated_after=2025-11-01`) made
+ * the count read each job's created_at from the table (120 ms); now the
+ * other bound is counted through its index alone. First, through each
+ * date's index alone, how many jobs are outside each bound, at most `cap`;
+ * then one statement counts, each side through its date's index (its few
+ * rows), so all of it is of the same moment. Undefined when no bound has
+ * few outside it, and for filters by technician, location or customer
+ * (counted through their index).
  */
 async function countFromOutside(db: Db, companyId: number, filters: JobFilters, cap: number): Promise<number | undefined> {
   // A created_at range that ends before it starts holds no job; its two
@@ -373,29 +380,37 @@ async function countFromOutside(db: Db, companyId: number, filters: JobFilters, 
   const [sizes] = await db
     .selectNoFrom(() => sides.map((side, i) => cappedCount(db, companyId, outside(side), cap).as(`side${i}`)))
     .execute()
-  if (sides.some((_, i) => Number((sizes as Record<string, unknown>)[`side${i}`]) >= cap)) return undefined
-  // Sides of one date are disjoint; a side of each date overlap.
-  const pairs = sides.flatMap((a, i) => sides.slice(i + 1).filter((b) => b.column !== a.column).map((b) => [a, b]))
-  const statusAndPriority: JobFilters = { statuses: filters.statuses, priority: filters.priority }
+  const few = sides.filter((_, i) => Number((sizes as Record<string, unknown>)[`side${i}`]) < cap)
+  if (few.length === 0) return undefined
+  // What is counted inside: status and priority, and the bounds with many jobs outside them.
+  const inside: JobFilters = { statuses: filters.statuses, priority: filters.priority }
+  for (const side of sides) if (!few.includes(side)) inside[side.bound] = side.value
+  const matching = countsAnswer(inside) ? jobCountsSum(db, companyId, inside) : rowsCount(db, companyId, inside, await chooseWalk(db, companyId, inside))
+  // Sides of one date are disjoint (the range is not inverted, above); a side of each date overlap.
+  const pairs = few.flatMap((a, i) => few.slice(i + 1).filter((b) => b.column !== a.column).map((b) => [a, b]))
   // On SQLite through the first side's date index, not a status index that may hold most of the company.
   const walkOf = (side: OutsideSide): IndexWalk => (!isSqlite(db) ? 'planner' : side.column === 'created_at' ? 'created' : 'updated')
   const matchingOutside = (these: OutsideSide[]) => (eb: any) =>
-    outside(...these)(applyFilters(db, eb.selectFrom('jobs as j').select((c: any) => c.fn.countAll().as('n')).where('j.company_id', '=', companyId), statusAndPriority, walkOf(these[0]!)))
+    outside(...these)(applyFilters(db, eb.selectFrom('jobs as j').select((c: any) => c.fn.countAll().as('n')).where('j.company_id', '=', companyId), inside, walkOf(these[0]!)))
   const [row] = (await db
     .selectNoFrom((eb) => [
-      jobCountsSum(db, companyId, statusAndPriority).as('matching'),
-      ...sides.map((side, i) => matchingOutside([side])(eb).as(`side${i}`)),
+      matching.as('matching'),
+      ...few.map((side, i) => matchingOutside([side])(eb).as(`side${i}`)),
       ...pairs.map((pair, i) => matchingOutside(pair)(eb).as(`both${i}`)),
     ])
     .execute()) as Array<Record<string, unknown>>
   const sum = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => Number(row![`${prefix}${i}`])).reduce((a, b) => a + b, 0)
-  return Number(row!.matching) - sum('side', sides.length) + sum('both', pairs.length)
+  return Number(row!.matching) - sum('side', few.length) + sum('both', pairs.length)
+}
+
+/** How many of a company's jobs match `filters`, counted through `walk` (a query of one row, `n`). */
+function rowsCount(db: Db, companyId: number, filters: JobFilters, walk: IndexWalk) {
+  return applyFilters(db, jobsThrough(db, walk).where('j.company_id', '=', companyId), filters, walk).select((eb) => eb.fn.countAll<number>().as('n'))
 }
 
 async function countRows(db: Db, companyId: number, filters: JobFilters, walk: IndexWalk): Promise<number> {
-  const query = applyFilters(db, jobsThrough(db, walk).where('j.company_id', '=', companyId), filters, walk)
-  const row = await query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow()
-  return Number(row.total)
+  const row = await rowsCount(db, companyId, filters, walk).executeTakeFirstOrThrow()
+  return Number(row.n)
 }
 
 /** A row of a page-keys query. */
