@@ -6,6 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import fc from 'fast-check'
 import { CompiledQuery } from 'kysely'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
@@ -146,8 +147,11 @@ for (const dialect of DIALECTS) {
       }
     }
 
-    // The deep-page tests above take listJobKeys as their reference; here it answers to plain JavaScript.
-    it('page keys equal a JavaScript oracle for every combination of filters, sort and seek', async () => {
+    /**
+     * The company's jobs as they are now, and a JavaScript oracle of any list of them: the job ids of
+     * `limit` rows from `offset` in `sort`'s order (past `after`, a seek).
+     */
+    async function loadOracle() {
       const rows = await t.database.db
         .selectFrom('jobs')
         .select(['job_id', 'job_status', 'job_priority', 'customer_location_id', 'assigned_technician_id', 'created_at', 'updated_at', 'scheduled_start'])
@@ -176,6 +180,12 @@ for (const dialect of DIALECTS) {
         })
         return matching.slice(offset, offset + limit).map((r) => r.job_id)
       }
+      return { rows, oracle }
+    }
+
+    // The deep-page tests above take listJobKeys as their reference; here it answers to plain JavaScript.
+    it('page keys equal a JavaScript oracle for every combination of filters, sort and seek', async () => {
+      const { rows, oracle } = await loadOracle()
       const sorts: JobSort[] = ['-created_at', 'created_at', '-updated_at', 'updated_at', '-scheduled_start', 'scheduled_start']
       const optional: Array<[keyof JobFilters, unknown]> = [
         ['priority', 'High'],
@@ -233,6 +243,40 @@ for (const dialect of DIALECTS) {
       }
       // No seeks in that order: the jobs without a schedule have no value to seek past.
       await assert.rejects(listJobKeys(t.database.db, tenant.companyId, {}, 'scheduled_start', 5, 0, { value: 1_700_000_000, jobId: 1 }), /sort column without nulls/)
+    })
+
+    it('any filters, with date bounds anywhere (inverted, before or past every job), in any order, from any row: totals and pages equal the oracle', async () => {
+      const { rows, oracle } = await loadOracle()
+      const optional = <T>(arbitrary: fc.Arbitrary<T>) => fc.option(arbitrary, { nil: undefined })
+      // Steps of the bulk load run 0-1,039; a little before and past them too.
+      const bound = optional(fc.integer({ min: -20, max: 1_060 }).map(at))
+      const filters = fc
+        .record({
+          statuses: optional(fc.subarray([...JOB_STATUSES], { minLength: 1 })),
+          priority: optional(fc.constantFrom(...JOB_PRIORITIES)),
+          assignedTechnicianId: optional(fc.constant(basics.technicianId)),
+          customerLocationId: optional(fc.constant(basics.locationId)),
+          customerId: optional(fc.constant(basics.customerId)),
+          createdFrom: bound,
+          createdTo: bound,
+          updatedFrom: bound,
+        })
+        .map((f) => Object.fromEntries(Object.entries(f).filter(([, value]) => value !== undefined)) as JobFilters)
+      const sorts: JobSort[] = ['-created_at', 'created_at', '-updated_at', 'updated_at', '-scheduled_start', 'scheduled_start']
+      const page = fc.record({ sort: fc.constantFrom(...sorts), limit: fc.integer({ min: 1, max: 30 }), at: fc.double({ min: 0, max: 1.02, noNaN: true }), seekFrom: optional(fc.nat()) })
+      await fc.assert(
+        fc.asyncProperty(filters, page, fc.constantFrom(50, 1_000_000), async (f, { sort, limit, at: where, seekFrom }, cap) => {
+          const total = oracle(f, sort, rows.length, 0).length
+          assert.equal(await countJobs(t.database.db, tenant.companyId, f, cap), total, `total of ${JSON.stringify(f)} (cap ${cap})`)
+          // A seek past a row's key (not in scheduled_start order, which has none for some jobs).
+          const row = seekFrom !== undefined && !sort.includes('scheduled_start') ? rows[seekFrom % rows.length]! : undefined
+          const after = row && { value: Number(row[sort.replace('-', '') as 'created_at' | 'updated_at']), jobId: row.job_id }
+          const offset = Math.floor(where * total)
+          const keys = await listJobKeys(t.database.db, tenant.companyId, f, sort, limit, offset, after)
+          assert.deepEqual(keys.map((k) => k.jobId), oracle(f, sort, limit, offset, after), `${JSON.stringify(f)} ${sort} ${limit} from ${offset}${after ? ` past ${JSON.stringify(after)}` : ''}`)
+        }),
+        { numRuns: 300 },
+      )
     })
 
     it('totals with date filters are exact whether counted inside or outside the dates, also right after writes', async () => {
