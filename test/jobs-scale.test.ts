@@ -21,6 +21,8 @@ import { JOB_PRIORITIES, JOB_STATUSES } from '../src/modules/jobs/status.ts'
 import type { JobSort } from '../src/modules/jobs/jobs.schemas.ts'
 
 const BULK = 5_200
+/** Every order a list can be asked for. */
+const SORTS: JobSort[] = ['-created_at', 'created_at', '-updated_at', 'updated_at', '-scheduled_start', 'scheduled_start']
 /** The walks that could lead a list: the planner's choice, the sort's index, each filter's. */
 function walksFor(f: JobFilters, sort: JobSort): IndexWalk[] {
   const sortIndex = sort.includes('created_at') ? 'created' : sort.includes('updated_at') ? 'updated' : 'scheduled'
@@ -186,7 +188,6 @@ for (const dialect of DIALECTS) {
     // The deep-page tests above take listJobKeys as their reference; here it answers to plain JavaScript.
     it('page keys equal a JavaScript oracle for every combination of filters, sort and seek', async () => {
       const { rows, oracle } = await loadOracle()
-      const sorts: JobSort[] = ['-created_at', 'created_at', '-updated_at', 'updated_at', '-scheduled_start', 'scheduled_start']
       const optional: Array<[keyof JobFilters, unknown]> = [
         ['priority', 'High'],
         ['createdFrom', 1_700_000_000 + 150 * 60],
@@ -203,7 +204,7 @@ for (const dialect of DIALECTS) {
           optional.forEach(([name, value], i) => {
             if (mask & (1 << i)) filters[name] = value
           })
-          for (const sort of sorts) {
+          for (const sort of SORTS) {
             const f = filters as JobFilters
             const seekable = !sort.includes('scheduled_start')
             // The walk chosen, and where there is a choice, each walk forced: each writes the filters or the order its own way (`+column`), all must agree.
@@ -262,8 +263,7 @@ for (const dialect of DIALECTS) {
           updatedFrom: bound,
         })
         .map((f) => Object.fromEntries(Object.entries(f).filter(([, value]) => value !== undefined)) as JobFilters)
-      const sorts: JobSort[] = ['-created_at', 'created_at', '-updated_at', 'updated_at', '-scheduled_start', 'scheduled_start']
-      const page = fc.record({ sort: fc.constantFrom(...sorts), limit: fc.integer({ min: 1, max: 30 }), at: fc.integer({ min: 0, max: 1_020 }).map((n) => n / 1_000), seekFrom: optional(fc.nat()) })
+      const page = fc.record({ sort: fc.constantFrom(...SORTS), limit: fc.integer({ min: 1, max: 30 }), at: fc.integer({ min: 0, max: 1_020 }).map((n) => n / 1_000), seekFrom: optional(fc.nat()) })
       await fc.assert(
         fc.asyncProperty(filters, page, fc.constantFrom(50, 1_000_000), async (f, { sort, limit, at: where, seekFrom }, cap) => {
           const total = oracle(f, sort, rows.length, 0).length
@@ -296,23 +296,43 @@ for (const dialect of DIALECTS) {
         createdAfter: bound,
         createdBefore: bound,
         updatedAfter: bound,
-        sort: fc.constantFrom<JobSort>('-created_at', 'created_at', '-updated_at', 'updated_at', '-scheduled_start', 'scheduled_start'),
+        sort: fc.constantFrom(...SORTS),
         perPage: fc.integer({ min: 1, max: 100 }),
         // How far into the list the page is (fast-check's doubles gather at their ends).
         where: fc.integer({ min: 0, max: 1_020 }).map((n) => n / 1_000),
       })
       await fc.assert(
-        fc.asyncProperty(request, async (r) => {
+        fc.asyncProperty(request, async (generated) => {
+          const r = generated.long ? { ...generated, statuses: undefined, priority: undefined, technician: false, createdBefore: undefined, updatedAfter: undefined } : generated
           const query = new URLSearchParams({ sort: r.sort, per_page: String(r.perPage) })
           const f: JobFilters = {}
+          // A bound as the query writes it, and the second it stands for (a bare date: its day's first, or last for created_before).
           const written = (b: { step: number; bare: boolean }) => (b.bare ? day(at(b.step)) : new Date(at(b.step) * 1000).toISOString())
-          if (r.long) Object.assign(r, { statuses: undefined, priority: undefined, technician: false, createdBefore: undefined, updatedAfter: undefined })
-          if (r.statuses) query.set('status', r.statuses.join(',')), (f.statuses = r.statuses)
-          if (r.priority) query.set('priority', r.priority), (f.priority = r.priority)
-          if (r.technician) query.set('assigned_technician_id', String(basics.technicianId)), (f.assignedTechnicianId = basics.technicianId)
-          if (r.createdAfter) query.set('created_after', written(r.createdAfter)), (f.createdFrom = r.createdAfter.bare ? startOfDay(at(r.createdAfter.step)) : at(r.createdAfter.step))
-          if (r.createdBefore) query.set('created_before', written(r.createdBefore)), (f.createdTo = r.createdBefore.bare ? endOfDay(at(r.createdBefore.step)) : at(r.createdBefore.step))
-          if (r.updatedAfter) query.set('updated_after', written(r.updatedAfter)), (f.updatedFrom = r.updatedAfter.bare ? startOfDay(at(r.updatedAfter.step)) : at(r.updatedAfter.step))
+          const meant = (b: { step: number; bare: boolean }, dayEnd = false) => (!b.bare ? at(b.step) : dayEnd ? endOfDay(at(b.step)) : startOfDay(at(b.step)))
+          if (r.statuses) {
+            query.set('status', r.statuses.join(','))
+            f.statuses = r.statuses
+          }
+          if (r.priority) {
+            query.set('priority', r.priority)
+            f.priority = r.priority
+          }
+          if (r.technician) {
+            query.set('assigned_technician_id', String(basics.technicianId))
+            f.assignedTechnicianId = basics.technicianId
+          }
+          if (r.createdAfter) {
+            query.set('created_after', written(r.createdAfter))
+            f.createdFrom = meant(r.createdAfter)
+          }
+          if (r.createdBefore) {
+            query.set('created_before', written(r.createdBefore))
+            f.createdTo = meant(r.createdBefore, true)
+          }
+          if (r.updatedAfter) {
+            query.set('updated_after', written(r.updatedAfter))
+            f.updatedFrom = meant(r.updatedAfter)
+          }
           const total = oracle(f, r.sort, rows.length, 0).length
           const page = Math.max(1, Math.ceil((r.where * total) / r.perPage))
           query.set('page', String(page))
