@@ -6,13 +6,14 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import fc from 'fast-check'
 import { sql } from 'kysely'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
 import { countJobs } from '../src/modules/jobs/jobs.list-queries.ts'
 import { changeStatusRecorded } from '../src/modules/jobs/jobs.repository.ts'
 import { readListSeqs, recordJobWrite } from '../src/modules/jobs/jobs.write-record.ts'
-import { JOB_STATUSES } from '../src/modules/jobs/status.ts'
+import { JOB_PRIORITIES, JOB_STATUSES } from '../src/modules/jobs/status.ts'
 
 for (const dialect of DIALECTS) {
   describe(`job counts and sequences in stripes (${dialect})`, () => {
@@ -57,6 +58,51 @@ for (const dialect of DIALECTS) {
       if (dialect === 'sqlite') assert.deepEqual(stripes.map((r) => Number(r.stripe)), [0], 'SQLite writes one at a time: one stripe')
       // 60 writes over 16 stripes at random: all in one stripe has odds of 16^-59.
       else assert.ok(stripes.length > 1, `PostgreSQL spreads writes over stripes (${stripes.length} used)`)
+    })
+
+    it('any mix of creates, PUTs and PATCHes sent at once (refused ones too) leaves every (status, priority) count equal to the rows', async () => {
+      // Writes of one round go out together; each names a job by its index among those created so far.
+      type Write =
+        | { kind: 'create'; priority: string }
+        | { kind: 'put'; job: number; priority: string; title: boolean }
+        | { kind: 'patch'; job: number; status: string }
+      const write: fc.Arbitrary<Write> = fc.oneof(
+        fc.record({ kind: fc.constant('create' as const), priority: fc.constantFrom(...JOB_PRIORITIES) }),
+        fc.record({ kind: fc.constant('put' as const), job: fc.nat(), priority: fc.constantFrom(...JOB_PRIORITIES), title: fc.boolean() }),
+        fc.record({ kind: fc.constant('patch' as const), job: fc.nat(), status: fc.constantFrom(...JOB_STATUSES) }),
+      )
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.array(write, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 4 }), async (rounds) => {
+          // A company of its own for each run, so that a failing run's writes are all in its counterexample.
+          const own = await createTenant(t.database)
+          const { locationId } = await createBasics(t.app, own.apiKey)
+          const jobs: number[] = []
+          const send = (w: Write) => {
+            const id = w.kind !== 'create' && jobs.length ? jobs[w.job % jobs.length] : undefined
+            if (w.kind === 'create' || id === undefined) {
+              const priority = w.kind === 'patch' ? 'Low' : w.priority
+              return call(t.app, 'POST', '/api/v1/jobs', { key: own.apiKey, body: { job_title: 'Mixed', customer_location_id: locationId, job_priority: priority } })
+            }
+            if (w.kind === 'put') return call(t.app, 'PUT', `/api/v1/jobs?id=${id}`, { key: own.apiKey, body: { job_priority: w.priority, ...(w.title && { job_title: 'Mixed again' }) } })
+            return call(t.app, 'PATCH', `/api/v1/jobs?id=${id}`, { key: own.apiKey, body: { job_status: w.status } })
+          }
+          for (const round of rounds) {
+            const answers = await Promise.all(round.map(send))
+            // Refusals (a transition the table forbids, a closed job's PUT) are 4xx; nothing may be a 5xx.
+            for (const r of answers) assert.ok(r.status < 500, JSON.stringify(r.body))
+            for (const r of answers) if (r.status === 201) jobs.push(r.body.data.job_id)
+          }
+          const { rows } = await sql<{ job_status: string; job_priority: string; n: number }>`
+            select job_status, job_priority, count(*) as n from jobs where company_id = ${own.companyId} group by job_status, job_priority`.execute(t.database.db)
+          const counted = new Map(rows.map((r) => [`${r.job_status}|${r.job_priority}`, Number(r.n)]))
+          for (const status of JOB_STATUSES) {
+            for (const priority of JOB_PRIORITIES) {
+              assert.equal(await countJobs(t.database.db, own.companyId, { statuses: [status], priority }), counted.get(`${status}|${priority}`) ?? 0, `${status} ${priority}`)
+            }
+          }
+        }),
+        { numRuns: 30 },
+      )
     })
 
     // On PostgreSQL the status change and its record are one statement: when
