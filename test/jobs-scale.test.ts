@@ -715,6 +715,7 @@ for (const dialect of DIALECTS) {
       }
       await fc.assert(
         fc.asyncProperty(fc.array(listed, { minLength: 1, maxLength: 4 }), fc.array(fc.array(write, { maxLength: 6 }), { minLength: 1, maxLength: 3 }), async (lists, rounds) => {
+          const queryOf = (l: (typeof lists)[number], page: number) => new URLSearchParams({ sort: l.sort, page: String(page), per_page: '50', ...(l.status && { status: l.status }) }).toString()
           // Every list of the run, against the rows as they are now; the same lists again after each round of writes.
           const askAll = async () => {
             const { rows, oracle } = await loadOracle()
@@ -722,7 +723,7 @@ for (const dialect of DIALECTS) {
               const f: JobFilters = l.status ? { statuses: [l.status] } : {}
               const total = oracle(f, l.sort, rows.length, 0).length
               const page = Math.max(1, Math.ceil((l.where * total) / 50))
-              const query = new URLSearchParams({ sort: l.sort, page: String(page), per_page: '50', ...(l.status && { status: l.status }) }).toString()
+              const query = queryOf(l, page)
               const body = await list(query)
               assert.equal(body.pagination.total, total, query)
               assert.deepEqual(body.data.map((j: any) => j.job_id), oracle(f, l.sort, 50, (page - 1) * 50), query)
@@ -731,7 +732,9 @@ for (const dialect of DIALECTS) {
           }
           let rows = await askAll()
           for (const round of rounds) {
-            const answers = await Promise.all(round.map((w) => send(w, rows)))
+            // The lists are asked for while the writes land too (whatever those answers remember must not outlive them).
+            const during = lists.map((l) => call(t.app, 'GET', `/api/v1/jobs?${queryOf(l, 1 + Math.floor(l.where * 60))}`, { key: tenant.apiKey }))
+            const answers = await Promise.all([...round.map((w) => send(w, rows)), ...during])
             for (const r of answers) assert.ok(r.status < 500, JSON.stringify(r.body))
             rows = await askAll()
           }
