@@ -4,9 +4,10 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import fc from 'fast-check'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createAssetVia, createBasics, createExtraKey, createJobVia, createTenant, type Tenant } from './helpers/factories.ts'
-import { TRANSITIONS, JOB_STATUSES, type JobStatus } from '../src/modules/jobs/status.ts'
+import { TRANSITIONS, JOB_PRIORITIES, JOB_STATUSES, RELATIONSHIP_TYPES, type JobStatus } from '../src/modules/jobs/status.ts'
 import { WALK } from './helpers/seed-table.ts'
 import { addTrigger, refuse } from './helpers/triggers.ts'
 
@@ -192,6 +193,57 @@ for (const dialect of DIALECTS) {
         const last = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })
         assert.equal(last.body.data.customer_name, 'Acme Corporation')
         assert.deepEqual(last.body.data.assets.map((a: any) => a.asset_id), [assetB])
+      })
+
+      it('any mix of PUT fields and status changes answers the tag and the fields GET shows right after; a refused write changes neither', async () => {
+        const owner = await call(t.app, 'POST', '/api/v1/customers', { key: key(), body: { customer_name: 'Mixed owner' } })
+        const site = await call(t.app, 'POST', '/api/v1/locations', { key: key(), body: { customer_id: owner.body.data.customer_id, customer_location_name: 'Mixed site' } })
+        const tech = await call(t.app, 'POST', '/api/v1/technicians', { key: key(), body: { technician_name: 'Mixed tech' } })
+        const assets = [await createAssetVia(t.app, key(), `MIX-A-${Date.now()}`), await createAssetVia(t.app, key(), `MIX-B-${Date.now()}`), await createAssetVia(t.app, key(), `MIX-C-${Date.now()}`)]
+        const optional = <T>(arbitrary: fc.Arbitrary<T>) => fc.option(arbitrary, { nil: undefined, freq: 2 })
+        const hour = (h: number) => new Date(Date.UTC(2026, 11, 1, h)).toISOString().replace('.000', '')
+        // Fields of a PUT, any of them (none is a 400); a schedule may end before it starts (a 400 too).
+        const put = fc
+          .record({
+            job_title: optional(fc.constantFrom('Mixed A', 'Mixed B')),
+            job_description: optional(fc.constantFrom('Described', null)),
+            job_priority: optional(fc.constantFrom(...JOB_PRIORITIES)),
+            assigned_technician_id: optional(fc.constantFrom(basics.technicianId, tech.body.data.technician_id as number, null)),
+            customer_location_id: optional(fc.constantFrom(basics.locationId, site.body.data.customer_location_id as number)),
+            scheduled_start: optional(fc.integer({ min: 0, max: 40 }).map(hour)),
+            scheduled_end: optional(fc.integer({ min: 0, max: 40 }).map(hour)),
+            asset_ids: optional(fc.subarray(assets)),
+            asset_relationship_type: optional(fc.constantFrom(...RELATIONSHIP_TYPES)),
+          })
+          .map((body) => Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined)))
+        const write = fc.oneof(put.map((body) => ({ method: 'PUT' as const, body })), fc.constantFrom(...JOB_STATUSES).map((status) => ({ method: 'PATCH' as const, body: { job_status: status } })))
+        await fc.assert(
+          fc.asyncProperty(fc.array(write, { minLength: 1, maxLength: 8 }), fc.boolean(), async (writes, withIfMatch) => {
+            const jobId = await createJobVia(t.app, key(), basics.locationId)
+            let before = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })
+            for (const { method, body } of writes) {
+              const headers = withIfMatch ? { 'if-match': String(before.headers.etag) } : undefined
+              const answer = await call(t.app, method, `/api/v1/jobs?id=${jobId}`, { key: key(), body, ...(headers && { headers }) })
+              const now = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })
+              const what = `${method} ${JSON.stringify(body)} → ${answer.status} ${JSON.stringify(answer.body)}`
+              assert.ok(answer.status === 200 || (answer.status >= 400 && answer.status < 500), what)
+              if (answer.status !== 200) {
+                assert.equal(now.headers.etag, before.headers.etag, `${what}: refused, and the tag moved`)
+                assert.deepEqual(now.body.data, before.body.data, `${what}: refused, and the job changed`)
+                continue
+              }
+              assert.equal(answer.headers.etag, now.headers.etag, `${what}: the answer's tag is not the one GET shows`)
+              assert.notEqual(now.headers.etag, before.headers.etag, `${what}: a write that kept the tag`)
+              const job = now.body.data
+              for (const [field, value] of Object.entries(body)) {
+                if (field === 'asset_ids') assert.deepEqual(job.assets.map((a: any) => a.asset_id).sort(), [...(value as number[])].sort(), what)
+                else if (field !== 'asset_relationship_type') assert.equal(job[field], value, `${what}: ${field}`)
+              }
+              before = now
+            }
+          }),
+          { numRuns: 25 },
+        )
       })
 
       it('a stale If-Match is 412 and changes nothing; a current one succeeds', async () => {
