@@ -557,8 +557,7 @@ async function keysByScheduleParts(
 }
 
 async function countScheduled(db: Db, companyId: number, filters: JobFilters): Promise<number> {
-  const query = applyFilters(db, db.selectFrom('jobs as j').where('j.company_id', '=', companyId), filters).where('j.scheduled_start', 'is not', null)
-  const row = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+  const row = await rowsCount(db, companyId, filters, 'planner').where('j.scheduled_start', 'is not', null).executeTakeFirstOrThrow()
   return Number(row.n)
 }
 
