@@ -12,7 +12,7 @@ import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { call, createBasics, createExtraKey, createJobVia, createTenant, type ApiResponse, type Tenant } from './helpers/factories.ts'
 import { generateKey } from '../src/modules/api-keys/key-format.ts'
-import { revokeKey } from '../src/modules/api-keys/api-keys.service.ts'
+import { listKeys, revokeKey } from '../src/modules/api-keys/api-keys.service.ts'
 
 const PATH = '/api/v1/jobs'
 const ONE_MIB = 1024 * 1024
@@ -163,6 +163,23 @@ for (const dialect of DIALECTS) {
         assertError(await req('GET', PATH, { key: extra.apiKey }), 401, 'unauthorized', 'revoked')
         // Other keys of the company still work.
         assert.equal((await req('GET', PATH, { key: tenant.apiKey })).status, 200)
+      })
+
+      it("a key's use is recorded in last_used_at (fsm key list), written beside the request", async () => {
+        const extra = await createExtraKey(t.database, tenant.companyId, ['jobs:read'])
+        const shown = async () => (await listKeys(t.database.db, tenant.companyId)).find((k) => k.key_id === extra.keyId)!.last_used_at
+        assert.equal(await shown(), null)
+        const from = Math.floor(Date.now() / 1000)
+        assert.equal((await req('GET', PATH, { key: extra.apiKey })).status, 200)
+        const to = Math.ceil(Date.now() / 1000)
+        let lastUsed = await shown()
+        for (let waited = 0; lastUsed === null && waited < 2000; waited += 20) {
+          await new Promise((resolve) => setTimeout(resolve, 20))
+          lastUsed = await shown()
+        }
+        assert.ok(lastUsed !== null, 'last_used_at was not written within 2 s')
+        const at = Date.parse(lastUsed) / 1000
+        assert.ok(at >= from && at <= to, `last_used_at ${lastUsed} is not the time of the request`)
       })
 
       // Production caches keys briefly (FSM_KEY_CACHE_MS), and a key verified

@@ -5,6 +5,7 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
+import { singleWrite } from '../../db/transaction.ts'
 import { getCompany } from '../companies/companies.service.ts'
 import { generateKey } from './key-format.ts'
 import { isScope, SCOPES, type Scope } from './scopes.ts'
@@ -83,6 +84,7 @@ export async function findKeyForAuth(db: Kysely<Database>, keyId: number) {
     .executeTakeFirst()
 }
 
+/** The server's one write to keys, at most once a minute per key; on SQLite it joins the group commit like every other write of the server. */
 export async function touchKey(db: Kysely<Database>, keyId: number, at: number): Promise<void> {
-  await db.updateTable('api_keys').set({ last_used_at: at }).where('key_id', '=', keyId).execute()
+  await singleWrite(db, (trx) => trx.updateTable('api_keys').set({ last_used_at: at }).where('key_id', '=', keyId).execute())
 }
