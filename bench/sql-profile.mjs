@@ -20,6 +20,9 @@ if (output) {
   probe.close()
   /** Per statement (its SQL, shortened): calls and nanoseconds. */
   const stats = new Map()
+  /** Calls that held the event loop 20 ms or more, each with when it began (ms since the process started). */
+  const slow = []
+  const SLOW_NS = 20e6
   for (const method of ['run', 'get', 'all', 'iterate']) {
     const original = Statement[method]
     Statement[method] = function timed(...args) {
@@ -28,6 +31,7 @@ if (output) {
         return original.apply(this, args)
       } finally {
         const ns = Number(process.hrtime.bigint() - start)
+        if (ns >= SLOW_NS && slow.length < 100) slow.push({ atMs: Math.round(performance.now() - ns / 1e6), ns, sql: this.source.slice(0, 120) })
         // The start and end of the SQL tell the statements apart (pages of 50 ids end in "?, ?)").
         const sql = this.source.length > 170 ? `${this.source.slice(0, 70)} … ${this.source.slice(-90)} [${this.source.length} chars]` : this.source
         const entry = stats.get(sql)
@@ -44,7 +48,8 @@ if (output) {
       .sort((a, b) => b[1].ns - a[1].ns)
       .slice(0, 30)
       .map(([sql, s]) => `${(s.ns / 1e6).toFixed(0).padStart(7)} ms ${String(s.calls).padStart(9)} × ${(s.ns / s.calls / 1e3).toFixed(1).padStart(7)} µs  ${sql}`)
-    writeFileSync(output, [`SQLite statements in fsm serve (pid ${process.pid}): ${(total / 1e6).toFixed(0)} ms in all`, '     time     calls      each  statement', ...lines].join('\n') + '\n')
+    const slowLines = slow.length === 0 ? [] : ['', `Single calls of ${SLOW_NS / 1e6} ms or more (the event loop waited for each), at ms since the server started:`, ...slow.map((c) => `${String(c.atMs).padStart(9)} ms: ${(c.ns / 1e6).toFixed(1).padStart(7)} ms  ${c.sql}`)]
+    writeFileSync(output, [`SQLite statements in fsm serve (pid ${process.pid}): ${(total / 1e6).toFixed(0)} ms in all`, '     time     calls      each  statement', ...lines, ...slowLines].join('\n') + '\n')
   }
   setInterval(write, 2000).unref()
   process.on('exit', write)
