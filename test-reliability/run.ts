@@ -65,7 +65,7 @@ const PROMISES: Array<{ id: string; promise: string; how: string }> = [
   {
     id: '5-faults',
     promise: 'Under faults the API answers 2xx or 503 — never 500 or silence — and recovers by itself; SIGTERM loses nothing',
-    how: 'A second connection holds SQLite\'s write lock (`BEGIN IMMEDIATE`) for 2 s and 11 s (busy_timeout 5 s); a long write load with readers while the `-wal` size is sampled; PostgreSQL through a TCP proxy that refuses connections, then drops every byte (a partition), then comes back — same process, `/readyz` following; SIGTERM at a random moment under load on SQLite and PostgreSQL: exit 0, every request sent before the signal answered 2xx or 503, every 2xx write stored.',
+    how: 'A second connection holds SQLite\'s write lock (`BEGIN IMMEDIATE`) for 2 s and 11 s (busy_timeout 5 s), with reads sent meanwhile answered within 1 s; a long write load with readers while the `-wal` size is sampled; PostgreSQL through a TCP proxy that refuses connections, then drops every byte (a partition), then comes back — same process, `/readyz` following; SIGTERM at a random moment under load on SQLite and PostgreSQL: exit 0, every request sent before the signal answered 2xx or 503, every 2xx write stored.',
   },
 ]
 
@@ -158,10 +158,10 @@ ${rows.join('\n')}
   uploading can then see a TCP reset instead of the 413; the fuzz figures count
   these (\`oversized uploads reset before 413\`). Nothing is stored either way.
   Behind nginx (docs/deployment.md) its lingering close avoids this.
-- **A SQLite write waiting for a lock blocks the process**: better-sqlite3 is
-  synchronous, so while one write waits (up to the 5 s busy_timeout) for a lock
-  held by another process (the CLI, a backup), every request of that process
-  waits too (promise 5's \`slowest ms\`). Answers stay 2xx or 503.
+- **A SQLite write waits at most 5 s for a lock another process holds** (the
+  CLI, a backup): it waits off the event loop, so reads go on meanwhile
+  (promise 5's \`slowest read ms\`), then it is answered 503. A read that meets
+  a lock (rare in WAL mode) still waits inside SQLite, holding the process.
 
 ## Not covered
 

@@ -24,9 +24,8 @@ const DRIVER = createRequire(import.meta.url).resolve('better-sqlite3')
 
 /**
  * Another process takes SQLite's write lock on `file` and holds it for
- * `ms`; resolves once it holds it, with a promise of its exit. (Held from
- * this process, the lock could not be let go: SQLite waits for a lock
- * synchronously, so the event loop would be stuck until busy_timeout.)
+ * `ms`, as the CLI or a backup would; resolves once it holds it, with a
+ * promise of its exit.
  */
 async function holdWriteLock(file: string, ms: number): Promise<{ exited: Promise<number | null> }> {
   const source = `
@@ -112,6 +111,47 @@ describe('write stalls (sqlite)', () => {
       assert.equal(stall!.phase, 'write lock')
       assert.equal(stall!.writes, 1)
       assert.ok(stall!.waitedMs >= 300 && stall!.waitedMs <= waited, `${stall!.waitedMs} ms heard, ${waited} ms waited`)
+    } finally {
+      await db.close()
+    }
+  })
+
+  it('while writes wait for the write lock another process holds, the event loop runs: timers fire and reads are answered', async () => {
+    const db = await database('waiting')
+    try {
+      await insertNote(db, 'before the lock')
+      const holder = await holdWriteLock(db.file, 600)
+      let written = false
+      const write = insertNote(db, 'after the lock').then(() => (written = true))
+      const started = performance.now()
+      // SQLite's own wait (busy_timeout) sleeps inside the statement: this timer and read would come after the write.
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      const timerLate = performance.now() - started - 20
+      const rows = await sql<{ n: number }>`select count(*) as n from notes`.execute(db.db)
+      assert.equal(written, false, 'the lock was held for 600 ms: the write should still be waiting')
+      assert.ok(timerLate < 200, `a 20 ms timer fired ${Math.round(timerLate)} ms late`)
+      assert.equal(Number(rows.rows[0]!.n), 1, 'the read sees what was committed before the lock')
+      await write
+      assert.equal(await holder.exited, 0)
+      assert.ok(performance.now() - started >= 300, 'the write waited for the lock')
+    } finally {
+      await db.close()
+    }
+  })
+
+  it('a write waits for the write lock as long as busy_timeout, then fails as busy (503) and leaves nothing', async () => {
+    const db = await database('too-long')
+    try {
+      // Read by the group committer when it is made, at the first write.
+      await sql`pragma busy_timeout = 300`.execute(db.db)
+      const holder = await holdWriteLock(db.file, 1500)
+      const started = performance.now()
+      await assert.rejects(insertNote(db, 'never'), (error: { code?: string }) => error.code === 'SQLITE_BUSY')
+      const waited = performance.now() - started
+      assert.ok(waited >= 250 && waited < 1400, `gave up after ${Math.round(waited)} ms`)
+      assert.equal(await holder.exited, 0)
+      const rows = await sql<{ n: number }>`select count(*) as n from notes where text = 'never'`.execute(db.db)
+      assert.equal(Number(rows.rows[0]!.n), 0)
     } finally {
       await db.close()
     }
