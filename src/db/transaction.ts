@@ -115,6 +115,8 @@ interface QueuedWrite {
   work: (trx: Db) => Promise<unknown>
   resolve(value: unknown): void
   reject(error: unknown): void
+  /** performance.now() when it was queued: it waits for the write lock at most busy_timeout from then. */
+  queuedAt: number
 }
 
 const committers = new WeakMap<Db, GroupCommitter>()
@@ -163,7 +165,7 @@ class GroupCommitter {
 
   run<T>(work: (trx: Db) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ work, resolve: resolve as (value: unknown) => void, reject })
+      this.#queue.push({ work, resolve: resolve as (value: unknown) => void, reject, queuedAt: performance.now() })
       if (!this.#draining) void this.#drain()
     })
   }
@@ -220,15 +222,21 @@ class GroupCommitter {
 
   /**
    * One transaction: queued writes in savepoints, then one COMMIT. False
-   * when the write lock is held elsewhere and `since` (the first try) was
-   * less than busy_timeout ago: nothing was done, try again.
+   * when the write lock is held elsewhere and writes are still queued:
+   * nothing was done, try again. The writes queued busy_timeout ago or
+   * longer fail busy (503) meanwhile, each after its own wait.
    */
   async #group(connection: Db, since: number): Promise<boolean> {
     registerSqliteTransaction(this.#db, connection)
     try {
       if (!this.#tryBegin()) {
-        if (performance.now() - since < this.#busyTimeoutMs) return false
-        throw Object.assign(new Error('database is locked (another process has held the write lock too long)'), { code: 'SQLITE_BUSY' })
+        // The queue is in the order writes came: those that have waited long enough are its head.
+        const now = performance.now()
+        let expired = 0
+        while (expired < this.#queue.length && now - this.#queue[expired]!.queuedAt >= this.#busyTimeoutMs) expired++
+        const error = Object.assign(new Error('database is locked (another process has held the write lock too long)'), { code: 'SQLITE_BUSY' })
+        for (const write of this.#queue.splice(0, expired)) write.reject(error)
+        return this.#queue.length === 0
       }
       this.#timed('write lock', since, this.#queue.length)
     } catch (error) {
