@@ -234,8 +234,10 @@ class GroupCommitter {
         const now = performance.now()
         let expired = 0
         while (expired < this.#queue.length && now - this.#queue[expired]!.queuedAt >= this.#busyTimeoutMs) expired++
-        const error = Object.assign(new Error('database is locked (another process has held the write lock too long)'), { code: 'SQLITE_BUSY' })
-        for (const write of this.#queue.splice(0, expired)) write.reject(error)
+        if (expired > 0) {
+          const error = Object.assign(new Error('database is locked (another process has held the write lock too long)'), { code: 'SQLITE_BUSY' })
+          for (const write of this.#queue.splice(0, expired)) write.reject(error)
+        }
         return this.#queue.length === 0
       }
       this.#timed('write lock', since, this.#queue.length)
