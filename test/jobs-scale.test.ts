@@ -10,7 +10,7 @@ import fc from 'fast-check'
 import { CompiledQuery } from 'kysely'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
-import { chooseWalk, countJobs, jobKeysQuery, listJobKeys, type IndexWalk, type JobFilters, type ListKey } from '../src/modules/jobs/jobs.list-queries.ts'
+import { chooseWalk, countJobs, estimateWalk, jobKeysQuery, listJobKeys, type IndexWalk, type JobFilters, type ListKey } from '../src/modules/jobs/jobs.list-queries.ts'
 import { findJobViews, insertJob } from '../src/modules/jobs/jobs.repository.ts'
 import { readListSeqs, recordJobWrite, touchJobLists } from '../src/modules/jobs/jobs.write-record.ts'
 import { PagePositions } from '../src/modules/jobs/jobs.pages.ts'
@@ -402,8 +402,10 @@ for (const dialect of DIALECTS) {
         const fiveStatuses = { statuses: ['Pending', 'Assigned', 'In Progress', 'On Hold', 'Completed'], updatedFrom: at(0) }
         assert.equal(await walkFor(fiveStatuses), 'updated')
         assert.equal(await walkFor(fiveStatuses, 'updated_at'), 'updated')
-        // …but not in another order, which reads the sort column of each from the table.
-        assert.equal(await walkFor(fiveStatuses, 'scheduled_start'), 'status')
+        // It holds scheduled_start too (migration 0008): in that order as well…
+        assert.equal(await walkFor(fiveStatuses, 'scheduled_start'), 'updated')
+        // …but not in created_at order, which reads each job's created_at from the table.
+        assert.equal(await walkFor(fiveStatuses, '-created_at'), 'status')
 
         // And SQLite walks the index each names, whatever its statistics say.
         const planOf = async (walk: IndexWalk, filters: JobFilters = { ...technician, statuses: ['Pending'], updatedFrom: at(10) }, sort: JobSort = 'updated_at') => {
@@ -420,6 +422,36 @@ for (const dialect of DIALECTS) {
         assert.match(await planOf('updated', held), /USING COVERING INDEX jobs_company_updated/)
         assert.match(await planOf('status', held), /USING INDEX jobs_company_status/)
         assert.match(await planOf('status', held, '-created_at'), /USING INDEX jobs_company_status/)
+      })
+    }
+
+    if (dialect === 'sqlite') {
+      it('in scheduled_start order a filter-led page is tried in that order first, within its budget, and equals the oracle however the try ends', async () => {
+        const { rows, oracle } = await loadOracle()
+        const db = t.database.db
+        // Jobs updated since step 800 (the last ~1,200 of the bulk load) are the last in
+        // scheduled_start order and the first in its reverse: the updated_at index, which holds
+        // their schedules, leads, after a try in the order.
+        const recent: JobFilters = { updatedFrom: at(800) }
+        assert.deepEqual(await estimateWalk(db, tenant.companyId, recent, { sort: 'scheduled_start', rows: 50 }), { walk: 'updated', dateFirst: 500 })
+        const scheduled = rows.filter((r) => r.scheduled_start !== null).length
+        const budgets = [
+          1, // the page is never full within it: the updated_at walk answers
+          500, // within the jobs with a schedule
+          scheduled + 10, // the row at the budget has no schedule: no try
+          rows.length + 10, // past the company's last job: the whole order is within it
+        ]
+        for (const f of [recent, { ...recent, statuses: ['Pending', 'Closed'] }, { priority: 'High', updatedFrom: at(100) }] as JobFilters[]) {
+          const total = oracle(f, 'scheduled_start', rows.length, 0).length
+          for (const sort of ['scheduled_start', '-scheduled_start'] as JobSort[]) {
+            for (const dateFirst of budgets) {
+              for (const offset of [0, 37, total - 20, total + 5]) {
+                const keys = await listJobKeys(db, tenant.companyId, f, sort, 30, Math.max(0, offset), undefined, { walk: 'updated', dateFirst })
+                assert.deepEqual(keys.map((k) => k.jobId), oracle(f, sort, 30, Math.max(0, offset)), `${JSON.stringify(f)} ${sort} budget ${dateFirst} from ${offset}`)
+              }
+            }
+          }
+        }
       })
     }
 

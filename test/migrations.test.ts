@@ -3,7 +3,8 @@
  * counts and list sequences in stripes) carries the counts and sequences
  * over as stripe 0 instead of recounting the jobs, and its down migration
  * sums the stripes back. 0007 rebuilds the jobs' updated_at index with
- * each job's status and priority in it, and its down migration without.
+ * each job's status and priority in it, 0008 with its scheduled_start too,
+ * and their down migrations without.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -68,19 +69,30 @@ for (const dialect of DIALECTS) {
       })
     })
 
+    /** The columns of the jobs' updated_at index, in order. */
+    const updatedIndexColumns = async (db: Kysely<any>) =>
+      dialect === 'sqlite'
+        ? (await rows(db, sql`select name from pragma_index_info('jobs_company_updated') order by seqno`)).map((r) => r.name)
+        : (await rows(db, sql`select a.attname as name from pg_index i join pg_class c on c.oid = i.indexrelid join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey::int2[])
+                              where c.relname = 'jobs_company_updated' and c.relnamespace = current_schema()::regnamespace order by array_position(i.indkey::int2[], a.attnum)`)).map((r) => r.name)
+
     it('0007 puts status and priority into the updated_at index, and its down migration takes them out', async () => {
       await migrating(dialect, async (db, to, down) => {
-        const columns = async () =>
-          dialect === 'sqlite'
-            ? (await rows(db, sql`select name from pragma_index_info('jobs_company_updated') order by seqno`)).map((r) => r.name)
-            : (await rows(db, sql`select a.attname as name from pg_index i join pg_class c on c.oid = i.indexrelid join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey::int2[])
-                                  where c.relname = 'jobs_company_updated' and c.relnamespace = current_schema()::regnamespace order by array_position(i.indkey::int2[], a.attnum)`)).map((r) => r.name)
         await to('20261129-0006-striped-counts')
-        assert.deepEqual(await columns(), ['company_id', 'updated_at', 'job_id'])
+        assert.deepEqual(await updatedIndexColumns(db), ['company_id', 'updated_at', 'job_id'])
         await to('20261130-0007-updated-index-status')
-        assert.deepEqual(await columns(), ['company_id', 'updated_at', 'job_id', 'job_status', 'job_priority'])
+        assert.deepEqual(await updatedIndexColumns(db), ['company_id', 'updated_at', 'job_id', 'job_status', 'job_priority'])
         await down()
-        assert.deepEqual(await columns(), ['company_id', 'updated_at', 'job_id'])
+        assert.deepEqual(await updatedIndexColumns(db), ['company_id', 'updated_at', 'job_id'])
+      })
+    })
+
+    it('0008 puts scheduled_start into the updated_at index, and its down migration takes it out', async () => {
+      await migrating(dialect, async (db, to, down) => {
+        await to('20261130-0008-updated-index-schedule')
+        assert.deepEqual(await updatedIndexColumns(db), ['company_id', 'updated_at', 'job_id', 'job_status', 'job_priority', 'scheduled_start'])
+        await down()
+        assert.deepEqual(await updatedIndexColumns(db), ['company_id', 'updated_at', 'job_id', 'job_status', 'job_priority'])
       })
     })
   })

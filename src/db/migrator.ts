@@ -7,6 +7,7 @@ import * as namesSeq from './migrations/20261129-0004-names-seq.ts'
 import * as installation from './migrations/20261129-0005-installation.ts'
 import * as stripedCounts from './migrations/20261129-0006-striped-counts.ts'
 import * as updatedIndexStatus from './migrations/20261130-0007-updated-index-status.ts'
+import * as updatedIndexSchedule from './migrations/20261130-0008-updated-index-schedule.ts'
 
 /**
  * Migrations are listed here rather than read from the folder, so they work
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '20261129-0005-installation': installation,
   '20261129-0006-striped-counts': stripedCounts,
   '20261130-0007-updated-index-status': updatedIndexStatus,
+  '20261130-0008-updated-index-schedule': updatedIndexSchedule,
 }
 
 class StaticMigrationProvider implements MigrationProvider {
