@@ -422,6 +422,10 @@ for (const dialect of DIALECTS) {
         assert.match(await planOf('updated', held), /USING COVERING INDEX jobs_company_updated/)
         assert.match(await planOf('status', held), /USING INDEX jobs_company_status/)
         assert.match(await planOf('status', held, '-created_at'), /USING INDEX jobs_company_status/)
+        // In scheduled_start order it is read alone too; newest first for the latest schedules first, in
+        // a subquery SQLite keeps apart (a co-routine) so that its order holds.
+        assert.match(await planOf('updated', held, 'scheduled_start'), /USING COVERING INDEX jobs_company_updated/)
+        assert.match(await planOf('updated', held, '-scheduled_start'), /CO-ROUTINE[^]*USING COVERING INDEX jobs_company_updated/)
       })
     }
 

@@ -518,6 +518,24 @@ export function jobKeysQuery(db: Db, companyId: number, filters: JobFilters, sor
   if (scheduled !== undefined) query = query.where(sortColumn, scheduled ? 'is not' : 'is', null)
   const nullsLastByTerm = name === 'scheduled_start' && !isSqlite(db) && scheduled === undefined
   if (nullsLastByTerm) query = query.orderBy(sql`(j.scheduled_start is null)`, 'asc')
+  if (walk === 'updated' && name === 'scheduled_start' && direction === 'desc' && isSqlite(db)) {
+    // Sorted from the updated_at index (migration 0008), which SQLite reads
+    // oldest first: the jobs with the latest schedules, the recently
+    // updated ones, came last, and each displaced one the sort had kept
+    // (page 100 of `priority=Urgent&updated_after=2020-01-01`, 80,000 jobs:
+    // this statement took 96 ms; of `status=Closed`, 865,000: 328 ms).
+    // Read newest first (a subquery in that order, which LIMIT -1 keeps
+    // SQLite from merging into this query), most are never kept: 61 and
+    // 119-160 ms.
+    const newestFirst = query.select(['j.scheduled_start as value', 'j.job_id']).orderBy('j.updated_at', 'desc').limit(sql.lit(-1))
+    return db
+      .selectFrom(newestFirst.as('j'))
+      .select(['j.value', 'j.job_id'])
+      .orderBy('j.value', (order) => order.desc().nullsLast())
+      .orderBy('j.job_id', 'desc')
+      .limit(limit)
+      .offset(offset)
+  }
   return query
     .select([`j.${name} as value`, 'j.job_id'])
     .orderBy(sortColumn, (order) => (name === 'scheduled_start' && isSqlite(db) ? order[direction]().nullsLast() : order[direction]()))
