@@ -206,7 +206,8 @@ export interface WalkEstimate {
  * (open jobs are the recently updated ones: the first Assigned job by
  * updated_at, oldest first, is among the last, 700 ms away). So the choice
  * goes by what each reads for certain, and the order is tried first, for
- * at most half the rows the chosen index would read. One statement counts
+ * at most half the rows the chosen index would read (scheduled_start order
+ * on SQLite only: PostgreSQL reads it in two parts). One statement counts
  * what each filter's index would read, through the index alone, each at
  * most ESTIMATE_CAP (status, priority: exactly, from job_counts).
  */
