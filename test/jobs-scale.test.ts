@@ -430,7 +430,7 @@ for (const dialect of DIALECTS) {
     }
 
     if (dialect === 'sqlite') {
-      it('in scheduled_start order a filter-led page is tried in that order first, within its budget, and equals the oracle however the try ends', async () => {
+      it('in scheduled_start order a filter-led page is tried in that order first, within its budget, and equals the oracle however the try ends and however created_at bounds are checked', async () => {
         const { rows, oracle } = await loadOracle()
         const db = t.database.db
         // Jobs updated since step 800 (the last ~1,200 of the bulk load) are the last in
@@ -445,12 +445,26 @@ for (const dialect of DIALECTS) {
           scheduled + 10, // the row at the budget has no schedule: no try
           rows.length + 10, // past the company's last job: the whole order is within it
         ]
-        for (const f of [recent, { ...recent, statuses: ['Pending', 'Closed'] }, { priority: 'High', updatedFrom: at(100) }] as JobFilters[]) {
+        // A created_at bound that leaves out few jobs (the 35 created before step 5) is checked by their
+        // ids, which that index holds too.
+        const sinceStep5: JobFilters = { ...recent, createdFrom: at(5) }
+        assert.deepEqual(await estimateWalk(db, tenant.companyId, sinceStep5, { sort: 'scheduled_start', rows: 50 }), { walk: 'updated', dateFirst: 500, createdByExclusion: true })
+        const filterSets: JobFilters[] = [
+          recent,
+          { ...recent, statuses: ['Pending', 'Closed'] },
+          { priority: 'High', updatedFrom: at(100) },
+          sinceStep5,
+          { ...recent, priority: 'Low', createdFrom: at(700), createdTo: at(900) },
+          { ...recent, createdFrom: at(900), createdTo: at(700) }, // inverted: nothing
+        ]
+        for (const f of filterSets) {
           const total = oracle(f, 'scheduled_start', rows.length, 0).length
+          const byExclusion = f.createdFrom !== undefined || f.createdTo !== undefined
           for (const sort of ['scheduled_start', '-scheduled_start'] as JobSort[]) {
             for (const dateFirst of budgets) {
               for (const offset of [0, 37, total - 20, total + 5]) {
-                const keys = await listJobKeys(db, tenant.companyId, f, sort, 30, Math.max(0, offset), undefined, { walk: 'updated', dateFirst })
+                const estimate = { walk: 'updated' as const, dateFirst, ...(byExclusion && { createdByExclusion: true }) }
+                const keys = await listJobKeys(db, tenant.companyId, f, sort, 30, Math.max(0, offset), undefined, estimate)
                 assert.deepEqual(keys.map((k) => k.jobId), oracle(f, sort, 30, Math.max(0, offset)), `${JSON.stringify(f)} ${sort} budget ${dateFirst} from ${offset}`)
               }
             }
