@@ -375,6 +375,46 @@ for (const dialect of DIALECTS) {
         assertInvalid(await post(valid({ assigned_technician_id: tech.body.data.technician_id })), ['assigned_technician_id'])
       })
 
+      // On PostgreSQL a create without asset links checks its references in
+      // the statement that inserts it (issue 6); a refusal then goes through
+      // the checks again to say which. Either way: nothing written.
+      it('a create refused for its references writes nothing, with an Idempotency-Key or without; fixed, it is created and recorded once', async () => {
+        const tech = await call(t.app, 'POST', '/api/v1/technicians', { key, body: { technician_name: 'Gone Tech', technician_status: 'Inactive' } })
+        assert.equal(tech.status, 201, JSON.stringify(tech.body))
+        const writeSeq = async () =>
+          Number((await t.database.db.selectFrom('job_write_seqs').select((eb) => eb.fn.sum<number>('write_seq').as('n')).executeTakeFirstOrThrow()).n)
+        const state = async () => ({ jobs: await countJobs(), total: (await list('')).body.pagination.total, writeSeq: await writeSeq() })
+        const before = await state()
+        const refused: Array<[Record<string, unknown>, string[]]> = [
+          [valid({ customer_location_id: otherLocationId }), ['customer_location_id']],
+          [valid({ assigned_technician_id: otherTechnicianId }), ['assigned_technician_id']],
+          [valid({ assigned_technician_id: tech.body.data.technician_id }), ['assigned_technician_id']],
+          [valid({ customer_location_id: 99_999_999, assigned_technician_id: tech.body.data.technician_id }), ['customer_location_id', 'assigned_technician_id']],
+        ]
+        for (const [i, [body, fields]] of refused.entries()) {
+          assertInvalid(await post(body), fields)
+          assertInvalid(await call(t.app, 'POST', PATH, { key, body, headers: { 'idempotency-key': `refused-${i}` } }), fields)
+        }
+        assert.deepEqual(await state(), before)
+
+        const body = valid({ assigned_technician_id: technicianId, job_priority: 'Urgent' })
+        const first = await call(t.app, 'POST', PATH, { key, body, headers: { 'idempotency-key': 'fixed-1' } })
+        assert.equal(first.status, 201, JSON.stringify(first.body))
+        const replay = await call(t.app, 'POST', PATH, { key, body, headers: { 'idempotency-key': 'fixed-1' } })
+        assert.deepEqual(replay.body.data, first.body.data)
+        const plain = await post(body)
+        assert.equal(plain.status, 201, JSON.stringify(plain.body))
+        assert.deepEqual(await state(), { jobs: before.jobs + 2, total: before.total + 2, writeSeq: before.writeSeq + 2 })
+        assert.equal((await list('?priority=Urgent&status=Pending')).body.data[0].job_id, plain.body.data.job_id)
+        for (const id of [first.body.data.job_id, plain.body.data.job_id]) {
+          const history = await call(t.app, 'GET', `${PATH}/history?id=${id}`, { key })
+          assert.deepEqual(
+            history.body.data.map((h: any) => [h.from_status, h.to_status, typeof h.changed_by?.key_id]),
+            [[null, 'Pending', 'number']],
+          )
+        }
+      })
+
       it("another company's asset ids are skipped silently, not an error (seed: Asset validation)", async () => {
         const otherAsset = await createAssetVia(t.app, otherKey, 'FOREIGN-1')
         const res = await post(valid({ asset_ids: [otherAsset, 123_456_789] }))

@@ -57,12 +57,17 @@ export async function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>, be
   }
   const sqlite = sqliteConnectionOf(db)
   if (sqlite) return groupCommitterOf(db, sqlite).run(work)
-  for (let attempt = 1; ; attempt++) {
+  return retried(() => db.transaction().execute(work))
+}
+
+/** PostgreSQL: `attempt` again after a serialization failure or deadlock (it was rolled back whole). */
+async function retried<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
     try {
-      return await db.transaction().execute(work)
+      return await attempt()
     } catch (error) {
-      if (attempt >= MAX_ATTEMPTS || !isRetryableTransactionError(error)) throw error
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt))
+      if (tries >= MAX_ATTEMPTS || !isRetryableTransactionError(error)) throw error
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * tries))
     }
   }
 }
@@ -71,11 +76,12 @@ export async function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>, be
  * A write of one statement, atomic by itself. On SQLite it joins the group
  * commit all the same: a COMMIT of its own costs more than the statement
  * (an idempotency claim: docs/performance.md). On PostgreSQL it runs alone,
- * without the BEGIN and COMMIT round trips a transaction would add.
+ * without the BEGIN and COMMIT round trips a transaction would add, and
+ * again if it was rolled back by a deadlock, as a transaction would be.
  */
 export function singleWrite<T>(db: Db, write: (trx: Db) => Promise<T>): Promise<T> {
   const sqlite = sqliteConnectionOf(db)
-  return sqlite ? groupCommitterOf(db, sqlite).run(write) : write(db)
+  return sqlite ? groupCommitterOf(db, sqlite).run(write) : retried(() => write(db))
 }
 
 /** Where a group of SQLite writes waited (see `watchWriteStalls`). */

@@ -11,7 +11,7 @@ import type { Database, JobRow, NewJob } from '../../db/types.ts'
 import { isSqlite } from '../../db/dialect.ts'
 import { byShape, prepared, preparedWrite } from '../../db/prepared.ts'
 import { LOCKED_STATUSES, type JobStatus } from './status.ts'
-import { cellsInLockOrder, recordJobWrite, stripeFor, withRecordOnPostgres, type CountMove } from './jobs.write-record.ts'
+import { cellsInLockOrder, recordJobWrite, stripeFor, withRecordOnPostgres, WRITTEN_JOB_ID, type CountMove } from './jobs.write-record.ts'
 
 type Db = Kysely<Database>
 
@@ -162,6 +162,71 @@ const insertJobRow = prepared((db, ...values: unknown[]) =>
 export async function insertJob(db: Db, job: Required<Omit<NewJob, 'job_id' | 'row_version'>>): Promise<number> {
   const [row] = await insertJobRow(db, ...NEW_JOB_COLUMNS.map((column) => job[column]))
   return row!.job_id
+}
+
+/** What a new job's parameters are cast to in insertJobRecordedOnPostgres (a SELECT list has no column to infer them from). */
+const NEW_JOB_TYPES = {
+  company_id: 'bigint', job_title: 'text', job_description: 'text', job_status: 'text', job_priority: 'text', assigned_technician_id: 'bigint',
+  customer_location_id: 'bigint', scheduled_start: 'bigint', scheduled_end: 'bigint', actual_start: 'bigint', actual_end: 'bigint',
+  created_at: 'bigint', updated_at: 'bigint',
+} as const satisfies Record<(typeof NEW_JOB_COLUMNS)[number], 'bigint' | 'text'>
+
+/**
+ * A create on PostgreSQL as one statement (issue 6): the job is inserted only
+ * if its location is the company's and its technician, if it has one, is
+ * the company's and Active (the service's reference rules), and is recorded
+ * (history line, write sequence, count) by CTEs on the insert's RETURNING
+ * row. A statement is atomic by itself, so outside an idempotent request it
+ * needs no BEGIN and COMMIT: one round trip where a create took five or six,
+ * each of which costs both processes system calls and a wake-up.
+ */
+const insertJobRecordedOnPostgres = prepared((db, stripe: number, keyId: number | null, ...values: unknown[]) => {
+  const job = Object.fromEntries(NEW_JOB_COLUMNS.map((column, i) => [column, values[i]])) as Required<Omit<NewJob, 'job_id' | 'row_version'>>
+  return withRecordOnPostgres(
+    db.with('written', (w) =>
+      w
+        .insertInto('jobs')
+        .columns([...NEW_JOB_COLUMNS])
+        .expression(
+          w
+            .selectNoFrom((s) => NEW_JOB_COLUMNS.map((column) => s.cast(s.val(job[column]), NEW_JOB_TYPES[column]).as(column)))
+            .where((s) =>
+              s.and([
+                s.exists(
+                  s.selectFrom('customer_locations').select(sql<number>`1`.as('one')).where('company_id', '=', job.company_id).where('customer_location_id', '=', job.customer_location_id),
+                ),
+                s.or([
+                  s(s.cast(s.val(job.assigned_technician_id), 'bigint'), 'is', null),
+                  s.exists(
+                    s
+                      .selectFrom('technicians')
+                      .select(sql<number>`1`.as('one'))
+                      .where('company_id', '=', job.company_id)
+                      .where('technician_id', '=', job.assigned_technician_id)
+                      .where('technician_status', '=', 'Active'),
+                  ),
+                ]),
+              ]),
+            ),
+        )
+        .returning('job_id'),
+    ),
+    job.company_id,
+    stripe,
+    [WRITTEN_JOB_ID, null, job.job_status, job.created_at, keyId],
+    [job.job_status, job.job_priority, 1],
+  )
+    .selectFrom('written')
+    .select('job_id')
+})
+
+/**
+ * insertJobRecordedOnPostgres: the new job's id, or undefined when a
+ * reference rule failed (nothing was written; the service's checks say which).
+ */
+export async function insertJobRecorded(db: Db, job: Required<Omit<NewJob, 'job_id' | 'row_version'>>, keyId: number | null): Promise<number | undefined> {
+  const [row] = await insertJobRecordedOnPostgres(db, stripeFor(db), keyId, ...NEW_JOB_COLUMNS.map((column) => job[column]))
+  return row?.job_id
 }
 
 /**

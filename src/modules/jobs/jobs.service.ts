@@ -4,8 +4,9 @@
  */
 import type { Kysely } from 'kysely'
 import type { Database, LocationRow, TechnicianRow } from '../../db/types.ts'
+import { isSqlite } from '../../db/dialect.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
-import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
+import { inTransaction, singleWrite, type BeforeCommit } from '../../db/transaction.ts'
 import { assertIfMatch, serializedWithTag, type Tagged } from '../../http/conditional.ts'
 import { ApiError, notFound, validationError, type FieldError } from '../../http/errors.ts'
 import { parseDateBound } from '../../http/formats.ts'
@@ -193,39 +194,79 @@ export async function createJob(db: Db, actor: Actor, input: CreateJobInput, bef
   const start = toSeconds(input.scheduled_start)
   const end = toSeconds(input.scheduled_end)
   const details: FieldError[] = jobRequestRules(input)
+  const newJob = (now: number) => ({
+    company_id: actor.companyId,
+    job_title: input.job_title,
+    job_description: input.job_description ?? null,
+    job_status: 'Pending',
+    job_priority: input.job_priority ?? 'Medium',
+    assigned_technician_id: input.assigned_technician_id ?? null,
+    customer_location_id: input.customer_location_id,
+    scheduled_start: start ?? null,
+    scheduled_end: end ?? null,
+    actual_start: null,
+    actual_end: null,
+    created_at: now,
+    updated_at: now,
+  })
+  const created = (jobId: number, now: number): JobCreated => ({ job_id: jobId, job_title: input.job_title, job_status: 'Pending', created_at: toIso(now) })
 
+  if (!isSqlite(db) && details.length === 0 && input.asset_ids === undefined) {
+    const done = await createInOneStatement(db, actor, newJob(nowSeconds()), created, beforeCommit)
+    if (done) return done
+    // A reference rule failed: the transaction below finds which and answers
+    // 422 (or creates the job, if the rule holds by now).
+  }
   return inTransaction(db, async (trx) => {
     await checkReferences(trx, actor, input, details)
     if (details.length) throw validationError(details)
-    const now = nowSeconds()
-    const jobId = await jobs.insertJob(trx, {
-      company_id: actor.companyId,
-      job_title: input.job_title,
-      job_description: input.job_description ?? null,
-      job_status: 'Pending',
-      job_priority: input.job_priority ?? 'Medium',
-      assigned_technician_id: input.assigned_technician_id ?? null,
-      customer_location_id: input.customer_location_id,
-      scheduled_start: start ?? null,
-      scheduled_end: end ?? null,
-      actual_start: null,
-      actual_end: null,
-      created_at: now,
-      updated_at: now,
-    })
+    const job = newJob(nowSeconds())
+    const jobId = await jobs.insertJob(trx, job)
     if (input.asset_ids?.length) {
       const assetIds = await liveAssetIds(trx, actor.companyId, [...new Set(input.asset_ids)])
-      await jobs.insertLinks(trx, actor.companyId, jobId, assetIds, input.asset_relationship_type ?? DEFAULT_RELATIONSHIP, now)
+      await jobs.insertLinks(trx, actor.companyId, jobId, assetIds, input.asset_relationship_type ?? DEFAULT_RELATIONSHIP, job.created_at)
     }
-    await recordJobWrite(trx, actor.companyId, [{ status: 'Pending', priority: input.job_priority ?? 'Medium', delta: 1 }], {
+    await recordJobWrite(trx, actor.companyId, [{ status: 'Pending', priority: job.job_priority, delta: 1 }], {
       jobId,
       from: null,
       to: 'Pending',
-      at: now,
+      at: job.created_at,
       keyId: actor.keyId,
     })
-    return { job_id: jobId, job_title: input.job_title, job_status: 'Pending' as const, created_at: toIso(now) }
+    return created(jobId, job.created_at)
   }, beforeCommit)
+}
+
+/** Thrown to roll back an idempotent create whose one statement wrote nothing. */
+const NOT_CREATED = Symbol('not created')
+
+/**
+ * A create without asset links on PostgreSQL: the reference rules, the job
+ * and its record in one statement (jobs.insertJobRecorded), alone, or in a
+ * transaction with the idempotent answer stored beside it. Undefined if a
+ * reference rule failed: nothing was written.
+ */
+async function createInOneStatement(
+  db: Db,
+  actor: Actor,
+  job: Parameters<typeof jobs.insertJobRecorded>[1],
+  created: (jobId: number, now: number) => JobCreated,
+  beforeCommit: BeforeCommit<JobCreated> | undefined,
+): Promise<JobCreated | undefined> {
+  if (!beforeCommit) {
+    const jobId = await singleWrite(db, (trx) => jobs.insertJobRecorded(trx, job, actor.keyId))
+    return jobId === undefined ? undefined : created(jobId, job.created_at)
+  }
+  try {
+    return await inTransaction(db, async (trx) => {
+      const jobId = await jobs.insertJobRecorded(trx, job, actor.keyId)
+      if (jobId === undefined) throw NOT_CREATED
+      return created(jobId, job.created_at)
+    }, beforeCommit)
+  } catch (error) {
+    if (error === NOT_CREATED) return undefined
+    throw error
+  }
 }
 
 /** PUT: only links in `assetIds` remain; staying links keep linked_at, and their type unless one is sent. */

@@ -4,7 +4,7 @@
  * remembered list pages are checked against, jobs.pages.ts) and the exact
  * per-(status, priority) counts that list totals are read from (Kysely only).
  */
-import { sql, type Kysely, type QueryCreator } from 'kysely'
+import { isExpression, sql, type Kysely, type QueryCreator, type RawBuilder } from 'kysely'
 import type { Database } from '../../db/types.ts'
 import { isSqlite } from '../../db/dialect.ts'
 import { byShape, prepared, preparedWrite } from '../../db/prepared.ts'
@@ -97,16 +97,17 @@ export function cellsInLockOrder(moves: CountMove[]): Array<string | number> {
  * `written`, the count moves from the bump's RETURNING row. That row is
  * what orders them: the counts cannot be written before the bump has taken
  * the stripe's sequence row (PostgreSQL runs the CTEs of one statement in no
- * set order otherwise).
+ * set order otherwise). The history line's job is `history[0]`: an id, or
+ * WRITTEN_JOB_ID for the job the statement itself creates.
  */
 export function withRecordOnPostgres<Written extends object>(
   db: QueryCreator<Database & { written: Written }>,
   companyId: number,
   stripe: number,
-  history: Array<string | number | null>,
+  history: Array<string | number | null | RawBuilder<number>>,
   cells: Array<string | number | null>,
 ) {
-  const [jobId, from, to, at, keyId] = history
+  const [jobId, from, to, at, keyId] = history as [number | RawBuilder<number>, string | null, string, number, number | null]
   const bumped = db.with('bumped', (w) =>
     w
       .insertInto('job_write_seqs')
@@ -125,7 +126,7 @@ export function withRecordOnPostgres<Written extends object>(
             .columns(['job_id', 'company_id', 'from_status', 'to_status', 'changed_at', 'key_id'])
             .expression((eb) =>
               eb.selectFrom('written').select((s) => [
-                s.cast<number>(s.val(jobId), 'bigint').as('job_id'),
+                isExpression(jobId) ? jobId.as('job_id') : s.cast<number>(s.val(jobId), 'bigint').as('job_id'),
                 s.cast<number>(s.val(companyId), 'bigint').as('company_id'),
                 s.cast<string | null>(s.val(from), 'text').as('from_status'),
                 s.cast<string>(s.val(to), 'text').as('to_status'),
@@ -156,6 +157,9 @@ export function withRecordOnPostgres<Written extends object>(
       .onConflict((oc) => oc.columns(COUNT_CELL).doUpdateSet({ job_count: sql<number>`job_counts.job_count + excluded.job_count` })),
   )
 }
+
+/** withRecordOnPostgres's history line for a job created by `written` (which returns its `job_id`). */
+export const WRITTEN_JOB_ID: RawBuilder<number> = sql.ref<number>('written.job_id')
 
 /** recordJobWrite on PostgreSQL, one statement per shape (with or without a history line; one or two count cells). */
 const recordOnPostgres = byShape((shape) => {
