@@ -106,8 +106,9 @@ for (const dialect of DIALECTS) {
     })
 
     // On PostgreSQL the status change and its record are one statement: when
-    // the job is no longer in `from`, none of it may happen.
-    it('a status change that finds the job in another status records nothing', async () => {
+    // the job is no longer in `from`, or (there) no longer at the version it
+    // was read at, none of it may happen.
+    it('a status change that finds the job in another status, or on PostgreSQL at another version, records nothing', async () => {
       const seq = (await readListSeqs(t.database.db, tenant.companyId)).writeSeq
       const counts = await countJobs(t.database.db, tenant.companyId, { statuses: ['Assigned'] })
       const history = async () =>
@@ -115,15 +116,20 @@ for (const dialect of DIALECTS) {
       const lines = await history()
       // The job is Pending: a change from Assigned finds nothing to change.
       const written = await t.database.db.transaction().execute((trx) =>
-        changeStatusRecorded(trx, tenant.companyId, historyJobId, { from: 'Assigned', to: 'In Progress', at: 1, keyId: null }, 'Medium'),
+        changeStatusRecorded(trx, tenant.companyId, historyJobId, { from: 'Assigned', to: 'In Progress', at: 1, keyId: null }, 'Medium', 1),
       )
       assert.equal(written, undefined)
+      if (dialect === 'postgres') {
+        // The status is right, the version is not: a write came in between.
+        const stale = await changeStatusRecorded(t.database.db, tenant.companyId, historyJobId, { from: 'Pending', to: 'Assigned', at: 1, keyId: null }, 'Medium', 0)
+        assert.equal(stale, undefined)
+      }
       assert.equal((await readListSeqs(t.database.db, tenant.companyId)).writeSeq, seq, 'no sequence step')
       assert.equal(await countJobs(t.database.db, tenant.companyId, { statuses: ['Assigned'] }), counts, 'no count moved')
       assert.equal(await history(), lines, 'no history line')
       // From the status it is in, the same change writes all of it.
       const done = await t.database.db.transaction().execute((trx) =>
-        changeStatusRecorded(trx, tenant.companyId, historyJobId, { from: 'Pending', to: 'Assigned', at: 2, keyId: null }, 'Medium'),
+        changeStatusRecorded(trx, tenant.companyId, historyJobId, { from: 'Pending', to: 'Assigned', at: 2, keyId: null }, 'Medium', 1),
       )
       assert.equal(Number(done?.row_version), 2)
       assert.equal((await readListSeqs(t.database.db, tenant.companyId)).writeSeq, seq + 1)

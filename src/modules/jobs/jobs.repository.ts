@@ -281,7 +281,10 @@ async function changeStatus(db: Db, companyId: number, jobId: number, from: JobS
  * changeStatus, then (if it wrote) recordJobWrite with the job's history
  * line and its count moving from `from` to `to` in its priority. On
  * PostgreSQL one statement, the write itself the `written` CTE of the
- * record's: one round trip instead of two.
+ * record's: one round trip instead of two. There it writes only if the
+ * job is still at `rowVersion` as well, the version `priority` was read at:
+ * the caller need not have locked the row (a write in between, which could
+ * have moved the job to another priority, makes it write nothing).
  */
 export async function changeStatusRecorded(
   db: Db,
@@ -289,6 +292,7 @@ export async function changeStatusRecorded(
   jobId: number,
   change: { from: JobStatus; to: JobStatus; at: number; keyId: number | null },
   priority: string,
+  rowVersion: number,
 ): Promise<StatusChangeResult | undefined> {
   const { from, to, at, keyId } = change
   const moves: CountMove[] = [
@@ -301,7 +305,7 @@ export async function changeStatusRecorded(
     return written
   }
   const record = statusChangesRecordedOnPostgres[shapeOf(to)]
-  return (await record(db, companyId, stripeFor(db), jobId, from, to, at, keyId, ...cellsInLockOrder(moves)))[0]
+  return (await record(db, companyId, stripeFor(db), jobId, from, to, at, keyId, rowVersion, ...cellsInLockOrder(moves)))[0]
 }
 
 /** The three shapes of a status change: starting work sets actual_start once, completing it sets actual_end. */
@@ -341,9 +345,9 @@ const statusChanges = perShape(preparedStatusChange)
 
 /** A status change with its record, on PostgreSQL: per shape, one statement. */
 function preparedStatusChangeRecordedOnPostgres(shape: StatusChangeShape) {
-  return prepared((db, companyId: number, stripe: number, jobId: number, from: string, to: string, at: number, keyId: number | null, ...cells: Array<string | number>) =>
+  return prepared((db, companyId: number, stripe: number, jobId: number, from: string, to: string, at: number, keyId: number | null, rowVersion: number, ...cells: Array<string | number>) =>
     withRecordOnPostgres(
-      db.with('written', (w) => statusChangeQuery(w, companyId, jobId, from, to, at, shape)),
+      db.with('written', (w) => statusChangeQuery(w, companyId, jobId, from, to, at, shape).where('row_version', '=', rowVersion)),
       companyId,
       stripe,
       [jobId, from, to, at, keyId],

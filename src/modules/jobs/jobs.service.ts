@@ -237,8 +237,8 @@ export async function createJob(db: Db, actor: Actor, input: CreateJobInput, bef
   }, beforeCommit)
 }
 
-/** Thrown to roll back an idempotent create whose one statement wrote nothing. */
-const NOT_CREATED = Symbol('not created')
+/** Thrown to roll back a transaction whose one write wrote nothing (rolledBackUnless). */
+const NOTHING_WRITTEN = Symbol('nothing written')
 
 /**
  * A create without asset links on PostgreSQL: the reference rules, the job
@@ -253,20 +253,11 @@ async function createInOneStatement(
   created: (jobId: number, now: number) => JobCreated,
   beforeCommit: BeforeCommit<JobCreated> | undefined,
 ): Promise<JobCreated | undefined> {
-  if (!beforeCommit) {
-    const jobId = await singleWrite(db, (trx) => jobs.insertJobRecorded(trx, job, actor.keyId))
+  const create = async (trx: Db) => {
+    const jobId = await jobs.insertJobRecorded(trx, job, actor.keyId)
     return jobId === undefined ? undefined : created(jobId, job.created_at)
   }
-  try {
-    return await inTransaction(db, async (trx) => {
-      const jobId = await jobs.insertJobRecorded(trx, job, actor.keyId)
-      if (jobId === undefined) throw NOT_CREATED
-      return created(jobId, job.created_at)
-    }, beforeCommit)
-  } catch (error) {
-    if (error === NOT_CREATED) return undefined
-    throw error
-  }
+  return beforeCommit ? rolledBackUnless(db, create, beforeCommit) : singleWrite(db, create)
 }
 
 /** PUT: only links in `assetIds` remain; staying links keep linked_at, and their type unless one is sent. */
@@ -374,6 +365,10 @@ export async function changeJobStatus(
   conditions: WriteConditions = {},
   beforeCommit?: BeforeCommit<JobStatusChanged>,
 ): Promise<JobStatusChanged> {
+  if (!isSqlite(db)) {
+    const done = await changeStatusUnlocked(db, actor, jobId, to, conditions, beforeCommit)
+    if (done) return done
+  }
   return inTransaction(db, async (trx) => {
     // The row is locked for the transaction and the write is conditional on
     // the status just read as well: if another change won in between
@@ -381,21 +376,78 @@ export async function changeJobStatus(
     for (;;) {
       const job = await jobs.findJobViewForUpdate(trx, actor.companyId, jobId)
       if (!job) throw notFound('Job', jobId)
-      // A status change leaves names and asset links as they are: the job
-      // as read here, with what the write returns, is the job after it, so
-      // its new ETag needs no second read.
-      const assets = await assetsShown(trx, actor, job)
-      if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, shown(job, assets).etag, 'job')
-      const from = job.job_status as JobStatus
-      if (!canTransition(from, to)) throw new ApiError('invalid_status_transition', transitionRefusal(from, to))
-      const now = nowSeconds()
-      // The write with its record (history, write sequence, counts), last: on
-      // PostgreSQL the company's write sequence row stays locked until COMMIT (see recordJobWrite).
-      const written = await jobs.changeStatusRecorded(trx, actor.companyId, jobId, { from, to, at: now, keyId: actor.keyId }, job.job_priority)
-      if (written) {
-        const { etag } = shown({ ...job, job_status: to, ...written }, assets)
-        return { data: { job_id: jobId, job_status: to, previous_status: from }, etag }
-      }
+      const written = await tryStatusChange(trx, actor, job, to, conditions)
+      if (written) return written
     }
   }, beforeCommit)
+}
+
+/**
+ * The checks of a status change on the job as read, then the change with
+ * its record, which writes only if the job is still as read (in its status;
+ * on PostgreSQL also at its row version). Undefined if it no longer was.
+ */
+async function tryStatusChange(trx: Db, actor: Actor, job: jobs.JobViewWithLinks, to: JobStatus, conditions: WriteConditions): Promise<JobStatusChanged | undefined> {
+  // A status change leaves names and asset links as they are: the job as
+  // read here, with what the write returns, is the job after it, so its new
+  // ETag needs no second read.
+  const assets = await assetsShown(trx, actor, job)
+  if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, shown(job, assets).etag, 'job')
+  const from = job.job_status as JobStatus
+  if (!canTransition(from, to)) throw new ApiError('invalid_status_transition', transitionRefusal(from, to))
+  const change = { from, to, at: nowSeconds(), keyId: actor.keyId }
+  // The write with its record (history, write sequence, counts), last: on
+  // PostgreSQL the company's write sequence row stays locked until COMMIT (see recordJobWrite).
+  const written = await jobs.changeStatusRecorded(trx, actor.companyId, job.job_id, change, job.job_priority, job.row_version)
+  if (!written) return undefined
+  const { etag } = shown({ ...job, job_status: to, ...written }, assets)
+  return { data: { job_id: job.job_id, job_status: to, previous_status: from }, etag }
+}
+
+/** Status changes on PostgreSQL tried without a lock before the locked transaction takes over. */
+const UNLOCKED_TRIES = 3
+
+/**
+ * A status change on PostgreSQL without locking the row first: the job is
+ * read, then changed by one statement that writes only if no write came in
+ * between (its row version), alone or, for an idempotent request, in a
+ * transaction with its stored answer. Two or three round trips where the
+ * locked transaction takes four or five (BEGIN, the locked read, the write,
+ * COMMIT; issue 6). Undefined when other writes to the job won every try:
+ * the locked transaction then waits its turn instead.
+ */
+async function changeStatusUnlocked(
+  db: Db,
+  actor: Actor,
+  jobId: number,
+  to: JobStatus,
+  conditions: WriteConditions,
+  beforeCommit: BeforeCommit<JobStatusChanged> | undefined,
+): Promise<JobStatusChanged | undefined> {
+  for (let tries = 0; tries < UNLOCKED_TRIES; tries++) {
+    const job = await jobs.findJobView(db, actor.companyId, jobId)
+    if (!job) throw notFound('Job', jobId)
+    const written = beforeCommit
+      ? await rolledBackUnless(db, (trx) => tryStatusChange(trx, actor, job, to, conditions), beforeCommit)
+      : await singleWrite(db, (trx) => tryStatusChange(trx, actor, job, to, conditions))
+    if (written) return written
+  }
+  return undefined
+}
+
+/**
+ * `work` in a transaction with `beforeCommit`, committed only if `work`
+ * returns a result: undefined (it wrote nothing) rolls it back unstored.
+ */
+async function rolledBackUnless<T>(db: Db, work: (trx: Db) => Promise<T | undefined>, beforeCommit: BeforeCommit<T>): Promise<T | undefined> {
+  try {
+    return await inTransaction(db, async (trx) => {
+      const result = await work(trx)
+      if (result === undefined) throw NOTHING_WRITTEN
+      return result
+    }, beforeCommit)
+  } catch (error) {
+    if (error === NOTHING_WRITTEN) return undefined
+    throw error
+  }
 }
