@@ -427,10 +427,17 @@ async function changeStatusUnlocked(
   for (let tries = 0; tries < UNLOCKED_TRIES; tries++) {
     const job = await jobs.findJobView(db, actor.companyId, jobId)
     if (!job) throw notFound('Job', jobId)
-    const written = beforeCommit
-      ? await rolledBackUnless(db, (trx) => tryStatusChange(trx, actor, job, to, conditions), beforeCommit)
-      : await singleWrite(db, (trx) => tryStatusChange(trx, actor, job, to, conditions))
-    if (written) return written
+    const change = (trx: Db) => tryStatusChange(trx, actor, job, to, conditions)
+    try {
+      const written = beforeCommit ? await rolledBackUnless(db, change, beforeCommit) : await singleWrite(db, change)
+      if (written) return written
+    } catch (error) {
+      // The job and its asset links are two reads here, each of its own
+      // moment: a tag they fail to match may be the tag of neither. The
+      // locked transaction reads both as one and judges If-Match again.
+      if (error instanceof ApiError && error.code === 'precondition_failed') return undefined
+      throw error
+    }
   }
   return undefined
 }
