@@ -11,7 +11,7 @@ import { sql } from 'kysely'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
 import { countJobs } from '../src/modules/jobs/jobs.list-queries.ts'
-import { changeStatusRecorded } from '../src/modules/jobs/jobs.repository.ts'
+import { changeStatusRecorded, updateJobRecorded } from '../src/modules/jobs/jobs.repository.ts'
 import { readListSeqs, recordJobWrite } from '../src/modules/jobs/jobs.write-record.ts'
 import { JOB_PRIORITIES, JOB_STATUSES } from '../src/modules/jobs/status.ts'
 
@@ -138,6 +138,30 @@ for (const dialect of DIALECTS) {
     })
 
     if (dialect === 'postgres') {
+      // A PUT read without a lock on PostgreSQL: its update and record are one
+      // statement, written only at the version the job was read at.
+      it('an update with its record at a stale version writes nothing; at the current one, the job, the sequence and the count move', async () => {
+        const created = await call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: 'PUT holder', customer_location_id: basics.locationId, job_priority: 'Low' } })
+        const jobId = created.body.data.job_id as number
+        const job = { job_id: jobId, job_status: 'Pending', job_priority: 'Low', row_version: 1 }
+        const state = async () => ({
+          seq: (await readListSeqs(t.database.db, tenant.companyId)).writeSeq,
+          low: await countJobs(t.database.db, tenant.companyId, { statuses: ['Pending'], priority: 'Low' }),
+          high: await countJobs(t.database.db, tenant.companyId, { statuses: ['Pending'], priority: 'High' }),
+        })
+        const before = await state()
+        assert.equal(await updateJobRecorded(t.database.db, tenant.companyId, { ...job, row_version: 0 }, { job_priority: 'High', job_title: 'Stale' }, 5), undefined)
+        assert.deepEqual(await state(), before)
+        const written = await updateJobRecorded(t.database.db, tenant.companyId, job, { job_priority: 'High', job_title: 'Current' }, 5)
+        assert.equal(Number(written?.row_version), 2)
+        assert.deepEqual(await state(), { seq: before.seq + 1, low: before.low - 1, high: before.high + 1 })
+        // Nothing changed but the version: the sequence moves, no count does.
+        assert.equal(Number((await updateJobRecorded(t.database.db, tenant.companyId, { ...job, job_priority: 'High', row_version: 2 }, {}, 6))?.row_version), 3)
+        assert.deepEqual(await state(), { seq: before.seq + 2, low: before.low - 1, high: before.high + 1 })
+        const stored = await t.database.db.selectFrom('jobs').select(['job_title', 'job_priority']).where('job_id', '=', jobId).executeTakeFirstOrThrow()
+        assert.deepEqual(stored, { job_title: 'Current', job_priority: 'High' })
+      })
+
       // recordJobWrite's one statement on PostgreSQL: writes moving counts in
       // opposite directions at once, each in a transaction of its own that
       // stays open a moment after it (no retry: a deadlock would fail it).

@@ -241,18 +241,23 @@ export type UpdatableJobColumns = Partial<
   Pick<JobRow, 'job_title' | 'job_description' | 'job_priority' | 'customer_location_id' | 'assigned_technician_id' | 'scheduled_start' | 'scheduled_end'>
 >
 
+function updateQuery(db: QueryCreator<Database>, companyId: number, jobId: number, now: number, columns: string[], values: unknown[]) {
+  return db
+    .updateTable('jobs')
+    .set({ ...Object.fromEntries(columns.map((column, i) => [column, values[i]])), updated_at: bumpUpdatedAt(now), row_version: sql<number>`row_version + 1` })
+    .where('company_id', '=', companyId)
+    .where('job_id', '=', jobId)
+    .where('job_status', 'not in', [...LOCKED_STATUSES])
+    .returning(['updated_at', 'row_version'])
+}
+
+/** The changed columns of a shape of updateOf (none: a PUT that changes nothing still moves updated_at). */
+const columnsOf = (shape: string) => (shape === '' ? [] : shape.split(','))
+
 /** One prepared statement per set of changed columns (at most 2^7; a PUT's SQL differs with what it sends). */
 const updateOf = byShape((shape) => {
-  const columns = shape.split(',')
-  return prepared((db, companyId: number, jobId: number, now: number, ...values: unknown[]) =>
-    db
-      .updateTable('jobs')
-      .set({ ...Object.fromEntries(columns.map((column, i) => [column, values[i]])), updated_at: bumpUpdatedAt(now), row_version: sql<number>`row_version + 1` })
-      .where('company_id', '=', companyId)
-      .where('job_id', '=', jobId)
-      .where('job_status', 'not in', [...LOCKED_STATUSES])
-      .returning(['updated_at', 'row_version']),
-  )
+  const columns = columnsOf(shape)
+  return prepared((db, companyId: number, jobId: number, now: number, ...values: unknown[]) => updateQuery(db, companyId, jobId, now, columns, values))
 })
 
 /** The columns every update sets besides the changed ones, as the database wrote them. */
@@ -262,6 +267,52 @@ export type UpdateResult = Pick<JobRow, 'updated_at' | 'row_version'>
 export async function updateJob(db: Db, companyId: number, jobId: number, changes: UpdatableJobColumns, now: number): Promise<UpdateResult | undefined> {
   const columns = (Object.keys(changes) as Array<keyof UpdatableJobColumns>).sort()
   return (await updateOf(columns.join(','))(db, companyId, jobId, now, ...columns.map((column) => changes[column])))[0]
+}
+
+/**
+ * updateJob on PostgreSQL with its record (the write sequence, and the count
+ * moving to the new priority if it changes) in one statement, written only
+ * if the job is still at `rowVersion`: the caller read it without a lock.
+ * One statement per set of changed columns.
+ */
+const updateRecordedOnPostgresOf = byShape((shape) => {
+  const columns = columnsOf(shape)
+  const movesCount = columns.includes('job_priority')
+  return prepared((db, companyId: number, stripe: number, jobId: number, now: number, rowVersion: number, ...values: unknown[]) =>
+    withRecordOnPostgres(
+      db.with('written', (w) => updateQuery(w, companyId, jobId, now, columns, values).where('row_version', '=', rowVersion)),
+      companyId,
+      stripe,
+      [],
+      movesCount ? (values.slice(columns.length) as Array<string | number>) : [],
+    )
+      .selectFrom('written')
+      .select(['updated_at', 'row_version']),
+  )
+})
+
+/**
+ * updateJob and its record as one write, if the job is still at `rowVersion`
+ * and not locked (PostgreSQL; the job as read: its status and priority);
+ * undefined if not (nothing written).
+ */
+export async function updateJobRecorded(
+  db: Db,
+  companyId: number,
+  job: { job_id: number; job_status: string; job_priority: string; row_version: number },
+  changes: UpdatableJobColumns,
+  now: number,
+): Promise<UpdateResult | undefined> {
+  const columns = (Object.keys(changes) as Array<keyof UpdatableJobColumns>).sort()
+  const moves: CountMove[] =
+    changes.job_priority === undefined
+      ? []
+      : [
+          { status: job.job_status, priority: job.job_priority, delta: -1 },
+          { status: job.job_status, priority: changes.job_priority, delta: 1 },
+        ]
+  const update = updateRecordedOnPostgresOf(columns.join(','))
+  return (await update(db, companyId, stripeFor(db), job.job_id, now, job.row_version, ...columns.map((column) => changes[column]), ...cellsInLockOrder(moves)))[0]
 }
 
 /** The columns a status change sets besides the status, as the database wrote them. */

@@ -285,63 +285,92 @@ export async function updateJob(
   if (input.asset_ids !== undefined) requireAssetModule(actor)
   const details: FieldError[] = jobRequestRules(input)
   if (Object.keys(input).length === 0) details.push({ field: 'body', message: 'Request body must contain at least one field to update' })
-  const start = toSeconds(input.scheduled_start)
-  const end = toSeconds(input.scheduled_end)
+  const request: UpdateRequest = { input, details, start: toSeconds(input.scheduled_start), end: toSeconds(input.scheduled_end), conditions }
 
+  if (!isSqlite(db) && details.length === 0 && input.asset_ids === undefined) {
+    const done = await writeUnlocked(db, actor, jobId, (trx, job) => tryUpdate(trx, actor, jobId, job, request, false), beforeCommit)
+    if (done) return done
+  }
   return inTransaction(db, async (trx) => {
     // Read (and lock) the job as GET shows it first, but report request problems before its absence (API.md §2).
     const job = await jobs.findJobViewForUpdate(trx, actor.companyId, jobId)
-    const found = await checkReferences(trx, actor, input, details, job?.assigned_technician_id ?? null)
-    if (details.length) throw validationError(details)
-    if (!job) throw notFound('Job', jobId)
+    const updated = await tryUpdate(trx, actor, jobId, job, request, true)
+    if (!updated) throw new ApiError('job_locked', `Job ${jobId} was closed or cancelled while being updated`)
+    return updated
+  }, beforeCommit)
+}
 
-    // Compare the schedule with the stored value of the bound not sent.
-    const effectiveStart = start === undefined ? job.scheduled_start : start
-    const effectiveEnd = end === undefined ? job.scheduled_end : end
-    details.push(...scheduleProblem(effectiveStart, effectiveEnd, end !== undefined ? 'scheduled_end' : 'scheduled_start'))
-    if (details.length) throw validationError(details)
-    // The asset links GET shows now: for If-Match, and for the new tag unless asset_ids replaces them.
-    let assets = conditions.ifMatch !== undefined || input.asset_ids === undefined ? await assetsShown(trx, actor, job) : []
-    if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, shown(job, assets).etag, 'job')
-    if (LOCKED_STATUSES.has(job.job_status as JobStatus)) {
-      throw new ApiError('job_locked', `Job ${jobId} is ${job.job_status} and can no longer be updated`)
-    }
+/** A PUT's body and headers, with what the service derived from them before reading the job. */
+interface UpdateRequest {
+  input: UpdateJobInput
+  /** Problems of the body alone. */
+  details: FieldError[]
+  start: number | null | undefined
+  end: number | null | undefined
+  conditions: WriteConditions
+}
 
-    // Only the fields whose value changes: SQLite rewrites the index entries
-    // of every column in the SET list, changed or not, and syncs often send
-    // a whole record back (docs/performance.md). The job still counts as
-    // updated (updated_at, row_version) when nothing differs.
-    const changes: jobs.UpdatableJobColumns = {}
-    const change = <K extends keyof jobs.UpdatableJobColumns>(column: K, value: jobs.JobViewRow[K] | undefined) => {
-      if (value !== undefined && value !== job[column]) changes[column] = value
-    }
-    change('job_title', input.job_title)
-    change('job_description', input.job_description)
-    change('job_priority', input.job_priority)
-    change('customer_location_id', input.customer_location_id)
-    change('assigned_technician_id', input.assigned_technician_id)
-    change('scheduled_start', start)
-    change('scheduled_end', end)
-    const now = nowSeconds()
-    const written = await jobs.updateJob(trx, actor.companyId, jobId, changes, now)
-    if (!written) throw new ApiError('job_locked', `Job ${jobId} was closed or cancelled while being updated`)
+/**
+ * A PUT on the job as read (`locked`: in the transaction that locked it).
+ * Unlocked (PostgreSQL, no asset links sent), the update and its record are
+ * one statement that writes only if the job is still at the version read;
+ * undefined if it was not (nothing written).
+ */
+async function tryUpdate(trx: Db, actor: Actor, jobId: number, job: jobs.JobViewWithLinks | undefined, request: UpdateRequest, locked: boolean): Promise<JobUpdated | undefined> {
+  const { input, start, end, conditions } = request
+  const details = [...request.details]
+  const found = await checkReferences(trx, actor, input, details, job?.assigned_technician_id ?? null)
+  if (details.length) throw validationError(details)
+  if (!job) throw notFound('Job', jobId)
+
+  // Compare the schedule with the stored value of the bound not sent.
+  const effectiveStart = start === undefined ? job.scheduled_start : start
+  const effectiveEnd = end === undefined ? job.scheduled_end : end
+  details.push(...scheduleProblem(effectiveStart, effectiveEnd, end !== undefined ? 'scheduled_end' : 'scheduled_start'))
+  if (details.length) throw validationError(details)
+  // The asset links GET shows now: for If-Match, and for the new tag unless asset_ids replaces them.
+  let assets = conditions.ifMatch !== undefined || input.asset_ids === undefined ? await assetsShown(trx, actor, job) : []
+  if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, shown(job, assets).etag, 'job')
+  if (LOCKED_STATUSES.has(job.job_status as JobStatus)) {
+    throw new ApiError('job_locked', `Job ${jobId} is ${job.job_status} and can no longer be updated`)
+  }
+
+  // Only the fields whose value changes: SQLite rewrites the index entries
+  // of every column in the SET list, changed or not, and syncs often send
+  // a whole record back (docs/performance.md). The job still counts as
+  // updated (updated_at, row_version) when nothing differs.
+  const changes: jobs.UpdatableJobColumns = {}
+  const change = <K extends keyof jobs.UpdatableJobColumns>(column: K, value: jobs.JobViewRow[K] | undefined) => {
+    if (value !== undefined && value !== job[column]) changes[column] = value
+  }
+  change('job_title', input.job_title)
+  change('job_description', input.job_description)
+  change('job_priority', input.job_priority)
+  change('customer_location_id', input.customer_location_id)
+  change('assigned_technician_id', input.assigned_technician_id)
+  change('scheduled_start', start)
+  change('scheduled_end', end)
+  // The job as GET shows it after this write, without reading it again:
+  // as read, with the changes, the names of a new technician or location
+  // (and the location's customer), and what the UPDATE writes.
+  const after: jobs.JobViewRow = { ...job, ...changes }
+  if (changes.assigned_technician_id !== undefined) after.assigned_technician_name = found.technician?.technician_name ?? null
+  if (changes.customer_location_id !== undefined) {
+    const location = found.location!
+    const customer = await findCustomer(trx, actor.companyId, location.customer_id)
+    if (!customer) throw new Error(`location ${location.customer_location_id} has no customer ${location.customer_id}`)
+    Object.assign(after, { customer_location_name: location.customer_location_name, customer_id: location.customer_id, customer_name: customer.customer_name })
+  }
+  const now = nowSeconds()
+  const priorityMoved = changes.job_priority !== undefined
+  let written: jobs.UpdateResult | undefined
+  if (locked) {
+    written = await jobs.updateJob(trx, actor.companyId, jobId, changes, now)
+    if (!written) return undefined
     if (input.asset_ids !== undefined) {
       await syncLinks(trx, actor, jobId, input.asset_ids, input.asset_relationship_type, now)
       assets = await jobs.findJobAssets(trx, actor.companyId, jobId)
     }
-    // The job as GET shows it after this write, without reading it again:
-    // as read, with the changes, the names of a new technician or location
-    // (and the location's customer), and what the UPDATE wrote.
-    const after: jobs.JobViewRow = { ...job, ...changes, ...written }
-    if (changes.assigned_technician_id !== undefined) after.assigned_technician_name = found.technician?.technician_name ?? null
-    if (changes.customer_location_id !== undefined) {
-      const location = found.location!
-      const customer = await findCustomer(trx, actor.companyId, location.customer_id)
-      if (!customer) throw new Error(`location ${location.customer_location_id} has no customer ${location.customer_id}`)
-      Object.assign(after, { customer_location_name: location.customer_location_name, customer_id: location.customer_id, customer_name: customer.customer_name })
-    }
-    const { etag } = shown(after, assets)
-    const priorityMoved = changes.job_priority !== undefined
     // Last, just before COMMIT: on PostgreSQL the company's write sequence row stays locked until then (see recordJobWrite).
     await recordJobWrite(
       trx,
@@ -353,8 +382,12 @@ export async function updateJob(
           ]
         : [],
     )
-    return { data: { job_id: jobId, job_title: changes.job_title ?? job.job_title, job_status: job.job_status as JobStatus }, etag }
-  }, beforeCommit)
+  } else {
+    written = await jobs.updateJobRecorded(trx, actor.companyId, job, changes, now)
+    if (!written) return undefined
+  }
+  const { etag } = shown({ ...after, ...written }, assets)
+  return { data: { job_id: jobId, job_title: changes.job_title ?? job.job_title, job_status: job.job_status as JobStatus }, etag }
 }
 
 export async function changeJobStatus(
@@ -366,7 +399,10 @@ export async function changeJobStatus(
   beforeCommit?: BeforeCommit<JobStatusChanged>,
 ): Promise<JobStatusChanged> {
   if (!isSqlite(db)) {
-    const done = await changeStatusUnlocked(db, actor, jobId, to, conditions, beforeCommit)
+    const done = await writeUnlocked(db, actor, jobId, (trx, job) => {
+      if (!job) throw notFound('Job', jobId)
+      return tryStatusChange(trx, actor, job, to, conditions)
+    }, beforeCommit)
     if (done) return done
   }
   return inTransaction(db, async (trx) => {
@@ -404,32 +440,31 @@ async function tryStatusChange(trx: Db, actor: Actor, job: jobs.JobViewWithLinks
   return { data: { job_id: job.job_id, job_status: to, previous_status: from }, etag }
 }
 
-/** Status changes on PostgreSQL tried without a lock before the locked transaction takes over. */
+/** Writes on PostgreSQL tried without a lock before the locked transaction takes over. */
 const UNLOCKED_TRIES = 3
 
 /**
- * A status change on PostgreSQL without locking the row first: the job is
- * read, then changed by one statement that writes only if no write came in
+ * A job write on PostgreSQL without locking the row first: the job is read,
+ * then written by one statement that writes only if no write came in
  * between (its row version), alone or, for an idempotent request, in a
  * transaction with its stored answer. Two or three round trips where the
- * locked transaction takes four or five (BEGIN, the locked read, the write,
- * COMMIT; issue 6). Undefined when other writes to the job won every try:
- * the locked transaction then waits its turn instead.
+ * locked transaction takes four to seven (BEGIN, the locked read, the
+ * reads the write checks, the write, its record, COMMIT; issue 6).
+ * Undefined when other writes to the job won every try: the locked
+ * transaction then waits its turn instead.
  */
-async function changeStatusUnlocked(
+async function writeUnlocked<T>(
   db: Db,
   actor: Actor,
   jobId: number,
-  to: JobStatus,
-  conditions: WriteConditions,
-  beforeCommit: BeforeCommit<JobStatusChanged> | undefined,
-): Promise<JobStatusChanged | undefined> {
+  attempt: (trx: Db, job: jobs.JobViewWithLinks | undefined) => Promise<T | undefined>,
+  beforeCommit: BeforeCommit<T> | undefined,
+): Promise<T | undefined> {
   for (let tries = 0; tries < UNLOCKED_TRIES; tries++) {
     const job = await jobs.findJobView(db, actor.companyId, jobId)
-    if (!job) throw notFound('Job', jobId)
-    const change = (trx: Db) => tryStatusChange(trx, actor, job, to, conditions)
+    const write = (trx: Db) => attempt(trx, job)
     try {
-      const written = beforeCommit ? await rolledBackUnless(db, change, beforeCommit) : await singleWrite(db, change)
+      const written = beforeCommit ? await rolledBackUnless(db, write, beforeCommit) : await singleWrite(db, write)
       if (written) return written
     } catch (error) {
       // The job and its asset links are two reads here, each of its own

@@ -98,7 +98,8 @@ export function cellsInLockOrder(moves: CountMove[]): Array<string | number> {
  * what orders them: the counts cannot be written before the bump has taken
  * the stripe's sequence row (PostgreSQL runs the CTEs of one statement in no
  * set order otherwise). The history line's job is `history[0]`: an id, or
- * WRITTEN_JOB_ID for the job the statement itself creates.
+ * WRITTEN_JOB_ID for the job the statement itself creates; no history
+ * values, no line. `cells` are one or two count moves, or none.
  */
 export function withRecordOnPostgres<Written extends object>(
   db: QueryCreator<Database & { written: Written }>,
@@ -137,7 +138,7 @@ export function withRecordOnPostgres<Written extends object>(
         )
       : bumped
   // Nothing below refers to `history`: the statement is the same either way.
-  return (recorded as typeof bumped).with('counted', (w) =>
+  const counted = (recorded as typeof bumped).with('counted', (w) =>
     w
       .insertInto('job_counts')
       .columns(['company_id', 'job_status', 'job_priority', 'stripe', 'job_count'])
@@ -156,6 +157,9 @@ export function withRecordOnPostgres<Written extends object>(
       })
       .onConflict((oc) => oc.columns(COUNT_CELL).doUpdateSet({ job_count: sql<number>`job_counts.job_count + excluded.job_count` })),
   )
+  // Without cells (a PUT that keeps the priority) the write moves no count:
+  // the statement without that CTE, typed alike (nothing selects from it).
+  return cells.length === 0 ? (recorded as unknown as typeof counted) : counted
 }
 
 /** withRecordOnPostgres's history line for a job created by `written` (which returns its `job_id`). */
