@@ -215,7 +215,7 @@ export async function createJob(db: Db, actor: Actor, input: CreateJobInput, bef
     const done = await createInOneStatement(db, actor, newJob(nowSeconds()), created, beforeCommit)
     if (done) return done
     // A reference rule failed: the transaction below finds which and answers
-    // 422 (or creates the job, if the rule holds by now).
+    // validation_failed naming it (or creates the job, if the rule holds by now).
   }
   return inTransaction(db, async (trx) => {
     await checkReferences(trx, actor, input, details)
@@ -236,9 +236,6 @@ export async function createJob(db: Db, actor: Actor, input: CreateJobInput, bef
     return created(jobId, job.created_at)
   }, beforeCommit)
 }
-
-/** Thrown to roll back a transaction whose one write wrote nothing (rolledBackUnless). */
-const NOTHING_WRITTEN = Symbol('nothing written')
 
 /**
  * A create without asset links on PostgreSQL: the reference rules, the job
@@ -476,6 +473,9 @@ async function writeUnlocked<T>(
   }
   return undefined
 }
+
+/** Thrown to roll back a transaction whose one write wrote nothing (rolledBackUnless). */
+const NOTHING_WRITTEN = Symbol('nothing written')
 
 /**
  * `work` in a transaction with `beforeCommit`, committed only if `work`
