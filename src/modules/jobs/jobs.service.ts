@@ -154,7 +154,9 @@ function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
  * problems are reported together. `currentTechnicianId` is the job's
  * technician now: re-sending it (a sync client sending the whole record) is
  * not a new assignment, so it passes even if that technician was deactivated
- * since (API.md §5 leaves such jobs as they are).
+ * since (API.md §5 leaves such jobs as they are). A create on PostgreSQL
+ * checks the same rules inside its one statement (jobs.insertJobRecorded):
+ * a rule added here must be added there.
  */
 async function checkReferences(
   db: Db,
