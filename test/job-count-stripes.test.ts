@@ -143,20 +143,23 @@ for (const dialect of DIALECTS) {
       it('an update with its record at a stale version writes nothing; at the current one, the job, the sequence and the count move', async () => {
         const created = await call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: 'PUT holder', customer_location_id: basics.locationId, job_priority: 'Low' } })
         const jobId = created.body.data.job_id as number
-        const job = { job_id: jobId, job_status: 'Pending', job_priority: 'Low', row_version: 1 }
+        const toHigh = [
+          { status: 'Pending', priority: 'Low', delta: -1 as const },
+          { status: 'Pending', priority: 'High', delta: 1 as const },
+        ]
         const state = async () => ({
           seq: (await readListSeqs(t.database.db, tenant.companyId)).writeSeq,
           low: await countJobs(t.database.db, tenant.companyId, { statuses: ['Pending'], priority: 'Low' }),
           high: await countJobs(t.database.db, tenant.companyId, { statuses: ['Pending'], priority: 'High' }),
         })
         const before = await state()
-        assert.equal(await updateJobRecorded(t.database.db, tenant.companyId, { ...job, row_version: 0 }, { job_priority: 'High', job_title: 'Stale' }, 5), undefined)
+        assert.equal(await updateJobRecorded(t.database.db, tenant.companyId, jobId, 0, { job_priority: 'High', job_title: 'Stale' }, 5, toHigh), undefined)
         assert.deepEqual(await state(), before)
-        const written = await updateJobRecorded(t.database.db, tenant.companyId, job, { job_priority: 'High', job_title: 'Current' }, 5)
+        const written = await updateJobRecorded(t.database.db, tenant.companyId, jobId, 1, { job_priority: 'High', job_title: 'Current' }, 5, toHigh)
         assert.equal(Number(written?.row_version), 2)
         assert.deepEqual(await state(), { seq: before.seq + 1, low: before.low - 1, high: before.high + 1 })
         // Nothing changed but the version: the sequence moves, no count does.
-        assert.equal(Number((await updateJobRecorded(t.database.db, tenant.companyId, { ...job, job_priority: 'High', row_version: 2 }, {}, 6))?.row_version), 3)
+        assert.equal(Number((await updateJobRecorded(t.database.db, tenant.companyId, jobId, 2, {}, 6, []))?.row_version), 3)
         assert.deepEqual(await state(), { seq: before.seq + 2, low: before.low - 1, high: before.high + 1 })
         const stored = await t.database.db.selectFrom('jobs').select(['job_title', 'job_priority']).where('job_id', '=', jobId).executeTakeFirstOrThrow()
         assert.deepEqual(stored, { job_title: 'Current', job_priority: 'High' })

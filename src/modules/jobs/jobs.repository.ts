@@ -271,20 +271,20 @@ export async function updateJob(db: Db, companyId: number, jobId: number, change
 
 /**
  * updateJob on PostgreSQL with its record (the write sequence, and the count
- * moving to the new priority if it changes) in one statement, written only
- * if the job is still at `rowVersion`: the caller read it without a lock.
- * One statement per set of changed columns.
+ * moves if the priority changes) in one statement, written only if the job
+ * is still at `rowVersion`: the caller read it without a lock. One
+ * statement per set of changed columns and number of count moves.
  */
 const updateRecordedOnPostgresOf = byShape((shape) => {
-  const columns = columnsOf(shape)
-  const movesCount = columns.includes('job_priority')
+  const [changed = '', moves] = shape.split('|')
+  const columns = columnsOf(changed)
   return prepared((db, companyId: number, stripe: number, jobId: number, now: number, rowVersion: number, ...values: unknown[]) =>
     withRecordOnPostgres(
       db.with('written', (w) => updateQuery(w, companyId, jobId, now, columns, values).where('row_version', '=', rowVersion)),
       companyId,
       stripe,
       [],
-      movesCount ? (values.slice(columns.length) as Array<string | number>) : [],
+      moves === '0' ? [] : (values.slice(columns.length) as Array<string | number>),
     )
       .selectFrom('written')
       .select(['updated_at', 'row_version']),
@@ -292,27 +292,22 @@ const updateRecordedOnPostgresOf = byShape((shape) => {
 })
 
 /**
- * updateJob and its record as one write, if the job is still at `rowVersion`
- * and not locked (PostgreSQL; the job as read: its status and priority);
- * undefined if not (nothing written).
+ * updateJob and its record (`moves`, as for recordJobWrite) as one write, if
+ * the job is still at `rowVersion` and not locked (PostgreSQL); undefined if
+ * not (nothing written).
  */
 export async function updateJobRecorded(
   db: Db,
   companyId: number,
-  job: { job_id: number; job_status: string; job_priority: string; row_version: number },
+  jobId: number,
+  rowVersion: number,
   changes: UpdatableJobColumns,
   now: number,
+  moves: CountMove[],
 ): Promise<UpdateResult | undefined> {
   const columns = (Object.keys(changes) as Array<keyof UpdatableJobColumns>).sort()
-  const moves: CountMove[] =
-    changes.job_priority === undefined
-      ? []
-      : [
-          { status: job.job_status, priority: job.job_priority, delta: -1 },
-          { status: job.job_status, priority: changes.job_priority, delta: 1 },
-        ]
-  const update = updateRecordedOnPostgresOf(columns.join(','))
-  return (await update(db, companyId, stripeFor(db), job.job_id, now, job.row_version, ...columns.map((column) => changes[column]), ...cellsInLockOrder(moves)))[0]
+  const update = updateRecordedOnPostgresOf(`${columns.join(',')}|${moves.length}`)
+  return (await update(db, companyId, stripeFor(db), jobId, now, rowVersion, ...columns.map((column) => changes[column]), ...cellsInLockOrder(moves)))[0]
 }
 
 /** The columns a status change sets besides the status, as the database wrote them. */

@@ -18,7 +18,7 @@ import { findLocation } from '../locations/locations.repository.ts'
 import { findTechnician } from '../technicians/technicians.repository.ts'
 import * as jobs from './jobs.repository.ts'
 import { countJobs, type JobFilters } from './jobs.list-queries.ts'
-import { readListSeqs, recordJobWrite } from './jobs.write-record.ts'
+import { readListSeqs, recordJobWrite, type CountMove } from './jobs.write-record.ts'
 import type { CreateJobInput, JobListItemView, JobListQueryInput, JobSort, UpdateJobInput } from './jobs.schemas.ts'
 import { presentJob, presentJobListItem } from './jobs.presenter.ts'
 import type { JobListCaches } from './jobs.pages.ts'
@@ -361,7 +361,14 @@ async function tryUpdate(trx: Db, actor: Actor, jobId: number, job: jobs.JobView
     Object.assign(after, { customer_location_name: location.customer_location_name, customer_id: location.customer_id, customer_name: customer.customer_name })
   }
   const now = nowSeconds()
-  const priorityMoved = changes.job_priority !== undefined
+  // The job leaves its (status, priority) count for the new priority's.
+  const moves: CountMove[] =
+    changes.job_priority === undefined
+      ? []
+      : [
+          { status: job.job_status, priority: job.job_priority, delta: -1 },
+          { status: job.job_status, priority: changes.job_priority, delta: 1 },
+        ]
   let written: jobs.UpdateResult | undefined
   if (locked) {
     written = await jobs.updateJob(trx, actor.companyId, jobId, changes, now)
@@ -371,18 +378,9 @@ async function tryUpdate(trx: Db, actor: Actor, jobId: number, job: jobs.JobView
       assets = await jobs.findJobAssets(trx, actor.companyId, jobId)
     }
     // Last, just before COMMIT: on PostgreSQL the company's write sequence row stays locked until then (see recordJobWrite).
-    await recordJobWrite(
-      trx,
-      actor.companyId,
-      priorityMoved
-        ? [
-            { status: job.job_status, priority: job.job_priority, delta: -1 },
-            { status: job.job_status, priority: changes.job_priority!, delta: 1 },
-          ]
-        : [],
-    )
+    await recordJobWrite(trx, actor.companyId, moves)
   } else {
-    written = await jobs.updateJobRecorded(trx, actor.companyId, job, changes, now)
+    written = await jobs.updateJobRecorded(trx, actor.companyId, jobId, job.row_version, changes, now, moves)
     if (!written) return undefined
   }
   const { etag } = shown({ ...after, ...written }, assets)
