@@ -228,7 +228,7 @@ export async function estimateWalk(db: Db, companyId: number, filters: JobFilter
   const row = (
     await db
       .selectNoFrom(() => [
-        ...(mayExclude ? createdSides.map((side, i) => cappedCount(db, companyId, outsideOf(side), OUTSIDE_COUNT_CAP).as(`outside${i}`)) : []),
+        ...(mayExclude ? createdSides.map((side, i) => cappedCount(db, companyId, outsideOf([side]), OUTSIDE_COUNT_CAP).as(`outside${i}`)) : []),
         jobCountsSum(db, companyId, {}).as('company'),
         (leads.includes('status') ? jobCountsSum(db, companyId, { statuses: filters.statuses }) : sql`null`).as('status'),
         (leads.includes('priority') ? jobCountsSum(db, companyId, { priority: filters.priority }) : sql`null`).as('priority'),
@@ -408,14 +408,14 @@ interface OutsideSide {
 function excludeOutsideCreated<Q extends { where: (...args: any[]) => any }>(db: Db, query: Q, companyId: number, f: JobFilters): Q {
   let q: any = query
   for (const side of outsideSides(f).filter((s) => s.column === 'created_at')) {
-    q = q.where('j.job_id', 'not in', db.selectFrom('jobs as o').select('o.job_id').where('o.company_id', '=', companyId).where(`o.${side.column}`, side.op, side.value))
+    q = q.where('j.job_id', 'not in', outsideOf([side], 'o')(db.selectFrom('jobs as o').select('o.job_id').where('o.company_id', '=', companyId)))
   }
   return q
 }
 
-/** A condition on jobs as `j`: outside each of `sides`. */
-function outsideOf(...sides: OutsideSide[]) {
-  return (q: any) => sides.reduce((w, side) => w.where(`j.${side.column}`, side.op, side.value), q)
+/** A condition on jobs as `alias`: outside each of `sides`. */
+function outsideOf(sides: OutsideSide[], alias: 'j' | 'o' = 'j') {
+  return (q: any) => sides.reduce((w, side) => w.where(`${alias}.${side.column}`, side.op, side.value), q)
 }
 
 function outsideSides(f: JobFilters): OutsideSide[] {
@@ -453,7 +453,7 @@ async function countFromOutside(db: Db, companyId: number, filters: JobFilters, 
   const sides = outsideSides(filters)
   if (sides.length === 0 || hasReferenceFilter(filters)) return undefined
   const [sizes] = await db
-    .selectNoFrom(() => sides.map((side, i) => cappedCount(db, companyId, outsideOf(side), cap).as(`side${i}`)))
+    .selectNoFrom(() => sides.map((side, i) => cappedCount(db, companyId, outsideOf([side]), cap).as(`side${i}`)))
     .execute()
   const few = sides.filter((_, i) => Number((sizes as Record<string, unknown>)[`side${i}`]) < cap)
   if (few.length === 0) return undefined
@@ -466,7 +466,7 @@ async function countFromOutside(db: Db, companyId: number, filters: JobFilters, 
   // On SQLite through the first side's date index, not a status index that may hold most of the company.
   const walkOf = (side: OutsideSide): IndexWalk => (!isSqlite(db) ? 'planner' : side.column === 'created_at' ? 'created' : 'updated')
   const matchingOutside = (these: OutsideSide[]) => (eb: any) =>
-    outsideOf(...these)(applyFilters(db, eb.selectFrom('jobs as j').select((c: any) => c.fn.countAll().as('n')).where('j.company_id', '=', companyId), inside, walkOf(these[0]!)))
+    outsideOf(these)(applyFilters(db, eb.selectFrom('jobs as j').select((c: any) => c.fn.countAll().as('n')).where('j.company_id', '=', companyId), inside, walkOf(these[0]!)))
   const [row] = (await db
     .selectNoFrom((eb) => [
       matching.as('matching'),
