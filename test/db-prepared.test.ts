@@ -12,7 +12,8 @@ import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { createBasics, createJobVia, createTenant, type Tenant } from './helpers/factories.ts'
 import { inTransaction } from '../src/db/transaction.ts'
 import { findJob, findJobView, findJobViewForUpdate, updateJob } from '../src/modules/jobs/jobs.repository.ts'
-import { prepared } from '../src/db/prepared.ts'
+import SqliteDatabase from 'better-sqlite3'
+import { prepared, preparedWrite, sqliteConnectionOf } from '../src/db/prepared.ts'
 
 for (const dialect of DIALECTS) {
   describe(`prepared queries (${dialect})`, () => {
@@ -71,6 +72,66 @@ for (const dialect of DIALECTS) {
           await findJobViewForUpdate(trx, tenant.companyId, jobId)
           assert.equal((await namedNow(trx)).length, count)
         })
+      })
+    }
+
+    if (dialect === 'sqlite') {
+      // turn-reads.ts: the reads of one turn of the event loop share one read transaction.
+      const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
+      const connectionOf = () => sqliteConnectionOf(t.database.db)!.sqlite
+      const titleOf = async () => (await findJob(t.database.db, tenant.companyId, jobId))?.job_title
+      const otherConnection = () => new SqliteDatabase(t.database.description.slice('sqlite:'.length))
+      const setTitle = preparedWrite((db, companyId: number, id: number, title: string) =>
+        db.updateTable('jobs').set({ job_title: title }).where('company_id', '=', companyId).where('job_id', '=', id),
+      )
+
+      it('reads outside transactions share one read transaction, which ends with the turn', async () => {
+        await nextTurn()
+        assert.equal(connectionOf().inTransaction, false)
+        assert.equal((await findJobView(t.database.db, tenant.companyId, jobId))?.job_id, jobId)
+        assert.equal(connectionOf().inTransaction, true, 'the read opened the turn’s transaction')
+        assert.equal((await findJob(t.database.db, tenant.companyId, jobId))?.job_id, jobId)
+        await nextTurn()
+        assert.equal(connectionOf().inTransaction, false, 'ended with the turn')
+      })
+
+      it('a write in the same turn runs outside it, committed at once, and the next read sees it', async () => {
+        const other = otherConnection()
+        try {
+          for (const [how, write] of [
+            ['prepared', (title: string) => setTitle(t.database.db, tenant.companyId, jobId, title)],
+            ['through Kysely', (title: string) => t.database.db.updateTable('jobs').set({ job_title: title }).where('job_id', '=', jobId).execute()],
+            ['in a group of writes', (title: string) => inTransaction(t.database.db, (trx) => setTitle(trx, tenant.companyId, jobId, title))],
+          ] as const) {
+            await nextTurn()
+            const title = `Written ${how}`
+            assert.notEqual(await titleOf(), title)
+            assert.equal(connectionOf().inTransaction, true)
+            await write(title)
+            assert.equal(connectionOf().inTransaction, false, `${how}: not left inside a transaction`)
+            // Committed, not waiting for the turn to end: another connection sees it now.
+            assert.equal((other.prepare('select job_title from jobs where job_id = ?').get(jobId) as { job_title: string }).job_title, title, how)
+            assert.equal(await titleOf(), title, how)
+          }
+        } finally {
+          other.close()
+          await setTitle(t.database.db, tenant.companyId, jobId, 'Committed title')
+        }
+      })
+
+      it('another process’s write is seen from the next turn on (docs/decisions.md)', async () => {
+        const other = otherConnection()
+        try {
+          await nextTurn()
+          assert.equal(await titleOf(), 'Committed title')
+          other.prepare('update jobs set job_title = ? where job_id = ?').run('Written elsewhere', jobId)
+          assert.equal(await titleOf(), 'Committed title', 'the turn’s reads keep the turn’s first view')
+          await nextTurn()
+          assert.equal(await titleOf(), 'Written elsewhere')
+        } finally {
+          other.close()
+          await setTitle(t.database.db, tenant.companyId, jobId, 'Committed title')
+        }
       })
     }
 

@@ -9,6 +9,7 @@ import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, CompiledQuery, ty
 import pg from 'pg'
 import { startCheckpointer, type Checkpointer } from './checkpointer.ts'
 import { registerPostgresHandle, registerSqliteHandle, statementNameOf } from './prepared.ts'
+import { TurnReads } from './turn-reads.ts'
 import type { Database } from './types.ts'
 
 export type Dialect = 'sqlite' | 'postgres'
@@ -52,12 +53,19 @@ export function connect(url: string, options: ConnectOptions = {}): DatabaseHand
 /**
  * Kysely's SQLite driver prepares every statement anew; better-sqlite3's
  * prepared statements are reusable, so keep them (the set of distinct SQL
- * texts our queries produce is small and bounded).
+ * texts our queries produce is small and bounded). Every statement run on
+ * the connection comes through here, Kysely's and the direct ones
+ * (prepared.ts, transaction.ts), and is run right after: one that is not a
+ * read first ends the turn's read transaction (turn-reads.ts), so that no
+ * write, BEGIN or COMMIT ever runs inside it.
  */
-function withStatementCache(sqlite: SqliteDatabase.Database) {
+function withStatementCache(sqlite: SqliteDatabase.Database, reads: TurnReads) {
   const cache = new Map<string, SqliteDatabase.Statement>()
   return {
-    close: () => sqlite.close(),
+    close: () => {
+      reads.end()
+      sqlite.close()
+    },
     prepare(sql: string) {
       let statement = cache.get(sql)
       if (!statement) {
@@ -65,6 +73,7 @@ function withStatementCache(sqlite: SqliteDatabase.Database) {
         if (cache.size > 2000) cache.clear()
         cache.set(sql, statement)
       }
+      if (!statement.reader) reads.end()
       return statement
     },
   }
@@ -149,11 +158,13 @@ function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
   // million-row company to find fifty jobs.
   sqlite.pragma('analysis_limit = 1000')
   sqlite.pragma('optimize = 0x10002')
-  const statements = withStatementCache(sqlite)
+  const reads = new TurnReads(sqlite)
+  const statements = withStatementCache(sqlite, reads)
   const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: statements }) })
   registerSqliteHandle(db, {
     sqlite,
     statement: statements.prepare,
+    reads,
     ...(checkpointer && {
       beforeWrites: () => (checkpointer.walFrames >= WAL_RESTART_PAGES ? checkpointer.catchUp(CATCH_UP_TIMEOUT_MS) : undefined),
     }),
@@ -161,6 +172,7 @@ function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
   // Statistics drift as data grows; refresh them now and then (and at close).
   const optimizer = setInterval(() => {
     try {
+      reads.end() // optimize may write its statistics: never inside the turn's read transaction
       sqlite.pragma('optimize')
     } catch {
       // Busy: try again next time.
@@ -177,6 +189,7 @@ function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
       await checkpointer?.stop()
       if (sqlite.open) {
         try {
+          reads.end()
           sqlite.pragma('optimize')
         } catch {
           // Closing anyway.

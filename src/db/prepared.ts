@@ -14,7 +14,9 @@
  * the connection when that is exactly what the driver would do:
  *   - on the database handle, when no transaction is open on the connection
  *     (an open one belongs to another request, awaiting its next statement:
- *     then the query queues behind it through Kysely, as any other would);
+ *     then the query queues behind it through Kysely, as any other would),
+ *     or only the turn's read transaction, which a read there opens
+ *     (turn-reads.ts);
  *   - on a transaction that `inTransaction` opened, which owns the
  *     connection until it ends.
  * On PostgreSQL, a prepared query runs as a named statement: each
@@ -28,6 +30,7 @@ import type { CompiledQuery, Kysely } from 'kysely'
 import type SqliteDatabase from 'better-sqlite3'
 import type pg from 'pg'
 import type { Database } from './types.ts'
+import type { TurnReads } from './turn-reads.ts'
 
 type Db = Kysely<Database>
 
@@ -38,8 +41,10 @@ interface Compilable<R> {
 /** The SQLite connection behind a Kysely handle, for running prepared queries on it directly. */
 export interface DirectSqlite {
   sqlite: SqliteDatabase.Database
-  /** better-sqlite3 statements, cached by SQL text (shared with Kysely's driver). */
+  /** better-sqlite3 statements, cached by SQL text (shared with Kysely's driver); one that is not a read ends `reads` first. */
   statement(sql: string): SqliteDatabase.Statement
+  /** The turn's read transaction (turn-reads.ts), which prepared reads outside transactions run in. */
+  reads: TurnReads
   /**
    * Background checkpoints (checkpointer.ts): called before each group of
    * writes; when the WAL should start over, a promise to wait for before
@@ -162,9 +167,13 @@ function compileOnce<A extends unknown[], R>(build: (db: Db, ...args: A) => Comp
     const { compiled, slots } = entry
     const parameters = compiled.parameters.map((p, i) => (slots[i]! >= 0 ? args[slots[i]!] : p))
     const direct = directHandles.get(db)
-    if (direct && (direct.owned || !direct.sqlite.inTransaction)) {
+    if (direct && (direct.owned || direct.reads.usable)) {
       const reader = rowReaderOf(direct, compiled.sql)
-      if (reader) return { rows: reader(parameters) as R[], affected: 0 }
+      if (reader) {
+        if (!direct.owned) direct.reads.enter()
+        return { rows: reader(parameters) as R[], affected: 0 }
+      }
+      // Not a read: statement() ends the turn's read transaction first.
       return { rows: [], affected: direct.statement(compiled.sql).run(parameters).changes }
     }
     const pool = postgresPools.get(db)
