@@ -93,6 +93,11 @@ for (const dialect of DIALECTS) {
         assert.equal((await findJob(t.database.db, tenant.companyId, jobId))?.job_id, jobId)
         await nextTurn()
         assert.equal(connectionOf().inTransaction, false, 'ended with the turn')
+        // A read through Kysely (not a prepared query) opens it as well.
+        assert.equal((await t.database.db.selectFrom('jobs').select('job_title').where('job_id', '=', jobId).executeTakeFirst())?.job_title, 'Committed title')
+        assert.equal(connectionOf().inTransaction, true)
+        await nextTurn()
+        assert.equal(connectionOf().inTransaction, false)
       })
 
       it('a write in the same turn runs outside it, committed at once, and the next read sees it', async () => {

@@ -160,7 +160,18 @@ function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
   sqlite.pragma('optimize = 0x10002')
   const reads = new TurnReads(sqlite)
   const statements = withStatementCache(sqlite, reads)
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: statements }) })
+  // Kysely's reads outside a transaction join the turn's read transaction too
+  // (prepared reads join it in prepared.ts); inside one (a group of writes,
+  // a migration) there is nothing to join.
+  const kyselyStatements = {
+    close: statements.close,
+    prepare(sql: string) {
+      const statement = statements.prepare(sql)
+      if (statement.reader) reads.enter()
+      return statement
+    },
+  }
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: kyselyStatements }) })
   registerSqliteHandle(db, {
     sqlite,
     statement: statements.prepare,
