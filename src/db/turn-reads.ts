@@ -6,9 +6,10 @@
  * itself: in WAL mode an `fcntl` lock on the `-shm` file each way, and an
  * `fstat` of the database. That cost ~9 µs a statement on the benchmark's
  * machine (a one-row read took 10.6 µs alone, 1.5 µs inside a `BEGIN`),
- * about as much as the read. So the first prepared read outside any
- * transaction opens a `BEGIN` (deferred: the read takes the lock), and the
- * transaction ends when the turn does (`setImmediate`), or before anything
+ * about as much as the read. So the first read outside any transaction
+ * (a prepared one, prepared.ts, or Kysely's, connect.ts) opens a `BEGIN`
+ * (deferred: the read takes the lock), the turn's other reads run in it,
+ * and it ends when the turn does (`setImmediate`), or before anything
  * else needs the connection: every statement that is not a read ends it
  * first (connect.ts, where the connection's statements are made), so a
  * write, or the `BEGIN IMMEDIATE` of a group of writes, never runs inside
