@@ -256,7 +256,7 @@ async function createInOneStatement(
     const jobId = await jobs.insertJobRecorded(trx, job, actor.keyId)
     return jobId === undefined ? undefined : created(jobId, job.created_at)
   }
-  return beforeCommit ? rolledBackUnless(db, create, beforeCommit) : singleWrite(db, create)
+  return writeOnce(db, create, beforeCommit)
 }
 
 /** PUT: only links in `assetIds` remain; staying links keep linked_at, and their type unless one is sent. */
@@ -461,7 +461,7 @@ async function writeUnlocked<T>(
     const job = await jobs.findJobView(db, actor.companyId, jobId)
     const write = (trx: Db) => attempt(trx, job)
     try {
-      const written = beforeCommit ? await rolledBackUnless(db, write, beforeCommit) : await singleWrite(db, write)
+      const written = await writeOnce(db, write, beforeCommit)
       if (written) return written
     } catch (error) {
       // The job and its asset links are two reads here, each of its own
@@ -474,14 +474,16 @@ async function writeUnlocked<T>(
   return undefined
 }
 
-/** Thrown to roll back a transaction whose one write wrote nothing (rolledBackUnless). */
+/** Thrown to roll back a transaction whose one write wrote nothing (writeOnce). */
 const NOTHING_WRITTEN = Symbol('nothing written')
 
 /**
- * `work` in a transaction with `beforeCommit`, committed only if `work`
+ * `work`, one statement, alone; or, with `beforeCommit` (an idempotent
+ * answer to store with it), in a transaction committed only if `work`
  * returns a result: undefined (it wrote nothing) rolls it back unstored.
  */
-async function rolledBackUnless<T>(db: Db, work: (trx: Db) => Promise<T | undefined>, beforeCommit: BeforeCommit<T>): Promise<T | undefined> {
+async function writeOnce<T>(db: Db, work: (trx: Db) => Promise<T | undefined>, beforeCommit: BeforeCommit<T> | undefined): Promise<T | undefined> {
+  if (!beforeCommit) return singleWrite(db, work)
   try {
     return await inTransaction(db, async (trx) => {
       const result = await work(trx)
