@@ -184,10 +184,15 @@ export function procStatus(pid: number): ProcStatus | undefined {
   }
 }
 
-/** CPU seconds (user + system) the process has used so far. */
-export function cpuSeconds(pid: number): number {
+/**
+ * CPU seconds (user + system) the process has used so far, all its threads;
+ * or, given `thread`, that thread's alone (a process's main thread, the
+ * event loop, has the process's id).
+ */
+export function cpuSeconds(pid: number, thread?: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    const file = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`
+    const fields = readFileSync(file, 'utf8').split(') ')[1]!.split(' ')
     // utime and stime are fields 14 and 15 of the whole line (11 and 12 after the command name).
     return (Number(fields[11]) + Number(fields[12])) / 100
   } catch {

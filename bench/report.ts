@@ -32,6 +32,13 @@ export interface ScenarioResult {
   peak_rss_mb: number
   /** CPU time `fsm serve` spent per request answered (user + system). */
   server_cpu_ms_per_request: number
+  /**
+   * The share of the scenario's time the server's event loop (its main
+   * thread) was on a CPU: near 1, the scenario is bound by the event loop's
+   * CPU per request; well below, by waits (for a core, a checkpoint
+   * catch-up, the disk, PostgreSQL) or by the client. Absent in results written before it.
+   */
+  event_loop_busy?: number
   /** How long the server needed after the load stopped to answer /healthz promptly again. */
   drain_s: number
   unexpected: LoadSummary['unexpected']
@@ -50,6 +57,8 @@ export interface RunReport {
   baseline_rps: number
   /** CPU time the baseline server spends per request: what "nothing but HTTP and JSON" costs here. */
   baseline_cpu_ms_per_request: number
+  /** Its event loop's share of the time on a CPU (median): below 1, autocannon is what bounds it. Absent in results written before it. */
+  baseline_event_loop_busy?: number
   scenarios: ScenarioResult[]
   peak_rss_mb: number
   /** Resident memory of fsm serve once ready, before any load. */
@@ -147,18 +156,24 @@ function table(headers: string[], rows: string[][], align: Array<'l' | 'r'>): st
 
 const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 
+/** ", event loop busy N%" for the baseline, when the results have it. */
+function baselineBusy(report: RunReport): string {
+  return report.baseline_event_loop_busy === undefined ? '' : `, event loop busy ${Math.round(report.baseline_event_loop_busy * 100)}%`
+}
+
 export function scenarioTable(report: RunReport): string[] {
   const rows = report.scenarios.map((s) => {
     const target = SCENARIOS.find((i) => i.name === s.name)?.target
     return [
       s.name, fmt(s.rps, 0), s.ratio.toFixed(3), target !== undefined ? `≥ ${target.toFixed(2)}` : '–', fmt(s.p50_ms, 2), fmt(s.p99_ms, 2),
-      String(s.errors), String(s.non2xx), fmt(s.server_cpu_ms_per_request, 2), fmt(s.bytes_per_answer, 0), fmt(s.peak_rss_mb, 0),
+      String(s.errors), String(s.non2xx), fmt(s.server_cpu_ms_per_request, 2),
+      s.event_loop_busy === undefined ? '–' : `${Math.round(s.event_loop_busy * 100)}%`, fmt(s.bytes_per_answer, 0), fmt(s.peak_rss_mb, 0),
     ]
   })
   return table(
-    ['scenario', 'req/s', 'ratio', 'target', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'server CPU ms/req', 'bytes/answer', 'RSS MB'],
+    ['scenario', 'req/s', 'ratio', 'target', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'server CPU ms/req', 'event loop busy', 'bytes/answer', 'RSS MB'],
     rows,
-    ['l', 'r', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['l', 'r', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   )
 }
 
@@ -177,7 +192,7 @@ export function machineLine(m: Machine): string {
 export function printReport(report: RunReport): void {
   console.log('')
   console.log(`FSM Navigator benchmark — ${report.dialect}, ${report.mode} (${report.jobs.toLocaleString('en-US')} jobs in the measured company), ${report.duration_s} s × ${report.connections} connections`)
-  console.log(`baseline (bare Fastify, ${report.baselines_rps.length} runs): median ${fmt(report.baseline_rps, 0)} req/s, ${fmt(report.baseline_cpu_ms_per_request, 3)} ms CPU per request`)
+  console.log(`baseline (bare Fastify, ${report.baselines_rps.length} runs): median ${fmt(report.baseline_rps, 0)} req/s, ${fmt(report.baseline_cpu_ms_per_request, 3)} ms CPU per request${baselineBusy(report)}`)
   console.log('')
   for (const line of scenarioTable(report)) console.log(line)
   console.log('')
@@ -227,7 +242,7 @@ export function writeDocs(report: RunReport): string {
     `Machine: ${machineLine(report.machine)}.`,
     '',
     `Baseline (bare Fastify, ~600-byte JSON): median **${fmt(report.baseline_rps, 0)} req/s** over ${report.baselines_rps.length} runs ` +
-      `(${report.baselines_rps.map((n) => fmt(n, 0)).join(', ')}), ${fmt(report.baseline_cpu_ms_per_request, 3)} ms of server CPU per request.`,
+      `(${report.baselines_rps.map((n) => fmt(n, 0)).join(', ')}), ${fmt(report.baseline_cpu_ms_per_request, 3)} ms of server CPU per request${baselineBusy(report)}.`,
     '',
     ...scenarioTable(report),
     '',

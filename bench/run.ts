@@ -170,6 +170,8 @@ interface Measured {
   summary: LoadSummary
   peakRssMb: number
   cpuMsPerRequest: number
+  /** The share of the load's time the server's event loop was on a CPU. */
+  eventLoopBusy: number
   drainS: number
 }
 
@@ -177,8 +179,11 @@ async function measure(server: ServerProcess, job: LoadJob, label: string, fsm: 
   const pid = server.child.pid!
   const rss = watchRss(pid)
   const cpuBefore = cpuSeconds(pid)
+  const loopBefore = cpuSeconds(pid, pid)
   const summary = await runLoad(job)
   const cpuUsed = cpuSeconds(pid) - cpuBefore
+  // Over autocannon's own duration: the load worker's start and end around it leave the server idle.
+  const eventLoopBusy = (cpuSeconds(pid, pid) - loopBefore) / summary.duration_s
   assertRunning(server)
   assertRunning(fsm)
   // The fsm server may still be working through requests sent before the end.
@@ -187,7 +192,7 @@ async function measure(server: ServerProcess, job: LoadJob, label: string, fsm: 
   const cpuMsPerRequest = summary.requests > 0 ? (cpuUsed * 1000) / summary.requests : 0
   const problems = summary.errors || summary.non2xx ? `  errors ${summary.errors} (timeouts ${summary.timeouts}), non-2xx ${summary.non2xx}` : ''
   log(`${label.padEnd(22)} ${summary.rps.toFixed(0).padStart(7)} req/s  p50 ${summary.p50_ms.toFixed(2)} ms  p99 ${summary.p99_ms.toFixed(2)} ms${problems}${drainMs > 1000 ? `  (server busy ${(drainMs / 1000).toFixed(1)} s after the load stopped)` : ''}`)
-  return { summary, peakRssMb, cpuMsPerRequest, drainS: drainMs / 1000 }
+  return { summary, peakRssMb, cpuMsPerRequest, eventLoopBusy, drainS: drainMs / 1000 }
 }
 
 async function main() {
@@ -223,6 +228,7 @@ async function main() {
   const windows = new Map<string, ProfileWindow>()
   const baselines: number[] = []
   const baselineCpu: number[] = []
+  const baselineBusy: number[] = []
   let peakRssMb = 0
   let rssAtStartMb = 0
   let fsmPid = 0
@@ -264,6 +270,7 @@ async function main() {
       const measured = await measure(baselineServer, job('baseline', 'big', durationS), 'baseline', fsm)
       baselines.push(measured.summary.rps)
       baselineCpu.push(measured.cpuMsPerRequest)
+      baselineBusy.push(measured.eventLoopBusy)
       return measured.summary
     }
     let before = await baselineRun()
@@ -294,6 +301,7 @@ async function main() {
         status_codes: s.status_codes,
         peak_rss_mb: Math.round(measured.peakRssMb),
         server_cpu_ms_per_request: Math.round(measured.cpuMsPerRequest * 100) / 100,
+        event_loop_busy: Math.round(measured.eventLoopBusy * 100) / 100,
         drain_s: Math.round(measured.drainS * 10) / 10,
         unexpected: s.unexpected,
         server_warnings: { count: fsm.warnings.length - warningsBefore, first: fsm.warnings.slice(warningsBefore, warningsBefore + 3) },
@@ -313,6 +321,7 @@ async function main() {
   const notes = [
     `list_deep asks for page ${deepPage.toLocaleString('en-US')} (the middle of the big company's list at 50 per page).`,
     'Ratio = scenario req/s ÷ the mean of the baseline runs just before and just after it. Latency counts 2xx answers only (as autocannon does).',
+    'Server CPU counts every thread of fsm serve (the event loop, the checkpoint worker, V8\'s helpers); event loop busy is the share of the scenario\'s time its main thread was on a CPU: near 100% the scenario is bound by that thread\'s CPU per request, well below it by waits (for a core, a checkpoint catch-up, the disk, PostgreSQL) or by the client.',
     `Growth = (req/s on the ${small.jobs.toLocaleString('en-US')}-job company ÷ its baseline) ÷ (req/s on the ${big.jobs.toLocaleString('en-US')}-job company ÷ its baseline) = cost(big) ÷ cost(small).`,
   ]
   notes.push(
@@ -327,6 +336,7 @@ async function main() {
   const report: RunReport = {
     baseline_rps: Math.round(median(baselines)),
     baseline_cpu_ms_per_request: Math.round(median(baselineCpu) * 1000) / 1000,
+    baseline_event_loop_busy: Math.round(median(baselineBusy) * 100) / 100,
     scenarios: results,
     peak_rss_mb: Math.round(peakRssMb),
     rss_when_ready_mb: Math.round(rssAtStartMb),
