@@ -50,6 +50,8 @@ interface Measured {
   ratio: number
   cpuCost: number
   p99: number
+  /** The share of the time the server's event loop was on a CPU (absent from runs of versions before it was measured). */
+  loopBusy: number | undefined
 }
 
 /** One run of the benchmark on one side: each scenario, and the server's peak resident memory over the run. */
@@ -70,7 +72,7 @@ function run(side: Side): Run {
   const scenarios = new Map(
     report.scenarios.map((s) => [
       s.name,
-      { ratio: s.ratio, cpuCost: s.server_cpu_ms_per_request / report.baseline_cpu_ms_per_request, p99: s.p99_ms },
+      { ratio: s.ratio, cpuCost: s.server_cpu_ms_per_request / report.baseline_cpu_ms_per_request, p99: s.p99_ms, loopBusy: s.event_loop_busy },
     ]),
   )
   return { scenarios, peakRssMb: report.peak_rss_mb }
@@ -114,14 +116,16 @@ try {
   console.log(`\n[ab] ${rounds} rounds × ${args.duration} s, alternating; ratio = req/s ÷ the baseline's in the same run; cost = server CPU per request ÷ the baseline's`)
   for (const name of scenarios) {
     console.log(`\n${name}`)
-    console.log('| side | ratios (each round) | median ratio | costs (each round) | median cost | median p99 ms |')
-    console.log('|:--|:--|--:|:--|--:|--:|')
+    console.log('| side | ratios (each round) | median ratio | costs (each round) | median cost | median p99 ms | median event loop busy |')
+    console.log('|:--|:--|--:|:--|--:|--:|--:|')
     const medians = sides.map((side, i) => {
       const rows = results[i]!.map((r) => r.scenarios.get(name)!).filter(Boolean)
       const ratio = median(rows.map((r) => r.ratio))
       const cost = median(rows.map((r) => r.cpuCost))
+      // Versions of the benchmark before it measured the event loop leave it out.
+      const busy = rows.flatMap((r) => (r.loopBusy === undefined ? [] : [r.loopBusy]))
       console.log(
-        `| ${side.label} | ${rows.map((r) => fmt(r.ratio, 3)).join(', ')} | ${fmt(ratio, 3)} | ${rows.map((r) => fmt(r.cpuCost, 1)).join(', ')} | ${fmt(cost, 1)} | ${fmt(median(rows.map((r) => r.p99)), 1)} |`,
+        `| ${side.label} | ${rows.map((r) => fmt(r.ratio, 3)).join(', ')} | ${fmt(ratio, 3)} | ${rows.map((r) => fmt(r.cpuCost, 1)).join(', ')} | ${fmt(cost, 1)} | ${fmt(median(rows.map((r) => r.p99)), 1)} | ${busy.length ? `${Math.round(median(busy) * 100)}%` : '–'} |`,
       )
       return { ratio, cost }
     })
