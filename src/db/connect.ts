@@ -181,10 +181,15 @@ function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
     }),
   })
   // Statistics drift as data grows; refresh them now and then (and at close).
+  // `pragma()` does not pass through the statement cache, so the turn's read
+  // transaction is ended here: optimize may write its statistics.
+  const optimize = () => {
+    reads.end()
+    sqlite.pragma('optimize')
+  }
   const optimizer = setInterval(() => {
     try {
-      reads.end() // optimize may write its statistics: never inside the turn's read transaction
-      sqlite.pragma('optimize')
+      optimize()
     } catch {
       // Busy: try again next time.
     }
@@ -200,8 +205,7 @@ function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
       await checkpointer?.stop()
       if (sqlite.open) {
         try {
-          reads.end()
-          sqlite.pragma('optimize')
+          optimize()
         } catch {
           // Closing anyway.
         }
