@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { DATA_DIR, REPO_DIR, RESULTS_DIR } from './dataset.ts'
-import { median } from './report.ts'
+import { median, percent } from './report.ts'
 import type { RunReport } from './report.ts'
 
 const { values: args } = parseArgs({
@@ -125,7 +125,7 @@ try {
       // Versions of the benchmark before it measured the event loop leave it out.
       const busy = rows.flatMap((r) => (r.loopBusy === undefined ? [] : [r.loopBusy]))
       console.log(
-        `| ${side.label} | ${rows.map((r) => fmt(r.ratio, 3)).join(', ')} | ${fmt(ratio, 3)} | ${rows.map((r) => fmt(r.cpuCost, 1)).join(', ')} | ${fmt(cost, 1)} | ${fmt(median(rows.map((r) => r.p99)), 1)} | ${busy.length ? `${Math.round(median(busy) * 100)}%` : '–'} |`,
+        `| ${side.label} | ${rows.map((r) => fmt(r.ratio, 3)).join(', ')} | ${fmt(ratio, 3)} | ${rows.map((r) => fmt(r.cpuCost, 1)).join(', ')} | ${fmt(cost, 1)} | ${fmt(median(rows.map((r) => r.p99)), 1)} | ${busy.length ? percent(median(busy)) : '–'} |`,
       )
       return { ratio, cost }
     })

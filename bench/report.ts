@@ -156,9 +156,12 @@ function table(headers: string[], rows: string[][], align: Array<'l' | 'r'>): st
 
 const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 
+/** A share (0.83) as a whole percentage ("83%"). */
+export const percent = (share: number) => `${Math.round(share * 100)}%`
+
 /** ", event loop busy N%" for the baseline, when the results have it. */
 function baselineBusy(report: RunReport): string {
-  return report.baseline_event_loop_busy === undefined ? '' : `, event loop busy ${Math.round(report.baseline_event_loop_busy * 100)}%`
+  return report.baseline_event_loop_busy === undefined ? '' : `, event loop busy ${percent(report.baseline_event_loop_busy)}`
 }
 
 export function scenarioTable(report: RunReport): string[] {
@@ -167,7 +170,7 @@ export function scenarioTable(report: RunReport): string[] {
     return [
       s.name, fmt(s.rps, 0), s.ratio.toFixed(3), target !== undefined ? `≥ ${target.toFixed(2)}` : '–', fmt(s.p50_ms, 2), fmt(s.p99_ms, 2),
       String(s.errors), String(s.non2xx), fmt(s.server_cpu_ms_per_request, 2),
-      s.event_loop_busy === undefined ? '–' : `${Math.round(s.event_loop_busy * 100)}%`, fmt(s.bytes_per_answer, 0), fmt(s.peak_rss_mb, 0),
+      s.event_loop_busy === undefined ? '–' : percent(s.event_loop_busy), fmt(s.bytes_per_answer, 0), fmt(s.peak_rss_mb, 0),
     ]
   })
   return table(
