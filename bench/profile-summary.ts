@@ -20,12 +20,12 @@ interface Profile {
   timeDeltas: number[]
 }
 
-/** node_modules/<package> (or the scope/package), src/<file>, or node's own. */
+/** node_modules/<package> (or the scope/package), src/<file> (dist/<file> when the server runs compiled), or node's own. */
 function owner(url: string): string {
   if (!url) return '(native / V8)'
   const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
   if (modules) return modules[1]!
-  const src = /\/(src\/.+|bench\/.+|bin\/.+)$/.exec(url)
+  const src = /\/((?:src|dist)\/.+|bench\/.+|bin\/.+)$/.exec(url)
   if (src) return src[1]!
   if (url.startsWith('node:')) return url
   return url.replace(/^file:\/\//, '')
@@ -49,8 +49,9 @@ export function summariseProfile(file: string, top = 25, window?: ProfileWindow)
     if (window && (at < window.fromUs || at > window.toUs)) return
     selfUs.set(id, (selfUs.get(id) ?? 0) + delta)
   })
-  // Inclusive time of the project's own functions (src/): self time says the
-  // database driver is busy; this says on behalf of which of our functions.
+  // Inclusive time of the project's own functions (src/, or dist/ when
+  // `fsm serve` runs the compiled code, as the benchmark's does): self time
+  // says the database driver is busy; this says on behalf of which of ours.
   const parent = new Map<number, number>()
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
   const inclusive = new Map<string, number>()
@@ -58,7 +59,7 @@ export function summariseProfile(file: string, top = 25, window?: ProfileWindow)
     const seen = new Set<string>()
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const frame = nodes.get(at)!.callFrame
-      if (!/\/src\//.test(frame.url)) continue
+      if (!/\/(?:src|dist)\//.test(frame.url) || /node_modules/.test(frame.url)) continue
       const name = `${frame.functionName || '(anonymous)'} ${owner(frame.url)}`
       if (seen.has(name)) continue
       seen.add(name)
