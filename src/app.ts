@@ -37,12 +37,19 @@ export interface AppOptions {
   database: DatabaseHandle
   rateLimits?: RateLimitStore
   logger?: FastifyServerOptions['logger']
+  /**
+   * SQLite: read single jobs on a thread of their own (jobs.reader.ts), as
+   * `fsm serve` does unless FSM_SQLITE_READ_THREAD=0. Off by default: a
+   * test's or the CLI's app reads on the event loop.
+   */
+  readThread?: boolean
 }
 
 /** What every module's routes receive. */
 export interface AppContext {
   database: DatabaseHandle
   config: Config
+  readThread: boolean
 }
 
 export type App = FastifyInstance & { withTypeProvider<T>(): FastifyInstance }
@@ -278,7 +285,7 @@ export async function buildApp(options: AppOptions) {
   })
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
-  const context: AppContext = { database, config }
+  const context: AppContext = { database, config, readThread: (options.readThread ?? false) && database.dialect === 'sqlite' }
   await app.register(async (api) => {
     await jobsRoutes(api, context)
     await customersRoutes(api, context)

@@ -19,6 +19,8 @@ export interface Config {
   demoOnEmpty: boolean
   /** How long a key lookup may be served from memory; bounds how late a revocation is seen. */
   keyCacheMs: number
+  /** `fsm serve` on SQLite reads single jobs on a thread of its own (jobs.reader.ts) unless this is false. */
+  sqliteReadThread: boolean
 }
 
 export class ConfigError extends Error {}
@@ -46,5 +48,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     demoOnEmpty: env.FSM_DEMO !== '0',
     keyCacheMs: integer('FSM_KEY_CACHE_MS', env.FSM_KEY_CACHE_MS, 500, 0, 1000),
+    sqliteReadThread: env.FSM_SQLITE_READ_THREAD !== '0',
   }
 }

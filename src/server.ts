@@ -36,7 +36,7 @@ export function limitHeapGrowth(): void {
 }
 
 export async function startServer(config: Config, database: DatabaseHandle): Promise<RunningServer> {
-  const app = await buildApp({ config, database })
+  const app = await buildApp({ config, database, readThread: config.sqliteReadThread })
   const address = await app.listen({ port: config.port, host: config.host })
   let stopping: Promise<void> | undefined
   const stop = () => {

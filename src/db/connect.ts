@@ -8,7 +8,7 @@ import SqliteDatabase from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, CompiledQuery, type DatabaseConnection, type Driver, type PostgresPool, type PostgresPoolClient } from 'kysely'
 import pg from 'pg'
 import { startCheckpointer, type Checkpointer } from './checkpointer.ts'
-import { registerPostgresHandle, registerSqliteHandle, statementNameOf } from './prepared.ts'
+import { registerPostgresHandle, registerSqliteHandle, statementNameOf, type DirectSqlite } from './prepared.ts'
 import { TurnReads } from './turn-reads.ts'
 import type { Database } from './types.ts'
 
@@ -28,6 +28,13 @@ export interface ConnectOptions {
   sqliteSynchronous?: 'NORMAL' | 'FULL'
   /** SQLite: checkpoint the WAL on a worker thread instead of inside COMMITs (a long-running server). */
   sqliteBackgroundCheckpoints?: boolean
+  /**
+   * SQLite: a second connection to a database the server has open, for
+   * reads only (jobs.read-thread.ts): opened read-only, so it can change
+   * nothing, not even the planner's statistics; the journal settings are
+   * the server connection's.
+   */
+  sqliteReadOnly?: boolean
   /** PostgreSQL schema to use (tests give each run its own). */
   pgSchema?: string
   pgPoolSize?: number
@@ -129,8 +136,47 @@ const CATCH_UP_TIMEOUT_MS = 1000
  */
 const BACKSTOP_PAGES = 8000
 
+/**
+ * 32 MB of page cache holds the hot index pages of a million-job company;
+ * the operating system's cache holds the rest of the file (issue 6 keeps
+ * the server's resident memory under 300 MB).
+ */
+function setCacheSizes(sqlite: SqliteDatabase.Database) {
+  sqlite.pragma('cache_size = -32768')
+  sqlite.pragma('temp_store = MEMORY')
+}
+
+/** The Kysely handle of a SQLite connection, its statements cached and its reads sharing the turn's transaction. */
+function sqliteKysely(sqlite: SqliteDatabase.Database, writes?: Pick<DirectSqlite, 'beforeWrites'>): { db: Kysely<Database>; reads: TurnReads } {
+  const reads = new TurnReads(sqlite)
+  const statements = withStatementCache(sqlite, reads)
+  // Kysely's reads outside a transaction join the turn's read transaction too
+  // (prepared reads join it in prepared.ts); inside one (a group of writes,
+  // a migration) there is nothing to join.
+  const kyselyStatements = {
+    close: statements.close,
+    prepare(sql: string) {
+      const statement = statements.prepare(sql)
+      if (statement.reader) reads.enter()
+      return statement
+    },
+  }
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: kyselyStatements }) })
+  registerSqliteHandle(db, { sqlite, statement: statements.prepare, reads, ...writes })
+  return { db, reads }
+}
+
+function connectSqliteReader(file: string): DatabaseHandle {
+  const sqlite = new SqliteDatabase(file, { readonly: true, fileMustExist: true })
+  sqlite.pragma('busy_timeout = 5000')
+  setCacheSizes(sqlite)
+  const { db } = sqliteKysely(sqlite)
+  return { db, dialect: 'sqlite', description: `sqlite:${file} (read-only)`, close: () => db.destroy() }
+}
+
 function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
   const file = path === ':memory:' ? path : resolve(path)
+  if (options.sqliteReadOnly) return connectSqliteReader(file)
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
   const sqlite = new SqliteDatabase(file)
   sqlite.pragma('journal_mode = WAL')
@@ -148,37 +194,14 @@ function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
     })
     sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`)
   }
-  // 32 MB of page cache holds the hot index pages of a million-job company;
-  // the operating system's cache holds the rest of the file (issue 6 keeps
-  // the server's resident memory under 300 MB).
-  sqlite.pragma('cache_size = -32768')
-  sqlite.pragma('temp_store = MEMORY')
+  setCacheSizes(sqlite)
   // Keep the planner's statistics current (cheaply, on a sample): without
   // them it guesses that a company_id index is selective, and walks a
   // million-row company to find fifty jobs.
   sqlite.pragma('analysis_limit = 1000')
   sqlite.pragma('optimize = 0x10002')
-  const reads = new TurnReads(sqlite)
-  const statements = withStatementCache(sqlite, reads)
-  // Kysely's reads outside a transaction join the turn's read transaction too
-  // (prepared reads join it in prepared.ts); inside one (a group of writes,
-  // a migration) there is nothing to join.
-  const kyselyStatements = {
-    close: statements.close,
-    prepare(sql: string) {
-      const statement = statements.prepare(sql)
-      if (statement.reader) reads.enter()
-      return statement
-    },
-  }
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: kyselyStatements }) })
-  registerSqliteHandle(db, {
-    sqlite,
-    statement: statements.prepare,
-    reads,
-    ...(checkpointer && {
-      beforeWrites: () => (checkpointer.walFrames >= WAL_RESTART_PAGES ? checkpointer.catchUp(CATCH_UP_TIMEOUT_MS) : undefined),
-    }),
+  const { db, reads } = sqliteKysely(sqlite, checkpointer && {
+    beforeWrites: () => (checkpointer.walFrames >= WAL_RESTART_PAGES ? checkpointer.catchUp(CATCH_UP_TIMEOUT_MS) : undefined),
   })
   // Statistics drift as data grows; refresh them now and then (and at close).
   // `pragma()` does not pass through the statement cache, so the turn's read

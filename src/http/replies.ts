@@ -80,7 +80,7 @@ export async function sendOneOrPage(
   request: FastifyRequest,
   reply: FastifyReply,
   query: { id?: number | undefined },
-  one: { schema: object; load: (id: number) => Promise<{ data: unknown; etag: string; json?: string }> },
+  one: { schema: object; load: (id: number) => Promise<{ data?: unknown; etag: string; json?: string }> },
   page: { schema: object; load: () => Promise<PageResult> },
 ): Promise<FastifyReply> {
   assertIdAlone(query)

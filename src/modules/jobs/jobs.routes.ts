@@ -14,6 +14,7 @@ import {
   PatchJobBody, PatchJobResponse, UpdateJobBody, UpdateJobResponse,
 } from './jobs.schemas.ts'
 import { JobListCaches } from './jobs.pages.ts'
+import { jobReads } from './jobs.reader.ts'
 import * as service from './jobs.service.ts'
 
 const tags = ['Jobs']
@@ -24,10 +25,12 @@ async function assetModuleFirst(request: FastifyRequest) {
   if (body && Object.hasOwn(body, 'asset_ids') && request.auth) service.requireAssetModule(request.auth)
 }
 
-export async function jobsRoutes(fastify: FastifyInstance, { database }: AppContext): Promise<void> {
+export async function jobsRoutes(fastify: FastifyInstance, { database, config, readThread }: AppContext): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const db = database.db
   const listCaches = new JobListCaches()
+  const reads = jobReads(db, config.databaseUrl, { thread: readThread, log: fastify.log })
+  fastify.addHook('onClose', () => reads.close())
 
   app.get(
     '/api/v1/jobs',
@@ -46,7 +49,7 @@ export async function jobsRoutes(fastify: FastifyInstance, { database }: AppCont
         request,
         reply,
         request.query,
-        { schema: JobResponse, load: (id) => service.getJob(db, request.auth!, id) },
+        { schema: JobResponse, load: (id) => reads.getJob(request.auth!, id) },
         { schema: JobListResponse, load: () => service.listJobs(db, request.auth!, request.query, listCaches) },
       )
     },

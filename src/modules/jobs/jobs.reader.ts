@@ -1,0 +1,151 @@
+/**
+ * `GET /api/v1/jobs?id=` on SQLite, read on a thread of its own (issue 6).
+ *
+ * A single job is one random row of a large table: on the server's event
+ * loop its read cost about four times what the same read costs in a loop
+ * by itself (docs/performance.md, "A thread for single-job reads"), since
+ * every new page it copies in pushes the HTTP work out of the core's
+ * caches. A read-only connection on a second thread reads it instead, in
+ * batches: the event loop hands over the reads that arrived together, and
+ * sends the answers (the same JSON and ETag, made by the same function) as
+ * they come back. What a reader sees does not change (docs/decisions.md,
+ * "Single-job reads on a second connection"): each batch reads one snapshot
+ * taken after all its requests arrived, so it sees every write answered
+ * before them.
+ *
+ * Until the thread has opened its connection, and for good if it fails,
+ * jobs are read on the event loop as before; so is any read the thread
+ * could not answer for a reason other than "no such job", so that its
+ * error is answered as always.
+ */
+import { Worker } from 'node:worker_threads'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Kysely } from 'kysely'
+import { parseDatabaseUrl } from '../../db/connect.ts'
+import type { Database } from '../../db/types.ts'
+import { notFound } from '../../http/errors.ts'
+import type { Actor } from '../actor.ts'
+import { NOT_FOUND, type ReadAnswer, type ReadBatch, type ReadThreadData } from './jobs.read-thread.ts'
+import { getJob } from './jobs.service.ts'
+
+/** A job as `GET ?id=` answers it: its JSON (the answer's `data`) and ETag. */
+export interface JobAnswer {
+  json: string
+  etag: string
+}
+
+export interface JobReads {
+  getJob(actor: Actor, jobId: number): Promise<JobAnswer>
+  close(): Promise<void>
+}
+
+/** Reads on the event loop: PostgreSQL (its reads already run in the database's processes), tests, the CLI. */
+export function readsHere(db: Kysely<Database>): JobReads {
+  return { getJob: (actor, jobId) => getJob(db, actor, jobId), close: async () => {} }
+}
+
+/**
+ * A batch goes to the thread once it holds this many reads, or at the end of
+ * the event loop's turn. Sent at the end of the turn only, the thread waited
+ * while the event loop parsed a whole turn of requests, and the event loop
+ * while the thread read them: `get_job` 1.22 × the reads on the event loop;
+ * every 4 reads, 1.28 ×; every 2, 1.38 × (`bench:ab`, 3 rounds each).
+ */
+const BATCH_SIZE = 2
+
+interface Waiting {
+  actor: Actor
+  jobId: number
+  resolve: (answer: JobAnswer) => void
+  reject: (error: unknown) => void
+}
+
+class ReadThread implements JobReads {
+  readonly #db: Kysely<Database>
+  readonly #log: FastifyBaseLogger
+  readonly #worker: Worker
+  #state: 'starting' | 'ready' | 'stopped' = 'starting'
+  #next: Waiting[] = []
+  #reads: number[] = []
+  #batches = 0
+  readonly #sent = new Map<number, Waiting[]>()
+
+  constructor(db: Kysely<Database>, databaseUrl: string, log: FastifyBaseLogger) {
+    this.#db = db
+    this.#log = log
+    // The thread runs the same kind of file as this one: TypeScript under tsx, JavaScript from dist/.
+    const file = new URL(`./jobs.read-thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
+    this.#worker = new Worker(file, { workerData: { databaseUrl } satisfies ReadThreadData })
+    // It must not keep a process alive that has nothing else to do.
+    this.#worker.unref()
+    this.#worker.on('message', (message: { ready: true } | { batch: number; answers: ReadAnswer[] }) => {
+      if ('ready' in message) {
+        if (this.#state === 'starting') this.#state = 'ready'
+      } else {
+        this.#answered(message.batch, message.answers)
+      }
+    })
+    this.#worker.on('error', (error) => this.#stop(error))
+    this.#worker.on('exit', (code) => this.#stop(new Error(`the job read thread exited with code ${code}`)))
+  }
+
+  getJob(actor: Actor, jobId: number): Promise<JobAnswer> {
+    if (this.#state !== 'ready') return getJob(this.#db, actor, jobId)
+    return new Promise((resolve, reject) => {
+      if (this.#next.length === 0) setImmediate(this.#send)
+      this.#next.push({ actor, jobId, resolve, reject })
+      this.#reads.push(actor.companyId, jobId, actor.modules.has('assets') ? 1 : 0)
+      if (this.#next.length >= BATCH_SIZE) this.#send()
+    })
+  }
+
+  readonly #send = () => {
+    if (this.#next.length === 0) return
+    const batch = ++this.#batches
+    this.#sent.set(batch, this.#next)
+    this.#worker.postMessage({ batch, reads: this.#reads } satisfies ReadBatch)
+    this.#next = []
+    this.#reads = []
+  }
+
+  #answered(batch: number, answers: ReadAnswer[]) {
+    const waiting = this.#sent.get(batch)
+    if (!waiting) return
+    this.#sent.delete(batch)
+    waiting.forEach((read, i) => {
+      const answer = answers[i]
+      if (Array.isArray(answer)) read.resolve({ json: answer[0], etag: answer[1] })
+      else if (answer === NOT_FOUND) read.reject(notFound('Job', read.jobId))
+      else this.#readHere(read)
+    })
+  }
+
+  #readHere(read: Waiting) {
+    getJob(this.#db, read.actor, read.jobId).then(read.resolve, read.reject)
+  }
+
+  /** The thread is gone (or closing): what it had not answered is read here, and so is everything after. */
+  #stop(error?: unknown) {
+    if (this.#state === 'stopped') return
+    if (error) this.#log.warn({ err: error }, 'job read thread stopped: single jobs are read on the event loop from now on')
+    this.#state = 'stopped'
+    for (const waiting of this.#sent.values()) waiting.forEach((read) => this.#readHere(read))
+    this.#sent.clear()
+    // Reads queued for the end of this turn: #send finds the thread stopped.
+    this.#next.forEach((read) => this.#readHere(read))
+    this.#next = []
+    this.#reads = []
+  }
+
+  async close(): Promise<void> {
+    this.#stop()
+    await this.#worker.terminate()
+  }
+}
+
+/** Single-job reads for `fsm serve`: on their own thread on a SQLite file, on the event loop otherwise. */
+export function jobReads(db: Kysely<Database>, databaseUrl: string, options: { thread: boolean; log: FastifyBaseLogger }): JobReads {
+  // A second connection to `:memory:` would open a database of its own.
+  const { dialect, target } = parseDatabaseUrl(databaseUrl)
+  return options.thread && dialect === 'sqlite' && target !== ':memory:' ? new ReadThread(db, databaseUrl, options.log) : readsHere(db)
+}
