@@ -285,7 +285,7 @@ export async function buildApp(options: AppOptions) {
   })
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
-  const context: AppContext = { database, config, readThread: (options.readThread ?? false) && database.dialect === 'sqlite' }
+  const context: AppContext = { database, config, readThread: options.readThread ?? false }
   await app.register(async (api) => {
     await jobsRoutes(api, context)
     await customersRoutes(api, context)

@@ -19,6 +19,8 @@ export interface DatabaseHandle {
   dialect: Dialect
   /** SQLite with background checkpoints: the worker that runs them. */
   checkpointer?: Checkpointer
+  /** SQLite: the database file's absolute path (or `:memory:`), for a second connection to it. */
+  sqliteFile?: string
   /** A printable description without credentials, for logs. */
   description: string
   close(): Promise<void>
@@ -171,7 +173,7 @@ function connectSqliteReader(file: string): DatabaseHandle {
   sqlite.pragma('busy_timeout = 5000')
   setCacheSizes(sqlite)
   const { db } = sqliteKysely(sqlite)
-  return { db, dialect: 'sqlite', description: `sqlite:${file} (read-only)`, close: () => db.destroy() }
+  return { db, dialect: 'sqlite', description: `sqlite:${file} (read-only)`, sqliteFile: file, close: () => db.destroy() }
 }
 
 function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
@@ -221,6 +223,7 @@ function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
     db,
     dialect: 'sqlite',
     description: `sqlite:${file}`,
+    sqliteFile: file,
     ...(checkpointer && { checkpointer }),
     close: async () => {
       clearInterval(optimizer)

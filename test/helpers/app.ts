@@ -33,6 +33,8 @@ export interface TestAppOptions {
   rateLimits?: RateLimitStore
   /** Fastify's logger option; none by default. */
   logger?: FastifyServerOptions['logger']
+  /** SQLite: read single jobs on their own thread, as `fsm serve` does (off by default). */
+  readThread?: boolean
 }
 
 /** A fresh, migrated (unless `migrate` is false), empty database of the dialect; `cleanup` removes it. */
@@ -70,7 +72,7 @@ export async function freshDatabase(dialect: Dialect, { migrate = true } = {}): 
 export async function startTestApp(dialect: Dialect = 'sqlite', options: TestAppOptions = {}): Promise<TestApp> {
   const { database, cleanup } = await freshDatabase(dialect)
   const config: Config = { ...loadConfig({}), logLevel: 'silent', rateLimitPerMinute: 1_000_000, keyCacheMs: 0, ...options.config }
-  const app = await buildApp({ config, database, ...(options.rateLimits && { rateLimits: options.rateLimits }), logger: options.logger ?? false })
+  const app = await buildApp({ config, database, ...(options.rateLimits && { rateLimits: options.rateLimits }), logger: options.logger ?? false, readThread: options.readThread ?? false })
   await app.ready()
   return {
     app,

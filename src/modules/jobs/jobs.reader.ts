@@ -21,7 +21,7 @@
 import { Worker } from 'node:worker_threads'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
-import { parseDatabaseUrl } from '../../db/connect.ts'
+import type { DatabaseHandle } from '../../db/connect.ts'
 import type { Database } from '../../db/types.ts'
 import { notFound } from '../../http/errors.ts'
 import type { Actor } from '../actor.ts'
@@ -36,12 +36,16 @@ export interface JobAnswer {
 
 export interface JobReads {
   getJob(actor: Actor, jobId: number): Promise<JobAnswer>
+  /** Resolves once reads go where they will (the thread has opened its connection, or failed to). */
+  readonly ready: Promise<void>
+  /** How many reads the thread has answered (tests check that it did). */
+  readonly answeredOnThread: number
   close(): Promise<void>
 }
 
 /** Reads on the event loop: PostgreSQL (its reads already run in the database's processes), tests, the CLI. */
 export function readsHere(db: Kysely<Database>): JobReads {
-  return { getJob: (actor, jobId) => getJob(db, actor, jobId), close: async () => {} }
+  return { getJob: (actor, jobId) => getJob(db, actor, jobId), ready: Promise.resolve(), answeredOnThread: 0, close: async () => {} }
 }
 
 /**
@@ -52,12 +56,26 @@ export function readsHere(db: Kysely<Database>): JobReads {
  * every 4 reads, 1.28 ×; every 2, 1.38 × (`bench:ab`, 3 rounds each).
  */
 const BATCH_SIZE = 2
+/** The longest `ready` waits for the thread to start; reads stay on the event loop until it has. */
+const START_TIMEOUT_MS = 10_000
 
 interface Waiting {
   actor: Actor
   jobId: number
   resolve: (answer: JobAnswer) => void
   reject: (error: unknown) => void
+}
+
+/**
+ * The thread runs the same kind of file as this one: JavaScript from dist/,
+ * or TypeScript under tsx, whose loader a worker thread does not inherit on
+ * Node 20 (tsx issue #354): the thread registers it before loading the file.
+ */
+function startThread(workerData: ReadThreadData): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./jobs.read-thread.js', import.meta.url), { workerData })
+  const file = new URL('./jobs.read-thread.ts', import.meta.url).href
+  const tsx = import.meta.resolve('tsx/esm/api')
+  return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(file)}) })`, { eval: true, workerData })
 }
 
 class ReadThread implements JobReads {
@@ -69,24 +87,32 @@ class ReadThread implements JobReads {
   #reads: number[] = []
   #batches = 0
   readonly #sent = new Map<number, Waiting[]>()
+  #answeredOnThread = 0
+  readonly ready: Promise<void>
+  #started!: () => void
 
   constructor(db: Kysely<Database>, databaseUrl: string, log: FastifyBaseLogger) {
     this.#db = db
     this.#log = log
-    // The thread runs the same kind of file as this one: TypeScript under tsx, JavaScript from dist/.
-    const file = new URL(`./jobs.read-thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
-    this.#worker = new Worker(file, { workerData: { databaseUrl } satisfies ReadThreadData })
+    const started = new Promise<void>((resolve) => (this.#started = resolve))
+    this.ready = Promise.race([started, new Promise<void>((resolve) => setTimeout(resolve, START_TIMEOUT_MS).unref())])
+    this.#worker = startThread({ databaseUrl })
     // It must not keep a process alive that has nothing else to do.
     this.#worker.unref()
     this.#worker.on('message', (message: { ready: true } | { batch: number; answers: ReadAnswer[] }) => {
       if ('ready' in message) {
         if (this.#state === 'starting') this.#state = 'ready'
+        this.#started()
       } else {
         this.#answered(message.batch, message.answers)
       }
     })
     this.#worker.on('error', (error) => this.#stop(error))
     this.#worker.on('exit', (code) => this.#stop(new Error(`the job read thread exited with code ${code}`)))
+  }
+
+  get answeredOnThread(): number {
+    return this.#answeredOnThread
   }
 
   getJob(actor: Actor, jobId: number): Promise<JobAnswer> {
@@ -114,9 +140,15 @@ class ReadThread implements JobReads {
     this.#sent.delete(batch)
     waiting.forEach((read, i) => {
       const answer = answers[i]
-      if (Array.isArray(answer)) read.resolve({ json: answer[0], etag: answer[1] })
-      else if (answer === NOT_FOUND) read.reject(notFound('Job', read.jobId))
-      else this.#readHere(read)
+      if (Array.isArray(answer)) {
+        this.#answeredOnThread++
+        read.resolve({ json: answer[0], etag: answer[1] })
+      } else if (answer === NOT_FOUND) {
+        this.#answeredOnThread++
+        read.reject(notFound('Job', read.jobId))
+      } else {
+        this.#readHere(read)
+      }
     })
   }
 
@@ -129,6 +161,7 @@ class ReadThread implements JobReads {
     if (this.#state === 'stopped') return
     if (error) this.#log.warn({ err: error }, 'job read thread stopped: single jobs are read on the event loop from now on')
     this.#state = 'stopped'
+    this.#started()
     for (const waiting of this.#sent.values()) waiting.forEach((read) => this.#readHere(read))
     this.#sent.clear()
     // Reads queued for the end of this turn: #send finds the thread stopped.
@@ -144,8 +177,8 @@ class ReadThread implements JobReads {
 }
 
 /** Single-job reads for `fsm serve`: on their own thread on a SQLite file, on the event loop otherwise. */
-export function jobReads(db: Kysely<Database>, databaseUrl: string, options: { thread: boolean; log: FastifyBaseLogger }): JobReads {
+export function jobReads(database: DatabaseHandle, options: { thread: boolean; log: FastifyBaseLogger }): JobReads {
+  const file = database.sqliteFile
   // A second connection to `:memory:` would open a database of its own.
-  const { dialect, target } = parseDatabaseUrl(databaseUrl)
-  return options.thread && dialect === 'sqlite' && target !== ':memory:' ? new ReadThread(db, databaseUrl, options.log) : readsHere(db)
+  return options.thread && file !== undefined && file !== ':memory:' ? new ReadThread(database.db, `sqlite:${file}`, options.log) : readsHere(database.db)
 }

@@ -25,11 +25,13 @@ async function assetModuleFirst(request: FastifyRequest) {
   if (body && Object.hasOwn(body, 'asset_ids') && request.auth) service.requireAssetModule(request.auth)
 }
 
-export async function jobsRoutes(fastify: FastifyInstance, { database, config, readThread }: AppContext): Promise<void> {
+export async function jobsRoutes(fastify: FastifyInstance, { database, readThread }: AppContext): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const db = database.db
   const listCaches = new JobListCaches()
-  const reads = jobReads(db, config.databaseUrl, { thread: readThread, log: fastify.log })
+  const reads = jobReads(database, { thread: readThread, log: fastify.log })
+  // `fsm serve` listens once reads go where they will, so its first requests already use the thread.
+  fastify.addHook('onReady', () => reads.ready)
   fastify.addHook('onClose', () => reads.close())
 
   app.get(
