@@ -9,7 +9,9 @@
  *   out: { ready: true } once the connection is open, then per batch
  *        { batch, answers: [ [json, etag] | NOT_FOUND | FAILED, … ] }
  * A read that fails for any reason but "no such job" is answered FAILED and
- * read again on the server thread, which answers its error as always.
+ * read again on the server thread, which answers its error as always. The
+ * actor crosses as its company and whether it has the assets module: all
+ * that `getJob` looks at (a test compares the two threads' answers).
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { connect } from '../../db/connect.ts'

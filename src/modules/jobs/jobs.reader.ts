@@ -164,7 +164,7 @@ class ReadThread implements JobReads {
     this.#started()
     for (const waiting of this.#sent.values()) waiting.forEach((read) => this.#readHere(read))
     this.#sent.clear()
-    // Reads queued for the end of this turn: #send finds the thread stopped.
+    // Reads not yet sent (the end of the turn would have sent them): read here too.
     this.#next.forEach((read) => this.#readHere(read))
     this.#next = []
     this.#reads = []
