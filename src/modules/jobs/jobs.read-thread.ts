@@ -15,6 +15,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { connect } from '../../db/connect.ts'
+import { sqliteConnectionOf } from '../../db/prepared.ts'
 import { ApiError } from '../../http/errors.ts'
 import type { Actor } from '../actor.ts'
 import { getJob } from './jobs.service.ts'
@@ -49,12 +50,19 @@ if (parentPort && workerData) {
   const port = parentPort
   const { databaseUrl } = workerData as ReadThreadData
   const { db } = connect(databaseUrl, { sqliteReadOnly: true })
-  // The reads of one batch run in one read transaction (turn-reads.ts: the
-  // batch is one turn of this thread's event loop), so they share a snapshot
-  // taken after every one of them arrived.
+  const connection = sqliteConnectionOf(db)!
+  // The reads of one batch share one read transaction (turn-reads.ts), so
+  // one snapshot, taken at its first read, after every one of them arrived.
+  // It ends with the batch, not with this thread's turn: batches that
+  // arrive while one is read are handled in the same turn, and one of them
+  // may be a read sent after a write the snapshot predates was answered.
   port.on('message', async ({ batch, reads }: ReadBatch) => {
     const answers: ReadAnswer[] = []
-    for (let i = 0; i < reads.length; i += 3) answers.push(await answer(db, reads[i]!, reads[i + 1]!, reads[i + 2]!))
+    try {
+      for (let i = 0; i < reads.length; i += 3) answers.push(await answer(db, reads[i]!, reads[i + 1]!, reads[i + 2]!))
+    } finally {
+      connection.reads.end()
+    }
     port.postMessage({ batch, answers })
   })
   port.postMessage({ ready: true })
