@@ -118,14 +118,19 @@ describe('single-job reads on their own thread (sqlite)', () => {
       }
     })
 
-    it('answers reads queued when it stops, and every read after, on the event loop', async () => {
+    it('answers reads sent and not yet answered when it stops, those not yet sent, and every read after, on the event loop', async () => {
       const reads = jobReads(t.database, { thread: true, log: silent })
       await reads.ready
       const actor = actorOf(tenant, ['assets'])
-      const queued = [reads.getJob(actor, jobWithAssets), reads.getJob(actor, plainJob), reads.getJob(actor, jobWithAssets)]
+      const sent = [reads.getJob(actor, jobWithAssets), reads.getJob(actor, plainJob)]
+      // The batch goes at the end of this turn; its answer comes in a later one.
+      await new Promise(setImmediate)
+      const unsent = reads.getJob(actor, plainJob)
+      const unsentMissing = assert.rejects(reads.getJob(actor, bareJob), (error) => error instanceof ApiError && error.code === 'not_found')
       await reads.close()
-      const answers = await Promise.all(queued)
-      assert.deepEqual(answers.map((a) => JSON.parse(a.json).job_id), [jobWithAssets, plainJob, jobWithAssets])
+      const answers = await Promise.all([...sent, unsent])
+      assert.deepEqual(answers.map((a) => JSON.parse(a.json).job_id), [jobWithAssets, plainJob, plainJob])
+      await unsentMissing
       const later = await reads.getJob(actor, plainJob)
       assert.equal(JSON.parse(later.json).job_id, plainJob)
       assert.equal(reads.answeredOnThread, 0)

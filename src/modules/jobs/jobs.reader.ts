@@ -6,7 +6,7 @@
  * by itself (docs/performance.md, "A thread for single-job reads"), since
  * every new page it copies in pushes the HTTP work out of the core's
  * caches. A read-only connection on a second thread reads it instead, in
- * batches: the event loop hands over the reads that arrived together, and
+ * batches: the event loop hands over the reads of each of its turns, and
  * sends the answers (the same JSON and ETag, made by the same function) as
  * they come back. What a reader sees does not change (docs/decisions.md,
  * "Single-job reads on a second connection"): each batch reads one snapshot
@@ -48,14 +48,14 @@ export function readsHere(db: Kysely<Database>): JobReads {
   return { getJob: (actor, jobId) => getJob(db, actor, jobId), ready: Promise.resolve(), answeredOnThread: 0, close: async () => {} }
 }
 
-/**
- * A batch goes to the thread once it holds this many reads, or at the end of
- * the event loop's turn. Sent at the end of the turn only, the thread waited
- * while the event loop parsed a whole turn of requests, and the event loop
- * while the thread read them: `get_job` 1.22 × the reads on the event loop;
- * every 4 reads, 1.28 ×; every 2, 1.38 × (`bench:ab`, 3 rounds each).
+/*
+ * A batch holds the reads of one turn of the event loop and goes to the
+ * thread at its end (`setImmediate`). Each message wakes the thread, which
+ * costs the event loop more than the message itself: batches sent every 2
+ * reads, against one per turn (`bench:ab`, 3 and 4 rounds × 8 s, one per
+ * turn first): `get_job` 1.04 × and 1.01 ×, `mixed` 1.08 × and 1.075 ×,
+ * server CPU per request 0.89–0.93 ×, p99 7.0–7.2 against 9.2–10.2 ms.
  */
-const BATCH_SIZE = 2
 /** The longest `ready` waits for the thread to start; reads stay on the event loop until it has. */
 const START_TIMEOUT_MS = 10_000
 
@@ -121,7 +121,6 @@ class ReadThread implements JobReads {
       if (this.#next.length === 0) setImmediate(this.#send)
       this.#next.push({ actor, jobId, resolve, reject })
       this.#reads.push(actor.companyId, jobId, actor.modules.has('assets') ? 1 : 0)
-      if (this.#next.length >= BATCH_SIZE) this.#send()
     })
   }
 
