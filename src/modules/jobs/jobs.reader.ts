@@ -48,14 +48,6 @@ export function readsHere(db: Kysely<Database>): JobReads {
   return { getJob: (actor, jobId) => getJob(db, actor, jobId), ready: Promise.resolve(), answeredOnThread: 0, close: async () => {} }
 }
 
-/*
- * A batch holds the reads of one turn of the event loop and goes to the
- * thread at its end (`setImmediate`). Each message wakes the thread, which
- * costs the event loop more than the message itself: batches sent every 2
- * reads, against one per turn (`bench:ab`, 3 and 4 rounds × 8 s, one per
- * turn first): `get_job` 1.04 × and 1.01 ×, `mixed` 1.08 × and 1.075 ×,
- * server CPU per request 0.89–0.93 ×, p99 7.0–7.2 against 9.2–10.2 ms.
- */
 /** The longest `ready` waits for the thread to start; reads stay on the event loop until it has. */
 const START_TIMEOUT_MS = 10_000
 
@@ -115,6 +107,14 @@ class ReadThread implements JobReads {
     return this.#answeredOnThread
   }
 
+  /**
+   * A batch holds the reads of one turn of the event loop and goes to the
+   * thread at its end (`setImmediate`). Each message wakes the thread, which
+   * costs the event loop more than the message itself: one batch per turn
+   * against one every 2 reads (`bench:ab`, 3 and 4 rounds × 8 s): `get_job`
+   * 1.04 × and 1.01 ×, `mixed` 1.08 × and 1.075 ×, server CPU per request
+   * 0.89–0.93 ×, p99 7.0–7.2 against 9.2–10.2 ms.
+   */
   getJob(actor: Actor, jobId: number): Promise<JobAnswer> {
     if (this.#state !== 'ready') return getJob(this.#db, actor, jobId)
     return new Promise((resolve, reject) => {
