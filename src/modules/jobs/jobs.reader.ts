@@ -44,7 +44,7 @@ export interface JobReads {
 }
 
 /** Reads on the event loop: PostgreSQL (its reads already run in the database's processes), tests, the CLI. */
-export function readsHere(db: Kysely<Database>): JobReads {
+function readsHere(db: Kysely<Database>): JobReads {
   return { getJob: (actor, jobId) => getJob(db, actor, jobId), ready: Promise.resolve(), answeredOnThread: 0, close: async () => {} }
 }
 
@@ -76,7 +76,6 @@ class ReadThread implements JobReads {
   readonly #worker: Worker
   #state: 'starting' | 'ready' | 'stopped' = 'starting'
   #next: Waiting[] = []
-  #reads: number[] = []
   #batches = 0
   readonly #sent = new Map<number, Waiting[]>()
   #answeredOnThread = 0
@@ -120,7 +119,6 @@ class ReadThread implements JobReads {
     return new Promise((resolve, reject) => {
       if (this.#next.length === 0) setImmediate(this.#send)
       this.#next.push({ actor, jobId, resolve, reject })
-      this.#reads.push(actor.companyId, jobId, actor.modules.has('assets') ? 1 : 0)
     })
   }
 
@@ -128,9 +126,9 @@ class ReadThread implements JobReads {
     if (this.#next.length === 0) return
     const batch = ++this.#batches
     this.#sent.set(batch, this.#next)
-    this.#worker.postMessage({ batch, reads: this.#reads } satisfies ReadBatch)
+    const reads = this.#next.flatMap(({ actor, jobId }) => [actor.companyId, jobId, actor.modules.has('assets') ? 1 : 0])
+    this.#worker.postMessage({ batch, reads } satisfies ReadBatch)
     this.#next = []
-    this.#reads = []
   }
 
   #answered(batch: number, answers: ReadAnswer[]) {
@@ -166,7 +164,6 @@ class ReadThread implements JobReads {
     // Reads not yet sent (the end of the turn would have sent them): read here too.
     this.#next.forEach((read) => this.#readHere(read))
     this.#next = []
-    this.#reads = []
   }
 
   async close(): Promise<void> {
