@@ -1,22 +1,29 @@
 /**
- * Single-job reads on a thread of their own (jobs.reader.ts), as `fsm serve`
- * runs them on SQLite: the same answers as the event loop's, byte for byte;
- * tenancy; every write answered before a read seen by it; reads that arrive
- * together; and reads queued when the thread stops answered all the same.
+ * Job reads on a thread of their own (jobs.reader.ts), single jobs and pages
+ * of the list, as `fsm serve` runs them on SQLite: the same answers as the
+ * event loop's, byte for byte; tenancy; every write answered before a read
+ * seen by it, totals included; reads that arrive together; and reads queued
+ * when the thread stops answered all the same.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../src/app.ts'
 import { startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createAssetVia, createBasics, createJobVia, createTenant, type Tenant } from './helpers/factories.ts'
 import { ApiError } from '../src/http/errors.ts'
 import type { Actor } from '../src/modules/actor.ts'
 import { jobReads } from '../src/modules/jobs/jobs.reader.ts'
-import { getJob } from '../src/modules/jobs/jobs.service.ts'
+import { JobListCaches } from '../src/modules/jobs/jobs.pages.ts'
+import { getJob, listJobs } from '../src/modules/jobs/jobs.service.ts'
 
 const silent = { warn() {}, info() {}, error() {}, debug() {}, fatal() {}, trace() {}, child: () => silent, level: 'silent', silent() {} } as never
 
-describe('single-job reads on their own thread (sqlite)', () => {
+describe('job reads on their own thread (sqlite)', () => {
   let t: TestApp
+  /** The same database, read on the event loop: what the thread's answers must equal. */
+  let onLoop: FastifyInstance
+  let locationId: number
   let tenant: Tenant
   let bare: Tenant
   let jobWithAssets: number
@@ -31,6 +38,7 @@ describe('single-job reads on their own thread (sqlite)', () => {
     tenant = await createTenant(t.database, { name: 'Thread Co' })
     bare = await createTenant(t.database, { name: 'No Assets Co', modules: [] })
     const basics = await createBasics(t.app, tenant.apiKey)
+    locationId = basics.locationId
     const assets = [await createAssetVia(t.app, tenant.apiKey, 'AC-1'), await createAssetVia(t.app, tenant.apiKey, 'AC-2')]
     jobWithAssets = await createJobVia(t.app, tenant.apiKey, basics.locationId, {
       assigned_technician_id: basics.technicianId,
@@ -40,8 +48,11 @@ describe('single-job reads on their own thread (sqlite)', () => {
     plainJob = await createJobVia(t.app, tenant.apiKey, basics.locationId)
     const bareBasics = await createBasics(t.app, bare.apiKey, ' (bare)')
     bareJob = await createJobVia(t.app, bare.apiKey, bareBasics.locationId)
+    onLoop = await buildApp({ config: t.config, database: t.database, logger: false, readThread: false })
+    await onLoop.ready()
   })
   after(async () => {
+    await onLoop.close()
     await t.close()
     assert.deepEqual(warnings, [])
   })
@@ -92,6 +103,55 @@ describe('single-job reads on their own thread (sqlite)', () => {
     }
   })
 
+  /** A GET's status, headers that matter and body, with its request id taken out: the same request on both apps must match. */
+  async function listed(app: FastifyInstance, who: Tenant, url: string) {
+    const r = await app.inject({ method: 'GET', url, headers: { 'x-api-key': who.apiKey } })
+    const id = JSON.stringify(r.headers['x-request-id'])
+    return { status: r.statusCode, type: r.headers['content-type'], link: r.headers.link, length: Number(r.headers['content-length']) - Buffer.byteLength(id) + 2, body: r.body.replace(id, '""') }
+  }
+
+  it('answers pages of the list exactly as the event loop would: the same bytes, length and Link header', async () => {
+    for (let i = 0; i < 5; i++) await createJobVia(t.app, tenant.apiKey, locationId, { job_priority: i % 2 ? 'High' : 'Low', job_title: `List job ${i} "ü"` })
+    const urls = [
+      '/api/v1/jobs',
+      '/api/v1/jobs?per_page=2',
+      '/api/v1/jobs?per_page=2&page=3',
+      '/api/v1/jobs?per_page=2&page=99',
+      '/api/v1/jobs?status=Pending&priority=High',
+      '/api/v1/jobs?status=Pending,Completed&sort=updated_at',
+      `/api/v1/jobs?customer_location_id=${locationId}&sort=-scheduled_start`,
+      '/api/v1/jobs?created_after=2020-01-01T00:00:00Z&per_page=3&page=2',
+    ]
+    for (const who of [tenant, bare]) {
+      for (const url of urls) {
+        const [thread, loop] = [await listed(t.app, who, url), await listed(onLoop, who, url)]
+        assert.equal(thread.status, 200, url)
+        assert.deepEqual(thread, loop, url)
+        assert.equal(thread.length, Buffer.byteLength(thread.body), url)
+      }
+    }
+    // Tenancy: the other company's list holds only its own job.
+    assert.deepEqual(JSON.parse((await listed(t.app, bare, '/api/v1/jobs')).body).data.map((j: { job_id: number }) => j.job_id), [bareJob])
+  })
+
+  it('shows every write answered before the list was asked for, in its items and its exact total', async () => {
+    const total = async (query = '') => JSON.parse((await listed(t.app, tenant, `/api/v1/jobs?per_page=5${query}`)).body)
+    for (let i = 0; i < 4; i++) {
+      const before = await total()
+      const urgentBefore = (await total('&status=Assigned&priority=Urgent')).pagination.total
+      const created = await createJobVia(t.app, tenant.apiKey, locationId, { job_priority: 'Urgent', job_title: `Fresh ${i}` })
+      const after = await total()
+      assert.equal(after.pagination.total, before.pagination.total + 1)
+      assert.equal(after.data[0].job_id, created)
+      assert.equal((await call(t.app, 'PATCH', `/api/v1/jobs?id=${created}`, { key: tenant.apiKey, body: { job_status: 'Assigned' } })).status, 200)
+      const urgent = await total('&status=Assigned&priority=Urgent')
+      assert.equal(urgent.pagination.total, urgentBefore + 1)
+      assert.equal(urgent.data[0].job_id, created)
+      assert.equal((await call(t.app, 'PUT', `/api/v1/jobs?id=${created}`, { key: tenant.apiKey, body: { job_title: `Renamed fresh ${i}` } })).status, 200)
+      assert.equal((await total()).data[0].job_title, `Renamed fresh ${i}`)
+    }
+  })
+
   it('answers reads that arrive together, each with its own job', async () => {
     const ids = [jobWithAssets, plainJob, 999_998, jobWithAssets, plainJob, bareJob]
     const rounds = await Promise.all(Array.from({ length: 8 }, () => ids).flat().map((id) => call(t.app, 'GET', `/api/v1/jobs?id=${id}`, { key: tenant.apiKey })))
@@ -100,6 +160,13 @@ describe('single-job reads on their own thread (sqlite)', () => {
       if (id === 999_998 || id === bareJob) assert.equal(r.status, 404)
       else assert.equal(r.body.data.job_id, id)
     })
+  })
+
+  it('answers lists and single jobs that arrive together, each with its own answer', async () => {
+    const urls = ['/api/v1/jobs?per_page=1', `/api/v1/jobs?id=${plainJob}`, '/api/v1/jobs?per_page=3&page=2', `/api/v1/jobs?id=${jobWithAssets}`, '/api/v1/jobs?status=Closed']
+    const expected = await Promise.all(urls.map((url) => listed(onLoop, tenant, url)))
+    const together = await Promise.all(Array.from({ length: 6 }, () => urls).flat().map((url) => listed(t.app, tenant, url)))
+    together.forEach((answer, i) => assert.deepEqual(answer, expected[i % urls.length], urls[i % urls.length]))
   })
 
   describe('the reader itself', () => {
@@ -112,7 +179,12 @@ describe('single-job reads on their own thread (sqlite)', () => {
         const expected = await getJob(t.database.db, actor, jobWithAssets)
         assert.deepEqual(answer, { json: expected.json, etag: expected.etag })
         await assert.rejects(reads.getJob(actor, bareJob), (error) => error instanceof ApiError && error.code === 'not_found')
-        assert.equal(reads.answeredOnThread, 2)
+        const query = { per_page: 2, status: 'Pending' }
+        const page = await reads.listJobs(actor, query)
+        const here = await listJobs(t.database.db, actor, query, new JobListCaches())
+        assert.deepEqual(page.page, here.page)
+        assert.equal(page.pagination.total_pages, here.pagination.total_pages)
+        assert.equal(reads.answeredOnThread, 3)
       } finally {
         await reads.close()
       }
@@ -123,16 +195,21 @@ describe('single-job reads on their own thread (sqlite)', () => {
       await reads.ready
       const actor = actorOf(tenant, ['assets'])
       const sent = [reads.getJob(actor, jobWithAssets), reads.getJob(actor, plainJob)]
+      const sentPage = reads.listJobs(actor, { per_page: 1 })
       // The batch goes at the end of this turn; its answer comes in a later one.
       await new Promise(setImmediate)
       const unsent = reads.getJob(actor, plainJob)
       const unsentMissing = assert.rejects(reads.getJob(actor, bareJob), (error) => error instanceof ApiError && error.code === 'not_found')
+      const unsentPage = reads.listJobs(actor, { per_page: 2 })
       await reads.close()
       const answers = await Promise.all([...sent, unsent])
       assert.deepEqual(answers.map((a) => JSON.parse(a.json).job_id), [jobWithAssets, plainJob, plainJob])
       await unsentMissing
+      assert.equal((await sentPage).data.length, 1)
+      assert.equal((await unsentPage).data.length, 2)
       const later = await reads.getJob(actor, plainJob)
       assert.equal(JSON.parse(later.json).job_id, plainJob)
+      assert.equal((await reads.listJobs(actor, { per_page: 3 })).data.length, 3)
       assert.equal(reads.answeredOnThread, 0)
     })
 

@@ -31,6 +31,21 @@ const WIRE = Symbol('wire')
 const ID_TAIL = '"request_id":""}'
 
 /**
+ * A page's envelope as `serialize` (the list schema's serialiser) writes it,
+ * without its request id: the part that every answer of the page shares.
+ */
+export function pageJsonWithoutId(result: PageResult, serialize: (envelope: Record<string, unknown>) => string): string {
+  const full = serialize({ data: result.data, pagination: result.pagination, request_id: '' })
+  if (!full.endsWith(ID_TAIL)) throw new Error('list envelope must end with request_id')
+  return full.slice(0, -ID_TAIL.length)
+}
+
+/** A page serialised elsewhere (by the read thread, jobs.reader.ts): its bytes as pageJsonWithoutId made them, and what the Link header needs. */
+export function serialisedPage(wire: Buffer, page: PageRequest, totalPages: number): PageResult {
+  return Object.defineProperty({ data: [], pagination: { total_pages: totalPages }, page }, WIRE, { value: wire })
+}
+
+/**
  * A page of a list. A remembered page is serialised and encoded once; each
  * answer adds only its own request id (the last property of the envelope's
  * schema). A page is ~26 KB: sent as one string, every answer measured its
@@ -44,9 +59,7 @@ export function sendList(request: FastifyRequest, reply: FastifyReply, schema: o
   setLinkHeader(request, reply, result.page, result.pagination.total_pages)
   let wire = result[WIRE]
   if (wire === undefined) {
-    const full = reply.serializeInput({ data: result.data, pagination: result.pagination, request_id: '' }, schema as Record<string, unknown>) as string
-    if (!full.endsWith(ID_TAIL)) throw new Error('list envelope must end with request_id')
-    wire = Buffer.from(full.slice(0, -ID_TAIL.length))
+    wire = Buffer.from(pageJsonWithoutId(result, (envelope) => reply.serializeInput(envelope, schema as Record<string, unknown>) as string))
     Object.defineProperty(result, WIRE, { value: wire })
   }
   const tail = `"request_id":${JSON.stringify(request.id)}}`

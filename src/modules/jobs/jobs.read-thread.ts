@@ -1,28 +1,40 @@
 /**
- * The thread behind jobs.reader.ts: reads single jobs (`GET ?id=`) on a
- * read-only connection of its own and answers them as the server thread
- * would, with the same function (`getJob`), so the JSON and the ETag are the
- * same byte for byte.
+ * The thread behind jobs.reader.ts: reads single jobs (`GET ?id=`) and pages
+ * of the list (`GET` without `id`) on a read-only connection of its own, and
+ * answers them as the server thread would, with the same functions
+ * (`getJob`, `listJobs`), so the answers are the same byte for byte. It
+ * remembers list pages as the server thread does (JobListCaches, checked
+ * against the company's job write sequence), and each page's serialised
+ * envelope with them, in shared memory, so that handing it to the server
+ * thread copies nothing.
  *
  * Protocol (plain data; a closure cannot cross threads):
- *   in:  { batch, reads: [companyId, jobId, withAssets (0 or 1), …] }
+ *   in:  { batch, reads: [companyId, jobId, withAssets (0 or 1), …],
+ *          lists: [[companyId, query], …] }
  *   out: { ready: true } once the connection is open, then per batch
- *        { batch, answers: [ [json, etag] | NOT_FOUND | FAILED, … ] }
+ *        { batch, answers: [ [json, etag] | NOT_FOUND | FAILED, … ],
+ *          pages: [ [envelope without request id (UTF-8), total pages] | FAILED, … ] }
  * A read that fails for any reason but "no such job" is answered FAILED and
  * read again on the server thread, which answers its error as always. The
  * actor crosses as its company and whether it has the assets module: all
- * that `getJob` looks at (a test compares the two threads' answers).
+ * that `getJob` and `listJobs` look at (a test compares the two threads'
+ * answers).
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import fastJsonStringify from 'fast-json-stringify'
 import { connect } from '../../db/connect.ts'
 import { sqliteConnectionOf } from '../../db/prepared.ts'
 import { ApiError } from '../../http/errors.ts'
+import { pageJsonWithoutId, type PageResult } from '../../http/replies.ts'
 import type { Actor } from '../actor.ts'
-import { getJob } from './jobs.service.ts'
+import { JobListCaches } from './jobs.pages.ts'
+import { JobListResponse, type JobListQueryInput } from './jobs.schemas.ts'
+import { getJob, listJobs } from './jobs.service.ts'
 
 export const NOT_FOUND = 0
 export const FAILED = 1
 export type ReadAnswer = [json: string, etag: string] | typeof NOT_FOUND | typeof FAILED
+export type PageAnswer = [envelope: Uint8Array, totalPages: number] | typeof FAILED
 
 export interface ReadThreadData {
   databaseUrl: string
@@ -31,18 +43,56 @@ export interface ReadThreadData {
 export interface ReadBatch {
   batch: number
   reads: number[]
+  lists: Array<[companyId: number, query: JobListQueryInput]>
+}
+
+export interface BatchAnswers {
+  batch: number
+  answers: ReadAnswer[]
+  pages: PageAnswer[]
 }
 
 const ASSETS: ReadonlySet<string> = new Set(['assets'])
 const NONE: ReadonlySet<string> = new Set()
+const actorOf = (companyId: number, withAssets: number | boolean): Actor => ({ companyId, keyId: null, modules: withAssets ? ASSETS : NONE })
 
 async function answer(db: Parameters<typeof getJob>[0], companyId: number, jobId: number, withAssets: number): Promise<ReadAnswer> {
-  const actor: Actor = { companyId, keyId: null, modules: withAssets ? ASSETS : NONE }
   try {
-    const { json, etag } = await getJob(db, actor, jobId)
+    const { json, etag } = await getJob(db, actorOf(companyId, withAssets), jobId)
     return [json, etag]
   } catch (error) {
     return error instanceof ApiError && error.code === 'not_found' ? NOT_FOUND : FAILED
+  }
+}
+
+/**
+ * The list envelope's serialiser, compiled as Fastify compiles the route's
+ * (its default serializer compiler: fast-json-stringify, no shared schemas
+ * or options), so the bytes are the ones the server thread would send.
+ */
+const serializeList = fastJsonStringify(JobListResponse)
+
+/** Each remembered page's envelope, encoded once into memory the server thread can read without a copy. */
+const envelopes = new WeakMap<PageResult, Uint8Array>()
+
+function envelopeOf(page: PageResult): Uint8Array {
+  let envelope = envelopes.get(page)
+  if (!envelope) {
+    const json = pageJsonWithoutId(page, serializeList)
+    envelope = new Uint8Array(new SharedArrayBuffer(Buffer.byteLength(json)))
+    Buffer.from(envelope.buffer).write(json)
+    envelopes.set(page, envelope)
+  }
+  return envelope
+}
+
+async function pageOf(db: Parameters<typeof listJobs>[0], caches: JobListCaches, companyId: number, query: JobListQueryInput): Promise<PageAnswer> {
+  try {
+    // Lists show no asset links: the module does not change a page.
+    const page = await listJobs(db, actorOf(companyId, false), query, caches)
+    return [envelopeOf(page), page.pagination.total_pages]
+  } catch {
+    return FAILED
   }
 }
 
@@ -51,19 +101,22 @@ if (parentPort && workerData) {
   const { databaseUrl } = workerData as ReadThreadData
   const { db } = connect(databaseUrl, { sqliteReadOnly: true })
   const connection = sqliteConnectionOf(db)!
+  const caches = new JobListCaches()
   // The reads of one batch share one read transaction (turn-reads.ts), so
   // one snapshot, taken at its first read, after every one of them arrived.
   // It ends with the batch, not with this thread's turn: batches that
   // arrive while one is read are handled in the same turn, and one of them
   // may be a read sent after a write the snapshot predates was answered.
-  port.on('message', async ({ batch, reads }: ReadBatch) => {
+  port.on('message', async ({ batch, reads, lists }: ReadBatch) => {
     const answers: ReadAnswer[] = []
+    const pages: PageAnswer[] = []
     try {
       for (let i = 0; i < reads.length; i += 3) answers.push(await answer(db, reads[i]!, reads[i + 1]!, reads[i + 2]!))
+      for (const [companyId, query] of lists) pages.push(await pageOf(db, caches, companyId, query))
     } finally {
       connection.reads.end()
     }
-    port.postMessage({ batch, answers })
+    port.postMessage({ batch, answers, pages } satisfies BatchAnswers)
   })
   port.postMessage({ ready: true })
 }

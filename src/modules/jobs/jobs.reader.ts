@@ -1,17 +1,21 @@
 /**
- * `GET /api/v1/jobs?id=` on SQLite, read on a thread of its own (issue 6).
+ * `GET /api/v1/jobs` on SQLite, read on a thread of its own (issue 6): a
+ * single job (`?id=`) and pages of the list.
  *
  * A single job is one random row of a large table: on the server's event
  * loop its read cost about four times what the same read costs in a loop
  * by itself (docs/performance.md, "A thread for single-job reads"), since
  * every new page it copies in pushes the HTTP work out of the core's
- * caches. A read-only connection on a second thread reads it instead, in
- * batches: the event loop hands over the reads of each of its turns, and
- * sends the answers (the same JSON and ETag, made by the same function) as
- * they come back. What a reader sees does not change (docs/decisions.md,
- * "Single-job reads on a second connection"): each batch reads one snapshot
- * taken after all its requests arrived, so it sees every write answered
- * before them.
+ * caches. A page of the list is mostly answered from memory, but every job
+ * write makes the next request check it, and often read part of it again
+ * and serialise it anew: under writes that was a third of the event loop's
+ * time ("Lists on the read thread"). A read-only connection on a second
+ * thread reads both instead, in batches: the event loop hands over the
+ * reads of each of its turns, and sends the answers (the same bytes, made
+ * by the same functions) as they come back. What a reader sees does not
+ * change (docs/decisions.md, "Reads on a second connection"): each batch
+ * reads one snapshot taken after all its requests arrived, so it sees
+ * every write answered before them.
  *
  * Until the thread has opened its connection, and for good if it fails,
  * jobs are read on the event loop as before; so is any read the thread
@@ -24,9 +28,13 @@ import type { Kysely } from 'kysely'
 import type { DatabaseHandle } from '../../db/connect.ts'
 import type { Database } from '../../db/types.ts'
 import { notFound } from '../../http/errors.ts'
+import { pageRequest } from '../../http/pagination.ts'
+import { serialisedPage, type PageResult } from '../../http/replies.ts'
 import type { Actor } from '../actor.ts'
-import { NOT_FOUND, type ReadAnswer, type ReadBatch, type ReadThreadData } from './jobs.read-thread.ts'
-import { getJob } from './jobs.service.ts'
+import { JobListCaches } from './jobs.pages.ts'
+import { FAILED, NOT_FOUND, type BatchAnswers, type PageAnswer, type ReadAnswer, type ReadBatch, type ReadThreadData } from './jobs.read-thread.ts'
+import type { JobListQueryInput } from './jobs.schemas.ts'
+import { getJob, listJobs } from './jobs.service.ts'
 
 /** A job as `GET ?id=` answers it: its JSON (the answer's `data`) and ETag. */
 export interface JobAnswer {
@@ -36,6 +44,8 @@ export interface JobAnswer {
 
 export interface JobReads {
   getJob(actor: Actor, jobId: number): Promise<JobAnswer>
+  /** A page of the list, with its exact total (jobs.service.ts, listJobs). */
+  listJobs(actor: Actor, query: JobListQueryInput): Promise<PageResult>
   /** Resolves once reads go where they will (the thread has opened its connection, or failed to). */
   readonly ready: Promise<void>
   /** How many reads the thread has answered (tests check that it did). */
@@ -45,18 +55,50 @@ export interface JobReads {
 
 /** Reads on the event loop: PostgreSQL (its reads already run in the database's processes), tests, the CLI. */
 function readsHere(db: Kysely<Database>): JobReads {
-  return { getJob: (actor, jobId) => getJob(db, actor, jobId), ready: Promise.resolve(), answeredOnThread: 0, close: async () => {} }
+  const caches = new JobListCaches()
+  return {
+    getJob: (actor, jobId) => getJob(db, actor, jobId),
+    listJobs: (actor, query) => listJobs(db, actor, query, caches),
+    ready: Promise.resolve(),
+    answeredOnThread: 0,
+    close: async () => {},
+  }
 }
 
 /** The longest `ready` waits for the thread to start; reads stay on the event loop until it has. */
 const START_TIMEOUT_MS = 10_000
 
-interface Waiting {
+interface JobWaiting {
   actor: Actor
   jobId: number
   resolve: (answer: JobAnswer) => void
   reject: (error: unknown) => void
 }
+
+interface ListWaiting {
+  actor: Actor
+  query: JobListQueryInput
+  resolve: (page: PageResult) => void
+  reject: (error: unknown) => void
+}
+
+/** The reads of one batch, each kind in the order it came. */
+interface Batch {
+  jobs: JobWaiting[]
+  lists: ListWaiting[]
+}
+
+const emptyBatch = (): Batch => ({ jobs: [], lists: [] })
+
+/**
+ * The thread's young generation, where V8 allocates first. Left to V8's
+ * default it grew to the process's (up to 48 MB): under writes the thread
+ * builds a page's items and envelope anew after most of them, and the
+ * server's peak resident memory rose by ~55 MB, to 291–298 MB (the target
+ * is 300). At 8 MB: 245–252 MB, with no difference in requests a second that
+ * the noise let one see (2 runs each of `mixed`, 8 s).
+ */
+const THREAD_YOUNG_GENERATION_MB = 8
 
 /**
  * The thread runs the same kind of file as this one: JavaScript from dist/,
@@ -64,20 +106,23 @@ interface Waiting {
  * Node 20 (tsx issue #354): the thread registers it before loading the file.
  */
 function startThread(workerData: ReadThreadData): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./jobs.read-thread.js', import.meta.url), { workerData })
+  const options = { workerData, resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB } }
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./jobs.read-thread.js', import.meta.url), options)
   const file = new URL('./jobs.read-thread.ts', import.meta.url).href
   const tsx = import.meta.resolve('tsx/esm/api')
-  return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(file)}) })`, { eval: true, workerData })
+  return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(file)}) })`, { ...options, eval: true })
 }
 
 class ReadThread implements JobReads {
   readonly #db: Kysely<Database>
   readonly #log: FastifyBaseLogger
   readonly #worker: Worker
+  /** For lists read on the event loop (before the thread is ready, after it stopped, after a failure). */
+  readonly #caches = new JobListCaches()
   #state: 'starting' | 'ready' | 'stopped' = 'starting'
-  #next: Waiting[] = []
+  #next: Batch = emptyBatch()
   #batches = 0
-  readonly #sent = new Map<number, Waiting[]>()
+  readonly #sent = new Map<number, Batch>()
   #answeredOnThread = 0
   readonly ready: Promise<void>
   #started!: () => void
@@ -90,12 +135,12 @@ class ReadThread implements JobReads {
     this.#worker = startThread({ databaseUrl })
     // It must not keep a process alive that has nothing else to do.
     this.#worker.unref()
-    this.#worker.on('message', (message: { ready: true } | { batch: number; answers: ReadAnswer[] }) => {
+    this.#worker.on('message', (message: { ready: true } | BatchAnswers) => {
       if ('ready' in message) {
         if (this.#state === 'starting') this.#state = 'ready'
         this.#started()
       } else {
-        this.#answered(message.batch, message.answers)
+        this.#answered(message)
       }
     })
     this.#worker.on('error', (error) => this.#stop(error))
@@ -117,53 +162,86 @@ class ReadThread implements JobReads {
   getJob(actor: Actor, jobId: number): Promise<JobAnswer> {
     if (this.#state !== 'ready') return getJob(this.#db, actor, jobId)
     return new Promise((resolve, reject) => {
-      if (this.#next.length === 0) setImmediate(this.#send)
-      this.#next.push({ actor, jobId, resolve, reject })
+      this.#sendAtTurnEnd()
+      this.#next.jobs.push({ actor, jobId, resolve, reject })
     })
+  }
+
+  listJobs(actor: Actor, query: JobListQueryInput): Promise<PageResult> {
+    if (this.#state !== 'ready') return listJobs(this.#db, actor, query, this.#caches)
+    return new Promise((resolve, reject) => {
+      this.#sendAtTurnEnd()
+      this.#next.lists.push({ actor, query, resolve, reject })
+    })
+  }
+
+  #sendAtTurnEnd() {
+    if (this.#next.jobs.length === 0 && this.#next.lists.length === 0) setImmediate(this.#send)
   }
 
   readonly #send = () => {
-    if (this.#next.length === 0) return
+    const { jobs, lists } = this.#next
+    if (jobs.length === 0 && lists.length === 0) return
     const batch = ++this.#batches
     this.#sent.set(batch, this.#next)
-    const reads = this.#next.flatMap(({ actor, jobId }) => [actor.companyId, jobId, actor.modules.has('assets') ? 1 : 0])
-    this.#worker.postMessage({ batch, reads } satisfies ReadBatch)
-    this.#next = []
+    this.#worker.postMessage({
+      batch,
+      reads: jobs.flatMap(({ actor, jobId }) => [actor.companyId, jobId, actor.modules.has('assets') ? 1 : 0]),
+      lists: lists.map(({ actor, query }) => [actor.companyId, query]),
+    } satisfies ReadBatch)
+    this.#next = emptyBatch()
   }
 
-  #answered(batch: number, answers: ReadAnswer[]) {
+  #answered({ batch, answers, pages }: BatchAnswers) {
     const waiting = this.#sent.get(batch)
     if (!waiting) return
     this.#sent.delete(batch)
-    waiting.forEach((read, i) => {
-      const answer = answers[i]
-      if (Array.isArray(answer)) {
-        this.#answeredOnThread++
-        read.resolve({ json: answer[0], etag: answer[1] })
-      } else if (answer === NOT_FOUND) {
-        this.#answeredOnThread++
-        read.reject(notFound('Job', read.jobId))
-      } else {
-        this.#readHere(read)
-      }
-    })
+    waiting.jobs.forEach((read, i) => this.#jobAnswered(read, answers[i]))
+    waiting.lists.forEach((read, i) => this.#pageAnswered(read, pages[i]))
   }
 
-  #readHere(read: Waiting) {
+  #jobAnswered(read: JobWaiting, answer: ReadAnswer | undefined) {
+    if (Array.isArray(answer)) {
+      this.#answeredOnThread++
+      read.resolve({ json: answer[0], etag: answer[1] })
+    } else if (answer === NOT_FOUND) {
+      this.#answeredOnThread++
+      read.reject(notFound('Job', read.jobId))
+    } else {
+      this.#jobHere(read)
+    }
+  }
+
+  #pageAnswered(read: ListWaiting, answer: PageAnswer | undefined) {
+    if (answer === undefined || answer === FAILED) return this.#listHere(read)
+    this.#answeredOnThread++
+    const [envelope, totalPages] = answer
+    // A view of the thread's shared memory: the envelope is not copied.
+    const wire = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength)
+    read.resolve(serialisedPage(wire, pageRequest(read.query.page, read.query.per_page), totalPages))
+  }
+
+  #jobHere(read: JobWaiting) {
     getJob(this.#db, read.actor, read.jobId).then(read.resolve, read.reject)
+  }
+
+  #listHere(read: ListWaiting) {
+    listJobs(this.#db, read.actor, read.query, this.#caches).then(read.resolve, read.reject)
   }
 
   /** The thread is gone (or closing): what it had not answered is read here, and so is everything after. */
   #stop(error?: unknown) {
     if (this.#state === 'stopped') return
-    if (error) this.#log.warn({ err: error }, 'job read thread stopped: single jobs are read on the event loop from now on')
+    if (error) this.#log.warn({ err: error }, 'job read thread stopped: jobs are read on the event loop from now on')
     this.#state = 'stopped'
     this.#started()
-    for (const waiting of this.#sent.values()) waiting.forEach((read) => this.#readHere(read))
+    // Reads not yet sent (the end of the turn would have sent them) are read here too.
+    for (const { jobs, lists } of [...this.#sent.values(), this.#next]) {
+      jobs.forEach((read) => this.#jobHere(read))
+      lists.forEach((read) => this.#listHere(read))
+    }
     this.#sent.clear()
-    // Reads not yet sent (the end of the turn would have sent them): read here too.
-    this.#next.forEach((read) => this.#readHere(read))
-    this.#next = []
+    this.#next = emptyBatch()
   }
 
   async close(): Promise<void> {
@@ -172,7 +250,7 @@ class ReadThread implements JobReads {
   }
 }
 
-/** Single-job reads for `fsm serve`: on their own thread on a SQLite file, on the event loop otherwise. */
+/** Job reads for `fsm serve`: on their own thread on a SQLite file, on the event loop otherwise. */
 export function jobReads(database: DatabaseHandle, options: { thread: boolean; log: FastifyBaseLogger }): JobReads {
   const file = database.sqliteFile
   // A second connection to `:memory:` would open a database of its own.

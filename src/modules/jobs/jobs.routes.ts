@@ -13,7 +13,6 @@ import {
   CreateJobBody, CreateJobResponse, JobHistoryResponse, JobIdQuery, JobListQuery, JobListResponse, JobResponse, JobTransitionsResponse,
   PatchJobBody, PatchJobResponse, UpdateJobBody, UpdateJobResponse,
 } from './jobs.schemas.ts'
-import { JobListCaches } from './jobs.pages.ts'
 import { jobReads } from './jobs.reader.ts'
 import * as service from './jobs.service.ts'
 
@@ -28,7 +27,6 @@ async function assetModuleFirst(request: FastifyRequest) {
 export async function jobsRoutes(fastify: FastifyInstance, { database, readThread }: AppContext): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const db = database.db
-  const listCaches = new JobListCaches()
   const reads = jobReads(database, { thread: readThread, log: fastify.log })
   // `fsm serve` listens once reads go where they will, so its first requests already use the thread.
   fastify.addHook('onReady', () => reads.ready)
@@ -52,7 +50,7 @@ export async function jobsRoutes(fastify: FastifyInstance, { database, readThrea
         reply,
         request.query,
         { schema: JobResponse, load: (id) => reads.getJob(request.auth!, id) },
-        { schema: JobListResponse, load: () => service.listJobs(db, request.auth!, request.query, listCaches) },
+        { schema: JobListResponse, load: () => reads.listJobs(request.auth!, request.query) },
       )
     },
   )
