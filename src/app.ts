@@ -38,7 +38,7 @@ export interface AppOptions {
   rateLimits?: RateLimitStore
   logger?: FastifyServerOptions['logger']
   /**
-   * SQLite: read single jobs on a thread of their own (jobs.reader.ts), as
+   * SQLite: read jobs (`GET /api/v1/jobs`) on a thread of their own (jobs.reader.ts), as
    * `fsm serve` does unless FSM_SQLITE_READ_THREAD=0. Off by default: a
    * test's or the CLI's app reads on the event loop.
    */

@@ -19,7 +19,7 @@ export interface Config {
   demoOnEmpty: boolean
   /** How long a key lookup may be served from memory; bounds how late a revocation is seen. */
   keyCacheMs: number
-  /** `fsm serve` on SQLite reads single jobs on a thread of its own (jobs.reader.ts) unless this is false. */
+  /** `fsm serve` on SQLite reads jobs (single and listed) on a thread of its own (jobs.reader.ts) unless this is false. */
   sqliteReadThread: boolean
 }
 

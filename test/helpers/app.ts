@@ -33,7 +33,7 @@ export interface TestAppOptions {
   rateLimits?: RateLimitStore
   /** Fastify's logger option; none by default. */
   logger?: FastifyServerOptions['logger']
-  /** SQLite: read single jobs on their own thread, as `fsm serve` does (off by default). */
+  /** SQLite: read jobs (single and listed) on their own thread, as `fsm serve` does (off by default). */
   readThread?: boolean
 }
 
