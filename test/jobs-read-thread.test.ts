@@ -190,6 +190,37 @@ describe('job reads on their own thread (sqlite)', () => {
       }
     })
 
+    it('serves a page the thread answered from the event loop until a job write moves the sequence, then asks the thread again', async () => {
+      const reads = jobReads(t.database, { thread: true, log: silent })
+      try {
+        await reads.ready
+        const actor = actorOf(tenant, ['assets'])
+        const query = { per_page: 3 }
+        const first = await reads.listJobs(actor, query)
+        assert.equal(reads.answeredOnThread, 1)
+        assert.equal(await reads.listJobs(actor, query), first)
+        assert.equal(reads.answeredOnThread, 1)
+        // Another page is another key.
+        await reads.listJobs(actor, { per_page: 3, page: 2 })
+        assert.equal(reads.answeredOnThread, 2)
+        const before = await listJobs(t.database.db, actor, query, new JobListCaches())
+        const created = await createJobVia(t.app, tenant.apiKey, locationId, { job_title: 'Moves the sequence' })
+        const after = await reads.listJobs(actor, query)
+        assert.equal(reads.answeredOnThread, 3)
+        assert.notEqual(after, first)
+        const here = await listJobs(t.database.db, actor, query, new JobListCaches())
+        assert.equal(here.data.length, 3)
+        assert.equal((here.data[0] as { job_id: number }).job_id, created)
+        assert.equal(after.pagination.total_pages, here.pagination.total_pages)
+        assert.ok(here.pagination.total_pages >= before.pagination.total_pages)
+        // The same page for another company is not the first company's.
+        await reads.listJobs(actorOf(bare, []), query)
+        assert.equal(reads.answeredOnThread, 4)
+      } finally {
+        await reads.close()
+      }
+    })
+
     it('answers reads sent and not yet answered when it stops, those not yet sent, and every read after, on the event loop', async () => {
       const reads = jobReads(t.database, { thread: true, log: silent })
       await reads.ready

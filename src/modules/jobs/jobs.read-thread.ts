@@ -13,7 +13,7 @@
  *          lists: [[companyId, query], …] }
  *   out: { ready: true } once the connection is open, then per batch
  *        { batch, answers: [ [json, etag] | NOT_FOUND | FAILED, … ],
- *          pages: [ [envelope without request id (UTF-8), total pages] | FAILED, … ] }
+ *          pages: [ [envelope without request id (UTF-8), total pages, write sequence] | FAILED, … ] }
  * A read that fails for any reason but "no such job" is answered FAILED and
  * read again on the server thread, which answers its error as always. The
  * actor crosses as its company and whether it has the assets module: all
@@ -30,11 +30,13 @@ import type { Actor } from '../actor.ts'
 import { JobListCaches } from './jobs.pages.ts'
 import { JobListResponse, type JobListQueryInput } from './jobs.schemas.ts'
 import { getJob, listJobs } from './jobs.service.ts'
+import { readListSeqs } from './jobs.write-record.ts'
 
 export const NOT_FOUND = 0
 export const FAILED = 1
 export type ReadAnswer = [json: string, etag: string] | typeof NOT_FOUND | typeof FAILED
-export type PageAnswer = [envelope: Uint8Array, totalPages: number] | typeof FAILED
+/** A page, and the company's job write sequence it holds at (its remembered copy on the event loop is served while that stands). */
+export type PageAnswer = [envelope: Uint8Array, totalPages: number, writeSeq: number] | typeof FAILED
 
 export interface ReadThreadData {
   databaseUrl: string
@@ -88,9 +90,11 @@ function envelopeOf(page: PageResult): Uint8Array {
 
 async function pageOf(db: Parameters<typeof listJobs>[0], caches: JobListCaches, companyId: number, query: JobListQueryInput): Promise<PageAnswer> {
   try {
+    // The same snapshot as listJobs' own (the batch's read transaction).
+    const { writeSeq } = await readListSeqs(db, companyId)
     // Lists show no asset links: the module does not change a page.
     const page = await listJobs(db, actorOf(companyId, false), query, caches)
-    return [envelopeOf(page), page.pagination.total_pages]
+    return [envelopeOf(page), page.pagination.total_pages, writeSeq]
   } catch {
     return FAILED
   }

@@ -34,7 +34,8 @@ import type { Actor } from '../actor.ts'
 import { JobListCaches } from './jobs.pages.ts'
 import { FAILED, NOT_FOUND, type BatchAnswers, type PageAnswer, type ReadAnswer, type ReadBatch, type ReadThreadData } from './jobs.read-thread.ts'
 import type { JobListQueryInput } from './jobs.schemas.ts'
-import { getJob, listJobs } from './jobs.service.ts'
+import { getJob, listJobs, listRequestOf } from './jobs.service.ts'
+import { readListSeqs } from './jobs.write-record.ts'
 
 /** A job as `GET ?id=` answers it: its JSON (the answer's `data`) and ETag. */
 export interface JobAnswer {
@@ -78,8 +79,27 @@ interface JobWaiting {
 interface ListWaiting {
   actor: Actor
   query: JobListQueryInput
+  /** Where its answer is remembered (listRequestOf). */
+  cacheKey: string
   resolve: (page: PageResult) => void
   reject: (error: unknown) => void
+}
+
+/** Pages remembered on the event loop, each served while the company's job write sequence it holds at stands. */
+class RememberedPages {
+  static readonly MAX = 500
+  readonly #pages = new Map<string, { writeSeq: number; page: PageResult }>()
+
+  get(cacheKey: string, writeSeq: number): PageResult | undefined {
+    const entry = this.#pages.get(cacheKey)
+    return entry?.writeSeq === writeSeq ? entry.page : undefined
+  }
+
+  set(cacheKey: string, writeSeq: number, page: PageResult): void {
+    this.#pages.delete(cacheKey)
+    if (this.#pages.size >= RememberedPages.MAX) this.#pages.delete(this.#pages.keys().next().value!)
+    this.#pages.set(cacheKey, { writeSeq, page })
+  }
 }
 
 /** The reads of one batch, each kind in the order it came. */
@@ -119,6 +139,8 @@ class ReadThread implements JobReads {
   readonly #worker: Worker
   /** For lists read on the event loop (before the thread is ready, after it stopped, after a failure). */
   readonly #caches = new JobListCaches()
+  /** The thread's pages, as it last answered them. */
+  readonly #pages = new RememberedPages()
   #state: 'starting' | 'ready' | 'stopped' = 'starting'
   #next: Batch = emptyBatch()
   #batches = 0
@@ -167,11 +189,22 @@ class ReadThread implements JobReads {
     })
   }
 
-  listJobs(actor: Actor, query: JobListQueryInput): Promise<PageResult> {
+  /**
+   * A page the thread answered before is served here while the company's
+   * job write sequence has not moved since: one read of the sequence, where
+   * a hand-off to the thread costs more (when no job is written, most
+   * requests are these). Otherwise the thread checks or rebuilds it.
+   */
+  async listJobs(actor: Actor, query: JobListQueryInput): Promise<PageResult> {
+    if (this.#state !== 'ready') return listJobs(this.#db, actor, query, this.#caches)
+    const { cacheKey } = listRequestOf(actor.companyId, query)
+    const remembered = this.#pages.get(cacheKey, (await readListSeqs(this.#db, actor.companyId)).writeSeq)
+    if (remembered) return remembered
+    // The thread may have stopped meanwhile: nothing queued after that would be sent.
     if (this.#state !== 'ready') return listJobs(this.#db, actor, query, this.#caches)
     return new Promise((resolve, reject) => {
       this.#sendAtTurnEnd()
-      this.#next.lists.push({ actor, query, resolve, reject })
+      this.#next.lists.push({ actor, query, cacheKey, resolve, reject })
     })
   }
 
@@ -215,10 +248,12 @@ class ReadThread implements JobReads {
   #pageAnswered(read: ListWaiting, answer: PageAnswer | undefined) {
     if (answer === undefined || answer === FAILED) return this.#listHere(read)
     this.#answeredOnThread++
-    const [envelope, totalPages] = answer
+    const [envelope, totalPages, writeSeq] = answer
     // A view of the thread's shared memory: the envelope is not copied.
     const wire = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength)
-    read.resolve(serialisedPage(wire, pageRequest(read.query.page, read.query.per_page), totalPages))
+    const page = serialisedPage(wire, pageRequest(read.query.page, read.query.per_page), totalPages)
+    this.#pages.set(read.cacheKey, writeSeq, page)
+    read.resolve(page)
   }
 
   #jobHere(read: JobWaiting) {

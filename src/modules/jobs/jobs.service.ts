@@ -78,10 +78,11 @@ export async function getTransitions(db: Db, actor: Actor, jobId: number) {
 }
 
 /**
- * A page of jobs with its exact total. `caches` remembers answers and where
- * deep pages start, both checked against the company's job write sequence.
+ * What a list request asks for, and the key its remembered answer is kept
+ * under (company, sort, page and filters: two requests with the same key
+ * have the same answer while the company's job write sequence stands).
  */
-export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, caches: JobListCaches) {
+export function listRequestOf(companyId: number, query: JobListQueryInput) {
   const filters: JobFilters = {
     ...(query.status !== undefined && { statuses: [...new Set(query.status.split(','))] }),
     ...(query.priority !== undefined && { priority: query.priority }),
@@ -95,8 +96,17 @@ export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, c
   }
   const page = pageRequest(query.page, query.per_page)
   const sort: JobSort = query.sort ?? '-created_at'
+  const cacheKey = `${companyId}|${sort}|${page.page}|${page.perPage}|${JSON.stringify(filters)}`
+  return { filters, page, sort, cacheKey }
+}
+
+/**
+ * A page of jobs with its exact total. `caches` remembers answers and where
+ * deep pages start, both checked against the company's job write sequence.
+ */
+export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, caches: JobListCaches) {
+  const { filters, page, sort, cacheKey } = listRequestOf(actor.companyId, query)
   const { writeSeq: seq, namesSeq } = await readListSeqs(db, actor.companyId)
-  const cacheKey = `${actor.companyId}|${sort}|${page.page}|${page.perPage}|${JSON.stringify(filters)}`
   const cached = caches.answers.get(cacheKey, seq) as ReturnType<typeof answer> | undefined
   if (cached) return cached
   const total = await countJobs(db, actor.companyId, filters)
