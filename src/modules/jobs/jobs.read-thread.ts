@@ -6,7 +6,9 @@
  * remembers list pages as the server thread does (JobListCaches, checked
  * against the company's job write sequence), and each page's serialised
  * envelope with them, in shared memory, so that handing it to the server
- * thread copies nothing.
+ * thread copies nothing. The server thread serves a page it was handed
+ * while the company's write sequence stands, so pages come here to be
+ * built, and to be checked or rebuilt after job writes.
  *
  * Protocol (plain data; a closure cannot cross threads):
  *   in:  { batch, reads: [companyId, jobId, withAssets (0 or 1), …],
