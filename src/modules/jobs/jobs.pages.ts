@@ -234,8 +234,8 @@ export interface PageProof {
  * (cheaper than rebuilding the page) and confirms the answer for the new
  * sequence, or rebuilds it.
  */
-export class ListAnswers<T> {
-  readonly #entries = new Map<string, { seq: number; answer: T; proof: PageProof }>()
+export class ListAnswers<T, Proof = PageProof> {
+  readonly #entries = new Map<string, { seq: number; answer: T; proof: Proof }>()
 
   get(key: string, seq: number): T | undefined {
     const entry = this.#entries.get(key)
@@ -243,7 +243,7 @@ export class ListAnswers<T> {
   }
 
   /** An answer built at an older sequence, with what it showed. */
-  stale(key: string): { answer: T; proof: PageProof } | undefined {
+  stale(key: string): { answer: T; proof: Proof } | undefined {
     return this.#entries.get(key)
   }
 
@@ -253,7 +253,7 @@ export class ListAnswers<T> {
     if (entry) entry.seq = seq
   }
 
-  set(key: string, seq: number, answer: T, proof: PageProof): void {
+  set(key: string, seq: number, answer: T, proof: Proof): void {
     this.#entries.delete(key)
     if (this.#entries.size >= MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!)
     this.#entries.set(key, { seq, answer, proof })

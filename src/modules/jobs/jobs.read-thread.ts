@@ -31,7 +31,7 @@ import { pageJsonWithoutId, type PageResult } from '../../http/replies.ts'
 import type { Actor } from '../actor.ts'
 import { JobListCaches } from './jobs.pages.ts'
 import { JobListResponse, type JobListQueryInput } from './jobs.schemas.ts'
-import { getJob, listJobs } from './jobs.service.ts'
+import { getJob, listJobsAt } from './jobs.service.ts'
 import { readListSeqs } from './jobs.write-record.ts'
 
 export const NOT_FOUND = 0
@@ -90,13 +90,13 @@ function envelopeOf(page: PageResult): Uint8Array {
   return envelope
 }
 
-async function pageOf(db: Parameters<typeof listJobs>[0], caches: JobListCaches, companyId: number, query: JobListQueryInput): Promise<PageAnswer> {
+async function pageOf(db: Parameters<typeof listJobsAt>[0], caches: JobListCaches, companyId: number, query: JobListQueryInput): Promise<PageAnswer> {
   try {
-    // The same snapshot as listJobs' own (the batch's read transaction).
-    const { writeSeq } = await readListSeqs(db, companyId)
+    // The batch's read transaction: the page is read in the snapshot the sequences were.
+    const seqs = await readListSeqs(db, companyId)
     // Lists show no asset links: the module does not change a page.
-    const page = await listJobs(db, actorOf(companyId, false), query, caches)
-    return [envelopeOf(page), page.pagination.total_pages, writeSeq]
+    const page = await listJobsAt(db, actorOf(companyId, false), query, caches, seqs)
+    return [envelopeOf(page), page.pagination.total_pages, seqs.writeSeq]
   } catch {
     return FAILED
   }

@@ -28,10 +28,9 @@ import type { Kysely } from 'kysely'
 import type { DatabaseHandle } from '../../db/connect.ts'
 import type { Database } from '../../db/types.ts'
 import { notFound } from '../../http/errors.ts'
-import { pageRequest } from '../../http/pagination.ts'
 import { serialisedPage, type PageResult } from '../../http/replies.ts'
 import type { Actor } from '../actor.ts'
-import { JobListCaches } from './jobs.pages.ts'
+import { JobListCaches, ListAnswers } from './jobs.pages.ts'
 import { FAILED, NOT_FOUND, type BatchAnswers, type PageAnswer, type ReadAnswer, type ReadBatch, type ReadThreadData } from './jobs.read-thread.ts'
 import type { JobListQueryInput } from './jobs.schemas.ts'
 import { getJob, listJobs, listRequestOf } from './jobs.service.ts'
@@ -79,27 +78,10 @@ interface JobWaiting {
 interface ListWaiting {
   actor: Actor
   query: JobListQueryInput
-  /** Where its answer is remembered (listRequestOf). */
-  cacheKey: string
+  /** What it asks for and where its answer is remembered (listRequestOf). */
+  request: Pick<ReturnType<typeof listRequestOf>, 'page' | 'cacheKey'>
   resolve: (page: PageResult) => void
   reject: (error: unknown) => void
-}
-
-/** Pages remembered on the event loop, each served while the company's job write sequence it holds at stands. */
-class RememberedPages {
-  static readonly MAX = 500
-  readonly #pages = new Map<string, { writeSeq: number; page: PageResult }>()
-
-  get(cacheKey: string, writeSeq: number): PageResult | undefined {
-    const entry = this.#pages.get(cacheKey)
-    return entry?.writeSeq === writeSeq ? entry.page : undefined
-  }
-
-  set(cacheKey: string, writeSeq: number, page: PageResult): void {
-    this.#pages.delete(cacheKey)
-    if (this.#pages.size >= RememberedPages.MAX) this.#pages.delete(this.#pages.keys().next().value!)
-    this.#pages.set(cacheKey, { writeSeq, page })
-  }
 }
 
 /** The reads of one batch, each kind in the order it came. */
@@ -139,8 +121,8 @@ class ReadThread implements JobReads {
   readonly #worker: Worker
   /** For lists read on the event loop (before the thread is ready, after it stopped, after a failure). */
   readonly #caches = new JobListCaches()
-  /** The thread's pages, as it last answered them. */
-  readonly #pages = new RememberedPages()
+  /** The thread's pages as it last answered them, each served here while the company's write sequence it holds at stands. */
+  readonly #pages = new ListAnswers<PageResult, null>()
   #state: 'starting' | 'ready' | 'stopped' = 'starting'
   #next: Batch = emptyBatch()
   #batches = 0
@@ -197,14 +179,14 @@ class ReadThread implements JobReads {
    */
   async listJobs(actor: Actor, query: JobListQueryInput): Promise<PageResult> {
     if (this.#state !== 'ready') return listJobs(this.#db, actor, query, this.#caches)
-    const { cacheKey } = listRequestOf(actor.companyId, query)
-    const remembered = this.#pages.get(cacheKey, (await readListSeqs(this.#db, actor.companyId)).writeSeq)
+    const request = listRequestOf(actor.companyId, query)
+    const remembered = this.#pages.get(request.cacheKey, (await readListSeqs(this.#db, actor.companyId)).writeSeq)
     if (remembered) return remembered
     // The thread may have stopped meanwhile: nothing queued after that would be sent.
     if (this.#state !== 'ready') return listJobs(this.#db, actor, query, this.#caches)
     return new Promise((resolve, reject) => {
       this.#sendAtTurnEnd()
-      this.#next.lists.push({ actor, query, cacheKey, resolve, reject })
+      this.#next.lists.push({ actor, query, request, resolve, reject })
     })
   }
 
@@ -251,8 +233,8 @@ class ReadThread implements JobReads {
     const [envelope, totalPages, writeSeq] = answer
     // A view of the thread's shared memory: the envelope is not copied.
     const wire = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength)
-    const page = serialisedPage(wire, pageRequest(read.query.page, read.query.per_page), totalPages)
-    this.#pages.set(read.cacheKey, writeSeq, page)
+    const page = serialisedPage(wire, read.request.page, totalPages)
+    this.#pages.set(read.request.cacheKey, writeSeq, page, null)
     read.resolve(page)
   }
 

@@ -18,7 +18,7 @@ import { findLocation } from '../locations/locations.repository.ts'
 import { findTechnician } from '../technicians/technicians.repository.ts'
 import * as jobs from './jobs.repository.ts'
 import { countJobs, type JobFilters } from './jobs.list-queries.ts'
-import { readListSeqs, recordJobWrite, type CountMove } from './jobs.write-record.ts'
+import { readListSeqs, recordJobWrite, type CountMove, type ListSeqs } from './jobs.write-record.ts'
 import type { CreateJobInput, JobListItemView, JobListQueryInput, JobSort, UpdateJobInput } from './jobs.schemas.ts'
 import { presentJob, presentJobListItem } from './jobs.presenter.ts'
 import type { JobListCaches } from './jobs.pages.ts'
@@ -105,8 +105,12 @@ export function listRequestOf(companyId: number, query: JobListQueryInput) {
  * deep pages start, both checked against the company's job write sequence.
  */
 export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, caches: JobListCaches) {
+  return listJobsAt(db, actor, query, caches, await readListSeqs(db, actor.companyId))
+}
+
+/** listJobs at the company's sequences, read in the same snapshot (the read thread reports the write sequence its page holds at). */
+export async function listJobsAt(db: Db, actor: Actor, query: JobListQueryInput, caches: JobListCaches, { writeSeq: seq, namesSeq }: ListSeqs) {
   const { filters, page, sort, cacheKey } = listRequestOf(actor.companyId, query)
-  const { writeSeq: seq, namesSeq } = await readListSeqs(db, actor.companyId)
   const cached = caches.answers.get(cacheKey, seq) as ReturnType<typeof answer> | undefined
   if (cached) return cached
   const total = await countJobs(db, actor.companyId, filters)
