@@ -143,8 +143,21 @@ const BACKSTOP_PAGES = 8000
  * the operating system's cache holds the rest of the file (issue 6 keeps
  * the server's resident memory under 300 MB).
  */
-function setCacheSizes(sqlite: SqliteDatabase.Database) {
-  sqlite.pragma('cache_size = -32768')
+const WRITER_CACHE_MB = 32
+/**
+ * The read thread's connection (jobs.reader.ts) needs less: SQLite empties
+ * its whole cache at its first read after any commit by the server (it
+ * cannot tell which pages changed), so under writes it never fills, and
+ * without writes 16 MB holds every interior page of the database (3 MB in
+ * the benchmark's, 1.09 million jobs) beside the hot leaves of the lists.
+ * Against 32 MB: peak resident memory 250–264 MB instead of 280–292, the
+ * same requests a second (docs/performance.md).
+ */
+const READER_CACHE_MB = 16
+
+function setCacheSizes(sqlite: SqliteDatabase.Database, megabytes: number) {
+  // A negative cache_size is in KiB.
+  sqlite.pragma(`cache_size = -${megabytes * 1024}`)
   sqlite.pragma('temp_store = MEMORY')
 }
 
@@ -171,7 +184,7 @@ function sqliteKysely(sqlite: SqliteDatabase.Database, writes?: Pick<DirectSqlit
 function connectSqliteReader(file: string): DatabaseHandle {
   const sqlite = new SqliteDatabase(file, { readonly: true, fileMustExist: true })
   sqlite.pragma('busy_timeout = 5000')
-  setCacheSizes(sqlite)
+  setCacheSizes(sqlite, READER_CACHE_MB)
   const { db } = sqliteKysely(sqlite)
   return { db, dialect: 'sqlite', description: `sqlite:${file} (read-only)`, sqliteFile: file, close: () => db.destroy() }
 }
@@ -196,7 +209,7 @@ function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
     })
     sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`)
   }
-  setCacheSizes(sqlite)
+  setCacheSizes(sqlite, WRITER_CACHE_MB)
   // Keep the planner's statistics current (cheaply, on a sample): without
   // them it guesses that a company_id index is selective, and walks a
   // million-row company to find fifty jobs.
