@@ -4,18 +4,31 @@
  * answers them as the server thread would, with the same functions
  * (`getJob`, `listJobs`), so the answers are the same byte for byte. It
  * remembers list pages as the server thread does (JobListCaches, checked
- * against the company's job write sequence), and each page's serialised
- * envelope with them, in shared memory, so that handing it to the server
- * thread copies nothing. The server thread serves a page it was handed
- * while the company's write sequence stands, so pages come here to be
- * built, and to be checked or rebuilt after job writes.
+ * against the company's job write sequence). The server thread serves a
+ * page it was handed while the company's write sequence stands, so pages
+ * come here to be built, and to be checked or rebuilt after job writes.
+ *
+ * A page's serialised envelope is handed over, not shared: its memory moves
+ * to the server thread (a transfer copies nothing), and this thread keeps
+ * none of it. A page that a check after a write found unchanged is not sent
+ * again: the answer says that the server thread's copy holds (`Held`).
+ * Envelopes kept here in shared memory until their page was collected
+ * piled up under writes, since V8 collects an isolate's old generation
+ * for memory outside its heap only once ~64 MB of it has been allocated:
+ * the process's peak resident memory was 266–292 MB, against 222–225 with
+ * envelopes handed over (docs/performance.md).
  *
  * Protocol (plain data; a closure cannot cross threads):
  *   in:  { batch, reads: [companyId, jobId, withAssets (0 or 1), …],
- *          lists: [[companyId, query], …] }
+ *          lists: [[companyId, query, held], …] }
+ *        where `held` is the write sequence of the server thread's copy of
+ *        that page (HELD_NONE if it has none)
  *   out: { ready: true } once the connection is open, then per batch
  *        { batch, answers: [ [json, etag] | NOT_FOUND | FAILED, … ],
- *          pages: [ [envelope without request id (UTF-8), total pages, write sequence] | FAILED, … ] }
+ *          pages: [ [envelope without request id (UTF-8), total pages, write sequence]
+ *                   | [write sequence] (the copy held is the page at this sequence too)
+ *                   | FAILED, … ] }
+ *        with every envelope's ArrayBuffer in the message's transfer list.
  * A read that fails for any reason but "no such job" is answered FAILED and
  * read again on the server thread, which answers its error as always. The
  * actor crosses as its company and whether it has the assets module: all
@@ -36,9 +49,16 @@ import { readListSeqs } from './jobs.write-record.ts'
 
 export const NOT_FOUND = 0
 export const FAILED = 1
+/** In a list request: the server thread holds no copy of the page. */
+export const HELD_NONE = -1
 export type ReadAnswer = [json: string, etag: string] | typeof NOT_FOUND | typeof FAILED
-/** A page, and the company's job write sequence it holds at (its remembered copy on the event loop is served while that stands). */
-export type PageAnswer = [envelope: Uint8Array, totalPages: number, writeSeq: number] | typeof FAILED
+/**
+ * A page, and the company's job write sequence it holds at (its remembered
+ * copy on the event loop is served while that stands); or only that
+ * sequence, when the copy the server thread holds is still the page.
+ */
+export type PageAnswer = [envelope: Uint8Array, totalPages: number, writeSeq: number] | Held | typeof FAILED
+export type Held = [writeSeq: number]
 
 export interface ReadThreadData {
   databaseUrl: string
@@ -47,7 +67,7 @@ export interface ReadThreadData {
 export interface ReadBatch {
   batch: number
   reads: number[]
-  lists: Array<[companyId: number, query: JobListQueryInput]>
+  lists: Array<[companyId: number, query: JobListQueryInput, held: number]>
 }
 
 export interface BatchAnswers {
@@ -76,30 +96,43 @@ async function answer(db: Parameters<typeof getJob>[0], companyId: number, jobId
  */
 const serializeList = fastJsonStringify(JobListResponse)
 
-/** Each remembered page's envelope, encoded once into memory the server thread can read without a copy. */
-const envelopes = new WeakMap<PageResult, Uint8Array>()
+/**
+ * The write sequence each remembered page was first sent at. The server
+ * thread's copy of a page, held at sequence `held`, is this page if the page
+ * was sent at or before `held`: this thread's cache keeps one page per
+ * list, from when it is built until it is replaced by a new one (never by
+ * an older one), and answers every request for the list with it; so at
+ * `held` the page answered was this one.
+ */
+const firstSent = new WeakMap<PageResult, number>()
 
+/** The page's envelope, in memory of its own so that it can be handed over (a Buffer from Node's pool cannot). */
 function envelopeOf(page: PageResult): Uint8Array {
-  let envelope = envelopes.get(page)
-  if (!envelope) {
-    const json = pageJsonWithoutId(page, serializeList)
-    envelope = new Uint8Array(new SharedArrayBuffer(Buffer.byteLength(json)))
-    Buffer.from(envelope.buffer).write(json)
-    envelopes.set(page, envelope)
-  }
+  const json = pageJsonWithoutId(page, serializeList)
+  const envelope = new Uint8Array(Buffer.byteLength(json))
+  Buffer.from(envelope.buffer).write(json)
   return envelope
 }
 
-async function pageOf(db: Parameters<typeof listJobsAt>[0], caches: JobListCaches, companyId: number, query: JobListQueryInput): Promise<PageAnswer> {
+async function pageOf(db: Parameters<typeof listJobsAt>[0], caches: JobListCaches, companyId: number, query: JobListQueryInput, held: number): Promise<PageAnswer> {
   try {
     // The batch's read transaction: the page is read in the snapshot the sequences were.
     const seqs = await readListSeqs(db, companyId)
     // Lists show no asset links: the module does not change a page.
     const page = await listJobsAt(db, actorOf(companyId, false), query, caches, seqs)
-    return [envelopeOf(page), page.pagination.total_pages, seqs.writeSeq]
+    const sent = firstSent.get(page)
+    if (sent !== undefined && held !== HELD_NONE && sent <= held) return [seqs.writeSeq]
+    const envelope = envelopeOf(page)
+    if (sent === undefined) firstSent.set(page, seqs.writeSeq)
+    return [envelope, page.pagination.total_pages, seqs.writeSeq]
   } catch {
     return FAILED
   }
+}
+
+/** The envelopes in a batch's pages, whose memory goes with the message. */
+function envelopesIn(pages: PageAnswer[]): ArrayBuffer[] {
+  return pages.flatMap((page) => (page !== FAILED && page.length === 3 ? [page[0].buffer as ArrayBuffer] : []))
 }
 
 if (parentPort && workerData) {
@@ -118,11 +151,11 @@ if (parentPort && workerData) {
     const pages: PageAnswer[] = []
     try {
       for (let i = 0; i < reads.length; i += 3) answers.push(await answer(db, reads[i]!, reads[i + 1]!, reads[i + 2]!))
-      for (const [companyId, query] of lists) pages.push(await pageOf(db, caches, companyId, query))
+      for (const [companyId, query, held] of lists) pages.push(await pageOf(db, caches, companyId, query, held))
     } finally {
       connection.reads.end()
     }
-    port.postMessage({ batch, answers, pages } satisfies BatchAnswers)
+    port.postMessage({ batch, answers, pages } satisfies BatchAnswers, envelopesIn(pages))
   })
   port.postMessage({ ready: true })
 }

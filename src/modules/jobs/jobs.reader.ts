@@ -31,7 +31,7 @@ import { notFound } from '../../http/errors.ts'
 import { serialisedPage, type PageResult } from '../../http/replies.ts'
 import type { Actor } from '../actor.ts'
 import { JobListCaches, ListAnswers } from './jobs.pages.ts'
-import { FAILED, NOT_FOUND, type BatchAnswers, type PageAnswer, type ReadAnswer, type ReadBatch, type ReadThreadData } from './jobs.read-thread.ts'
+import { FAILED, HELD_NONE, NOT_FOUND, type BatchAnswers, type PageAnswer, type ReadAnswer, type ReadBatch, type ReadThreadData } from './jobs.read-thread.ts'
 import type { JobListQueryInput } from './jobs.schemas.ts'
 import { getJob, listJobs, listRequestOf } from './jobs.service.ts'
 import { readListSeqs } from './jobs.write-record.ts'
@@ -202,7 +202,7 @@ class ReadThread implements JobReads {
     this.#worker.postMessage({
       batch,
       reads: jobs.flatMap(({ actor, jobId }) => [actor.companyId, jobId, actor.modules.has('assets') ? 1 : 0]),
-      lists: lists.map(({ actor, query }) => [actor.companyId, query]),
+      lists: lists.map(({ actor, query, request }) => [actor.companyId, query, this.#pages.stale(request.cacheKey)?.seq ?? HELD_NONE]),
     } satisfies ReadBatch)
     this.#next = emptyBatch()
   }
@@ -229,12 +229,21 @@ class ReadThread implements JobReads {
 
   #pageAnswered(read: ListWaiting, answer: PageAnswer | undefined) {
     if (answer === undefined || answer === FAILED) return this.#listHere(read)
+    const { cacheKey } = read.request
+    if (answer.length === 1) {
+      // The copy held here is still the page. It may have been dropped since the request went (more lists than are remembered came in between).
+      const held = this.#pages.stale(cacheKey)
+      if (!held) return this.#listHere(read)
+      this.#answeredOnThread++
+      this.#pages.confirm(cacheKey, answer[0])
+      return read.resolve(held.answer)
+    }
     this.#answeredOnThread++
     const [envelope, totalPages, writeSeq] = answer
-    // A view of the thread's shared memory: the envelope is not copied.
+    // The envelope's memory was handed over with the message: not copied.
     const wire = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength)
     const page = serialisedPage(wire, read.request.page, totalPages)
-    this.#pages.set(read.request.cacheKey, writeSeq, page, null)
+    this.#pages.set(cacheKey, writeSeq, page, null)
     read.resolve(page)
   }
 
