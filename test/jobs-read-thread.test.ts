@@ -221,6 +221,34 @@ describe('job reads on their own thread (sqlite)', () => {
       }
     })
 
+    it('keeps serving its copy of a page that a write left unchanged, as the thread says, and takes a new one when a write changed it', async () => {
+      const reads = jobReads(t.database, { thread: true, log: silent })
+      try {
+        await reads.ready
+        const actor = actorOf(tenant, ['assets'])
+        // The two newest jobs; the test's first job is older than both.
+        const query = { per_page: 2 }
+        const first = await reads.listJobs(actor, query)
+        const onPage = (await listJobs(t.database.db, actor, query, new JobListCaches())).data.map((item) => (item as { job_id: number }).job_id)
+        assert.ok(!onPage.includes(jobWithAssets))
+        // A write that moves the sequence and leaves the page as it was: the thread checks it and confirms the copy held here.
+        assert.equal((await call(t.app, 'PUT', `/api/v1/jobs?id=${jobWithAssets}`, { key: tenant.apiKey, body: { job_title: 'Off the page' } })).status, 200)
+        assert.equal(await reads.listJobs(actor, query), first)
+        assert.equal(reads.answeredOnThread, 2)
+        // Confirmed at the new sequence: served here again, without the thread.
+        assert.equal(await reads.listJobs(actor, query), first)
+        assert.equal(reads.answeredOnThread, 2)
+        // A write to a job on the page: a new copy, with its total and Link.
+        assert.equal((await call(t.app, 'PUT', `/api/v1/jobs?id=${onPage[0]}`, { key: tenant.apiKey, body: { job_title: 'On the page' } })).status, 200)
+        const changed = await reads.listJobs(actor, query)
+        assert.notEqual(changed, first)
+        assert.equal(reads.answeredOnThread, 3)
+        assert.equal(changed.pagination.total_pages, first.pagination.total_pages)
+      } finally {
+        await reads.close()
+      }
+    })
+
     it('answers reads sent and not yet answered when it stops, those not yet sent, and every read after, on the event loop', async () => {
       const reads = jobReads(t.database, { thread: true, log: silent })
       await reads.ready

@@ -242,8 +242,8 @@ export class ListAnswers<T, Proof = PageProof> {
     return entry && entry.seq === seq ? entry.answer : undefined
   }
 
-  /** An answer built at an older sequence (the last it held at), with what it showed. */
-  stale(key: string): { seq: number; answer: T; proof: Proof } | undefined {
+  /** An answer built at an older sequence, with what it showed. */
+  stale(key: string): { answer: T; proof: Proof } | undefined {
     return this.#entries.get(key)
   }
 

@@ -49,8 +49,6 @@ import { readListSeqs } from './jobs.write-record.ts'
 
 export const NOT_FOUND = 0
 export const FAILED = 1
-/** In a list request: the server thread holds no copy of the page. */
-export const HELD_NONE = -1
 export type ReadAnswer = [json: string, etag: string] | typeof NOT_FOUND | typeof FAILED
 /**
  * A page, and the company's job write sequence it holds at (its remembered
@@ -67,7 +65,7 @@ export interface ReadThreadData {
 export interface ReadBatch {
   batch: number
   reads: number[]
-  lists: Array<[companyId: number, query: JobListQueryInput, held: number]>
+  lists: Array<[companyId: number, query: JobListQueryInput, holdsCopy: 0 | 1]>
 }
 
 export interface BatchAnswers {
@@ -97,14 +95,16 @@ async function answer(db: Parameters<typeof getJob>[0], companyId: number, jobId
 const serializeList = fastJsonStringify(JobListResponse)
 
 /**
- * The write sequence each remembered page was first sent at. The server
- * thread's copy of a page, held at sequence `held`, is this page if the page
- * was sent at or before `held`: this thread's cache keeps one page per
- * list, from when it is built until it is replaced by a new one (never by
- * an older one), and answers every request for the list with it; so at
- * `held` the page answered was this one.
+ * The pages sent to the server thread. Once a page has been sent, the
+ * server thread's copy of its list is that page: this thread's cache keeps
+ * one page per list, from when it is built until a new one replaces it,
+ * and answers every request for the list with it; the server thread takes
+ * the answers in the order they were sent. So a page sent before, in an
+ * earlier batch or earlier in this one, is answered as held (unless the
+ * server thread had no copy when it asked: it may have dropped the page
+ * for others, and would have to read it itself).
  */
-const firstSent = new WeakMap<PageResult, number>()
+const sent = new WeakSet<PageResult>()
 
 /** The page's envelope, in memory of its own so that it can be handed over (a Buffer from Node's pool cannot). */
 function envelopeOf(page: PageResult): Uint8Array {
@@ -114,16 +114,15 @@ function envelopeOf(page: PageResult): Uint8Array {
   return envelope
 }
 
-async function pageOf(db: Parameters<typeof listJobsAt>[0], caches: JobListCaches, companyId: number, query: JobListQueryInput, held: number): Promise<PageAnswer> {
+async function pageOf(db: Parameters<typeof listJobsAt>[0], caches: JobListCaches, companyId: number, query: JobListQueryInput, holdsCopy: number): Promise<PageAnswer> {
   try {
     // The batch's read transaction: the page is read in the snapshot the sequences were.
     const seqs = await readListSeqs(db, companyId)
     // Lists show no asset links: the module does not change a page.
     const page = await listJobsAt(db, actorOf(companyId, false), query, caches, seqs)
-    const sent = firstSent.get(page)
-    if (sent !== undefined && held !== HELD_NONE && sent <= held) return [seqs.writeSeq]
+    if (holdsCopy && sent.has(page)) return [seqs.writeSeq]
     const envelope = envelopeOf(page)
-    if (sent === undefined) firstSent.set(page, seqs.writeSeq)
+    sent.add(page)
     return [envelope, page.pagination.total_pages, seqs.writeSeq]
   } catch {
     return FAILED
@@ -132,7 +131,7 @@ async function pageOf(db: Parameters<typeof listJobsAt>[0], caches: JobListCache
 
 /** The envelopes in a batch's pages, whose memory goes with the message. */
 function envelopesIn(pages: PageAnswer[]): ArrayBuffer[] {
-  return pages.flatMap((page) => (page !== FAILED && page.length === 3 ? [page[0].buffer as ArrayBuffer] : []))
+  return [...new Set(pages.flatMap((page) => (page !== FAILED && page.length === 3 ? [page[0].buffer as ArrayBuffer] : [])))]
 }
 
 if (parentPort && workerData) {
@@ -151,7 +150,7 @@ if (parentPort && workerData) {
     const pages: PageAnswer[] = []
     try {
       for (let i = 0; i < reads.length; i += 3) answers.push(await answer(db, reads[i]!, reads[i + 1]!, reads[i + 2]!))
-      for (const [companyId, query, held] of lists) pages.push(await pageOf(db, caches, companyId, query, held))
+      for (const [companyId, query, holdsCopy] of lists) pages.push(await pageOf(db, caches, companyId, query, holdsCopy))
     } finally {
       connection.reads.end()
     }

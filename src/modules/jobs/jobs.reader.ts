@@ -31,7 +31,7 @@ import { notFound } from '../../http/errors.ts'
 import { serialisedPage, type PageResult } from '../../http/replies.ts'
 import type { Actor } from '../actor.ts'
 import { JobListCaches, ListAnswers } from './jobs.pages.ts'
-import { FAILED, HELD_NONE, NOT_FOUND, type BatchAnswers, type PageAnswer, type ReadAnswer, type ReadBatch, type ReadThreadData } from './jobs.read-thread.ts'
+import { FAILED, NOT_FOUND, type BatchAnswers, type PageAnswer, type ReadAnswer, type ReadBatch, type ReadThreadData } from './jobs.read-thread.ts'
 import type { JobListQueryInput } from './jobs.schemas.ts'
 import { getJob, listJobs, listRequestOf } from './jobs.service.ts'
 import { readListSeqs } from './jobs.write-record.ts'
@@ -202,7 +202,7 @@ class ReadThread implements JobReads {
     this.#worker.postMessage({
       batch,
       reads: jobs.flatMap(({ actor, jobId }) => [actor.companyId, jobId, actor.modules.has('assets') ? 1 : 0]),
-      lists: lists.map(({ actor, query, request }) => [actor.companyId, query, this.#pages.stale(request.cacheKey)?.seq ?? HELD_NONE]),
+      lists: lists.map(({ actor, query, request }) => [actor.companyId, query, this.#pages.stale(request.cacheKey) ? 1 : 0]),
     } satisfies ReadBatch)
     this.#next = emptyBatch()
   }
