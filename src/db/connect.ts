@@ -150,8 +150,8 @@ const WRITER_CACHE_MB = 32
  * cannot tell which pages changed), so under writes it never fills, and
  * without writes 16 MB holds every interior page of the database (3 MB in
  * the benchmark's, 1.09 million jobs) beside the hot leaves of the lists.
- * Against 32 MB: peak resident memory 250–264 MB instead of 280–292, the
- * same requests a second (docs/performance.md).
+ * Against 32 MB (`bench:ab`, 3 rounds): the same requests a second; up to
+ * 16 MB less memory once reads without writes have filled it.
  */
 const READER_CACHE_MB = 16
 

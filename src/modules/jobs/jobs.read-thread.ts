@@ -9,26 +9,27 @@
  * come here to be built, and to be checked or rebuilt after job writes.
  *
  * A page's serialised envelope is handed over, not shared: its memory moves
- * to the server thread (a transfer copies nothing), and this thread keeps
- * none of it. A page that a check after a write found unchanged is not sent
- * again: the answer says that the server thread's copy holds (`Held`).
- * Envelopes kept here in shared memory until their page was collected
- * piled up under writes, since V8 collects an isolate's old generation
- * for memory outside its heap only once ~64 MB of it has been allocated:
- * the process's peak resident memory was 266–292 MB, against 222–225 with
- * envelopes handed over (docs/performance.md).
+ * to the server thread with the message (a transfer copies nothing), and
+ * this thread keeps none of it. A page sent once is not sent again: the
+ * answer says that the server thread's copy holds at the new sequence.
+ * Envelopes kept here in shared memory for as long as their page was
+ * remembered piled up under writes (V8 frees such memory only when it
+ * collects the objects holding it, and it collected this thread's old
+ * generation rarely): the process's peak resident memory in the
+ * benchmark was 264–272 MB, against 222–229 with envelopes handed over,
+ * for the same requests a second (docs/performance.md).
  *
  * Protocol (plain data; a closure cannot cross threads):
  *   in:  { batch, reads: [companyId, jobId, withAssets (0 or 1), …],
- *          lists: [[companyId, query, held], …] }
- *        where `held` is the write sequence of the server thread's copy of
- *        that page (HELD_NONE if it has none)
+ *          lists: [[companyId, query, holdsCopy (0 or 1)], …] }
+ *        where `holdsCopy` says whether the server thread had a copy of
+ *        that page, at any sequence, when it asked
  *   out: { ready: true } once the connection is open, then per batch
  *        { batch, answers: [ [json, etag] | NOT_FOUND | FAILED, … ],
  *          pages: [ [envelope without request id (UTF-8), total pages, write sequence]
- *                   | [write sequence] (the copy held is the page at this sequence too)
+ *                   | [write sequence] (Held: the copy held is the page at this sequence)
  *                   | FAILED, … ] }
- *        with every envelope's ArrayBuffer in the message's transfer list.
+ *        with each envelope's ArrayBuffer in the message's transfer list.
  * A read that fails for any reason but "no such job" is answered FAILED and
  * read again on the server thread, which answers its error as always. The
  * actor crosses as its company and whether it has the assets module: all
@@ -99,10 +100,11 @@ const serializeList = fastJsonStringify(JobListResponse)
  * server thread's copy of its list is that page: this thread's cache keeps
  * one page per list, from when it is built until a new one replaces it,
  * and answers every request for the list with it; the server thread takes
- * the answers in the order they were sent. So a page sent before, in an
- * earlier batch or earlier in this one, is answered as held (unless the
- * server thread had no copy when it asked: it may have dropped the page
- * for others, and would have to read it itself).
+ * the answers in the order they were sent. So a page sent before is
+ * answered as held if the server thread had a copy when it asked, or if
+ * the page was sent earlier in the same batch. (A server thread without a
+ * copy may have dropped the page for others since it was sent, and would
+ * then have to read it itself.)
  */
 const sent = new WeakSet<PageResult>()
 
@@ -114,15 +116,21 @@ function envelopeOf(page: PageResult): Uint8Array {
   return envelope
 }
 
-async function pageOf(db: Parameters<typeof listJobsAt>[0], caches: JobListCaches, companyId: number, query: JobListQueryInput, holdsCopy: number): Promise<PageAnswer> {
+async function pageOf(
+  db: Parameters<typeof listJobsAt>[0],
+  caches: JobListCaches,
+  [companyId, query, holdsCopy]: ReadBatch['lists'][number],
+  sentInBatch: Set<PageResult>,
+): Promise<PageAnswer> {
   try {
     // The batch's read transaction: the page is read in the snapshot the sequences were.
     const seqs = await readListSeqs(db, companyId)
     // Lists show no asset links: the module does not change a page.
     const page = await listJobsAt(db, actorOf(companyId, false), query, caches, seqs)
-    if (holdsCopy && sent.has(page)) return [seqs.writeSeq]
+    if (sent.has(page) && (holdsCopy || sentInBatch.has(page))) return [seqs.writeSeq]
     const envelope = envelopeOf(page)
     sent.add(page)
+    sentInBatch.add(page)
     return [envelope, page.pagination.total_pages, seqs.writeSeq]
   } catch {
     return FAILED
@@ -131,7 +139,7 @@ async function pageOf(db: Parameters<typeof listJobsAt>[0], caches: JobListCache
 
 /** The envelopes in a batch's pages, whose memory goes with the message. */
 function envelopesIn(pages: PageAnswer[]): ArrayBuffer[] {
-  return [...new Set(pages.flatMap((page) => (page !== FAILED && page.length === 3 ? [page[0].buffer as ArrayBuffer] : [])))]
+  return pages.flatMap((page) => (page !== FAILED && page.length === 3 ? [page[0].buffer as ArrayBuffer] : []))
 }
 
 if (parentPort && workerData) {
@@ -150,7 +158,8 @@ if (parentPort && workerData) {
     const pages: PageAnswer[] = []
     try {
       for (let i = 0; i < reads.length; i += 3) answers.push(await answer(db, reads[i]!, reads[i + 1]!, reads[i + 2]!))
-      for (const [companyId, query, holdsCopy] of lists) pages.push(await pageOf(db, caches, companyId, query, holdsCopy))
+      const sentInBatch = new Set<PageResult>()
+      for (const list of lists) pages.push(await pageOf(db, caches, list, sentInBatch))
     } finally {
       connection.reads.end()
     }
