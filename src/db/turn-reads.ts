@@ -52,7 +52,14 @@ export class TurnReads {
     setImmediate(this.#endOfTurn)
   }
 
-  /** Ends the turn's transaction, if it is open (it read only: nothing to lose either way). */
+  /**
+   * Ends the turn's transaction, if it is open (it read only: nothing to
+   * lose either way). If the ROLLBACK fails too, the error is thrown on
+   * purpose: the connection would stay inside the old snapshot, and every
+   * later read on it would quietly show the database as it was. Thrown at
+   * the end of a turn, it ends the process (its writes are durable) for the
+   * supervisor to restart; before a write, that write fails.
+   */
   end(): void {
     if (!this.#open) return
     this.#open = false
