@@ -231,16 +231,16 @@ const listSeqs = prepared((db, companyId: number) =>
     .where('company_id', '=', companyId),
 )
 
-/**
- * The company's job write sequence and names sequence, read together: each
- * the sum of its stripes, which moves with every committed write.
- */
 /** A company's job write sequence and names sequence (what remembered list pages are checked against). */
 export interface ListSeqs {
   writeSeq: number
   namesSeq: number
 }
 
+/**
+ * The company's job write sequence and names sequence, read together: each
+ * the sum of its stripes, which moves with every committed write.
+ */
 export async function readListSeqs(db: Db, companyId: number): Promise<ListSeqs> {
   const [row] = await listSeqs(db, companyId)
   return { writeSeq: Number(row?.write_seq ?? 0), namesSeq: Number(row?.names_seq ?? 0) }
