@@ -251,6 +251,36 @@ describe('job reads on their own thread (sqlite)', () => {
       }
     })
 
+    it('reads single jobs on the event loop while the thread has enough batches to answer, with the same answers, and lists on the thread', async () => {
+      const reads = jobReads(t.database, { thread: true, log: silent, busyBatches: 1 })
+      try {
+        await reads.ready
+        const actor = actorOf(tenant, ['assets'])
+        const queued = reads.getJob(actor, jobWithAssets)
+        // The batch goes at the end of this turn; its answer comes in a later one.
+        await new Promise(setImmediate)
+        // One batch unanswered: these are read here, at once.
+        const here = reads.getJob(actor, plainJob)
+        const missingHere = assert.rejects(reads.getJob(actor, bareJob), (error) => error instanceof ApiError && error.code === 'not_found')
+        const page = reads.listJobs(actor, { per_page: 2 })
+        const expected = await Promise.all([jobWithAssets, plainJob].map((id) => getJob(t.database.db, actor, id)))
+        // The same JSON and ETag either way (read here, the answer carries the job's object as well).
+        const answers = await Promise.all([queued, here])
+        assert.deepEqual(answers.map(({ json, etag }) => ({ json, etag })), expected.map(({ json, etag }) => ({ json, etag })))
+        await missingHere
+        // (A page from the thread carries its bytes, and of its pagination what the Link header needs.)
+        const onLoopPage = await listJobs(t.database.db, actor, { per_page: 2 }, new JobListCaches())
+        assert.deepEqual([(await page).page, (await page).pagination.total_pages], [onLoopPage.page, onLoopPage.pagination.total_pages])
+        // The first job and the page went to the thread; the rest were read here.
+        assert.equal(reads.answeredOnThread, 2)
+        // With nothing left to answer, the thread reads single jobs again.
+        assert.deepEqual(await reads.getJob(actor, plainJob), { json: expected[1]!.json, etag: expected[1]!.etag })
+        assert.equal(reads.answeredOnThread, 3)
+      } finally {
+        await reads.close()
+      }
+    })
+
     it('answers reads sent and not yet answered when it stops, those not yet sent, and every read after, on the event loop', async () => {
       const reads = jobReads(t.database, { thread: true, log: silent })
       await reads.ready

@@ -20,7 +20,8 @@
  * Until the thread has opened its connection, and for good if it fails,
  * jobs are read on the event loop as before; so is any read the thread
  * could not answer for a reason other than "no such job", so that its
- * error is answered as always.
+ * error is answered as always, and a single job asked for while the
+ * thread is far behind (THREAD_BUSY_BATCHES).
  */
 import { Worker } from 'node:worker_threads'
 import type { FastifyBaseLogger } from 'fastify'
@@ -64,6 +65,20 @@ function readsHere(db: Kysely<Database>): JobReads {
     close: async () => {},
   }
 }
+
+/**
+ * While the thread has this many batches still to answer, a single job is
+ * read on the event loop instead of joining the queue (lists always go to
+ * the thread: a page rebuilt here costs far more than a job). Timed during
+ * `get_job`: whenever a batch went, ~10 were already waiting, and each
+ * waited 0.7–0.9 ms before the thread began it (its reads took ~0.1 ms),
+ * while the event loop was half idle. `bench:ab`, 5 rounds × 8 s:
+ * `get_job` 1.119 × (every round above every round of the code before),
+ * server CPU per request 0.889 ×; `mixed`, whose event loop is busier,
+ * 0.935 × and 0.973 × in two comparisons (CPU 1.07 ×, 1.10 ×), within
+ * the noise (docs/performance.md).
+ */
+const THREAD_BUSY_BATCHES = 6
 
 /** The longest `ready` waits for the thread to start; reads stay on the event loop until it has. */
 const START_TIMEOUT_MS = 10_000
@@ -131,9 +146,13 @@ class ReadThread implements JobReads {
   readonly ready: Promise<void>
   #started!: () => void
 
-  constructor(db: Kysely<Database>, databaseUrl: string, log: FastifyBaseLogger) {
+  /** Batches sent and not yet answered from which single jobs are read here (THREAD_BUSY_BATCHES). */
+  readonly #busyBatches: number
+
+  constructor(db: Kysely<Database>, databaseUrl: string, log: FastifyBaseLogger, busyBatches = THREAD_BUSY_BATCHES) {
     this.#db = db
     this.#log = log
+    this.#busyBatches = busyBatches
     const started = new Promise<void>((resolve) => (this.#started = resolve))
     this.ready = Promise.race([started, new Promise<void>((resolve) => setTimeout(resolve, START_TIMEOUT_MS).unref())])
     this.#worker = startThread({ databaseUrl })
@@ -164,7 +183,7 @@ class ReadThread implements JobReads {
    * 0.89–0.93 ×, p99 7.0–7.2 against 9.2–10.2 ms.
    */
   getJob(actor: Actor, jobId: number): Promise<JobAnswer> {
-    if (this.#state !== 'ready') return getJob(this.#db, actor, jobId)
+    if (this.#state !== 'ready' || this.#sent.size >= this.#busyBatches) return getJob(this.#db, actor, jobId)
     return new Promise((resolve, reject) => {
       this.#sendAtTurnEnd()
       this.#next.jobs.push({ actor, jobId, resolve, reject })
@@ -277,8 +296,10 @@ class ReadThread implements JobReads {
 }
 
 /** Job reads for `fsm serve`: on their own thread on a SQLite file, on the event loop otherwise. */
-export function jobReads(database: DatabaseHandle, options: { thread: boolean; log: FastifyBaseLogger }): JobReads {
+export function jobReads(database: DatabaseHandle, options: { thread: boolean; log: FastifyBaseLogger; busyBatches?: number }): JobReads {
   const file = database.sqliteFile
   // A second connection to `:memory:` would open a database of its own.
-  return options.thread && file !== undefined && file !== ':memory:' ? new ReadThread(database.db, `sqlite:${file}`, options.log) : readsHere(database.db)
+  return options.thread && file !== undefined && file !== ':memory:'
+    ? new ReadThread(database.db, `sqlite:${file}`, options.log, options.busyBatches)
+    : readsHere(database.db)
 }
