@@ -2,8 +2,9 @@
  * Job reads on a thread of their own (jobs.reader.ts), single jobs and pages
  * of the list, as `fsm serve` runs them on SQLite: the same answers as the
  * event loop's, byte for byte; tenancy; every write answered before a read
- * seen by it, totals included; reads that arrive together; and reads queued
- * when the thread stops answered all the same.
+ * seen by it, totals included; reads that arrive together; single jobs
+ * read on the event loop while the thread is behind; and reads queued when
+ * the thread stops answered all the same.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'

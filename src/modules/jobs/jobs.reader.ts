@@ -70,7 +70,7 @@ function readsHere(db: Kysely<Database>): JobReads {
  * While the thread has this many batches still to answer, a single job is
  * read on the event loop instead of joining the queue (lists always go to
  * the thread: a page rebuilt here costs far more than a job). Timed during
- * `get_job`: whenever a batch went, ~10 were already waiting, and each
+ * `get_job`: whenever a batch went, ~10 were still unanswered, and each
  * waited 0.7–0.9 ms before the thread began it (its reads took ~0.1 ms),
  * while the event loop was half idle. `bench:ab`, 5 rounds × 8 s:
  * `get_job` 1.119 × (every round above every round of the code before),
