@@ -14,7 +14,7 @@ import { startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createAssetVia, createBasics, createJobVia, createTenant, type Tenant } from './helpers/factories.ts'
 import { ApiError } from '../src/http/errors.ts'
 import type { Actor } from '../src/modules/actor.ts'
-import { jobReads } from '../src/modules/jobs/jobs.reader.ts'
+import { jobReads, type JobReads } from '../src/modules/jobs/jobs.reader.ts'
 import { JobListCaches } from '../src/modules/jobs/jobs.pages.ts'
 import { getJob, listJobs } from '../src/modules/jobs/jobs.service.ts'
 
@@ -171,10 +171,19 @@ describe('job reads on their own thread (sqlite)', () => {
   })
 
   describe('the reader itself', () => {
-    it('answers on the thread once it is ready, with the same answer and error as the event loop', async () => {
-      const reads = jobReads(t.database, { thread: true, log: silent })
+    /** A reader of its own, its thread started, closed after `use` whatever happens (`busyBatches`: see jobReads). */
+    async function withReader(use: (reads: JobReads) => Promise<void>, busyBatches?: number) {
+      const reads = jobReads(t.database, { thread: true, log: silent, busyBatches })
       try {
         await reads.ready
+        await use(reads)
+      } finally {
+        await reads.close()
+      }
+    }
+
+    it('answers on the thread once it is ready, with the same answer and error as the event loop', () =>
+      withReader(async (reads) => {
         const actor = actorOf(tenant, ['assets'])
         const answer = await reads.getJob(actor, jobWithAssets)
         const expected = await getJob(t.database.db, actor, jobWithAssets)
@@ -186,15 +195,10 @@ describe('job reads on their own thread (sqlite)', () => {
         assert.deepEqual(page.page, here.page)
         assert.equal(page.pagination.total_pages, here.pagination.total_pages)
         assert.equal(reads.answeredOnThread, 3)
-      } finally {
-        await reads.close()
-      }
-    })
+      }))
 
-    it('serves a page the thread answered from the event loop until a job write moves the sequence, then asks the thread again', async () => {
-      const reads = jobReads(t.database, { thread: true, log: silent })
-      try {
-        await reads.ready
+    it('serves a page the thread answered from the event loop until a job write moves the sequence, then asks the thread again', () =>
+      withReader(async (reads) => {
         const actor = actorOf(tenant, ['assets'])
         const query = { per_page: 3 }
         const first = await reads.listJobs(actor, query)
@@ -217,15 +221,10 @@ describe('job reads on their own thread (sqlite)', () => {
         // The same page for another company is not the first company's.
         await reads.listJobs(actorOf(bare, []), query)
         assert.equal(reads.answeredOnThread, 4)
-      } finally {
-        await reads.close()
-      }
-    })
+      }))
 
-    it('keeps serving its copy of a page that a write left unchanged, as the thread says, and takes a new one when a write changed it', async () => {
-      const reads = jobReads(t.database, { thread: true, log: silent })
-      try {
-        await reads.ready
+    it('keeps serving its copy of a page that a write left unchanged, as the thread says, and takes a new one when a write changed it', () =>
+      withReader(async (reads) => {
         const actor = actorOf(tenant, ['assets'])
         // The two newest jobs; the test's first job is older than both.
         const query = { per_page: 2 }
@@ -247,15 +246,10 @@ describe('job reads on their own thread (sqlite)', () => {
         assert.equal(again, changed)
         assert.equal(reads.answeredOnThread, 4)
         assert.equal(changed.pagination.total_pages, first.pagination.total_pages)
-      } finally {
-        await reads.close()
-      }
-    })
+      }))
 
-    it('reads single jobs on the event loop while the thread has enough batches to answer, with the same answers, and lists on the thread', async () => {
-      const reads = jobReads(t.database, { thread: true, log: silent, busyBatches: 1 })
-      try {
-        await reads.ready
+    it('reads single jobs on the event loop while the thread has enough batches to answer, with the same answers, and lists on the thread', () =>
+      withReader(async (reads) => {
         const actor = actorOf(tenant, ['assets'])
         const queued = reads.getJob(actor, jobWithAssets)
         // The batch goes at the end of this turn; its answer comes in a later one.
@@ -277,10 +271,7 @@ describe('job reads on their own thread (sqlite)', () => {
         // With nothing left to answer, the thread reads single jobs again.
         assert.deepEqual(await reads.getJob(actor, plainJob), { json: expected[1]!.json, etag: expected[1]!.etag })
         assert.equal(reads.answeredOnThread, 3)
-      } finally {
-        await reads.close()
-      }
-    })
+      }, 1))
 
     it('answers reads sent and not yet answered when it stops, those not yet sent, and every read after, on the event loop', async () => {
       const reads = jobReads(t.database, { thread: true, log: silent })
