@@ -32,7 +32,8 @@ import { assertRunning, cpuSeconds, drain, freePort, procStatus, runLoad, startB
 import { summariseProfile, type ProfileWindow } from './profile-summary.ts'
 import { Random } from './random.ts'
 import { codeVersion, evaluateTargets, machineInfo, median, printReport, writeDocs, writeJson, type RunReport, type ScenarioResult } from './report.ts'
-import { SCENARIOS, type LoadJob, type PatchJob, type Pools, type ScenarioName } from './scenarios.ts'
+import { samplePools } from './pools.ts'
+import { SCENARIOS, type LoadJob, type PatchJob, type ScenarioName } from './scenarios.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -55,62 +56,7 @@ const seed = Number(args.seed)
 const durationS = Number(args.duration ?? (args.quick ? 3 : 10))
 const connections = Number(args.connections)
 const warmupS = args.quick ? 2 : 5
-/** Jobs per connection in each PATCH pool (fewer if the data set has fewer open jobs). */
-const PATCH_JOBS_PER_CONNECTION = 20
 const log = (line: string) => console.log(`[bench] ${line}`)
-
-// ------------------------------------------------------------------ sampling ids
-
-function sample<T>(items: readonly T[], n: number, random: Random): T[] {
-  const copy = [...items]
-  const count = Math.min(n, copy.length)
-  for (let i = 0; i < count; i++) {
-    const j = i + random.int(copy.length - i)
-    ;[copy[i], copy[j]] = [copy[j]!, copy[i]!]
-  }
-  return copy.slice(0, count)
-}
-
-interface CompanyPools {
-  pools: Pools
-  /** How many jobs list_filtered matches (its page holds up to 50 of them). */
-  filteredTotal: number
-  /** Disjoint sets of jobs for the measurements that PATCH (warm-up, patch_status, mixed). */
-  patchPools: Record<'warmup' | 'patch_status' | 'mixed', PatchJob[]>
-}
-
-/** Reads the ids the request generators draw from, before the load starts. */
-async function samplePools(url: string, companyId: number, random: Random): Promise<CompanyPools> {
-  const handle = connect(url)
-  try {
-    const db = handle.db
-    const jobs = await db.selectFrom('jobs').select(['job_id', 'job_status']).where('company_id', '=', companyId).execute()
-    const linked = await db.selectFrom('job_assets').select('job_id').distinct().where('company_id', '=', companyId).execute()
-    const locations = await db.selectFrom('customer_locations').select('customer_location_id').where('company_id', '=', companyId).execute()
-    const technicians = await db.selectFrom('technicians').select('technician_id').where('company_id', '=', companyId).where('technician_status', '=', 'Active').execute()
-    const assets = await db.selectFrom('assets').select('asset_id').where('company_id', '=', companyId).where('deleted_at', 'is', null).execute()
-
-    const filteredTotal = jobs.length ? (await db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('company_id', '=', companyId).where('job_status', '=', 'Pending').where('job_priority', '=', 'High').executeTakeFirstOrThrow()).n : 0
-    const patchable = sample(jobs.filter((j) => ['Assigned', 'In Progress', 'On Hold'].includes(j.job_status)), Number.MAX_SAFE_INTEGER, random)
-    const perPool = Math.min(connections * PATCH_JOBS_PER_CONNECTION, Math.floor(patchable.length / 3))
-    const pool = (k: number) => patchable.slice(k * perPool, (k + 1) * perPool).map((j) => ({ id: j.job_id, status: j.job_status as PatchJob['status'] }))
-    return {
-      filteredTotal: Number(filteredTotal),
-      pools: {
-        readIds: sample(jobs.map((j) => j.job_id), 50_000, random),
-        linkedIds: sample(linked.map((j) => j.job_id), 10_000, random),
-        // Open jobs that no PATCH moves (PATCH pools are all Assigned / In Progress / On Hold).
-        updateIds: sample(jobs.filter((j) => ['Pending', 'Completed', 'Invoiced', 'Paid'].includes(j.job_status)).map((j) => j.job_id), 50_000, random),
-        locationIds: sample(locations.map((l) => l.customer_location_id), 5_000, random),
-        technicianIds: technicians.map((t) => t.technician_id),
-        assetIds: sample(assets.map((a) => a.asset_id), 5_000, random),
-      },
-      patchPools: { warmup: pool(0), patch_status: pool(1), mixed: pool(2) },
-    }
-  } finally {
-    await handle.close()
-  }
-}
 
 // ------------------------------------------------------------------ the data set
 
@@ -208,8 +154,8 @@ async function main() {
   const small = meta.companies[1]!
   const random = new Random(seed)
   log('sampling ids for the request generators')
-  const bigPools = await samplePools(prepared.serveUrl, big.company_id, random)
-  const smallPools = await samplePools(prepared.serveUrl, small.company_id, random)
+  const bigPools = await samplePools(prepared.serveUrl, big.company_id, connections, random)
+  const smallPools = await samplePools(prepared.serveUrl, small.company_id, connections, random)
   const deepPage = Math.max(1, Math.round(big.jobs / 50 / 2))
   if (bigPools.patchPools.patch_status.length < connections) {
     throw new Error(`only ${bigPools.patchPools.patch_status.length} open jobs per PATCH pool for ${connections} connections; use fewer --connections`)
