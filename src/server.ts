@@ -1,6 +1,6 @@
 /**
- * Listen, and shut down gracefully (and the server process's one setting of
- * V8, below): nothing else. On SIGTERM/SIGINT new
+ * Listen, and shut down gracefully (and the server process's two settings
+ * of V8, below): nothing else. On SIGTERM/SIGINT new
  * requests get 503 (so a load balancer moves on), requests in flight finish,
  * the database closes, the process exits 0 (API.md §7).
  */
@@ -32,6 +32,31 @@ export interface RunningServer {
 export function limitHeapGrowth(): void {
   if (!process.execArgv.some((flag) => /^--heap[-_]growing[-_]percent/.test(flag))) {
     setFlagsFromString('--heap-growing-percent=15')
+  }
+}
+
+/**
+ * Turns off V8's allocation-site pretenuring. V8 watches how many objects
+ * of each allocation site survive young-generation collections, and from
+ * a site whose objects mostly survive it allocates straight into the old
+ * generation. Its young generation starts at 1 MB, so in the first seconds
+ * under load most objects of a request (Node's own request, response and
+ * header objects among them) are still in use at each collection; in about
+ * half of the benchmark's runs V8 then pretenured them, and for the rest of
+ * the process every request's objects went to the old generation, kept
+ * what they pointed to alive through each young collection (4.5-5.5 ms
+ * each instead of 0.5-1) and filled the old generation 5-6 times a second:
+ * ~12% of the event loop, lists answered a quarter to a third slower, p99
+ * two to three times longer (docs/performance.md, "The young generation").
+ * Without pretenuring, every run measured (five with the flag on node's
+ * command line, four set here) ran as the good half did. V8 reads the flag
+ * at every collection and when a thread starts, so setting it before the
+ * server takes requests covers the reading thread too; an operator's own
+ * `--allocation-site-pretenuring` on node's command line wins.
+ */
+export function stopAllocationSitePretenuring(): void {
+  if (!process.execArgv.some((flag) => /^--(no-)?allocation[-_]site[-_]pretenuring/.test(flag))) {
+    setFlagsFromString('--no-allocation-site-pretenuring')
   }
 }
 

@@ -10,7 +10,7 @@ import { migrateToLatest } from '../db/migrator.ts'
 import { createKey, listKeys, revokeKey } from '../modules/api-keys/api-keys.service.ts'
 import { createCompany } from '../modules/companies/companies.service.ts'
 import { databaseIsEmpty, seedDemo, type DemoResult } from '../modules/demo/demo.service.ts'
-import { limitHeapGrowth, startServer } from '../server.ts'
+import { limitHeapGrowth, startServer, stopAllocationSitePretenuring } from '../server.ts'
 import { fail, print } from './output.ts'
 
 function positiveInteger(text: string): number {
@@ -58,6 +58,7 @@ export function buildCli(): Command {
     .action((options: { port?: number; host?: string; demoIfEmpty?: boolean; json?: boolean }) =>
       run(!!options.json, async () => {
         limitHeapGrowth()
+        stopAllocationSitePretenuring()
         const base = config()
         const cfg = { ...base, port: options.port ?? base.port, host: options.host ?? base.host }
         const database = connect(cfg.databaseUrl, { sqliteSynchronous: cfg.sqliteSynchronous, sqliteBackgroundCheckpoints: true })
