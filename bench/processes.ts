@@ -84,20 +84,7 @@ function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv, orig
   }
 }
 
-/**
- * The options node gets in package.json's `start` script (the README's way
- * to start the server), before bin/fsm.mjs: `fsm serve` here runs with the
- * same ones, so the benchmark measures the server as it is started.
- */
-export function startScriptNodeOptions(): string[] {
-  const { scripts } = JSON.parse(readFileSync(join(REPO_DIR, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
-  const words = scripts.start!.split(/\s+/)
-  const entry = words.indexOf('bin/fsm.mjs')
-  if (words[0] !== 'node' || entry < 0) throw new Error(`package.json's start script is not "node [options] bin/fsm.mjs …": ${scripts.start}`)
-  return words.slice(1, entry)
-}
-
-/** `fsm serve` exactly as an operator starts it (node's options as `npm start` gives them), on the given database, logging warnings only. */
+/** `fsm serve` exactly as an operator starts it, on the given database, logging warnings only. */
 export function startFsmServer(databaseUrl: string, port: number, nodeArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): ServerProcess {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -108,7 +95,7 @@ export function startFsmServer(databaseUrl: string, port: number, nodeArgs: stri
     // One process: rate limits in memory, as a single-instance install has them.
     REDIS_URL: '',
   }
-  return startProcess('fsm serve', [...startScriptNodeOptions(), ...nodeArgs, join(REPO_DIR, 'bin/fsm.mjs'), 'serve', '--port', String(port), '--host', '127.0.0.1'], env, `http://127.0.0.1:${port}`)
+  return startProcess('fsm serve', [...nodeArgs, join(REPO_DIR, 'bin/fsm.mjs'), 'serve', '--port', String(port), '--host', '127.0.0.1'], env, `http://127.0.0.1:${port}`)
 }
 
 export function startBaselineServer(port: number): ServerProcess {

@@ -103,8 +103,7 @@ export function machineInfo(): Machine {
 export function codeVersion(): RunReport['code'] {
   const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_DIR, encoding: 'utf8' }).trim()
   try {
-    // package.json too: its start script holds the node options fsm serve runs with (processes.ts).
-    return { commit: git('rev-parse', '--short', 'HEAD'), src_uncommitted_changes: git('status', '--porcelain', '--', 'src', 'bin', 'package.json').length > 0 }
+    return { commit: git('rev-parse', '--short', 'HEAD'), src_uncommitted_changes: git('status', '--porcelain', '--', 'src', 'bin').length > 0 }
   } catch {
     return { commit: 'unknown', src_uncommitted_changes: false }
   }
@@ -239,7 +238,7 @@ export function writeDocs(report: RunReport): string {
     begin,
     `### ${report.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'}, ${report.mode === 'full' ? 'full data set' : '`--quick`'}`,
     '',
-    `Measured ${report.measured_at.slice(0, 16).replace('T', ' ')} UTC on commit \`${report.code.commit}\`${report.code.src_uncommitted_changes ? ' (with uncommitted changes to src/, bin/ or package.json)' : ''}: ` +
+    `Measured ${report.measured_at.slice(0, 16).replace('T', ' ')} UTC on commit \`${report.code.commit}\`${report.code.src_uncommitted_changes ? ' (with uncommitted changes in src/)' : ''}: ` +
       `${report.jobs.toLocaleString('en-US')} jobs in the measured company (${(report.data_set.counts.jobs ?? 0).toLocaleString('en-US')} in all), ` +
       `each scenario ${report.duration_s} s at ${report.connections} connections.`,
     '',
