@@ -30,9 +30,7 @@ export interface RunningServer {
  * command line wins (node refuses the flag in NODE_OPTIONS).
  */
 export function limitHeapGrowth(): void {
-  if (!process.execArgv.some((flag) => /^--heap[-_]growing[-_]percent/.test(flag))) {
-    setFlagsFromString('--heap-growing-percent=15')
-  }
+  setV8FlagUnlessGiven('heap-growing-percent', '--heap-growing-percent=15')
 }
 
 /**
@@ -55,9 +53,17 @@ export function limitHeapGrowth(): void {
  * `--allocation-site-pretenuring` on node's command line wins.
  */
 export function stopAllocationSitePretenuring(): void {
-  if (!process.execArgv.some((flag) => /^--(no-)?allocation[-_]site[-_]pretenuring/.test(flag))) {
-    setFlagsFromString('--no-allocation-site-pretenuring')
-  }
+  setV8FlagUnlessGiven('allocation-site-pretenuring', '--no-allocation-site-pretenuring')
+}
+
+/**
+ * Sets a V8 flag (`setting`) unless node's command line already names the
+ * flag `name`, in either spelling (dashes or underscores) and with or
+ * without `no-`: the operator's choice wins.
+ */
+function setV8FlagUnlessGiven(name: string, setting: string): void {
+  const given = new RegExp(`^--(no-)?${name.replaceAll('-', '[-_]')}(=|$)`)
+  if (!process.execArgv.some((flag) => given.test(flag))) setFlagsFromString(setting)
 }
 
 export async function startServer(config: Config, database: DatabaseHandle): Promise<RunningServer> {
