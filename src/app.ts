@@ -2,6 +2,7 @@
  * buildApp(config): plugins, then modules, then the error and 404 handlers.
  * The app owns nothing global: tests build as many as they like.
  */
+import { isUtf8 } from 'node:buffer'
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
@@ -159,8 +160,13 @@ export async function buildApp(options: AppOptions) {
 
   // Only JSON bodies exist in this API; anything else is 415 (API.md §1).
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = body as string
+  // Read as bytes, not as a string: a string is decoded as it arrives, and
+  // bytes that are not UTF-8 become U+FFFD, which would then be stored as
+  // if the client had sent it. JSON between systems is UTF-8 (RFC 8259 §8.1).
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer
+    if (!isUtf8(bytes)) return done(new ApiError('invalid_json', 'Request body is not valid UTF-8'), undefined)
+    const text = bytes.toString('utf8')
     // DELETE takes no body, but clients often send the JSON Content-Type anyway.
     if (text.trim() === '' && request.method === 'DELETE') return done(null, undefined)
     if (text.trim() === '') return done(new ApiError('invalid_json', 'Request body is empty; send a JSON object'), undefined)

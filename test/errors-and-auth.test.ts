@@ -78,6 +78,34 @@ for (const dialect of DIALECTS) {
         assert.deepEqual(res.body.error.details.map((d: { field: string }) => d.field).sort(), ['customer_location_id', 'job_title'])
       })
 
+      it('validation_failed lists the query string\'s problems with the body\'s, query first', async () => {
+        const fields = (res: ApiResponse) => res.body.error.details.map((d: { field: string }) => d.field)
+        const id = await createJobVia(t.app, tenant.apiKey, locationId)
+        const cases = [
+          ['PUT', `${PATH}?id=abc`, { job_title: '' }, ['id', 'job_title']],
+          ['POST', `${PATH}?id=5`, { job_title: 'AC' }, ['id', 'customer_location_id']],
+          ['PATCH', `${PATH}?id=abc`, { job_status: 'x' }, ['id', 'job_status']],
+          ['PUT', `${PATH}?id=abc&sort=x`, { job_title: 'AC', foo: 1 }, ['id', 'sort', 'foo']],
+          ['PUT', '/api/v1/customers?id=abc', { customer_name: 5 }, ['id', 'customer_name']],
+        ] as const
+        for (const [method, url, body, expected] of cases) {
+          const res = await req(method, url, { key: tenant.apiKey, body })
+          assertError(res, 400, 'validation_failed', `${method} ${url}`)
+          assert.deepEqual(fields(res), expected, `${method} ${url}`)
+        }
+        // A body refused alone, the query being right, names only the body's fields.
+        assert.deepEqual(fields(await req('PUT', `${PATH}?id=${id}`, { key: tenant.apiKey, body: { job_title: '' } })), ['job_title'])
+      })
+
+      it('validation_failed names a query parameter without a name as such', async () => {
+        for (const [method, url, body] of [['GET', `${PATH}?=x`, undefined], ['GET', `${PATH}?status=Pending&=`, undefined], ['PATCH', `${PATH}?=&id=1`, { job_status: 'Assigned' }]] as const) {
+          const res = await req(method, url, { key: tenant.apiKey, body })
+          assertError(res, 400, 'validation_failed', url)
+          assert.deepEqual(res.body.error.details, [{ field: '', message: 'a query parameter must have a name' }], url)
+          assert.equal(res.body.error.message, 'a query parameter must have a name', url)
+        }
+      })
+
       it('invalid_json: not JSON, or not a JSON object, on POST, PUT and PATCH', async () => {
         const id = await createJobVia(t.app, tenant.apiKey, locationId)
         const bodies = ['{bad', '{"job_title": "AC",}', '{"a":1} x', '[1,2]', '[]', 'null', '"AC unit repair"', '42', 'true', '', '   ']
@@ -89,6 +117,27 @@ for (const dialect of DIALECTS) {
         }
         const missing = await req('POST', PATH, { key: tenant.apiKey, headers: JSON_HEADERS })
         assertError(missing, 400, 'invalid_json', 'no body at all')
+      })
+
+      it('invalid_json: a body that is not UTF-8 is refused, not stored with its bytes replaced', async () => {
+        const id = await createJobVia(t.app, tenant.apiKey, locationId)
+        const before = (await req('GET', PATH, { key: tenant.apiKey })).body.pagination.total
+        const title = (bytes: number[]) => Buffer.concat([Buffer.from(`{"customer_location_id":${locationId},"job_title":"bad`), Buffer.from(bytes), Buffer.from('"}')])
+        // A byte no UTF-8 text holds, a lead byte without its continuation, a
+        // truncated sequence, an overlong encoding, and a surrogate encoded as if it were a character.
+        for (const bytes of [[0xff], [0xc3, 0x28], [0xe2, 0x82], [0xc0, 0xaf], [0xed, 0xa0, 0x80]]) {
+          for (const [method, url] of [['POST', PATH], ['PUT', `${PATH}?id=${id}`]] as const) {
+            const res = await req(method, url, { key: tenant.apiKey, rawBody: title(bytes), headers: JSON_HEADERS })
+            assertError(res, 400, 'invalid_json', `${method} ${Buffer.from(bytes).toString('hex')}`)
+            assert.equal(res.body.error.message, 'Request body is not valid UTF-8')
+          }
+        }
+        assert.equal((await req('GET', PATH, { key: tenant.apiKey })).body.pagination.total, before, 'no job was created')
+        assert.equal((await req('GET', `${PATH}?id=${id}`, { key: tenant.apiKey })).body.data.job_title.includes('bad'), false, 'the job was not changed')
+        // Text in UTF-8, several bytes a character, is taken as sent.
+        const created = await req('POST', PATH, { key: tenant.apiKey, rawBody: title([...Buffer.from('é€😀')]), headers: JSON_HEADERS })
+        assert.equal(created.status, 201)
+        assert.equal(created.body.data.job_title, 'badé€😀')
       })
 
       it('invalid_status_transition', async () => {

@@ -272,6 +272,8 @@ for (const dialect of DIALECTS) {
           '2026-02-25', '2026-02-30T09:00:00Z', '2026-02-29T09:00:00Z', '2026-13-01T09:00:00Z', '2026-00-10T09:00:00Z',
           '2026-02-25T24:00:00Z', '2026-02-25T09:60:00Z', '2026-02-25T09:00:61Z', '2026-02-25T09:00:00', '2026-02-25T09:00Z',
           '2026-02-25T09:00:00+2:00', '2026-02-25T09:00:00+0200', '25/02/2026 09:00', 'tomorrow', 'now', '', '   ', '2026-2-5T09:00:00Z',
+          // Instants past years 0001-9999 in UTC, which an answer could not write back in its form.
+          '9999-12-31T23:59:59-01:00', '0001-01-01T00:00:00+01:00',
         ]
         for (const value of bad) {
           const res = await post(valid({ scheduled_start: value, scheduled_end: value }))

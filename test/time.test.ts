@@ -40,8 +40,11 @@ describe('timestamps', () => {
         (y, mo, d, h, mi, s, offsetMinutes) => {
           const offset = offsetMinutes === 0 ? 'Z' : `${offsetMinutes < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(offsetMinutes) / 60))}:${pad(Math.abs(offsetMinutes) % 60)}`
           const text = `${pad(y, 4)}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(s)}${offset}`
-          const expected = reference(y, mo, d, h, mi, s)
-          assert.equal(parseDateTime(text), expected === null ? null : expected - offsetMinutes * 60, text)
+          const local = reference(y, mo, d, h, mi, s)
+          const instant = local === null ? null : local - offsetMinutes * 60
+          // An offset may carry the instant out of years 1 to 9999 in UTC, which an answer could not write.
+          const expected = instant === null || instant < -62_135_596_800 || instant > 253_402_300_799 ? null : instant
+          assert.equal(parseDateTime(text), expected, text)
           assert.equal(parseDateBound(text.slice(0, 10), false), reference(y, mo, d, 0, 0, 0), text.slice(0, 10))
         },
       ),
@@ -51,5 +54,9 @@ describe('timestamps', () => {
       assert.equal(parseDateTime(text), seconds, text)
     }
     for (const bad of ['1900-02-29T00:00:00Z', '2100-02-29T00:00:00Z', '2023-04-31T00:00:00Z', '0000-01-01T00:00:00Z']) assert.equal(parseDateTime(bad), null, bad)
+    // The last and first instants an answer can write, reached through an offset, and one second past each.
+    assert.equal(parseDateTime('9999-12-31T22:59:59-01:00'), 253_402_300_799)
+    assert.equal(parseDateTime('0001-01-01T01:00:00+01:00'), -62_135_596_800)
+    for (const bad of ['9999-12-31T23:00:00-01:00', '9999-12-31T23:59:59-01:00', '0001-01-01T00:59:59+01:00', '0001-01-01T00:00:00+01:00']) assert.equal(parseDateTime(bad), null, bad)
   })
 })

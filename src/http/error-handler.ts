@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { isUnavailableError } from '../db/dialect.ts'
-import { ApiError, type ErrorCode } from './errors.ts'
+import { ApiError, validationError, type ErrorCode } from './errors.ts'
 
 /** Fastify's own errors (raised before our code runs) mapped to our codes. */
 const FASTIFY_CODES: Record<string, [ErrorCode, string]> = {
@@ -49,8 +49,22 @@ export function sendError(error: ApiError, request: FastifyRequest, reply: Fasti
   return reply.code(error.status).type('application/json; charset=utf-8').send(errorBody(error, request.id))
 }
 
+/**
+ * Fastify validates a request's body before its query string and stops at
+ * the first part that fails, but API.md §1 lists every offending field: a
+ * body refused by validation is answered with the query's problems too
+ * (first, as they come first in the request), so `PUT ?id=abc` with a bad
+ * body names `id` as well.
+ */
+function withQueryProblems(error: ApiError, request: FastifyRequest): ApiError {
+  const validateQuery = request.getValidationFunction('querystring') as ((query: unknown) => { error?: ApiError }) | undefined
+  const queryProblems = validateQuery?.(request.query ?? {}).error?.details
+  return queryProblems ? validationError([...queryProblems, ...(error.details ?? [])]) : error
+}
+
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  const known = toApiError(error)
+  let known = toApiError(error)
+  if (known?.code === 'validation_failed' && error.validationContext === 'body') known = withQueryProblems(known, request)
   if (known) {
     if (known.code === 'service_unavailable') request.log.warn({ err: error }, 'database unavailable')
     return sendError(known, request, reply)

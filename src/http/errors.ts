@@ -48,9 +48,13 @@ export class ApiError extends Error {
   }
 }
 
-/** `validation_failed` listing every offending field; the message names them all. */
+/**
+ * `validation_failed` listing every offending field; the message names them
+ * all (a detail about the body as a whole, or about a query parameter
+ * without a name, says so in its message alone).
+ */
 export function validationError(details: FieldError[]): ApiError {
-  const message = details.map((d) => (d.field === 'body' ? d.message : `${d.field} ${d.message}`)).join('; ')
+  const message = details.map((d) => (d.field === 'body' || d.field === '' ? d.message : `${d.field} ${d.message}`)).join('; ')
   return new ApiError('validation_failed', message, { details })
 }
 

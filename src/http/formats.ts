@@ -36,7 +36,19 @@ function utcSeconds(year: number, month: number, day: number, hour = 0, minute =
   return daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
 }
 
-/** Unix seconds for an RFC 3339 date-time, or null when the text is not one (or names an impossible instant). */
+/**
+ * The instants a date-time may name: years 0001 to 9999 in UTC, the years
+ * an answer can write in its `YYYY-MM-DDTHH:MM:SSZ` form. An offset can carry
+ * a local time at either end past them (`9999-12-31T23:59:59-01:00` is in
+ * the year 10000), which a client could then not send back.
+ */
+const FIRST_INSTANT = utcSeconds(1, 1, 1)
+const LAST_INSTANT = utcSeconds(9999, 12, 31, 23, 59, 59)
+
+/**
+ * Unix seconds for an RFC 3339 date-time, or null when the text is not one,
+ * names an impossible instant, or one outside years 0001 to 9999 in UTC.
+ */
 export function parseDateTime(text: string): number | null {
   const m = DATE_TIME.exec(text)
   if (!m) return null
@@ -54,7 +66,8 @@ export function parseDateTime(text: string): number | null {
     if (offsetHours > 23 || offsetMinutes > 59) return null
     offset = (m[9] === '-' ? -1 : 1) * (offsetHours * 3600 + offsetMinutes * 60)
   }
-  return utcSeconds(year, month, day, hour, minute, second) - offset
+  const instant = utcSeconds(year, month, day, hour, minute, second) - offset
+  return instant >= FIRST_INSTANT && instant <= LAST_INSTANT ? instant : null
 }
 
 /**

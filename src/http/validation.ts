@@ -187,7 +187,9 @@ function compileQuery(schema: JsonSchema) {
     const set = (name: string, v: unknown) => Object.defineProperty(value, name, { value: v, enumerable: true, writable: true, configurable: true })
     const early: FieldError[] = []
     for (const [name, v] of Object.entries(raw)) {
-      if (Array.isArray(v)) early.push({ field: name, message: 'must not be repeated' })
+      // `?=x`: reported as itself, not as an unknown parameter (Ajv would name it `body`).
+      if (name === '') early.push({ field: '', message: 'a query parameter must have a name' })
+      else if (Array.isArray(v)) early.push({ field: name, message: 'must not be repeated' })
       else if (v === '') early.push({ field: name, message: 'must not be empty' })
       else if (Object.hasOwn(properties, name) && wantsInteger(properties[name])) {
         if (/^\d+$/.test(String(v))) set(name, Number(v))

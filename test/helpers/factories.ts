@@ -44,14 +44,14 @@ export interface ApiResponse {
 export interface CallOptions {
   key?: string | undefined
   body?: unknown
-  /** Sent as-is (not JSON-encoded) when a string. */
-  rawBody?: string
+  /** Sent as-is (not JSON-encoded): text, or bytes exactly as given. */
+  rawBody?: string | Buffer
   headers?: Record<string, string>
 }
 
 export async function call(app: FastifyInstance, method: string, url: string, options: CallOptions = {}): Promise<ApiResponse> {
   const headers: Record<string, string> = { ...(options.key !== undefined && { 'x-api-key': options.key }) }
-  let payload: string | undefined
+  let payload: string | Buffer | undefined
   if (options.body !== undefined) {
     headers['content-type'] = 'application/json'
     payload = JSON.stringify(options.body)
