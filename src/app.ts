@@ -44,7 +44,32 @@ export interface AppOptions {
    * test's or the CLI's app reads on the event loop.
    */
   readThread?: boolean
+  /** How long a request may take to arrive in full (REQUEST_TIMEOUT_MS; tests shorten it). */
+  requestTimeoutMs?: number
+  /** How long a shutdown waits for requests in flight (SHUTDOWN_GRACE_MS; tests shorten it). */
+  shutdownGraceMs?: number
 }
+
+/**
+ * A request (its head and its body) must arrive in full within this time,
+ * or it is answered 400 and its connection closed. Without a limit a client
+ * that stopped sending half-way through a body held its connection forever,
+ * and a SIGTERM waited for it ("finish requests in flight", API.md §7).
+ * A 1 MiB body (the limit) in 60 s needs 17 KB/s: any integration's link.
+ * Node checks every CONNECTIONS_CHECK_MS, so the answer comes 60-70 s in.
+ */
+const REQUEST_TIMEOUT_MS = 60_000
+const CONNECTIONS_CHECK_MS = 10_000
+
+/**
+ * A shutdown finishes the requests in flight (API.md §7), but Node stops
+ * timing requests out once its server closes: a client still sending its
+ * body would hold the process up forever. Connections still open this long
+ * after a shutdown began are closed. A request whose handler runs is done
+ * in milliseconds; one still arriving after this long had not been acted
+ * on, and its client sees the connection reset and sends it again.
+ */
+const SHUTDOWN_GRACE_MS = 20_000
 
 /** What every module's routes receive. */
 export interface AppContext {
@@ -83,7 +108,10 @@ function clientError(error: NodeJS.ErrnoException, socket: Socket) {
     socket,
     error.code === 'HPE_HEADER_OVERFLOW'
       ? new ApiError('payload_too_large', 'The request line and headers exceed 16 KiB')
-      : validationError([{ field: 'request', message: 'is not a well-formed HTTP/1.1 request' }]),
+      : // API.md §2 has no 408: a request cut short is a request not well-formed.
+        error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? validationError([{ field: 'request', message: 'did not arrive in full in time; send it again' }])
+        : validationError([{ field: 'request', message: 'is not a well-formed HTTP/1.1 request' }]),
   )
 }
 
@@ -128,6 +156,7 @@ export function logWriteStall(log: Pick<FastifyBaseLogger, 'warn'>): (stall: Wri
 
 export async function buildApp(options: AppOptions) {
   const { config, database } = options
+  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     genReqId: requestId,
@@ -137,7 +166,10 @@ export async function buildApp(options: AppOptions) {
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
     // A request without Host is answered by us (in the envelope), not by Node's bare 400.
-    http: { requireHostHeader: false },
+    // The request timeout goes to Node's server when it is made: on Node 20
+    // the one Fastify sets afterwards (its `requestTimeout`) is never checked.
+    http: { requireHostHeader: false, requestTimeout, connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_MS, requestTimeout) },
+    requestTimeout,
     // Requests Node's parser refuses (bad header bytes, unknown method tokens, oversized heads) get the envelope too.
     clientErrorHandler: clientError,
     // A path Fastify cannot decode (`/api/v1/jobs%ZZ`) is a path we do not have.
@@ -152,6 +184,11 @@ export async function buildApp(options: AppOptions) {
   app.setValidatorCompiler(validatorCompiler)
   app.setErrorHandler(errorHandler)
   app.decorateRequest('auth', null)
+
+  app.addHook('preClose', (done) => {
+    setTimeout(() => app.server.closeAllConnections(), options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS).unref()
+    done()
+  })
 
   let shuttingDown = false
   app.decorate('beginShutdown', () => {

@@ -23,12 +23,15 @@ export function toApiError(error: FastifyError | Error): ApiError | null {
     const [apiCode, message] = FASTIFY_CODES[code]
     return new ApiError(apiCode, message)
   }
-  if (isUnavailableError(error)) return new ApiError('service_unavailable', 'The database is unavailable; retry shortly', { headers: { 'retry-after': '1' } })
   const status = (error as FastifyError).statusCode
   if (status && status >= 400 && status < 500) {
-    // Any other client error Fastify raises (a malformed header, an aborted body…).
-    return new ApiError(status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_json', error.message)
+    // Any other client error Fastify raises (a malformed header, an aborted
+    // body…). Before the database check: a body the client stopped sending
+    // is an ECONNRESET too, and was logged as "database unavailable".
+    const message = code === 'ECONNRESET' ? 'The request body was cut short' : error.message
+    return new ApiError(status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_json', message)
   }
+  if (isUnavailableError(error)) return new ApiError('service_unavailable', 'The database is unavailable; retry shortly', { headers: { 'retry-after': '1' } })
   return null
 }
 
