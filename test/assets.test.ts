@@ -531,6 +531,16 @@ for (const dialect of DIALECTS) {
         assertError(r, 404, 'not_found')
         assert.equal(r.body.error.message, 'Asset 987654 not found')
       })
+
+      it('DELETE takes no body fields: an empty object or nothing, and anything else is unknown', async () => {
+        const id = await createAssetVia(t.app, a.apiKey, freshTag())
+        const json = { 'content-type': 'application/json' }
+        assertInvalid(await call(t.app, 'DELETE', `/api/v1/assets?id=${id}`, { key: a.apiKey, rawBody: '{"x":1,"force":true}', headers: json }), [['x', 'is not a known field'], ['force', 'is not a known field']])
+        assert.equal((await call(t.app, 'GET', `/api/v1/assets?id=${id}`, { key: a.apiKey })).status, 200, 'not deleted')
+        assert.equal((await call(t.app, 'DELETE', `/api/v1/assets?id=${id}`, { key: a.apiKey, rawBody: ' {} ', headers: json })).status, 200)
+        const other = await createAssetVia(t.app, a.apiKey, freshTag())
+        assert.equal((await call(t.app, 'DELETE', `/api/v1/assets?id=${other}`, { key: a.apiKey, rawBody: '', headers: json })).status, 200)
+      })
     })
 
     describe('assets on jobs', () => {

@@ -232,6 +232,11 @@ for (const dialect of DIALECTS) {
         assert.ok(at >= from && at <= to, `last_used_at ${lastUsed} is not the time of the request`)
       })
 
+      it('fsm key list of a company that does not exist is an error, as fsm key create is, not an empty list', async () => {
+        await assert.rejects(listKeys(t.database.db, 987_654), /company 987654 not found/)
+        assert.ok((await listKeys(t.database.db, tenant.companyId)).some((k) => k.key_id === tenant.keyId))
+      })
+
       // Production caches keys briefly (FSM_KEY_CACHE_MS), and a key verified
       // moments ago is recognised by its exact text without hashing it again.
       describe('with the key cache on', () => {

@@ -53,7 +53,9 @@ export async function createKey(db: Kysely<Database>, input: NewKey): Promise<{ 
   })
 }
 
+/** A company's keys; a company that does not exist is an error (as for createKey), not an empty list. */
 export async function listKeys(db: Kysely<Database>, companyId: number) {
+  if (!(await getCompany(db, companyId))) throw new KeyInputError(`company ${companyId} not found`)
   const rows = await db.selectFrom('api_keys').selectAll().where('company_id', '=', companyId).orderBy('key_id').execute()
   return rows.map((row) => ({
     key_id: row.key_id,
