@@ -117,6 +117,9 @@ function clientError(error: NodeJS.ErrnoException, socket: Socket) {
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH'])
 
+/** The `charset` parameter of a Content-Type, quoted or not. */
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i
+
 /** A route's hooks of one kind as an array (a route may give one function, several, or none). */
 function hooksOf<T>(hooks: T | T[] | undefined): T[] {
   return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]
@@ -201,6 +204,8 @@ export async function buildApp(options: AppOptions) {
   // bytes that are not UTF-8 become U+FFFD, which would then be stored as
   // if the client had sent it. JSON between systems is UTF-8 (RFC 8259 §8.1).
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]
+    if (charset !== undefined && !/^utf-?8$/i.test(charset)) return done(new ApiError('unsupported_media_type', 'Content-Type charset must be utf-8'), undefined)
     const bytes = body as Buffer
     if (!isUtf8(bytes)) return done(new ApiError('invalid_json', 'Request body is not valid UTF-8'), undefined)
     const text = bytes.toString('utf8')

@@ -448,8 +448,17 @@ for (const dialect of DIALECTS) {
           }
           assertError(await req(method, url, { key: tenant.apiKey, rawBody: json }), 415, 'unsupported_media_type', `${method} no type`)
           assertError(await req(method, url, { key: tenant.apiKey }), 415, 'unsupported_media_type', `${method} no type, no body`)
+          // JSON in any charset but UTF-8 (RFC 8259 §8.1) is refused as a type, not decoded as UTF-8.
+          for (const type of ['application/json; charset=latin1', 'application/json;charset="iso-8859-1"', 'application/json; charset=utf-16']) {
+            const res = await req(method, url, { key: tenant.apiKey, rawBody: json, headers: { 'content-type': type } })
+            assertError(res, 415, 'unsupported_media_type', `${method} ${type}`)
+            assert.equal(res.body.error.message, 'Content-Type charset must be utf-8')
+          }
         }
         assert.equal((await req('GET', `${PATH}?id=${id}`, { key: tenant.apiKey })).body.data.job_status, 'Pending')
+        for (const type of ['application/json; charset=UTF-8', 'application/json;charset="utf-8"', 'Application/JSON; charset=utf8']) {
+          assert.equal((await req('PUT', `${PATH}?id=${id}`, { key: tenant.apiKey, rawBody: json, headers: { 'content-type': type } })).status, 200, type)
+        }
       })
     })
 
