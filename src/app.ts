@@ -221,10 +221,6 @@ export async function buildApp(options: AppOptions) {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       return done(new ApiError('invalid_json', 'Request body must be a JSON object'), undefined)
     }
-    // DELETE has no fields: `{}` is taken, anything in it is unknown (API.md §1).
-    if (request.method === 'DELETE' && Object.keys(value).length) {
-      return done(validationError(Object.keys(value).map((field) => ({ field, message: 'is not a known field' }))), undefined)
-    }
     done(null, value)
   })
 
