@@ -12,6 +12,11 @@ import { isScope, SCOPES, type Scope } from './scopes.ts'
 
 export class KeyInputError extends Error {}
 
+/** Keys are made and listed for a company that exists (`fsm key create` / `list` answer an error otherwise). */
+async function requireCompany(db: Kysely<Database>, companyId: number): Promise<void> {
+  if (!(await getCompany(db, companyId))) throw new KeyInputError(`company ${companyId} not found`)
+}
+
 export interface NewKey {
   companyId: number
   scopes: string[]
@@ -29,7 +34,7 @@ export function parseScopes(text: string): Scope[] {
 
 export async function createKey(db: Kysely<Database>, input: NewKey): Promise<{ keyId: number; apiKey: string }> {
   const scopes = parseScopes(input.scopes.join(','))
-  if (!(await getCompany(db, input.companyId))) throw new KeyInputError(`company ${input.companyId} not found`)
+  await requireCompany(db, input.companyId)
   const limit = input.rateLimitPerMinute
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new KeyInputError('rate limit must be a positive whole number')
   return db.transaction().execute(async (trx) => {
@@ -53,9 +58,9 @@ export async function createKey(db: Kysely<Database>, input: NewKey): Promise<{ 
   })
 }
 
-/** A company's keys; a company that does not exist is an error (as for createKey), not an empty list. */
+/** A company's keys; a company that does not exist is an error, not an empty list. */
 export async function listKeys(db: Kysely<Database>, companyId: number) {
-  if (!(await getCompany(db, companyId))) throw new KeyInputError(`company ${companyId} not found`)
+  await requireCompany(db, companyId)
   const rows = await db.selectFrom('api_keys').selectAll().where('company_id', '=', companyId).orderBy('key_id').execute()
   return rows.map((row) => ({
     key_id: row.key_id,
