@@ -221,6 +221,12 @@ export async function buildApp(options: AppOptions) {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       return done(new ApiError('invalid_json', 'Request body must be a JSON object'), undefined)
     }
+    // DELETE has no fields: `{}` is taken, anything in it is unknown (API.md §1).
+    // Checked here rather than by a body schema on the route, which would
+    // put a request body for DELETE in the OpenAPI document.
+    if (request.method === 'DELETE' && Object.keys(value).length) {
+      return done(validationError(Object.keys(value).map((field) => ({ field, message: 'is not a known field' }))), undefined)
+    }
     done(null, value)
   })
 

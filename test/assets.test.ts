@@ -537,8 +537,6 @@ for (const dialect of DIALECTS) {
         const json = { 'content-type': 'application/json' }
         assertInvalid(await call(t.app, 'DELETE', `/api/v1/assets?id=${id}`, { key: a.apiKey, rawBody: '{"x":1,"force":true}', headers: json }), [['x', 'is not a known field'], ['force', 'is not a known field']])
         assert.equal((await call(t.app, 'GET', `/api/v1/assets?id=${id}`, { key: a.apiKey })).status, 200, 'not deleted')
-        // Its problems are listed with the query string's, as any body's are.
-        assertInvalid(await call(t.app, 'DELETE', '/api/v1/assets?id=abc', { key: a.apiKey, rawBody: '{"x":1}', headers: json }), [['id', 'must be an integer'], ['x', 'is not a known field']])
         assert.equal((await call(t.app, 'DELETE', `/api/v1/assets?id=${id}`, { key: a.apiKey, rawBody: ' {} ', headers: json })).status, 200)
         const other = await createAssetVia(t.app, a.apiKey, freshTag())
         assert.equal((await call(t.app, 'DELETE', `/api/v1/assets?id=${other}`, { key: a.apiKey, rawBody: '', headers: json })).status, 200)

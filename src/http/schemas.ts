@@ -63,8 +63,6 @@ export const QueryPerPage = () =>
 export const IdQuery = (what: string) => Type.Object({ id: QueryId({ description: `The ${what} id` }) }, { additionalProperties: false })
 /** No query parameters at all (POST). */
 export const NoQuery = Type.Object({}, { additionalProperties: false })
-/** The body of a request that takes none (DELETE): nothing, or `{}`; any field in it is unknown (API.md §1). */
-export const NoBody = Type.Object({}, { additionalProperties: false })
 export const QueryText = (o: Options = {}) => Type.String({ minLength: 1, maxLength: 200, pattern: SINGLE_LINE, ...o })
 export const QueryDate = (o: Options = {}) => Type.String({ format: 'date-or-date-time', ...o })
 

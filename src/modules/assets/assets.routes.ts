@@ -6,7 +6,7 @@ import type { AppContext } from '../../app.ts'
 import { ifMatchOf } from '../../http/conditional.ts'
 import { answerWrite } from '../../http/idempotency.ts'
 import { sendOneOrPage, written } from '../../http/replies.ts'
-import { ERROR_RESPONSES, IdQuery, NoBody, NoQuery } from '../../http/schemas.ts'
+import { ERROR_RESPONSES, IdQuery, NoQuery } from '../../http/schemas.ts'
 import {
   AssetDeleteResponse, AssetListQuery, AssetListResponse, AssetResponse, AssetWriteResponse, CreateAssetBody, UpdateAssetBody,
 } from './assets.schemas.ts'
@@ -95,7 +95,6 @@ export async function assetsRoutes(fastify: FastifyInstance, { database }: AppCo
         summary: 'Delete an asset (soft delete)',
         description: `The asset is then not_found everywhere, skipped in a job's asset_ids and left out of its assets; its tag can be used again. Honours If-Match (412 precondition_failed). ${moduleNote}`,
         querystring: IdQuery('asset'),
-        body: NoBody,
         response: { 200: AssetDeleteResponse, ...ERROR_RESPONSES },
       },
     },
