@@ -189,10 +189,35 @@ function connectSqliteReader(file: string): DatabaseHandle {
   return { db, dialect: 'sqlite', description: `sqlite:${file} (read-only)`, sqliteFile: file, close: () => db.destroy() }
 }
 
+/**
+ * `mkdir -p` of the database file's directory. Not `mkdirSync(dir, {
+ * recursive: true })`: on Linux it spins forever when a parent exists but
+ * cannot hold a child (a dangling symlink, a path under /proc), because the
+ * child's ENOENT sends it back to the parent, whose EEXIST sends it forward
+ * again. Here a child's ENOENT right after its parent was made (or found)
+ * is final.
+ */
+function makeDirectory(dir: string): void {
+  const cannot = (error: unknown) => new Error(`cannot create the SQLite database's directory: ${(error as Error).message}`)
+  try {
+    mkdirSync(dir)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') return
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw cannot(error)
+    makeDirectory(dirname(dir))
+    try {
+      mkdirSync(dir)
+    } catch (again) {
+      if ((again as NodeJS.ErrnoException).code !== 'EEXIST') throw cannot(again)
+    }
+  }
+}
+
 function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
   const file = path === ':memory:' ? path : resolve(path)
   if (options.sqliteReadOnly) return connectSqliteReader(file)
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+  if (file !== ':memory:') makeDirectory(dirname(file))
   const sqlite = new SqliteDatabase(file)
   sqlite.pragma('journal_mode = WAL')
   sqlite.pragma(`synchronous = ${options.sqliteSynchronous ?? 'NORMAL'}`)
