@@ -98,6 +98,26 @@ for (const dialect of DIALECTS) {
         assert.deepEqual(fields(await req('PUT', `${PATH}?id=${id}`, { key: tenant.apiKey, body: { job_title: '' } })), ['job_title'])
       })
 
+      it('a malformed Idempotency-Key is listed with the query\'s and the body\'s problems, in the order they come', async () => {
+        const fields = (res: ApiResponse) => res.body.error.details.map((d: { field: string }) => d.field)
+        const id = await createJobVia(t.app, tenant.apiKey, locationId)
+        const headers = { 'idempotency-key': 'tab\there' }
+        const cases = [
+          ['PUT', `${PATH}?id=abc`, { job_title: '' }, ['id', 'Idempotency-Key', 'job_title']],
+          ['POST', PATH, { job_title: 'AC', foo: 1 }, ['Idempotency-Key', 'customer_location_id', 'foo']],
+          ['PATCH', `${PATH}?id=${id}`, { job_status: 'x' }, ['Idempotency-Key', 'job_status']],
+          ['PATCH', `${PATH}?id=${id}`, { job_status: 'Assigned' }, ['Idempotency-Key']],
+        ] as const
+        for (const [method, url, body, expected] of cases) {
+          const res = await req(method, url, { key: tenant.apiKey, body, headers })
+          assertError(res, 400, 'validation_failed', `${method} ${url}`)
+          assert.deepEqual(fields(res), expected, `${method} ${url}`)
+        }
+        // Nothing was written: the job is still Pending and has no other history.
+        const job = await req('GET', `${PATH}?id=${id}`, { key: tenant.apiKey })
+        assert.equal(job.body.data.job_status, 'Pending')
+      })
+
       it('validation_failed names a query parameter without a name as such', async () => {
         for (const [method, url, body] of [['GET', `${PATH}?=x`, undefined], ['GET', `${PATH}?status=Pending&=`, undefined], ['PATCH', `${PATH}?=&id=1`, { job_status: 'Assigned' }]] as const) {
           const res = await req(method, url, { key: tenant.apiKey, body })

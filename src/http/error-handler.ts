@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { isUnavailableError } from '../db/dialect.ts'
 import { ApiError, validationError, type ErrorCode } from './errors.ts'
+import { problemsIn } from './validation.ts'
 
 /** Fastify's own errors (raised before our code runs) mapped to our codes. */
 const FASTIFY_CODES: Record<string, [ErrorCode, string]> = {
@@ -54,15 +55,13 @@ export function sendError(error: ApiError, request: FastifyRequest, reply: Fasti
 
 /**
  * Fastify validates a request's body before its query string and stops at
- * the first part that fails, but API.md §1 lists every offending field: a
- * body refused by validation is answered with the query's problems too
- * (first, as they come first in the request), so `PUT ?id=abc` with a bad
- * body names `id` as well.
+ * the first part that fails: a body refused by validation is answered with
+ * the query's problems too (first, as they come first in the request), so
+ * `PUT ?id=abc` with a bad body names `id` as well (problemsIn).
  */
 function withQueryProblems(error: ApiError, request: FastifyRequest): ApiError {
-  const validateQuery = request.getValidationFunction('querystring') as ((query: unknown) => { error?: ApiError }) | undefined
-  const queryProblems = validateQuery?.(request.query ?? {}).error?.details
-  return queryProblems ? validationError([...queryProblems, ...(error.details ?? [])]) : error
+  const queryProblems = problemsIn(request, 'querystring')
+  return queryProblems.length ? validationError([...queryProblems, ...(error.details ?? [])]) : error
 }
 
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {

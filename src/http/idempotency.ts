@@ -17,6 +17,7 @@ import { nowSeconds } from '../db/time.ts'
 import { preparedWrite } from '../db/prepared.ts'
 import { singleWrite, type BeforeCommit } from '../db/transaction.ts'
 import { ApiError, validationError } from './errors.ts'
+import { problemsIn } from './validation.ts'
 
 export const KEEP_SECONDS = 24 * 3600
 /** A claim still `running` this long after a crash is released. */
@@ -172,7 +173,9 @@ export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: objec
   async function claimOrReplay(request: FastifyRequest, reply: FastifyReply, keyId: number) {
     const header = request.headers['idempotency-key']
     if (typeof header !== 'string' || !KEY_PATTERN.test(header)) {
-      throw validationError([{ field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' }])
+      // With the request's other problems, in the order they come in it (API.md §1: every offending field).
+      const malformed = { field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' }
+      throw validationError([...problemsIn(request, 'querystring'), malformed, ...problemsIn(request, 'body')])
     }
     const print = fingerprint(request)
     for (let attempt = 0; attempt < 3; attempt++) {

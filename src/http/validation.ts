@@ -7,7 +7,7 @@
  * strict check. Errors become `validation_failed` with one detail per field.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import type { FastifySchema, FastifySchemaCompiler } from 'fastify'
+import type { FastifyRequest, FastifySchema, FastifySchemaCompiler } from 'fastify'
 import { validationError, type FieldError } from './errors.ts'
 import { isDateOrDateTime, isDateTime } from './formats.ts'
 import { PATTERN_MESSAGES, MAX_ID } from './schemas.ts'
@@ -212,4 +212,16 @@ export const validatorCompiler: FastifySchemaCompiler<FastifySchema> = ({ schema
   if (httpPart === 'querystring') return compileQuery(schema as JsonSchema)
   const validate = ajv.compile(schema as object)
   return (data: unknown) => (validate(data) ? { value: data } : { error: validationError(toFieldErrors(validate.errors)) })
+}
+
+/**
+ * The problems the route's validation finds in one part of a request, for
+ * an answer refused for another part before that one was checked: API.md
+ * §1 lists every offending field, and Fastify stops at the first part that
+ * fails (its body before its query string) as do the checks that run before
+ * its validation (a malformed Idempotency-Key).
+ */
+export function problemsIn(request: FastifyRequest, part: 'querystring' | 'body'): FieldError[] {
+  const validate = request.getValidationFunction(part) as ((value: unknown) => { error?: { details?: FieldError[] } }) | undefined
+  return validate?.(part === 'body' ? request.body : (request.query ?? {})).error?.details ?? []
 }
