@@ -58,6 +58,17 @@ export const SCENARIOS: ScenarioInfo[] = [
   { name: 'mixed', request: '80% reads (get 40, list 15, filtered 15, deep 10), 20% writes (create 7, update 7, patch 6)', target: 0.25, company: 'big' },
 ]
 
+/**
+ * The growth pairs (issue 6): a scenario on the big company and its twin on
+ * a small one. Besides their own runs between baselines, each pair runs
+ * again in alternating slices (run.ts, `growthSlices`), which the growth
+ * figure is taken from.
+ */
+export const GROWTH_PAIRS = [
+  ['get_job', 'get_job_small'],
+  ['list_filtered', 'list_filtered_small'],
+] as const satisfies ReadonlyArray<readonly [ScenarioName, ScenarioName]>
+
 /** Ids the request generators draw from (sampled from the data set before the run). */
 export interface Pools {
   readIds: number[]
