@@ -7,7 +7,7 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from '../src/db/connect.ts'
@@ -31,6 +31,17 @@ describe('opening a SQLite database file', () => {
     } finally {
       await again.close()
     }
+  })
+
+  it('a file that cannot be opened is an error naming it', () => {
+    // Its directory exists; the file's name is a directory's.
+    const path = join(dir, 'a-directory')
+    mkdirSync(path)
+    assert.throws(() => connect(`sqlite:${path}`), (error: Error & { code?: string }) => {
+      assert.equal(error.message, `cannot open the SQLite database ${path}: unable to open database file`)
+      assert.equal(error.code, 'SQLITE_CANTOPEN')
+      return true
+    })
   })
 
   it('a directory that cannot be made is refused at once, naming it', () => {

@@ -214,11 +214,20 @@ function makeDirectory(dir: string): void {
   }
 }
 
+/** The file opened, or an error that names it (SQLite's own says only "unable to open database file"). */
+function openSqlite(file: string): SqliteDatabase.Database {
+  try {
+    return new SqliteDatabase(file)
+  } catch (error) {
+    throw Object.assign(new Error(`cannot open the SQLite database ${file}: ${(error as Error).message}`, { cause: error }), { code: (error as { code?: string }).code })
+  }
+}
+
 function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
   const file = path === ':memory:' ? path : resolve(path)
   if (options.sqliteReadOnly) return connectSqliteReader(file)
   if (file !== ':memory:') makeDirectory(dirname(file))
-  const sqlite = new SqliteDatabase(file)
+  const sqlite = openSqlite(file)
   sqlite.pragma('journal_mode = WAL')
   sqlite.pragma(`synchronous = ${options.sqliteSynchronous ?? 'NORMAL'}`)
   sqlite.pragma('busy_timeout = 5000')
