@@ -76,9 +76,14 @@ function readsHere(db: Kysely<Database>): JobReads {
  * `get_job` 1.119 × (every round above every round of the code before),
  * server CPU per request 0.889 ×; `mixed`, whose event loop is busier,
  * 0.935 × and 0.973 × in two comparisons (CPU 1.07 ×, 1.10 ×), within
- * the noise (docs/performance.md).
+ * the noise (docs/performance.md). That was at 6 batches. At 2, against 6
+ * (fourth 2026-12-01 session; lists are on the thread since, and in
+ * `mixed` a read's round trip to the thread was ~4.5 ms, of which ~1.1 ms
+ * its batch's reads and ~1.5 batches queued before it): `mixed` 1.084 ×
+ * and 1.075 ×, `get_job` 1.055 × and 1.037 × (3 and 4 rounds × 8 s); at
+ * 3, 1.011 × and 1.075 ×; at 1, 0.888 × and 0.775 × against 2.
  */
-const THREAD_BUSY_BATCHES = 6
+const THREAD_BUSY_BATCHES = 2
 
 /** The longest `ready` waits for the thread to start; reads stay on the event loop until it has. */
 const START_TIMEOUT_MS = 10_000
