@@ -54,6 +54,8 @@ const mode: SizeName = args.quick ? 'quick' : 'full'
 const size = SIZES[mode]
 const seed = Number(args.seed)
 const durationS = Number(args.duration ?? (args.quick ? 3 : 10))
+/** Each slice of a growth pair's alternating runs (see `alternate`). */
+const growthSliceS = Math.max(2, durationS / 2)
 const connections = Number(args.connections)
 const warmupS = args.quick ? 2 : 5
 const log = (line: string) => console.log(`[bench] ${line}`)
@@ -232,12 +234,11 @@ async function main() {
      * weighs on both sides alike.
      */
     const alternate = async ([bigTwin, smallTwin]: (typeof GROWTH_PAIRS)[number]) => {
-      const sliceS = Math.max(2, durationS / 2)
       const measured: GrowthSlices = { rps_big: [], rps_small: [], errors: 0, non2xx: 0 }
       let slicesPeakRssMb = 0
       for (const company of ['big', 'small', 'small', 'big'] as const) {
         const name = company === 'big' ? bigTwin : smallTwin
-        const slice = await measure(fsm, job(name, company, sliceS), `${name} (growth slice)`, fsm)
+        const slice = await measure(fsm, job(name, company, growthSliceS), `${name} (growth slice)`, fsm)
         ;(company === 'big' ? measured.rps_big : measured.rps_small).push(slice.summary.rps)
         measured.errors += slice.summary.errors
         measured.non2xx += slice.summary.non2xx
@@ -303,7 +304,7 @@ async function main() {
     `list_deep asks for page ${deepPage.toLocaleString('en-US')} (the middle of the big company's list at 50 per page).`,
     'Ratio = scenario req/s ÷ the mean of the baseline runs just before and just after it. Latency counts 2xx answers only (as autocannon does).',
     'Server CPU counts every thread of fsm serve (the event loop, the checkpoint worker, V8\'s helpers); event loop busy is the share of the scenario\'s time its main thread was on a CPU: near 100% the scenario is bound by that thread\'s CPU per request, well below it by waits (for a core, a checkpoint catch-up, the disk, PostgreSQL) or by the client.',
-    `Growth = cost(big) ÷ cost(small), cost = 1 ÷ req/s: after each pair's own runs, the pair runs again in slices of ${Math.max(2, durationS / 2)} s ` +
+    `Growth = cost(big) ÷ cost(small), cost = 1 ÷ req/s: after each pair's own runs, the pair runs again in slices of ${growthSliceS} s ` +
       `(the ${big.jobs.toLocaleString('en-US')}-job company, the ${small.jobs.toLocaleString('en-US')}-job one, it again, the big one again), and growth = Σ small req/s ÷ Σ big req/s, ` +
       'the same machine at the same moment for both, whatever its speed did between two baselines.',
     ...[...growthSlices].map(([name, g]) => `${name} growth slices (big, small, small, big): ${[g.rps_big[0], g.rps_small[0], g.rps_small[1], g.rps_big[1]].map((n) => Math.round(n ?? 0).toLocaleString('en-US')).join(' / ')} req/s.`),
