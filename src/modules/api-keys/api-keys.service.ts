@@ -24,6 +24,17 @@ export interface NewKey {
   rateLimitPerMinute?: number
 }
 
+/** As the API's names (http/schemas.ts): a key's name is shown in every history answer that names it, and one per line by `fsm key list`. */
+const KEY_NAME_MAX = 200
+
+/** The name a key is stored under: trimmed, one line, at most KEY_NAME_MAX code points; 'API key' when none is given. */
+function keyName(name: string | undefined): string {
+  const trimmed = name?.trim() ?? ''
+  if ([...trimmed].length > KEY_NAME_MAX) throw new KeyInputError(`key name must be at most ${KEY_NAME_MAX} characters`)
+  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw new KeyInputError('key name must be one line without control characters')
+  return trimmed || 'API key'
+}
+
 export function parseScopes(text: string): Scope[] {
   const scopes = [...new Set(text.split(',').map((s) => s.trim()).filter(Boolean))]
   const unknown = scopes.filter((s) => !isScope(s))
@@ -34,6 +45,7 @@ export function parseScopes(text: string): Scope[] {
 
 export async function createKey(db: Kysely<Database>, input: NewKey): Promise<{ keyId: number; apiKey: string }> {
   const scopes = parseScopes(input.scopes.join(','))
+  const name = keyName(input.name)
   await requireCompany(db, input.companyId)
   const limit = input.rateLimitPerMinute
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new KeyInputError('rate limit must be a positive whole number')
@@ -43,7 +55,7 @@ export async function createKey(db: Kysely<Database>, input: NewKey): Promise<{ 
       .insertInto('api_keys')
       .values({
         company_id: input.companyId,
-        key_name: input.name?.trim() || 'API key',
+        key_name: name,
         key_prefix: '',
         key_hash: '',
         scopes: scopes.join(','),

@@ -1,0 +1,194 @@
+/**
+ * The `fsm` command line as API.md §6 documents it, run as a user runs it
+ * (`node bin/fsm.mjs …` in a child process, on a SQLite file of its own):
+ * each command's `--json` document, text for people without it, and every
+ * error, usage errors included, as one line on stderr with exit code 1
+ * (with `--json`, one JSON document `{"error": …}`).
+ */
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const run = promisify(execFile)
+
+interface Outcome {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+describe('fsm, the command line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fsm-cli-'))
+  const env = { ...process.env, DATABASE_URL: `sqlite:${join(dir, 'cli.db')}` }
+  after(() => rmSync(dir, { recursive: true, force: true }))
+
+  async function fsm(...args: string[]): Promise<Outcome> {
+    try {
+      const { stdout, stderr } = await run(process.execPath, ['bin/fsm.mjs', ...args], { cwd: ROOT, env, timeout: 60_000 })
+      return { code: 0, stdout, stderr }
+    } catch (error) {
+      const failed = error as { code?: number; stdout?: string; stderr?: string }
+      if (typeof failed.code !== 'number') throw error
+      return { code: failed.code, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' }
+    }
+  }
+
+  /** A command that must succeed with `--json`: its one JSON document. */
+  async function json(...args: string[]): Promise<Record<string, any>> {
+    const outcome = await fsm(...args, '--json')
+    assert.equal(outcome.code, 0, `fsm ${args.join(' ')}: ${outcome.stderr}`)
+    assert.equal(outcome.stderr, '')
+    const lines = outcome.stdout.trimEnd().split('\n')
+    assert.equal(lines.length, 1, `one JSON line: ${outcome.stdout}`)
+    return JSON.parse(lines[0]!)
+  }
+
+  /** A command that must fail, run without `--json`: exit 1, nothing on stdout, `fsm: …` on stderr. */
+  async function refusedAsText(args: string[], message: RegExp): Promise<string> {
+    const text = await fsm(...args)
+    assert.equal(text.code, 1, `fsm ${args.join(' ')}`)
+    assert.equal(text.stdout, '')
+    assert.match(text.stderr, message)
+    return text.stderr
+  }
+
+  /** A command that must fail, run with `--json`: exit 1, nothing on stdout, one JSON document `{"error": …}` on stderr. */
+  async function refused(args: string[], message: RegExp): Promise<void> {
+    const withJson = await fsm(...args, '--json')
+    assert.equal(withJson.code, 1, `fsm ${args.join(' ')} --json`)
+    assert.equal(withJson.stdout, '')
+    const lines = withJson.stderr.trimEnd().split('\n')
+    assert.equal(lines.length, 1, `one JSON line, no help text: ${withJson.stderr}`)
+    const document = JSON.parse(lines[0]!) as { error: unknown }
+    assert.deepEqual(Object.keys(document), ['error'])
+    assert.equal(typeof document.error, 'string')
+    assert.match(document.error as string, message)
+  }
+
+  let companyId: number
+  let keyId: number
+  let apiKey: string
+
+  before(async () => {
+    // A database of its own, migrated from nothing.
+    const migrated = await json('migrate')
+    assert.ok(Array.isArray(migrated.applied) && migrated.applied.length > 0, JSON.stringify(migrated))
+  })
+
+  it('migrate applies nothing twice', async () => {
+    assert.deepEqual(await json('migrate'), { applied: [] })
+    const text = await fsm('migrate')
+    assert.equal(text.code, 0)
+    assert.equal(text.stdout, 'database is up to date\n')
+  })
+
+  it('company create, key create, key list and key revoke print the documented documents', async () => {
+    const company = await json('company', 'create', '--name', 'Acme Heating', '--modules', 'assets')
+    assert.deepEqual(Object.keys(company), ['company_id'])
+    companyId = company.company_id
+    assert.ok(Number.isInteger(companyId))
+
+    const created = await json('key', 'create', '--company', String(companyId), '--scopes', 'jobs:read,jobs:write', '--name', 'ERP sync', '--rate-limit', '120')
+    assert.deepEqual(Object.keys(created).sort(), ['api_key', 'key_id'])
+    keyId = created.key_id
+    apiKey = created.api_key
+    assert.match(apiKey, new RegExp(`^fsm_${keyId}_`))
+
+    const listed = await fsm('key', 'list', '--company', String(companyId), '--json')
+    assert.equal(listed.code, 0)
+    assert.ok(!listed.stdout.includes(apiKey), 'a key is shown once, never listed')
+    const { keys } = JSON.parse(listed.stdout) as { keys: Array<Record<string, unknown>> }
+    assert.equal(keys.length, 1)
+    const [key] = keys
+    for (const field of ['key_id', 'name', 'prefix', 'scopes', 'created_at', 'last_used_at', 'revoked_at']) assert.ok(Object.hasOwn(key!, field), field)
+    assert.equal(key!.key_id, keyId)
+    assert.equal(key!.name, 'ERP sync')
+    assert.deepEqual(key!.scopes, ['jobs:read', 'jobs:write'])
+    assert.ok(apiKey.startsWith(String(key!.prefix)))
+    assert.equal(key!.last_used_at, null)
+    assert.equal(key!.revoked_at, null)
+
+    const revoked = await json('key', 'revoke', String(keyId))
+    assert.deepEqual(Object.keys(revoked).sort(), ['key_id', 'revoked_at'])
+    assert.equal(revoked.key_id, keyId)
+    assert.match(revoked.revoked_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
+    const listedAgain = JSON.parse((await fsm('key', 'list', '--company', String(companyId), '--json')).stdout) as { keys: Array<Record<string, unknown>> }
+    assert.equal(listedAgain.keys[0]!.revoked_at, revoked.revoked_at)
+  })
+
+  it('text output for people: the key once, and a line a key', async () => {
+    const created = await fsm('key', 'create', '--company', String(companyId), '--scopes', 'jobs:read')
+    assert.equal(created.code, 0, created.stderr)
+    const key = /^(fsm_\d+_\S+)$/m.exec(created.stdout)?.[1]
+    assert.ok(key, created.stdout)
+    const listed = await fsm('key', 'list', '--company', String(companyId))
+    assert.equal(listed.code, 0)
+    assert.ok(!listed.stdout.includes(key))
+    assert.equal(listed.stdout.trimEnd().split('\n').length, 2, 'two keys, one line each')
+  })
+
+  it('demo seeds a company and prints a key that works with the seed', async () => {
+    const demo = await json('demo')
+    assert.deepEqual(Object.keys(demo).sort(), ['api_key', 'company_id'])
+    const { keys } = JSON.parse((await fsm('key', 'list', '--company', String(demo.company_id), '--json')).stdout) as { keys: Array<{ scopes: string[] }> }
+    assert.equal(keys.length, 1)
+    assert.ok(keys[0]!.scopes.includes('jobs:read') && keys[0]!.scopes.includes('jobs:write'))
+  })
+
+  it("errors of the commands' input: exit 1 and one line on stderr", async () => {
+    // Independent commands: run side by side.
+    await Promise.all([
+      refused(['company', 'create', '--name', '   '], /company name must be 1 to 200 characters/),
+      refused(['company', 'create', '--name', 'A', '--plan', 'gold'], /plan must be one of/),
+      refused(['company', 'create', '--name', 'A', '--modules', 'assets,fleet'], /unknown module fleet/),
+      refused(['key', 'create', '--company', String(companyId), '--scopes', 'jobs:read,jobs:delete'], /unknown scope jobs:delete/),
+      refused(['key', 'create', '--company', '999999', '--scopes', 'jobs:read'], /company 999999 not found/),
+      refused(['key', 'list', '--company', '999999'], /company 999999 not found/),
+      refused(['key', 'revoke', '999999'], /key 999999 not found/),
+    ])
+    // For people: the message after `fsm: `, on one line.
+    assert.equal(await refusedAsText(['key', 'revoke', '999999'], /key 999999 not found/), 'fsm: key 999999 not found\n')
+  })
+
+  it('a key name is one line of at most 200 characters (it is shown in every history answer that names the key)', async () => {
+    await Promise.all([
+      refused(['key', 'create', '--company', String(companyId), '--scopes', 'jobs:read', '--name', 'x'.repeat(201)], /key name must be at most 200 characters/),
+      refused(['key', 'create', '--company', String(companyId), '--scopes', 'jobs:read', '--name', 'two\nlines'], /key name must be one line/),
+    ])
+    // 200 code points, each two UTF-16 units: within the limit.
+    const name = '🔧'.repeat(200)
+    const created = await json('key', 'create', '--company', String(companyId), '--scopes', 'jobs:read', '--name', name)
+    const { keys } = JSON.parse((await fsm('key', 'list', '--company', String(companyId), '--json')).stdout) as { keys: Array<{ key_id: number; name: string }> }
+    assert.equal(keys.find((k) => k.key_id === created.key_id)?.name, name)
+  })
+
+  it('usage errors (bad or missing arguments, unknown commands) are answered like any other error', async () => {
+    await Promise.all([
+      refused(['key', 'create', '--company', 'x', '--scopes', 'jobs:read'], /option '--company <id>' argument 'x' is invalid/),
+      refused(['key', 'create', '--company', '0', '--scopes', 'jobs:read'], /must be a positive whole number/),
+      refused(['key', 'create', '--scopes', 'jobs:read'], /required option '--company <id>' not specified/),
+      refused(['key', 'create', '--company', String(companyId), '--scopes', 'jobs:read', '--rate-limit', '0'], /--rate-limit/),
+      refused(['key', 'revoke', '1', '2'], /too many arguments/),
+      refused(['key', 'rotate', '1'], /unknown command 'rotate'/),
+      refused(['serve', '--port', '70000'], /must be a port number/),
+    ])
+    // Without --json, people get the command's help after the error.
+    assert.match(await refusedAsText(['key', 'create', '--company', 'x', '--scopes', 'jobs:read'], /argument 'x' is invalid/), /Usage: fsm key create/)
+  })
+
+  it('a DATABASE_URL it cannot use is an error, not a hang or a stack trace', async () => {
+    const saved = env.DATABASE_URL
+    try {
+      env.DATABASE_URL = 'mysql://localhost/fsm'
+      await refused(['migrate'], /DATABASE_URL must start with sqlite:, postgres:\/\/ or postgresql:\/\//)
+    } finally {
+      env.DATABASE_URL = saved
+    }
+  })
+})
