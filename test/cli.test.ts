@@ -8,11 +8,14 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { PG_URL } from './helpers/app.ts'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const run = promisify(execFile)
@@ -180,6 +183,51 @@ describe('fsm, the command line', () => {
     ])
     // Without --json, people get the command's help after the error.
     assert.match(await refusedAsText(['key', 'create', '--company', 'x', '--scopes', 'jobs:read'], /argument 'x' is invalid/), /Usage: fsm key create/)
+  })
+
+  it('copy moves the installation into a new database, and refuses a source that is not one', async () => {
+    const copy = join(dir, 'copy.db')
+    const done = await json('copy', '--from', env.DATABASE_URL, '--to', `sqlite:${copy}`)
+    assert.ok(done.copied.companies >= 2 && done.copied.api_keys >= 2, JSON.stringify(done))
+    // Not into a database that holds data (the same copy again).
+    await refused(['copy', '--from', env.DATABASE_URL, '--to', `sqlite:${copy}`], /the target database is not empty/)
+    // A mistyped source is not made (a new empty file, "copied" as nothing).
+    const missing = join(dir, 'no-such-dir', 'fsm.db')
+    await refused(['copy', '--from', `sqlite:${missing}`, '--to', `sqlite:${join(dir, 'never.db')}`], /the SQLite database .*no-such-dir\/fsm\.db does not exist/)
+    assert.ok(!existsSync(join(dir, 'no-such-dir')), 'the missing source was not created')
+    assert.ok(!existsSync(join(dir, 'never.db')), 'nor the target')
+    // A database that is not an installation: refused, and left without our tables.
+    const stranger = join(dir, 'stranger.db')
+    writeFileSync(stranger, '')
+    await refused(['copy', '--from', `sqlite:${stranger}`, '--to', `sqlite:${join(dir, 'never.db')}`], /holds no FSM Navigator data \(it was never migrated\); check --from/)
+    assert.equal(statSync(stranger).size, 0, 'nothing was written into it')
+  })
+
+  it('copy from PostgreSQL: a schema that is not an installation is refused and left empty; one that is copies', { skip: PG_URL ? false : 'FSM_TEST_DATABASE_URL is not set' }, async () => {
+    const schema = `fsm_cli_${randomBytes(6).toString('hex')}`
+    // The schema the command works in, named in the URL (libpq's `options`), as an operator would.
+    const url = `${PG_URL}${PG_URL!.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`
+    const admin = new pg.Client({ connectionString: PG_URL })
+    await admin.connect()
+    const saved = env.DATABASE_URL
+    try {
+      await admin.query(`create schema ${schema}`)
+      await refused(['copy', '--from', url, '--to', `sqlite:${join(dir, 'from-pg.db')}`], /holds no FSM Navigator data/)
+      const tables = await admin.query<{ n: number }>('select count(*)::int as n from information_schema.tables where table_schema = $1', [schema])
+      assert.equal(tables.rows[0]!.n, 0, 'none of our tables were made in it')
+      assert.ok(!existsSync(join(dir, 'from-pg.db')))
+      env.DATABASE_URL = url
+      const demo = await json('demo')
+      env.DATABASE_URL = saved
+      const done = await json('copy', '--from', url, '--to', `sqlite:${join(dir, 'from-pg.db')}`)
+      assert.equal(done.copied.companies, 1)
+      assert.ok(done.copied.jobs > 0)
+      assert.ok(Number.isInteger(demo.company_id))
+    } finally {
+      env.DATABASE_URL = saved
+      await admin.query(`drop schema if exists ${schema} cascade`)
+      await admin.end()
+    }
   })
 
   it('a DATABASE_URL it cannot use is an error, not a hang or a stack trace', async () => {

@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { loadConfig, type Config } from '../config.ts'
 import { connect, type DatabaseHandle } from '../db/connect.ts'
 import { copyDatabase } from '../db/copy.ts'
-import { migrateToLatest } from '../db/migrator.ts'
+import { isMigrated, migrateToLatest } from '../db/migrator.ts'
 import { createKey, listKeys, revokeKey } from '../modules/api-keys/api-keys.service.ts'
 import { createCompany } from '../modules/companies/companies.service.ts'
 import { databaseIsEmpty, seedDemo, type DemoResult } from '../modules/demo/demo.service.ts'
@@ -183,9 +183,17 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
     .option('--json', 'machine-readable output')
     .action((options: { from: string; to: string; json?: boolean }) =>
       run(!!options.json, async () => {
+        // The source must be an installation already: a mistyped path or
+        // database name would otherwise be made (a new empty file, or our
+        // tables in someone else's database) and "copied" as nothing. Looked
+        // at first on a read-only connection, which writes nothing into it.
+        const probe = connect(options.from, { sqliteReadOnly: true, sqliteMustExist: true })
+        const installed = await isMigrated(probe.db).finally(() => probe.close())
+        if (!installed) throw new Error('the source database (--from) holds no FSM Navigator data (it was never migrated); check --from')
         const source = connect(options.from)
         const target = connect(options.to)
         try {
+          // An installation of an older version: brought up to date, as fsm serve would.
           await migrateToLatest(source.db)
           await migrateToLatest(target.db)
           const copied = await copyDatabase(source.db, target.db)

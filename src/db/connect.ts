@@ -2,7 +2,7 @@
  * The one seam between the dialects: everything dialect-specific about
  * opening a database lives here (and in `dialect.ts`); queries are Kysely.
  */
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, CompiledQuery, type DatabaseConnection, type Driver, type PostgresPool, type PostgresPoolClient } from 'kysely'
@@ -37,6 +37,12 @@ export interface ConnectOptions {
    * the server connection's.
    */
   sqliteReadOnly?: boolean
+  /**
+   * SQLite: the file must exist already (the source of `fsm copy`): a
+   * missing one is an error, where a server or a command otherwise makes it,
+   * with its directory.
+   */
+  sqliteMustExist?: boolean
   /** PostgreSQL schema to use (tests give each run its own). */
   pgSchema?: string
   pgPoolSize?: number
@@ -225,6 +231,7 @@ function openSqlite(file: string): SqliteDatabase.Database {
 
 function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
   const file = path === ':memory:' ? path : resolve(path)
+  if (options.sqliteMustExist && file !== ':memory:' && !existsSync(file)) throw new DatabaseUrlError(`the SQLite database ${file} does not exist`)
   if (options.sqliteReadOnly) return connectSqliteReader(file)
   if (file !== ':memory:') makeDirectory(dirname(file))
   const sqlite = openSqlite(file)

@@ -41,6 +41,11 @@ export async function migratorFor(db: Kysely<any>): Promise<Migrator> {
   return new Migrator({ db, provider: new StaticMigrationProvider(), ...(migrationTableSchema && { migrationTableSchema }) })
 }
 
+/** Whether any of our migrations was ever applied here: false for a database that is not FSM Navigator's (it creates nothing). */
+export async function isMigrated(db: Kysely<any>): Promise<boolean> {
+  return (await (await migratorFor(db)).getMigrations()).some((migration) => migration.executedAt !== undefined)
+}
+
 /** Applies pending migrations; returns the names applied. Throws (and so exits non-zero) on failure. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   const { error, results } = await (await migratorFor(db)).migrateToLatest()
