@@ -33,6 +33,27 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
   return value
 }
 
+/** pino's levels: another name made pino throw a message naming none of these. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+function logLevel(raw: string | undefined): string {
+  if (raw === undefined || raw === '') return 'info'
+  if (!LOG_LEVELS.includes(raw)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`)
+  return raw
+}
+
+/**
+ * A Redis URL, or null. One without its scheme (`cache.internal:6379`) was
+ * taken for a host name that does not resolve, and the server ran with
+ * limits per process, Redis "unreachable". The value is not repeated in the
+ * error: it may hold a password.
+ */
+function redisUrl(raw: string | undefined): string | null {
+  if (raw === undefined || raw === '') return null
+  if (!/^rediss?:\/\//.test(raw)) throw new ConfigError('REDIS_URL must start with redis:// or rediss://, e.g. redis://cache.internal:6379')
+  return raw
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const synchronous = (env.FSM_SQLITE_SYNCHRONOUS ?? 'NORMAL').toUpperCase()
   if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
@@ -42,10 +63,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.DATABASE_URL || 'sqlite:./data/fsm.db',
     port: integer('PORT', env.PORT, 3000, 0, 65535),
     host: env.HOST || '127.0.0.1',
-    redisUrl: env.REDIS_URL || null,
+    redisUrl: redisUrl(env.REDIS_URL),
     rateLimitPerMinute: integer('FSM_RATE_LIMIT', env.FSM_RATE_LIMIT, 600, 1, 10_000_000),
     sqliteSynchronous: synchronous,
-    logLevel: env.LOG_LEVEL || 'info',
+    logLevel: logLevel(env.LOG_LEVEL),
     demoOnEmpty: env.FSM_DEMO !== '0',
     keyCacheMs: integer('FSM_KEY_CACHE_MS', env.FSM_KEY_CACHE_MS, 500, 0, 1000),
     sqliteReadThread: env.FSM_SQLITE_READ_THREAD !== '0',

@@ -1,0 +1,52 @@
+/**
+ * The environment `fsm` reads (README, "Configuration"): defaults, and a
+ * clear error naming the variable for every value it cannot use, before
+ * anything starts.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { ConfigError, loadConfig } from '../src/config.ts'
+
+describe('configuration from the environment', () => {
+  it('defaults', () => {
+    const config = loadConfig({})
+    assert.equal(config.databaseUrl, 'sqlite:./data/fsm.db')
+    assert.equal(config.port, 3000)
+    assert.equal(config.host, '127.0.0.1')
+    assert.equal(config.redisUrl, null)
+    assert.equal(config.rateLimitPerMinute, 600)
+    assert.equal(config.sqliteSynchronous, 'NORMAL')
+    assert.equal(config.logLevel, 'info')
+    assert.equal(config.keyCacheMs, 500)
+    assert.equal(config.demoOnEmpty, true)
+    assert.equal(config.sqliteReadThread, true)
+  })
+
+  it('values it can use', () => {
+    const config = loadConfig({ PORT: '8080', REDIS_URL: 'rediss://:secret@cache.internal:6380/2', FSM_RATE_LIMIT: '1200', FSM_SQLITE_SYNCHRONOUS: 'full', LOG_LEVEL: 'warn', FSM_KEY_CACHE_MS: '0', FSM_DEMO: '0' })
+    assert.equal(config.port, 8080)
+    assert.equal(config.redisUrl, 'rediss://:secret@cache.internal:6380/2')
+    assert.equal(config.rateLimitPerMinute, 1200)
+    assert.equal(config.sqliteSynchronous, 'FULL')
+    assert.equal(config.logLevel, 'warn')
+    assert.equal(config.keyCacheMs, 0)
+    assert.equal(config.demoOnEmpty, false)
+  })
+
+  it('a value it cannot use is an error naming the variable', () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ PORT: 'abc' }, /^PORT must be a whole number, got "abc"$/],
+      [{ PORT: '70000' }, /^PORT must be between 0 and 65535, got 70000$/],
+      [{ FSM_RATE_LIMIT: '0' }, /^FSM_RATE_LIMIT must be between 1 and/],
+      [{ FSM_KEY_CACHE_MS: '5000' }, /^FSM_KEY_CACHE_MS must be between 0 and 1000/],
+      [{ FSM_SQLITE_SYNCHRONOUS: 'off' }, /^FSM_SQLITE_SYNCHRONOUS must be NORMAL or FULL/],
+      [{ LOG_LEVEL: 'verbose' }, /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"$/],
+      [{ REDIS_URL: 'cache.internal:6379' }, /^REDIS_URL must start with redis:\/\/ or rediss:\/\//],
+    ]
+    for (const [env, message] of cases) assert.throws(() => loadConfig(env), (error: Error) => error instanceof ConfigError && message.test(error.message), JSON.stringify(env))
+  })
+
+  it('a REDIS_URL it cannot use is not repeated in the error (it may hold a password)', () => {
+    assert.throws(() => loadConfig({ REDIS_URL: 'admin:s3cret@cache.internal:6379' }), (error: Error) => !error.message.includes('s3cret'))
+  })
+})
