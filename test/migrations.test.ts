@@ -4,12 +4,13 @@
  * over as stripe 0 instead of recounting the jobs, and its down migration
  * sums the stripes back. 0007 rebuilds the jobs' updated_at index with
  * each job's status and priority in it, 0008 with its scheduled_start too,
- * and their down migrations without.
+ * and their down migrations without. A database a newer version migrated
+ * is refused with what to do (an upgrade rolled back).
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { sql, type Kysely } from 'kysely'
-import { migratorFor } from '../src/db/migrator.ts'
+import { MigrationError, migrateToLatest, migratorFor } from '../src/db/migrator.ts'
 import { DIALECTS, freshDatabase } from './helpers/app.ts'
 
 async function rows(db: Kysely<any>, query: ReturnType<typeof sql>) {
@@ -94,6 +95,35 @@ for (const dialect of DIALECTS) {
         await down()
         assert.deepEqual(await updatedIndexColumns(db), ['company_id', 'updated_at', 'job_id', 'job_status', 'job_priority'])
       })
+    })
+  })
+}
+
+for (const dialect of DIALECTS) {
+  describe(`a database migrated by a newer version (${dialect})`, () => {
+    it('is refused with what to do, not as "corrupted migrations", and left as it is', async () => {
+      const { database, cleanup } = await freshDatabase(dialect)
+      const db = database.db as Kysely<any>
+      try {
+        // What a later version's migration leaves behind: its name among the applied ones.
+        await db.insertInto('kysely_migration').values({ name: '20991231-0099-from-the-future', timestamp: new Date().toISOString() }).execute()
+        await assert.rejects(migrateToLatest(db), (error: Error) => {
+          assert.ok(error instanceof MigrationError)
+          assert.equal(
+            error.message,
+            'this database was migrated by a newer version of FSM Navigator (it has 20991231-0099-from-the-future, which this version does not know): run that version or a later one, or restore a backup taken before the upgrade',
+          )
+          return true
+        })
+        const names = (await db.selectFrom('kysely_migration').select('name').execute()).map((row) => row.name)
+        assert.ok(names.includes('20991231-0099-from-the-future'))
+        // Without it, the same database is up to date.
+        await db.deleteFrom('kysely_migration').where('name', '=', '20991231-0099-from-the-future').execute()
+        assert.deepEqual(await migrateToLatest(db), [])
+      } finally {
+        await database.close()
+        await cleanup()
+      }
     })
   })
 }

@@ -32,13 +32,38 @@ class StaticMigrationProvider implements MigrationProvider {
 
 export class MigrationError extends Error {}
 
+/** Where Kysely keeps the names of applied migrations (its default table). */
+const MIGRATION_TABLE = 'kysely_migration'
+
+/**
+ * The schema Kysely's tables are in: on PostgreSQL it looks for them in
+ * every schema unless told which one, so name the connection's, and
+ * installations (and test runs) in separate schemas of one database never
+ * see each other's. None on SQLite.
+ */
+async function migrationSchemaOf(db: Kysely<any>): Promise<string | undefined> {
+  return isSqlite(db) ? undefined : (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+}
+
 /** Kysely's migrator over our migrations, for this connection's schema. */
 export async function migratorFor(db: Kysely<any>): Promise<Migrator> {
-  // On PostgreSQL, Kysely looks for its own tables in every schema unless
-  // told which one: name the connection's, so installations (and test runs)
-  // in separate schemas of one database never see each other's.
-  const migrationTableSchema = isSqlite(db) ? undefined : (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+  const migrationTableSchema = await migrationSchemaOf(db)
   return new Migrator({ db, provider: new StaticMigrationProvider(), ...(migrationTableSchema && { migrationTableSchema }) })
+}
+
+/**
+ * Migrations applied to this database that this version does not have: a
+ * newer version migrated it (an upgrade rolled back, say). Kysely refuses
+ * such a database as "corrupted migrations", which it is not.
+ */
+async function migrationsFromNewerVersion(db: Kysely<any>): Promise<string[]> {
+  const schema = await migrationSchemaOf(db)
+  const table = schema === undefined
+    ? sql`select 1 from sqlite_master where type = 'table' and name = ${MIGRATION_TABLE}`
+    : sql`select 1 from information_schema.tables where table_schema = ${schema} and table_name = ${MIGRATION_TABLE}`
+  if ((await table.execute(db)).rows.length === 0) return []
+  const applied = await (schema ? db.withSchema(schema) : db).selectFrom(MIGRATION_TABLE).select('name').execute()
+  return applied.map((row) => row.name as string).filter((name) => !Object.hasOwn(migrations, name)).sort()
 }
 
 /** Whether any of our migrations was ever applied here: false for a database that is not FSM Navigator's (it creates nothing). */
@@ -48,6 +73,12 @@ export async function isMigrated(db: Kysely<any>): Promise<boolean> {
 
 /** Applies pending migrations; returns the names applied. Throws (and so exits non-zero) on failure. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  const newer = await migrationsFromNewerVersion(db)
+  if (newer.length) {
+    throw new MigrationError(
+      `this database was migrated by a newer version of FSM Navigator (it has ${newer.join(', ')}, which this version does not know): run that version or a later one, or restore a backup taken before the upgrade`,
+    )
+  }
   const { error, results } = await (await migratorFor(db)).migrateToLatest()
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown'
