@@ -45,9 +45,9 @@ async function migrationSchemaOf(db: Kysely<any>): Promise<string | undefined> {
   return isSqlite(db) ? undefined : (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
 }
 
-/** Kysely's migrator over our migrations, for this connection's schema. */
-export async function migratorFor(db: Kysely<any>): Promise<Migrator> {
-  const migrationTableSchema = await migrationSchemaOf(db)
+/** Kysely's migrator over our migrations, for this connection's schema (`migrationTableSchema`, if already known). */
+export async function migratorFor(db: Kysely<any>, migrationTableSchema?: string): Promise<Migrator> {
+  migrationTableSchema ??= await migrationSchemaOf(db)
   return new Migrator({ db, provider: new StaticMigrationProvider(), ...(migrationTableSchema && { migrationTableSchema }) })
 }
 
@@ -56,8 +56,7 @@ export async function migratorFor(db: Kysely<any>): Promise<Migrator> {
  * newer version migrated it (an upgrade rolled back, say). Kysely refuses
  * such a database as "corrupted migrations", which it is not.
  */
-async function migrationsFromNewerVersion(db: Kysely<any>): Promise<string[]> {
-  const schema = await migrationSchemaOf(db)
+async function migrationsFromNewerVersion(db: Kysely<any>, schema: string | undefined): Promise<string[]> {
   const table = schema === undefined
     ? sql`select 1 from sqlite_master where type = 'table' and name = ${MIGRATION_TABLE}`
     : sql`select 1 from information_schema.tables where table_schema = ${schema} and table_name = ${MIGRATION_TABLE}`
@@ -73,13 +72,14 @@ export async function isMigrated(db: Kysely<any>): Promise<boolean> {
 
 /** Applies pending migrations; returns the names applied. Throws (and so exits non-zero) on failure. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const newer = await migrationsFromNewerVersion(db)
+  const schema = await migrationSchemaOf(db)
+  const newer = await migrationsFromNewerVersion(db, schema)
   if (newer.length) {
     throw new MigrationError(
       `this database was migrated by a newer version of FSM Navigator (it has ${newer.join(', ')}, which this version does not know): run that version or a later one, or restore a backup taken before the upgrade`,
     )
   }
-  const { error, results } = await (await migratorFor(db)).migrateToLatest()
+  const { error, results } = await (await migratorFor(db, schema)).migrateToLatest()
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown'
     throw new MigrationError(`migration ${failed} failed: ${(error as Error).message ?? String(error)}`)
