@@ -573,6 +573,52 @@ for (const dialect of DIALECTS) {
       })
     })
 
+    if (dialect === 'sqlite') {
+      describe('503 when the disk is full', () => {
+        it('writes answer 503 service_unavailable and keep nothing; reads go on; once there is room, writes do too', async () => {
+          const full = await startTestApp('sqlite')
+          try {
+            const owner = await createTenant(full.database)
+            const basics = await createBasics(full.app, owner.apiKey)
+            const jobId = await createJobVia(full.app, owner.apiKey, basics.locationId)
+            const total = async () => (await call(full.app, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })).body.pagination.total
+            const before = await total()
+            // The database may not grow by a page: SQLite answers SQLITE_FULL, as on a full disk.
+            const pages = Number((await sql<{ page_count: number }>`pragma page_count`.execute(full.database.db)).rows[0]!.page_count)
+            await sql.raw(`pragma max_page_count = ${pages}`).execute(full.database.db)
+            const big = 'x'.repeat(9_000)
+            for (const [method, url, body] of [
+              ['POST', PATH, { job_title: 'No room', job_description: big, customer_location_id: basics.locationId }],
+              ['PUT', `${PATH}?id=${jobId}`, { job_description: big }],
+              ['POST', '/api/v1/customers', { customer_name: 'No room', notes: big }],
+            ] as const) {
+              // A few, so that one of them needs a new page whatever the free space inside the pages is.
+              let refused: ApiResponse | undefined
+              for (let i = 0; i < 20 && !refused; i++) {
+                const res = await call(full.app, method, url, { key: owner.apiKey, body })
+                if (res.status !== 200 && res.status !== 201) refused = res
+              }
+              assert.ok(refused, `${method} ${url}: the database never filled up`)
+              assertError(refused, 503, 'service_unavailable', `${method} ${url} on a full disk`)
+              assert.equal(refused.headers['retry-after'], '1')
+              assertNoLeak('503', refused)
+            }
+            const stuck = await total()
+            assert.ok(stuck >= before, 'reads still answer')
+            assert.equal((await call(full.app, 'GET', `${PATH}?id=${jobId}`, { key: owner.apiKey })).status, 200)
+            await sql.raw('pragma max_page_count = 1073741823').execute(full.database.db)
+            const after = await call(full.app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'Room again', job_description: big, customer_location_id: basics.locationId } })
+            assert.equal(after.status, 201, JSON.stringify(after.body))
+            assert.equal(await total(), stuck + 1)
+            const check = await sql<{ integrity_check: string }>`pragma integrity_check`.execute(full.database.db)
+            assert.deepEqual(check.rows.map((r) => r.integrity_check), ['ok'])
+          } finally {
+            await full.close()
+          }
+        })
+      })
+    }
+
     describe('order of checks', () => {
       it('route before auth: unknown path without a key → 404; wrong method without a key → 405', async () => {
         assertError(await req('GET', '/api/v1/unknown'), 404, 'not_found')

@@ -27,15 +27,22 @@ export function isRetryableTransactionError(error: unknown): boolean {
   return e?.code === '40001' || e?.code === '40P01'
 }
 
-/** Does this error mean the database cannot be reached (as opposed to a bad query)? */
+/**
+ * SQLite's codes for a database that cannot take the request now, through
+ * no fault of the request: locked, not openable, an I/O error, the disk
+ * full, the file or its file system read-only. better-sqlite3 reports
+ * SQLite's extended codes (`SQLITE_IOERR_WRITE`, `SQLITE_READONLY_DBMOVED`,
+ * `SQLITE_BUSY_TIMEOUT`, …), so each is matched with its extensions. A full
+ * disk was answered 500 before.
+ */
+const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY)(_[A-Z_]+)?$/
+
+/** Does this error mean the database cannot be reached or written now (as opposed to a bad query)? */
 export function isUnavailableError(error: unknown): boolean {
   const e = error as { code?: string; message?: string }
   const code = e?.code ?? ''
   return (
-    code === 'SQLITE_BUSY' ||
-    code === 'SQLITE_LOCKED' ||
-    code === 'SQLITE_CANTOPEN' ||
-    code === 'SQLITE_IOERR' ||
+    SQLITE_UNAVAILABLE.test(code) ||
     code === 'ECONNREFUSED' ||
     code === 'ECONNRESET' ||
     code === 'ETIMEDOUT' ||
