@@ -8,7 +8,11 @@ import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { sql } from 'kysely'
-import { DIALECTS, freshDatabase, startTestApp, type TestApp } from './helpers/app.ts'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { DIALECTS, freshDatabase, PG_URL, startTestApp, type TestApp } from './helpers/app.ts'
+import { connect as connectDatabase } from '../src/db/connect.ts'
+import { migrateToLatest } from '../src/db/migrator.ts'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { call, createBasics, createExtraKey, createJobVia, createTenant, type ApiResponse, type Tenant } from './helpers/factories.ts'
@@ -572,6 +576,46 @@ for (const dialect of DIALECTS) {
         }
       })
     })
+
+    if (dialect === 'postgres') {
+      describe('503 when PostgreSQL has no connection to give', () => {
+        it('requests past the connections allowed answer 503 service_unavailable, never 500', async () => {
+          // A role allowed two connections, for a pool of ten: PostgreSQL refuses the rest with 53300 (too many connections).
+          const role = `fsm_limited_${randomBytes(4).toString('hex')}`
+          const admin = new pg.Client({ connectionString: PG_URL })
+          await admin.connect()
+          await admin.query(`create role ${role} login connection limit 2`)
+          await admin.query(`create schema ${role} authorization ${role}`)
+          const url = new URL(PG_URL!)
+          url.username = role
+          url.password = ''
+          const database = connectDatabase(url.toString(), { pgSchema: role, pgPoolSize: 10 })
+          let app: Awaited<ReturnType<typeof buildApp>> | undefined
+          try {
+            await migrateToLatest(database.db)
+            const owner = await createTenant(database)
+            app = await buildApp({ config: { ...loadConfig({}), logLevel: 'silent', rateLimitPerMinute: 1_000_000, keyCacheMs: 0 }, database, logger: false, readThread: false })
+            await app.ready()
+            const answers = await Promise.all(Array.from({ length: 40 }, () => call(app!, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })))
+            const statuses = answers.map((a) => a.status)
+            assert.ok(statuses.every((s) => s === 200 || s === 503), statuses.join(','))
+            const refused = answers.filter((a) => a.status === 503)
+            assert.ok(refused.length > 0, 'the pool asked for more than two connections')
+            for (const res of refused) {
+              assertError(res, 503, 'service_unavailable', 'too many connections')
+              assert.equal(res.headers['retry-after'], '1')
+              assertNoLeak('503', res)
+            }
+          } finally {
+            await app?.close().catch(() => undefined)
+            await database.close().catch(() => undefined)
+            await admin.query(`drop schema if exists ${role} cascade`)
+            await admin.query(`drop role if exists ${role}`)
+            await admin.end()
+          }
+        })
+      })
+    }
 
     if (dialect === 'sqlite') {
       describe('503 when the disk is full', () => {

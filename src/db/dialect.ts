@@ -47,8 +47,13 @@ export function isUnavailableError(error: unknown): boolean {
     code === 'ECONNRESET' ||
     code === 'ETIMEDOUT' ||
     code === '57P01' || // admin shutdown
+    code === '57P02' || // crash shutdown
     code === '57P03' || // cannot connect now
     code.startsWith('08') || // connection exceptions
+    // Insufficient resources: too many connections (53300, a pool sized past
+    // max_connections or a role's limit, which answered 500), disk full,
+    // out of memory.
+    code.startsWith('53') ||
     /Connection terminated|timeout exceeded when trying to connect|Query read timeout|is not queryable|Client was closed/i.test(e?.message ?? '')
   )
 }
