@@ -617,6 +617,54 @@ for (const dialect of DIALECTS) {
       })
     }
 
+    if (dialect === 'postgres') {
+      describe('503 when PostgreSQL takes no writes (a standby, after a failover)', () => {
+        it('reads answer, writes answer 503 service_unavailable and change nothing', async () => {
+          const role = `fsm_standby_${randomBytes(4).toString('hex')}`
+          const admin = new pg.Client({ connectionString: PG_URL })
+          await admin.connect()
+          await admin.query(`create role ${role} login`)
+          await admin.query(`create schema ${role} authorization ${role}`)
+          const url = new URL(PG_URL!)
+          url.username = role
+          url.password = ''
+          let database = connectDatabase(url.toString(), { pgSchema: role, pgPoolSize: 2 })
+          let app: Awaited<ReturnType<typeof buildApp>> | undefined
+          try {
+            await migrateToLatest(database.db)
+            const owner = await createTenant(database)
+            const settings = { config: { ...loadConfig({}), logLevel: 'silent', keyCacheMs: 0 }, logger: false, readThread: false } as const
+            const writable = await buildApp({ ...settings, database })
+            const basics = await createBasics(writable, owner.apiKey).finally(() => writable.close())
+            await database.close()
+            // Every new session of the role is read-only, as on a standby.
+            await admin.query(`alter role ${role} set default_transaction_read_only = on`)
+            database = connectDatabase(url.toString(), { pgSchema: role, pgPoolSize: 2 })
+            app = await buildApp({ ...settings, database })
+            await app.ready()
+            const total = async () => (await call(app!, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })).body.pagination.total
+            const before = await total()
+            for (const [method, url, body] of [
+              ['POST', PATH, { job_title: 'On a standby', customer_location_id: basics.locationId }],
+              ['POST', '/api/v1/customers', { customer_name: 'On a standby' }],
+            ] as const) {
+              const res = await call(app, method, url, { key: owner.apiKey, body })
+              assertError(res, 503, 'service_unavailable', `${method} ${url} on a read-only database`)
+              assert.equal(res.headers['retry-after'], '1')
+            }
+            assert.equal(await total(), before)
+          } finally {
+            await app?.close().catch(() => undefined)
+            await database.close().catch(() => undefined)
+            await admin.query(`drop schema if exists ${role} cascade`)
+            await admin.query(`drop owned by ${role}`).catch(() => undefined)
+            await admin.query(`drop role if exists ${role}`)
+            await admin.end()
+          }
+        })
+      })
+    }
+
     if (dialect === 'sqlite') {
       describe('503 when the disk is full', () => {
         it('writes answer 503 service_unavailable and keep nothing; reads go on; once there is room, writes do too', async () => {

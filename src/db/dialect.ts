@@ -54,6 +54,9 @@ export function isUnavailableError(error: unknown): boolean {
     // max_connections or a role's limit, which answered 500), disk full,
     // out of memory.
     code.startsWith('53') ||
+    // A read-only transaction: connected to a standby, as after a failover
+    // the pool's connections can be until they are replaced.
+    code === '25006' ||
     /Connection terminated|timeout exceeded when trying to connect|Query read timeout|is not queryable|Client was closed/i.test(e?.message ?? '')
   )
 }
