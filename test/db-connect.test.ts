@@ -7,7 +7,7 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from '../src/db/connect.ts'
@@ -42,6 +42,18 @@ describe('opening a SQLite database file', () => {
       assert.equal(error.code, 'SQLITE_CANTOPEN')
       return true
     })
+  })
+
+  it('a file that is not a SQLite database is an error naming it, and is left as it was', () => {
+    const path = join(dir, 'not-a-database.db')
+    const junk = Buffer.from('these bytes are not a SQLite database header, and there are more than 100 of them'.repeat(4))
+    writeFileSync(path, junk)
+    assert.throws(() => connect(`sqlite:${path}`), (error: Error & { code?: string }) => {
+      assert.equal(error.message, `cannot open the SQLite database ${path}: file is not a database`)
+      assert.equal(error.code, 'SQLITE_NOTADB')
+      return true
+    })
+    assert.deepEqual(readFileSync(path), junk)
   })
 
   it('a directory that cannot be made is refused at once, naming it', () => {

@@ -220,11 +220,19 @@ function makeDirectory(dir: string): void {
   }
 }
 
-/** The file opened, or an error that names it (SQLite's own says only "unable to open database file"). */
+/**
+ * The file opened in WAL mode, or an error that names it (SQLite's own say
+ * only "unable to open database file" or "file is not a database").
+ */
 function openSqlite(file: string): SqliteDatabase.Database {
+  let sqlite: SqliteDatabase.Database | undefined
   try {
-    return new SqliteDatabase(file)
+    sqlite = new SqliteDatabase(file)
+    // The first statement reads the file's header: a file that is not a database fails here, not when opened.
+    sqlite.pragma('journal_mode = WAL')
+    return sqlite
   } catch (error) {
+    sqlite?.close()
     throw Object.assign(new Error(`cannot open the SQLite database ${file}: ${(error as Error).message}`, { cause: error }), { code: (error as { code?: string }).code })
   }
 }
@@ -235,7 +243,6 @@ function connectSqlite(path: string, options: ConnectOptions): DatabaseHandle {
   if (options.sqliteReadOnly) return connectSqliteReader(file)
   if (file !== ':memory:') makeDirectory(dirname(file))
   const sqlite = openSqlite(file)
-  sqlite.pragma('journal_mode = WAL')
   sqlite.pragma(`synchronous = ${options.sqliteSynchronous ?? 'NORMAL'}`)
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
