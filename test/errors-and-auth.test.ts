@@ -578,89 +578,85 @@ for (const dialect of DIALECTS) {
     })
 
     if (dialect === 'postgres') {
-      describe('503 when PostgreSQL has no connection to give', () => {
+      describe('503 when PostgreSQL cannot take the request', () => {
+        /** `work` with the URL of a new role (`create role … login ATTRIBUTES`) and a schema of its own; both are dropped after. */
+        async function asNewRole(prefix: string, attributes: string, work: (url: string, schema: string, admin: pg.Client) => Promise<void>) {
+          const role = `${prefix}_${randomBytes(4).toString('hex')}`
+          const admin = new pg.Client({ connectionString: PG_URL })
+          await admin.connect()
+          try {
+            await admin.query(`create role ${role} login ${attributes}`)
+            await admin.query(`create schema ${role} authorization ${role}`)
+            const url = new URL(PG_URL!)
+            url.username = role
+            url.password = ''
+            await work(url.toString(), role, admin)
+          } finally {
+            await admin.query(`drop schema if exists ${role} cascade`)
+            await admin.query(`drop role if exists ${role}`)
+            await admin.end()
+          }
+        }
+        const settings = { config: { ...loadConfig({}), logLevel: 'silent', rateLimitPerMinute: 1_000_000, keyCacheMs: 0 }, logger: false, readThread: false } as const
+
         it('requests past the connections allowed answer 503 service_unavailable, never 500', async () => {
           // A role allowed two connections, for a pool of ten: PostgreSQL refuses the rest with 53300 (too many connections).
-          const role = `fsm_limited_${randomBytes(4).toString('hex')}`
-          const admin = new pg.Client({ connectionString: PG_URL })
-          await admin.connect()
-          await admin.query(`create role ${role} login connection limit 2`)
-          await admin.query(`create schema ${role} authorization ${role}`)
-          const url = new URL(PG_URL!)
-          url.username = role
-          url.password = ''
-          const database = connectDatabase(url.toString(), { pgSchema: role, pgPoolSize: 10 })
-          let app: Awaited<ReturnType<typeof buildApp>> | undefined
-          try {
-            await migrateToLatest(database.db)
-            const owner = await createTenant(database)
-            app = await buildApp({ config: { ...loadConfig({}), logLevel: 'silent', rateLimitPerMinute: 1_000_000, keyCacheMs: 0 }, database, logger: false, readThread: false })
-            await app.ready()
-            const answers = await Promise.all(Array.from({ length: 40 }, () => call(app!, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })))
-            const statuses = answers.map((a) => a.status)
-            assert.ok(statuses.every((s) => s === 200 || s === 503), statuses.join(','))
-            const refused = answers.filter((a) => a.status === 503)
-            assert.ok(refused.length > 0, 'the pool asked for more than two connections')
-            for (const res of refused) {
-              assertError(res, 503, 'service_unavailable', 'too many connections')
-              assert.equal(res.headers['retry-after'], '1')
-              assertNoLeak('503', res)
+          await asNewRole('fsm_limited', 'connection limit 2', async (url, schema) => {
+            const database = connectDatabase(url, { pgSchema: schema, pgPoolSize: 10 })
+            let app: Awaited<ReturnType<typeof buildApp>> | undefined
+            try {
+              await migrateToLatest(database.db)
+              const owner = await createTenant(database)
+              app = await buildApp({ ...settings, database })
+              await app.ready()
+              const answers = await Promise.all(Array.from({ length: 40 }, () => call(app!, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })))
+              const statuses = answers.map((a) => a.status)
+              assert.ok(statuses.every((s) => s === 200 || s === 503), statuses.join(','))
+              const refused = answers.filter((a) => a.status === 503)
+              assert.ok(refused.length > 0, 'the pool asked for more than two connections')
+              for (const res of refused) {
+                assertError(res, 503, 'service_unavailable', 'too many connections')
+                assert.equal(res.headers['retry-after'], '1')
+                assertNoLeak('503', res)
+              }
+            } finally {
+              await app?.close().catch(() => undefined)
+              await database.close().catch(() => undefined)
             }
-          } finally {
-            await app?.close().catch(() => undefined)
-            await database.close().catch(() => undefined)
-            await admin.query(`drop schema if exists ${role} cascade`)
-            await admin.query(`drop role if exists ${role}`)
-            await admin.end()
-          }
+          })
         })
-      })
-    }
 
-    if (dialect === 'postgres') {
-      describe('503 when PostgreSQL takes no writes (a standby, after a failover)', () => {
-        it('reads answer, writes answer 503 service_unavailable and change nothing', async () => {
-          const role = `fsm_standby_${randomBytes(4).toString('hex')}`
-          const admin = new pg.Client({ connectionString: PG_URL })
-          await admin.connect()
-          await admin.query(`create role ${role} login`)
-          await admin.query(`create schema ${role} authorization ${role}`)
-          const url = new URL(PG_URL!)
-          url.username = role
-          url.password = ''
-          let database = connectDatabase(url.toString(), { pgSchema: role, pgPoolSize: 2 })
-          let app: Awaited<ReturnType<typeof buildApp>> | undefined
-          try {
-            await migrateToLatest(database.db)
-            const owner = await createTenant(database)
-            const settings = { config: { ...loadConfig({}), logLevel: 'silent', keyCacheMs: 0 }, logger: false, readThread: false } as const
-            const writable = await buildApp({ ...settings, database })
-            const basics = await createBasics(writable, owner.apiKey).finally(() => writable.close())
-            await database.close()
-            // Every new session of the role is read-only, as on a standby.
-            await admin.query(`alter role ${role} set default_transaction_read_only = on`)
-            database = connectDatabase(url.toString(), { pgSchema: role, pgPoolSize: 2 })
-            app = await buildApp({ ...settings, database })
-            await app.ready()
-            const total = async () => (await call(app!, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })).body.pagination.total
-            const before = await total()
-            for (const [method, url, body] of [
-              ['POST', PATH, { job_title: 'On a standby', customer_location_id: basics.locationId }],
-              ['POST', '/api/v1/customers', { customer_name: 'On a standby' }],
-            ] as const) {
-              const res = await call(app, method, url, { key: owner.apiKey, body })
-              assertError(res, 503, 'service_unavailable', `${method} ${url} on a read-only database`)
-              assert.equal(res.headers['retry-after'], '1')
+        it('a database that takes no writes (a standby, after a failover): reads answer, writes answer 503 and change nothing', async () => {
+          await asNewRole('fsm_standby', '', async (url, schema, admin) => {
+            let database = connectDatabase(url, { pgSchema: schema, pgPoolSize: 2 })
+            let app: Awaited<ReturnType<typeof buildApp>> | undefined
+            try {
+              await migrateToLatest(database.db)
+              const owner = await createTenant(database)
+              const writable = await buildApp({ ...settings, database })
+              const basics = await createBasics(writable, owner.apiKey).finally(() => writable.close())
+              await database.close()
+              // Every new session of the role is read-only, as on a standby.
+              await admin.query(`alter role ${schema} set default_transaction_read_only = on`)
+              database = connectDatabase(url, { pgSchema: schema, pgPoolSize: 2 })
+              app = await buildApp({ ...settings, database })
+              await app.ready()
+              const total = async () => (await call(app!, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })).body.pagination.total
+              const before = await total()
+              for (const [method, path, body] of [
+                ['POST', PATH, { job_title: 'On a standby', customer_location_id: basics.locationId }],
+                ['POST', '/api/v1/customers', { customer_name: 'On a standby' }],
+              ] as const) {
+                const res = await call(app, method, path, { key: owner.apiKey, body })
+                assertError(res, 503, 'service_unavailable', `${method} ${path} on a read-only database`)
+                assert.equal(res.headers['retry-after'], '1')
+              }
+              assert.equal(await total(), before)
+            } finally {
+              await app?.close().catch(() => undefined)
+              await database.close().catch(() => undefined)
             }
-            assert.equal(await total(), before)
-          } finally {
-            await app?.close().catch(() => undefined)
-            await database.close().catch(() => undefined)
-            await admin.query(`drop schema if exists ${role} cascade`)
-            await admin.query(`drop owned by ${role}`).catch(() => undefined)
-            await admin.query(`drop role if exists ${role}`)
-            await admin.end()
-          }
+          })
         })
       })
     }
