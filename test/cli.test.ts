@@ -2,8 +2,8 @@
  * The `fsm` command line as API.md §6 documents it, run as a user runs it
  * (`node bin/fsm.mjs …` in a child process, on a SQLite file of its own):
  * each command's `--json` document, text for people without it, and every
- * error, usage errors included, as one line on stderr with exit code 1
- * (with `--json`, one JSON document `{"error": …}`).
+ * error on stderr with exit code 1: `fsm: …` for people, and with `--json`
+ * one JSON document `{"error": …}`, usage errors included.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -16,6 +16,7 @@ import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { PG_URL } from './helpers/app.ts'
+import { SCOPES } from '../src/modules/api-keys/scopes.ts'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const run = promisify(execFile)
@@ -136,12 +137,13 @@ describe('fsm, the command line', () => {
     assert.equal(listed.stdout.trimEnd().split('\n').length, 2, 'two keys, one line each')
   })
 
-  it('demo seeds a company and prints a key that works with the seed', async () => {
+  it('demo seeds a company and prints its key, which has every scope', async () => {
     const demo = await json('demo')
     assert.deepEqual(Object.keys(demo).sort(), ['api_key', 'company_id'])
     const { keys } = JSON.parse((await fsm('key', 'list', '--company', String(demo.company_id), '--json')).stdout) as { keys: Array<{ scopes: string[] }> }
     assert.equal(keys.length, 1)
-    assert.ok(keys[0]!.scopes.includes('jobs:read') && keys[0]!.scopes.includes('jobs:write'))
+    assert.deepEqual([...keys[0]!.scopes].sort(), [...SCOPES].sort())
+    assert.ok(demo.api_key.startsWith(`fsm_`))
   })
 
   it("errors of the commands' input: exit 1 and one line on stderr", async () => {
