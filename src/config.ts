@@ -42,18 +42,6 @@ function logLevel(raw: string | undefined): string {
   return raw
 }
 
-/**
- * A Redis URL, or null. One without its scheme (`cache.internal:6379`) was
- * taken for a host name that does not resolve, and the server ran with
- * limits per process, Redis "unreachable". The value is not repeated in the
- * error: it may hold a password.
- */
-function redisUrl(raw: string | undefined): string | null {
-  if (raw === undefined || raw === '') return null
-  if (!/^rediss?:\/\//.test(raw)) throw new ConfigError('REDIS_URL must start with redis:// or rediss://, e.g. redis://cache.internal:6379')
-  return raw
-}
-
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const synchronous = (env.FSM_SQLITE_SYNCHRONOUS ?? 'NORMAL').toUpperCase()
   if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
@@ -63,7 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.DATABASE_URL || 'sqlite:./data/fsm.db',
     port: integer('PORT', env.PORT, 3000, 0, 65535),
     host: env.HOST || '127.0.0.1',
-    redisUrl: redisUrl(env.REDIS_URL),
+    redisUrl: env.REDIS_URL || null,
     rateLimitPerMinute: integer('FSM_RATE_LIMIT', env.FSM_RATE_LIMIT, 600, 1, 10_000_000),
     sqliteSynchronous: synchronous,
     logLevel: logLevel(env.LOG_LEVEL),
