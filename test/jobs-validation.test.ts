@@ -575,6 +575,19 @@ for (const dialect of DIALECTS) {
         }
       })
 
+      it('what a bad integer or status list is told: positive for 0 and -1, the statuses for a status list', async () => {
+        for (const name of ['page', 'customer_location_id']) {
+          for (const [bad, message] of [['0', 'must be a positive integer'], ['-1', 'must be a positive integer'], ['1.5', 'must be an integer'], ['abc', 'must be an integer']]) {
+            const res = await list(`?${name}=${bad}`)
+            assert.deepEqual(res.body.error.details, [{ field: name, message }], `${name}=${bad}`)
+          }
+        }
+        const res = await list('?status=Pending,Bogus')
+        assert.deepEqual(res.body.error.details, [
+          { field: 'status', message: 'must be one or more of Pending, Assigned, In Progress, On Hold, Completed, Invoiced, Paid, Closed, Cancelled, separated by commas' },
+        ])
+      })
+
       it('date bounds take a date or an RFC 3339 date-time; anything else is validation_failed', async () => {
         for (const name of ['created_after', 'created_before', 'updated_after']) {
           for (const bad of ['2026-02-30', '2026-13-01', 'yesterday', '2026-02-24T09:00:00', '2026-02-24T09:00:00+02:00', '24/02/2026', '1771891200']) {

@@ -12,11 +12,17 @@ export const SINGLE_LINE = '^[^\\u0000-\\u001F\\uD800-\\uDFFF]*$'
 /** As above, but tab, CR and LF are allowed (descriptions, notes, addresses). */
 export const MULTI_LINE = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uD800-\\uDFFF]*$'
 
-/** Messages for the patterns above, used when mapping validation errors. */
+/** Messages for the patterns of the schemas, used when mapping validation errors (http/validation.ts). */
 export const PATTERN_MESSAGES = new Map<string, string>([
   [SINGLE_LINE, 'must not contain control characters or invalid Unicode'],
   [MULTI_LINE, 'must not contain control characters (other than tab, CR and LF) or invalid Unicode'],
 ])
+
+/** A pattern of a route's schema, with what a value that does not match is told (instead of "has an invalid format"). */
+export function patternWithMessage(pattern: string, message: string): string {
+  PATTERN_MESSAGES.set(pattern, message)
+  return pattern
+}
 
 type Options = { description?: string }
 

@@ -193,7 +193,8 @@ function compileQuery(schema: JsonSchema) {
       else if (v === '') early.push({ field: name, message: 'must not be empty' })
       else if (Object.hasOwn(properties, name) && wantsInteger(properties[name])) {
         if (/^\d+$/.test(String(v))) set(name, Number(v))
-        else early.push({ field: name, message: 'must be an integer' })
+        // `-1` is an integer, just not one these take (as `0`, which the schema's minimum refuses).
+        else early.push({ field: name, message: /^-\d+$/.test(String(v)) ? 'must be a positive integer' : 'must be an integer' })
       } else set(name, v)
     }
     const ok = validate(value)

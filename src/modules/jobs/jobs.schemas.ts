@@ -6,7 +6,7 @@
 import { Type, type Static } from 'typebox'
 import {
   Enum, Id, IdQuery, NullableEnum, ListEnvelope, Name, NullableDateTimeIn, NullableId, NullableName, NullableText, NullableTimestamp,
-  QueryDate, QueryId, QueryPage, QueryPerPage, ReadEnvelope, Timestamp, WriteEnvelope,
+  patternWithMessage, QueryDate, QueryId, QueryPage, QueryPerPage, ReadEnvelope, Timestamp, WriteEnvelope,
 } from '../../http/schemas.ts'
 import { addBodyCheck } from '../../http/validation.ts'
 import { jobRequestRules } from './jobs.rules.ts'
@@ -17,7 +17,10 @@ export type JobSort = (typeof JOB_SORTS)[number]
 
 const statusAlternatives = JOB_STATUSES.join('|')
 /** One status, or several separated by commas (`status=Pending,Assigned`). */
-export const STATUS_LIST_PATTERN = `^(${statusAlternatives})(,(${statusAlternatives}))*$`
+export const STATUS_LIST_PATTERN = patternWithMessage(
+  `^(${statusAlternatives})(,(${statusAlternatives}))*$`,
+  `must be one or more of ${JOB_STATUSES.join(', ')}, separated by commas`,
+)
 
 export const JobAsset = Type.Object({
   asset_id: Id(),
