@@ -584,7 +584,7 @@ for (const dialect of DIALECTS) {
         }
         const res = await list('?status=Pending,Bogus')
         assert.deepEqual(res.body.error.details, [
-          { field: 'status', message: 'must be one or more of Pending, Assigned, In Progress, On Hold, Completed, Invoiced, Paid, Closed, Cancelled, separated by commas' },
+          { field: 'status', message: 'must be one or more of: Pending, Assigned, In Progress, On Hold, Completed, Invoiced, Paid, Closed, Cancelled, separated by commas' },
         ])
       })
 

@@ -19,7 +19,7 @@ const statusAlternatives = JOB_STATUSES.join('|')
 /** One status, or several separated by commas (`status=Pending,Assigned`). */
 export const STATUS_LIST_PATTERN = patternWithMessage(
   `^(${statusAlternatives})(,(${statusAlternatives}))*$`,
-  `must be one or more of ${JOB_STATUSES.join(', ')}, separated by commas`,
+  `must be one or more of: ${JOB_STATUSES.join(', ')}, separated by commas`,
 )
 
 export const JobAsset = Type.Object({
