@@ -52,28 +52,32 @@ export async function migratorFor(db: Kysely<any>, migrationTableSchema?: string
 }
 
 /**
- * Migrations applied to this database that this version does not have: a
- * newer version migrated it (an upgrade rolled back, say). Kysely refuses
- * such a database as "corrupted migrations", which it is not.
+ * The names of the migrations applied to this database, as Kysely recorded
+ * them; none where its table is missing (a database that is not ours, or
+ * a new one). Read from its table: Kysely's migrator reports only the
+ * migrations this version knows.
  */
-async function migrationsFromNewerVersion(db: Kysely<any>, schema: string | undefined): Promise<string[]> {
+async function appliedMigrations(db: Kysely<any>, schema: string | undefined): Promise<string[]> {
   const table = schema === undefined
     ? sql`select 1 from sqlite_master where type = 'table' and name = ${MIGRATION_TABLE}`
     : sql`select 1 from information_schema.tables where table_schema = ${schema} and table_name = ${MIGRATION_TABLE}`
   if ((await table.execute(db)).rows.length === 0) return []
   const applied = await (schema ? db.withSchema(schema) : db).selectFrom(MIGRATION_TABLE).select('name').execute()
-  return applied.map((row) => row.name as string).filter((name) => !Object.hasOwn(migrations, name)).sort()
+  return applied.map((row) => row.name as string)
 }
 
-/** Whether any of our migrations was ever applied here: false for a database that is not FSM Navigator's (it creates nothing). */
+/** Whether any migration was ever applied here: false for a database that is not FSM Navigator's (it creates nothing). */
 export async function isMigrated(db: Kysely<any>): Promise<boolean> {
-  return (await (await migratorFor(db)).getMigrations()).some((migration) => migration.executedAt !== undefined)
+  return (await appliedMigrations(db, await migrationSchemaOf(db))).length > 0
 }
 
 /** Applies pending migrations; returns the names applied. Throws (and so exits non-zero) on failure. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   const schema = await migrationSchemaOf(db)
-  const newer = await migrationsFromNewerVersion(db, schema)
+  // Applied here but unknown to this version: a newer version migrated the
+  // database (an upgrade rolled back, say). Kysely refuses such a database
+  // as "corrupted migrations", which it is not.
+  const newer = (await appliedMigrations(db, schema)).filter((name) => !Object.hasOwn(migrations, name)).sort()
   if (newer.length) {
     throw new MigrationError(
       `this database was migrated by a newer version of FSM Navigator (it has ${newer.join(', ')}, which this version does not know): run that version or a later one, or restore a backup taken before the upgrade`,
