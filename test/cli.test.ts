@@ -150,6 +150,8 @@ describe('fsm, the command line', () => {
     // Independent commands: run side by side.
     await Promise.all([
       refused(['company', 'create', '--name', '   '], /company name must be 1 to 200 characters/),
+      refused(['company', 'create', '--name', 'x'.repeat(201)], /company name must be 1 to 200 characters/),
+      refused(['company', 'create', '--name', 'Acme\tHeating'], /company name must be one line without control characters/),
       refused(['company', 'create', '--name', 'A', '--plan', 'gold'], /plan must be one of/),
       refused(['company', 'create', '--name', 'A', '--modules', 'assets,fleet'], /unknown module fleet/),
       refused(['key', 'create', '--company', String(companyId), '--scopes', 'jobs:read,jobs:delete'], /unknown scope jobs:delete/),

@@ -7,6 +7,7 @@ import type { Database } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { singleWrite } from '../../db/transaction.ts'
 import { getCompany } from '../companies/companies.service.ts'
+import { NAME_MAX, oneLineName } from '../one-line-name.ts'
 import { generateKey } from './key-format.ts'
 import { isScope, SCOPES, type Scope } from './scopes.ts'
 
@@ -24,15 +25,13 @@ export interface NewKey {
   rateLimitPerMinute?: number
 }
 
-/** As the API's names (http/schemas.ts): a key's name is shown in every history answer that names it, and one per line by `fsm key list`. */
-const KEY_NAME_MAX = 200
-
-/** The name a key is stored under: trimmed, one line, at most KEY_NAME_MAX code points; 'API key' when none is given. */
+/** The name a key is stored under (one-line-name.ts); 'API key' when none is given. */
 function keyName(name: string | undefined): string {
-  const trimmed = name?.trim() ?? ''
-  if ([...trimmed].length > KEY_NAME_MAX) throw new KeyInputError(`key name must be at most ${KEY_NAME_MAX} characters`)
-  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw new KeyInputError('key name must be one line without control characters')
-  return trimmed || 'API key'
+  const checked = oneLineName(name ?? '')
+  if ('problem' in checked) {
+    throw new KeyInputError(checked.problem === 'too long' ? `key name must be at most ${NAME_MAX} characters` : 'key name must be one line without control characters')
+  }
+  return checked.name || 'API key'
 }
 
 export function parseScopes(text: string): Scope[] {

@@ -5,6 +5,7 @@
 import type { Kysely } from 'kysely'
 import type { Database, CompanyRow } from '../../db/types.ts'
 import { nowSeconds } from '../../db/time.ts'
+import { NAME_MAX, oneLineName } from '../one-line-name.ts'
 
 export const PLANS = ['starter', 'professional', 'enterprise'] as const
 export type Plan = (typeof PLANS)[number]
@@ -24,8 +25,10 @@ export function parseModules(text: string): Module[] {
 }
 
 export async function createCompany(db: Kysely<Database>, input: NewCompany): Promise<CompanyRow> {
-  const name = input.name.trim()
-  if (!name || name.length > 200) throw new CompanyInputError('company name must be 1 to 200 characters')
+  const checked = oneLineName(input.name)
+  if ('problem' in checked && checked.problem === 'not one line') throw new CompanyInputError('company name must be one line without control characters')
+  if (!('name' in checked) || !checked.name) throw new CompanyInputError(`company name must be 1 to ${NAME_MAX} characters`)
+  const name = checked.name
   const plan = input.plan ?? 'enterprise'
   if (!(PLANS as readonly string[]).includes(plan)) throw new CompanyInputError(`plan must be one of: ${PLANS.join(', ')}`)
   const modules = [...new Set((input.modules ?? []).map((m) => m.trim()).filter(Boolean))]
