@@ -17,6 +17,7 @@ import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { call, createBasics, createExtraKey, createJobVia, createTenant, type ApiResponse, type Tenant } from './helpers/factories.ts'
 import { generateKey } from '../src/modules/api-keys/key-format.ts'
+import { addTrigger } from './helpers/triggers.ts'
 import { listKeys, revokeKey } from '../src/modules/api-keys/api-keys.service.ts'
 
 const PATH = '/api/v1/jobs'
@@ -657,6 +658,41 @@ for (const dialect of DIALECTS) {
               await database.close().catch(() => undefined)
             }
           })
+        })
+
+        it('a write that meets a deadlock or serialization failure is run again; one that meets it every time answers 503 and keeps nothing', async () => {
+          const attempts = `fsm_test_attempts_${randomBytes(4).toString('hex')}`
+          await sql.raw(`create sequence ${attempts}`).execute(t.database.db)
+          const tried = async () => Number((await sql.raw<{ last_value: string }>(`select last_value from ${attempts}`).execute(t.database.db)).rows[0]!.last_value)
+          const total = async () => (await req('GET', `${PATH}?per_page=1`, { key: tenant.apiKey })).body.pagination.total
+          // A sequence moves even in a transaction rolled back, so it counts the attempts.
+          const failFirst = await addTrigger(t.database, 'fail_first_attempt', 'before insert', 'jobs', "new.job_title = 'Retried'", {
+            sqlite: 'select 1',
+            postgres: `if nextval('${attempts}') = 1 then raise exception 'could not serialize access' using errcode = '40001'; end if`,
+          })
+          try {
+            const created = await req('POST', PATH, { key: tenant.apiKey, body: { ...validJob(), job_title: 'Retried' } })
+            assert.equal(created.status, 201, JSON.stringify(created.body))
+            assert.equal(await tried(), 2)
+          } finally {
+            await failFirst()
+          }
+          const before = await total()
+          const failAlways = await addTrigger(t.database, 'fail_every_attempt', 'before insert', 'jobs', "new.job_title = 'Deadlocked'", {
+            sqlite: 'select 1',
+            postgres: `perform nextval('${attempts}'); raise exception 'deadlock detected' using errcode = '40P01'`,
+          })
+          try {
+            const res = await req('POST', PATH, { key: tenant.apiKey, body: { ...validJob(), job_title: 'Deadlocked' } })
+            assertError(res, 503, 'service_unavailable', 'a deadlock at every attempt')
+            assert.equal(res.headers['retry-after'], '1')
+            assertNoLeak('deadlock', res)
+            assert.equal(await tried(), 2 + 5, 'run five times in all')
+            assert.equal(await total(), before)
+          } finally {
+            await failAlways()
+            await sql.raw(`drop sequence ${attempts}`).execute(t.database.db)
+          }
         })
       })
     }

@@ -57,6 +57,10 @@ export function isUnavailableError(error: unknown): boolean {
     // A read-only transaction: connected to a standby, as after a failover
     // the pool's connections can be until they are replaced.
     code === '25006' ||
+    // A serialization failure or deadlock that reached the answer: it came
+    // back at every attempt (`isRetryableTransactionError`), which is
+    // contention, not a fault of the request; it was answered 500.
+    isRetryableTransactionError(error) ||
     /Connection terminated|timeout exceeded when trying to connect|Query read timeout|is not queryable|Client was closed/i.test(e?.message ?? '')
   )
 }
