@@ -42,6 +42,15 @@ function logLevel(raw: string | undefined): string {
   return raw
 }
 
+/**
+ * The most requests a minute a key may be given, by FSM_RATE_LIMIT or by
+ * `fsm key create --rate-limit`: a billion is no limit in practice (the
+ * benchmark's keys have 100,000,000), fits PostgreSQL's integer column,
+ * and stays exact in the Redis bucket's arithmetic (Lua numbers print 14
+ * significant digits).
+ */
+export const MAX_RATE_LIMIT_PER_MINUTE = 1_000_000_000
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const synchronous = (env.FSM_SQLITE_SYNCHRONOUS ?? 'NORMAL').toUpperCase()
   if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
@@ -52,7 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: integer('PORT', env.PORT, 3000, 0, 65535),
     host: env.HOST || '127.0.0.1',
     redisUrl: env.REDIS_URL || null,
-    rateLimitPerMinute: integer('FSM_RATE_LIMIT', env.FSM_RATE_LIMIT, 600, 1, 10_000_000),
+    rateLimitPerMinute: integer('FSM_RATE_LIMIT', env.FSM_RATE_LIMIT, 600, 1, MAX_RATE_LIMIT_PER_MINUTE),
     sqliteSynchronous: synchronous,
     logLevel: logLevel(env.LOG_LEVEL),
     demoOnEmpty: env.FSM_DEMO !== '0',

@@ -156,6 +156,8 @@ describe('fsm, the command line', () => {
       refused(['company', 'create', '--name', 'A', '--modules', 'assets,fleet'], /unknown module fleet/),
       refused(['key', 'create', '--company', String(companyId), '--scopes', 'jobs:read,jobs:delete'], /unknown scope jobs:delete/),
       refused(['key', 'create', '--company', '999999', '--scopes', 'jobs:read'], /company 999999 not found/),
+      // Past a billion a minute: PostgreSQL's integer column refused it with its own message, SQLite kept it.
+      refused(['key', 'create', '--company', String(companyId), '--scopes', 'jobs:read', '--rate-limit', '2147483648'], /rate limit must be a whole number from 1 to 1000000000 requests a minute/),
       refused(['key', 'list', '--company', '999999'], /company 999999 not found/),
       refused(['key', 'revoke', '999999'], /key 999999 not found/),
     ])

@@ -3,6 +3,7 @@
  * request. The key itself is shown once and never stored (only its SHA-256).
  */
 import type { Kysely } from 'kysely'
+import { MAX_RATE_LIMIT_PER_MINUTE } from '../../config.ts'
 import type { Database } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { singleWrite } from '../../db/transaction.ts'
@@ -47,7 +48,9 @@ export async function createKey(db: Kysely<Database>, input: NewKey): Promise<{ 
   const name = keyName(input.name)
   await requireCompany(db, input.companyId)
   const limit = input.rateLimitPerMinute
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new KeyInputError('rate limit must be a positive whole number')
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > MAX_RATE_LIMIT_PER_MINUTE)) {
+    throw new KeyInputError(`rate limit must be a whole number from 1 to ${MAX_RATE_LIMIT_PER_MINUTE} requests a minute`)
+  }
   return db.transaction().execute(async (trx) => {
     // The id is part of the key text, so insert first and fill in the hash.
     const { key_id } = await trx
