@@ -286,7 +286,7 @@ export async function buildApp(options: AppOptions) {
       : new MemoryRateLimitStore())
   app.addHook('onReady', async () => rateLimits.start?.(await readInstallationId(database.db)))
   app.addHook('onClose', async () => rateLimits.close?.())
-  const guardFor = createAuthenticator({
+  const { guardFor, meterRefusedRoute } = createAuthenticator({
     db: database.db,
     rateLimits,
     defaultRateLimit: config.rateLimitPerMinute,
@@ -314,7 +314,7 @@ export async function buildApp(options: AppOptions) {
     route.preValidation = [requireJsonBody, idempotency.before, ...hooksOf(route.preValidation)]
     route.onSend = [...hooksOf(route.onSend), idempotency.after]
   })
-  const addMethodNotAllowed = trackRoutes(app)
+  const addMethodNotAllowed = trackRoutes(app, meterRefusedRoute)
   let purgeTimer: NodeJS.Timeout | undefined
   const purge = () => idempotency.purgeExpired().catch((error) => app.log.warn({ err: error }, 'idempotency purge failed'))
   app.addHook('onReady', async () => {
@@ -349,15 +349,16 @@ export async function buildApp(options: AppOptions) {
   })
   addMethodNotAllowed()
 
-  app.setNotFoundHandler((request, reply) => {
+  app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split('?')[0]!
+    await meterRefusedRoute(request, reply)
     // A method Fastify does not route (PROPFIND, SEARCH…) on a path we have is 405, like any other.
     const allow = addMethodNotAllowed.allowFor(path)
     if (allow) {
       reply.header('allow', allow)
       return sendError(new ApiError('method_not_allowed', `Method ${request.method} is not allowed on ${path}; allowed: ${allow}`), request, reply)
     }
-    sendError(new ApiError('not_found', `No route for ${request.method} ${path}`), request, reply)
+    return sendError(new ApiError('not_found', `No route for ${request.method} ${path}`), request, reply)
   })
   return app
 }

@@ -532,9 +532,36 @@ for (const dialect of DIALECTS) {
           ['403 plan', await req('GET', PATH, { key: starter.apiKey })],
           ['403 scope', await req('POST', PATH, { key: reader.apiKey, body: validJob() })],
           ['415', await req('POST', PATH, { key: tenant.apiKey, rawBody: 'x', headers: { 'content-type': 'text/plain' } })],
+          ['404 path', await req('GET', '/api/v1/nope', { key: tenant.apiKey })],
+          ['405', await req('DELETE', PATH, { key: tenant.apiKey })],
+          ['405 unrouted method', await req('PROPFIND', PATH, { key: tenant.apiKey })],
         ] as const) {
           for (const h of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) {
             assert.match(String(res.headers[h]), /^\d+$/, `${label} ${h}`)
+          }
+        }
+      })
+
+      it('unknown paths and wrong methods count against a valid key, and stay 404 / 405 whatever the key', async () => {
+        const limited = await createTenant(t.database, { rateLimitPerMinute: 3, name: 'Limited paths' })
+        const answers = [
+          await req('GET', '/api/v1/nope', { key: limited.apiKey }),
+          await req('DELETE', PATH, { key: limited.apiKey }),
+          await req('PROPFIND', '/api/v1/customers', { key: limited.apiKey }),
+        ]
+        assert.deepEqual(answers.map((r) => r.status), [404, 405, 405])
+        assert.deepEqual(answers.map((r) => r.headers['x-ratelimit-remaining']), ['2', '1', '0'])
+        assertError(await req('GET', PATH, { key: limited.apiKey }), 429, 'rate_limit_exceeded', 'the budget spent on refused routes')
+        // The route's refusal still comes first (§2): an empty bucket does not make it 429.
+        const emptied = await req('GET', '/api/v1/nope', { key: limited.apiKey })
+        assertError(emptied, 404, 'not_found', 'unknown path, empty bucket')
+        assert.equal(emptied.headers['x-ratelimit-remaining'], '0')
+        // No key, or one that is not valid: 404 / 405 without rate-limit headers.
+        for (const headers of [{}, { 'x-api-key': 'fsm_nonsense' }, { 'x-api-key': breakChecksum(tenant.apiKey) }]) {
+          for (const [method, path, status] of [['GET', '/api/v1/nope', 404], ['DELETE', PATH, 405]] as const) {
+            const res = await req(method, path, { headers })
+            assert.equal(res.status, status, `${method} ${path} ${JSON.stringify(headers)}`)
+            assert.equal(res.headers['x-ratelimit-limit'], undefined)
           }
         }
       })

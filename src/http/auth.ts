@@ -115,11 +115,17 @@ export function createAuthenticator(options: AuthOptions) {
     return auth
   }
 
-  /** The checks after authentication, in API.md §2's order: the error to answer with, if any. */
-  function refusal(reply: FastifyReply, auth: AuthContext, decision: RateLimitDecision, scope: Scope, module: Module | undefined): ApiError | undefined {
+  function rateLimitHeaders(reply: FastifyReply, decision: RateLimitDecision) {
     reply.header('x-ratelimit-limit', decision.limit)
     reply.header('x-ratelimit-remaining', decision.remaining)
     reply.header('x-ratelimit-reset', decision.resetAt)
+  }
+
+  const take = (auth: AuthContext) => options.rateLimits.take(`key:${auth.keyId}`, auth.rateLimitPerMinute ?? options.defaultRateLimit, Date.now())
+
+  /** The checks after authentication, in API.md §2's order: the error to answer with, if any. */
+  function refusal(reply: FastifyReply, auth: AuthContext, decision: RateLimitDecision, scope: Scope, module: Module | undefined): ApiError | undefined {
+    rateLimitHeaders(reply, decision)
     if (!decision.allowed) {
       return new ApiError('rate_limit_exceeded', `Rate limit of ${decision.limit} requests per minute exceeded; retry in ${decision.retryAfter} s`, {
         headers: { 'retry-after': String(decision.retryAfter) },
@@ -139,11 +145,11 @@ export function createAuthenticator(options: AuthOptions) {
    * for a key verified moments ago and an in-memory rate-limit store: no
    * promise or microtask per request (issue 6).
    */
-  return function guardFor(scope: Scope, module?: Module): onRequestHookHandler {
+  function guardFor(scope: Scope, module?: Module): onRequestHookHandler {
     return function guard(request, reply, done) {
       const admit = (auth: AuthContext) => {
         request.auth = auth
-        const decision = options.rateLimits.take(`key:${auth.keyId}`, auth.rateLimitPerMinute ?? options.defaultRateLimit, Date.now())
+        const decision = take(auth)
         if ('then' in decision) decision.then((taken) => done(refusal(reply, auth, taken, scope, module))).catch(done)
         else done(refusal(reply, auth, decision, scope, module))
       }
@@ -153,4 +159,26 @@ export function createAuthenticator(options: AuthOptions) {
       else authenticate(request).then(admit).catch(done)
     }
   }
+
+  /**
+   * For a request the route checks refuse (404 unknown path, 405 wrong
+   * method), which come before the key in API.md §2's order: if it bears a
+   * valid key, it counts against the key's budget and its answer carries
+   * the rate-limit headers, as every answer to a valid key does (§3); an
+   * unknown path sent in a loop is limited like any other request. The
+   * answer stays 404 or 405 whatever the key: an invalid one, an empty
+   * bucket (not drawn further) or a database that cannot be asked add
+   * nothing.
+   */
+  async function meterRefusedRoute(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (request.headers['x-api-key'] === undefined) return
+    try {
+      const auth = recentlyVerified(request.headers['x-api-key']) ?? (await authenticate(request))
+      rateLimitHeaders(reply, await take(auth))
+    } catch {
+      // Not a valid key, or it could not be checked now: the route's refusal is the answer.
+    }
+  }
+
+  return { guardFor, meterRefusedRoute }
 }

@@ -4,15 +4,19 @@
  * lacks. It answers in onRequest, before auth and body parsing, because
  * route checks come first.
  */
-import type { FastifyInstance, HTTPMethods } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
 import { ApiError } from './errors.ts'
 
 /** Every method Fastify routes; anything else never reaches a route and is 404. */
 const METHODS: HTTPMethods[] = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE', 'QUERY' as HTTPMethods]
 const ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
 
-/** Call before the routes are registered; call the returned function after. */
-export function trackRoutes(app: FastifyInstance): (() => void) & { allowFor(path: string): string | undefined } {
+/**
+ * Call before the routes are registered; call the returned function after.
+ * `meter` counts a refused request against its key, if it bears a valid one
+ * (auth.ts, `meterRefusedRoute`).
+ */
+export function trackRoutes(app: FastifyInstance, meter: (request: FastifyRequest, reply: FastifyReply) => Promise<void>): (() => void) & { allowFor(path: string): string | undefined } {
   const byPath = new Map<string, Set<string>>()
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method]
@@ -34,6 +38,7 @@ export function trackRoutes(app: FastifyInstance): (() => void) & { allowFor(pat
         url,
         schema: { hide: true },
         onRequest: async (request, reply) => {
+          await meter(request, reply)
           reply.header('allow', allow)
           throw new ApiError('method_not_allowed', `Method ${request.method} is not allowed on ${url}; allowed: ${allow}`)
         },
