@@ -284,6 +284,12 @@ export async function buildApp(options: AppOptions) {
     (config.redisUrl
       ? new RedisRateLimitStore(config.redisUrl, (message, error) => app.log.warn({ err: error }, message))
       : new MemoryRateLimitStore())
+  if (!options.rateLimits && !config.redisUrl && database.dialect === 'postgres') {
+    // PostgreSQL is for several processes (docs/deployment.md), and API.md
+    // §3's limits are shared between them only through Redis: without it,
+    // each process would let a key's whole budget through on its own.
+    app.log.warn('REDIS_URL is not set: rate limits are counted by this process alone; when more than one process serves this database, set REDIS_URL so they share them (docs/deployment.md)')
+  }
   app.addHook('onReady', async () => rateLimits.start?.(await readInstallationId(database.db)))
   app.addHook('onClose', async () => rateLimits.close?.())
   const { guardFor, meterRefusedRoute } = createAuthenticator({

@@ -557,7 +557,7 @@ for (const dialect of DIALECTS) {
         assertError(emptied, 404, 'not_found', 'unknown path, empty bucket')
         assert.equal(emptied.headers['x-ratelimit-remaining'], '0')
         // No key, or one that is not valid: 404 / 405 without rate-limit headers.
-        for (const headers of [{}, { 'x-api-key': 'fsm_nonsense' }, { 'x-api-key': breakChecksum(tenant.apiKey) }]) {
+        for (const headers of [{}, { 'x-api-key': 'fsm_nonsense' }, { 'x-api-key': breakChecksum(tenant.apiKey) }] as Array<Record<string, string>>) {
           for (const [method, path, status] of [['GET', '/api/v1/nope', 404], ['DELETE', PATH, 405]] as const) {
             const res = await req(method, path, { headers })
             assert.equal(res.status, status, `${method} ${path} ${JSON.stringify(headers)}`)
@@ -963,6 +963,24 @@ for (const dialect of DIALECTS) {
     })
   })
 }
+
+describe('rate limits kept by one process', () => {
+  for (const dialect of DIALECTS) {
+    it(`${dialect}: ${dialect === 'postgres' ? 'without REDIS_URL, the start warns that limits are not shared between processes' : 'no warning (one process per file is the usual set-up)'}`, async () => {
+      const logged: string[] = []
+      const stream = new Writable({
+        write(chunk, _encoding, done) {
+          logged.push(String(chunk))
+          done()
+        },
+      })
+      const t = await startTestApp(dialect, { logger: { level: 'warn', stream } })
+      await t.close()
+      const warned = logged.some((line) => /REDIS_URL is not set: rate limits are counted by this process alone/.test(line))
+      assert.equal(warned, dialect === 'postgres', logged.join(''))
+    })
+  }
+})
 
 describe('the request log line (§7)', () => {
   /** An app logging at `level` into an array of parsed lines. */
