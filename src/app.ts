@@ -4,7 +4,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { randomUUID } from 'node:crypto'
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type preValidationHookHandler } from 'fastify'
 import swagger from '@fastify/swagger'
@@ -91,8 +91,12 @@ function requestId(): string {
   return uuid.slice(0, 8) + uuid.slice(9, 13) + uuid.slice(14, 18)
 }
 
-/** An error in the envelope written straight to a socket, for requests that never became Fastify requests. */
-function rawError(socket: Socket, error: ApiError) {
+/**
+ * An error in the envelope written straight to a socket, for requests that
+ * never became Fastify requests, with its log line (API.md §7: one a
+ * request; method and path are unknown, the request was not understood).
+ */
+function rawError(log: FastifyBaseLogger, socket: Socket, error: ApiError) {
   if (!socket.writable) return socket.destroy()
   const id = requestId()
   const body = JSON.stringify(errorBody(error, id))
@@ -100,19 +104,38 @@ function rawError(socket: Socket, error: ApiError) {
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
       `X-Request-Id: ${id}\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
   )
+  log.info({ method: null, path: null, status: error.status, duration_ms: null, request_id: id, key_id: null, refused: error.message }, 'request')
 }
 
-function clientError(error: NodeJS.ErrnoException, socket: Socket) {
+/** Node's response in flight on a socket, which its own handler of refused requests reads too (not in Node's typings). */
+type HttpSocket = Socket & { _httpMessage?: ServerResponse | null }
+
+/**
+ * A request Node's parser refused. When the connection's previous request
+ * arrived in full and is still being answered (a client that pipelines,
+ * then sends bytes that are not HTTP), the refusal waits for that answer:
+ * written at once, it took the answer's place and closed the connection,
+ * so a create that was done reached its client as a 400 (Node's own
+ * handler does the same) and would be sent again. A request cut short is
+ * the refused request itself, and is answered at once.
+ */
+function clientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket) {
   if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return socket.destroy()
-  rawError(
-    socket,
+  const refusal =
     error.code === 'HPE_HEADER_OVERFLOW'
       ? new ApiError('payload_too_large', 'The request line and headers exceed 16 KiB')
       : // API.md §2 has no 408: a request cut short is a request not well-formed.
         error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? validationError([{ field: 'request', message: 'did not arrive in full in time; send it again' }])
-        : validationError([{ field: 'request', message: 'is not a well-formed HTTP/1.1 request' }]),
-  )
+        : validationError([{ field: 'request', message: 'is not a well-formed HTTP/1.1 request' }])
+  const answering = (socket as HttpSocket)._httpMessage
+  if (answering && answering.req.complete && !answering.writableFinished) {
+    answering.once('finish', () => rawError(this.log, socket, refusal))
+    // A response closes after it finishes, or when its connection is cut first (then there is no one to tell).
+    answering.once('close', () => answering.writableFinished || socket.destroy())
+    return
+  }
+  rawError(this.log, socket, refusal)
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH'])
@@ -168,7 +191,7 @@ export async function buildApp(options: AppOptions) {
     bodyLimit: BODY_LIMIT,
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
-    // A request without Host is answered by us (in the envelope), not by Node's bare 400.
+    // A request without Host is answered by us (in the envelope, the onRequest hook below), not by Node's bare 400.
     // The request timeout goes to Node's server when it is made: on Node 20
     // the one Fastify sets afterwards (its `requestTimeout`) is never checked.
     http: { requireHostHeader: false, requestTimeout, connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_MS, requestTimeout) },
@@ -182,7 +205,7 @@ export async function buildApp(options: AppOptions) {
     },
   }).withTypeProvider<TypeBoxTypeProvider>()
   // CONNECT asks for a tunnel; Node closes such connections silently unless someone answers.
-  app.server.on('connect', (_request: unknown, socket: Socket) => rawError(socket, new ApiError('not_found', 'CONNECT is not supported')))
+  app.server.on('connect', (_request: unknown, socket: Socket) => rawError(app.log, socket, new ApiError('not_found', 'CONNECT is not supported')))
 
   app.setValidatorCompiler(validatorCompiler)
   app.setErrorHandler(errorHandler)
@@ -242,6 +265,12 @@ export async function buildApp(options: AppOptions) {
     if (shuttingDown && request.url !== '/healthz') {
       reply.header('connection', 'close')
       return done(new ApiError('service_unavailable', 'The server is shutting down; retry on another instance'))
+    }
+    // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without
+    // Host. Node's own check answers a bare 400, so it is off (Fastify's
+    // `requireHostHeader`) and the check is here, in the envelope.
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      return done(validationError([{ field: 'request', message: 'has no Host header, which HTTP/1.1 requires' }]))
     }
     done()
   })

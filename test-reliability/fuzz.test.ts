@@ -146,7 +146,7 @@ function protocolCases(key: string, ids: Ids): Array<{ req: Outcome['req']; byte
     R('Content-Length and Transfer-Encoding together', undefined, 'POST', '/api/v1/jobs', head(['POST /api/v1/jobs HTTP/1.1', 'Host: x', 'Connection: close', `X-API-Key: ${key}`, 'Content-Type: application/json', 'Content-Length: 2', 'Transfer-Encoding: chunked'], '0\r\n\r\n')),
     R('a malformed chunk', undefined, 'POST', '/api/v1/jobs', head(['POST /api/v1/jobs HTTP/1.1', 'Host: x', 'Connection: close', `X-API-Key: ${key}`, 'Content-Type: application/json', 'Transfer-Encoding: chunked'], 'zz\r\n{}\r\n0\r\n\r\n')),
     R('chunked body over 1 MiB', ['payload_too_large'], 'POST', '/api/v1/jobs', head(['POST /api/v1/jobs HTTP/1.1', 'Host: x', 'Connection: close', `X-API-Key: ${key}`, 'Content-Type: application/json', 'Transfer-Encoding: chunked'], `${(1024 * 1024 + 10).toString(16)}\r\n{"a":"${'x'.repeat(1024 * 1024 + 2)}"}\r\n0\r\n\r\n`)),
-    R('no Host header', undefined, 'GET', '/api/v1/jobs', head(['GET /api/v1/jobs HTTP/1.1', 'Connection: close', `X-API-Key: ${key}`]), 'any'),
+    R('no Host header', ['validation_failed'], 'GET', '/api/v1/jobs', head(['GET /api/v1/jobs HTTP/1.1', 'Connection: close', `X-API-Key: ${key}`])),
     R('HTTP/1.0', undefined, 'GET', '/api/v1/jobs', head(['GET /api/v1/jobs HTTP/1.0', `X-API-Key: ${key}`]), 'any'),
     // Node keeps the first of repeated Content-Type headers.
     R('two Content-Type headers', ['unsupported_media_type'], 'POST', '/api/v1/jobs', rawRequest('POST', '/api/v1/jobs', [['X-API-Key', key], ['Content-Type', 'text/plain'], ['Content-Type', 'application/json']], valid)),

@@ -1101,6 +1101,81 @@ describe('a request that stops arriving', () => {
   })
 })
 
+describe('requests as bytes on a socket', () => {
+  /** Writes `bytes` on a new connection to `port` and collects what comes back until the server closes it. */
+  const exchange = (port: number, bytes: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(bytes))
+      let answer = ''
+      socket.setEncoding('utf8').on('data', (chunk) => (answer += chunk))
+      socket.on('close', () => resolve(answer))
+      socket.on('error', reject)
+      socket.setTimeout(10_000, () => socket.destroy(new Error(`no close: ${answer}`)))
+    })
+  /** Each answer's status, in order (an answer's status line follows the body before it on the same line). */
+  const statuses = (answer: string) => [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))
+
+  it('a request followed by bytes that are not HTTP is answered first, then the bytes 400 and the connection closed; each refusal has its log line', async () => {
+    const { database, cleanup } = await freshDatabase('sqlite')
+    const lines: Array<Record<string, unknown>> = []
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line))
+        done()
+      },
+    })
+    const app = await buildApp({ config: { ...loadConfig({}), logLevel: 'info' }, database, logger: { level: 'info', stream } })
+    try {
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      const port = (app.server.address() as AddressInfo).port
+      const owner = await createTenant(database)
+      const { locationId } = await createBasics(app, owner.apiKey)
+      const body = JSON.stringify({ job_title: 'Pipelined, then junk', customer_location_id: locationId })
+      const post = `POST ${PATH} HTTP/1.1\r\nHost: x\r\nX-API-Key: ${owner.apiKey}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+      // The create was done: its 201 must reach the client (a 400 alone made it send the job again).
+      const answer = await exchange(port, `${post}xyz`)
+      assert.deepEqual(statuses(answer), [201, 400], answer)
+      assert.match(answer, /"job_title":"Pipelined, then junk"/)
+      assert.match(answer, /is not a well-formed HTTP\/1\.1 request/)
+      const read = await exchange(port, `GET ${PATH}?per_page=1 HTTP/1.1\r\nHost: x\r\nX-API-Key: ${owner.apiKey}\r\n\r\n{"x":1}`)
+      assert.deepEqual(statuses(read), [200, 400], read)
+      // Bytes that are not HTTP from the start: the 400 alone.
+      assert.deepEqual(statuses(await exchange(port, 'xyz\r\n\r\n')), [400])
+      const refusals = lines.filter((line) => line.msg === 'request' && line.path === null)
+      assert.equal(refusals.length, 3, JSON.stringify(lines))
+      for (const line of refusals) {
+        assert.equal(line.status, 400)
+        assert.match(String(line.request_id), /^[0-9a-f]{16}$/)
+      }
+      assert.ok(answer.includes(`"request_id":"${refusals[0]!.request_id}"`), 'the answer and the log line share the request id')
+    } finally {
+      await app.close()
+      await database.close()
+      await cleanup()
+    }
+  })
+
+  it('an HTTP/1.1 request without Host is 400 in the envelope (RFC 9112 §3.2); HTTP/1.0 needs none', async () => {
+    const { database, cleanup } = await freshDatabase('sqlite')
+    const app = await buildApp({ config: { ...loadConfig({}), logLevel: 'silent' }, database, logger: false })
+    try {
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      const port = (app.server.address() as AddressInfo).port
+      const owner = await createTenant(database)
+      const without = await exchange(port, `GET ${PATH} HTTP/1.1\r\nX-API-Key: ${owner.apiKey}\r\nConnection: close\r\n\r\n`)
+      assert.deepEqual(statuses(without), [400], without)
+      assert.match(without, /"code":"validation_failed"/)
+      assert.match(without, /has no Host header, which HTTP\/1\.1 requires/)
+      const old = await exchange(port, `GET ${PATH} HTTP/1.0\r\nX-API-Key: ${owner.apiKey}\r\n\r\n`)
+      assert.match(old, /^HTTP\/1\.1 200 /, old)
+    } finally {
+      await app.close()
+      await database.close()
+      await cleanup()
+    }
+  })
+})
+
 describe('routes with a scope', () => {
   // The write checks are added to every method of a route: a route that
   // mixed a read with a write would put them on the read.
