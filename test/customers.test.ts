@@ -241,6 +241,9 @@ for (const dialect of DIALECTS) {
         const res = await get(apiKey, '?q=acme+corp')
         assert.equal(res.body.pagination.total, 1)
         assert.match(String(res.headers.link), /\?q=acme\+corp&page=1&per_page=50>/)
+        // Trimmed, as text in bodies is: `+` is a space in a query string.
+        assert.deepEqual(await ids('  acme  '), [acme.customer_id])
+        assert.equal((await get(apiKey, '?q=+acme+')).body.pagination.total, 1)
       })
 
       it('finds a renamed customer by its new name only', async () => {
@@ -257,6 +260,7 @@ for (const dialect of DIALECTS) {
         assertInvalid(await get(apiKey, '?customer_name=a'), ['customer_name'])
         assertInvalid(await get(apiKey, '?q=a&q=b'), ['q'], /repeated/)
         assertInvalid(await get(apiKey, '?q='), ['q'], /empty/)
+        assertInvalid(await get(apiKey, '?q=%20%20'), ['q'], /must not be empty/)
         assertInvalid(await get(apiKey, '?page='), ['page'])
         assertInvalid(await get(apiKey, '?page=0'), ['page'])
         assertInvalid(await get(apiKey, '?per_page=0'), ['per_page'])

@@ -287,6 +287,20 @@ for (const dialect of DIALECTS) {
         assertInvalid(await post(valid({ scheduled_start: 1_772_010_000 })), ['scheduled_start'])
       })
 
+      it('valid RFC 3339 that is still refused says why: a leap second, an impossible day, an instant past the years 0001-9999', async () => {
+        for (const [value, message] of [
+          ['2016-12-31T23:59:60Z', /has a leap second \(:60\), which is not taken; send :59/],
+          ['2026-02-30T09:00:00Z', /names a day the calendar does not have \(2026-02-30\)/],
+          ['9999-12-31T23:59:59-01:00', /must fall between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z once its offset is applied/],
+          ['0001-01-01T00:00:00+00:01', /must fall between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z/],
+          // Other refusals keep the message that shows the form wanted.
+          ['2026-02-25T09:00:00', /must be an RFC 3339 date-time with a time zone, e\.g\. 2026-02-25T09:00:00Z/],
+          ['2026-02-25T24:00:00Z', /must be an RFC 3339 date-time with a time zone/],
+        ] as const) {
+          assertInvalid(await post(valid({ scheduled_start: value })), ['scheduled_start'], message)
+        }
+      })
+
       it('scheduled_end must be after scheduled_start, compared as instants', async () => {
         assertInvalid(await post(valid({ scheduled_start: '2026-02-25T09:00:00Z', scheduled_end: '2026-02-25T09:00:00Z' })), ['scheduled_end'])
         assertInvalid(await post(valid({ scheduled_start: '2026-02-25T09:00:00Z', scheduled_end: '2026-02-25T08:59:59Z' })), ['scheduled_end'])
@@ -594,6 +608,10 @@ for (const dialect of DIALECTS) {
             // An unencoded + is a space: ...T09:00:00 02:00 is not a date-time.
             assertInvalid(await list(`?${name}=${bad}`), [name])
           }
+          // What the refusals say where a general message would mislead.
+          assertInvalid(await list(`?${name}=2026-02-24T09:00:00+02:00`), [name], /has a space before its offset: in a URL, write its \+ as %2B/)
+          assertInvalid(await list(`?${name}=2026-02-30`), [name], /names a day the calendar does not have \(2026-02-30\)/)
+          assertInvalid(await list(`?${name}=24/02/2026`), [name], /must be a date \(2026-02-24\) or an RFC 3339 date-time with a time zone/)
           for (const good of ['2026-02-24', '2026-02-24T09:00:00Z', '2026-02-24T09:00:00%2B02:00', '2026-02-24T09:00:00.5-05:00']) {
             const res = await list(`?${name}=${good}`)
             assert.equal(res.status, 200, `${name}=${good}: ${JSON.stringify(res.body)}`)

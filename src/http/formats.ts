@@ -85,3 +85,25 @@ export function parseDateBound(text: string, endOfDay: boolean): number | null {
 
 export const isDateTime = (text: string) => parseDateTime(text) !== null
 export const isDateOrDateTime = (text: string) => parseDateBound(text, false) !== null
+
+/**
+ * Why `text`, which is not a date-time we take, is refused, when it is
+ * close enough to one for a general message to mislead: each of these is
+ * valid RFC 3339, or was before a URL turned its `+` into a space.
+ * undefined for anything else (the general message says what is wanted).
+ */
+export function dateTimeProblem(text: string, dateTaken: boolean): string | undefined {
+  const date = dateTaken ? DATE.exec(text) : null
+  if (date && !validDate(Number(date[1]), Number(date[2]), Number(date[3]))) return `names a day the calendar does not have (${text})`
+  const m = DATE_TIME.exec(text)
+  if (!m) {
+    // A `+` in a query string is a space once decoded (HTML forms' rule, which URL parsers keep).
+    return DATE_TIME.test(text.replace(/ (\d{2}:\d{2})$/, '+$1')) ? 'has a space before its offset: in a URL, write its + as %2B' : undefined
+  }
+  const [year, month, day, second] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[6])]
+  if (!validDate(year, month, day)) return `names a day the calendar does not have (${m[1]}-${m[2]}-${m[3]})`
+  if (second === 60) return 'has a leap second (:60), which is not taken; send :59'
+  if (Number(m[4]) > 23 || Number(m[5]) > 59 || second > 59) return undefined
+  if (m[9] && (Number(m[10]) > 23 || Number(m[11]) > 59)) return undefined
+  return 'must fall between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z once its offset is applied'
+}

@@ -2,14 +2,15 @@
  * Request validation (API.md §1, DESIGN.md habit 2). Fastify's default Ajv
  * coerces `"87"` into 87 and silently drops unknown fields; we want neither.
  * Bodies: trimmed, then checked strictly (no coercion, unknown fields
- * rejected, every error reported). Query strings: a repeated or empty
- * parameter is an error, integers are decimal digits only, then the same
- * strict check. Errors become `validation_failed` with one detail per field.
+ * rejected, every error reported). Query strings: text trimmed as in
+ * bodies, a repeated or empty parameter is an error, integers are decimal
+ * digits only, then the same strict check. Errors become
+ * `validation_failed` with one detail per field.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import type { FastifyRequest, FastifySchema, FastifySchemaCompiler } from 'fastify'
 import { validationError, type FieldError } from './errors.ts'
-import { isDateOrDateTime, isDateTime } from './formats.ts'
+import { dateTimeProblem, isDateOrDateTime, isDateTime } from './formats.ts'
 import { PATTERN_MESSAGES, MAX_ID } from './schemas.ts'
 
 type JsonSchema = {
@@ -32,6 +33,8 @@ function createAjv(): Ajv {
     removeAdditional: false,
     allowUnionTypes: true,
     strict: false,
+    // Errors carry the value refused, for the messages of date-times (messageOf).
+    verbose: true,
   })
   ajv.addFormat('date-time', { type: 'string', validate: isDateTime })
   ajv.addFormat('date-or-date-time', { type: 'string', validate: isDateOrDateTime })
@@ -88,8 +91,11 @@ function messageOf(error: ErrorObject, unknownWord: string): string {
       return `must have at most ${params.limit} items`
     case 'pattern':
       return PATTERN_MESSAGES.get(params.pattern) ?? 'has an invalid format'
-    case 'format':
-      return FORMAT_MESSAGES[params.format] ?? `must be a valid ${params.format}`
+    case 'format': {
+      // `error.data` is the value refused (Ajv's `verbose`).
+      const problem = params.format === 'email' || typeof error.data !== 'string' ? undefined : dateTimeProblem(error.data, params.format === 'date-or-date-time')
+      return problem ?? FORMAT_MESSAGES[params.format] ?? `must be a valid ${params.format}`
+    }
     default:
       return error.message ?? 'is invalid'
   }
@@ -186,7 +192,10 @@ function compileQuery(schema: JsonSchema) {
     // defineProperty, not assignment: `?__proto__=1` must stay an (unknown, so refused) parameter.
     const set = (name: string, v: unknown) => Object.defineProperty(value, name, { value: v, enumerable: true, writable: true, configurable: true })
     const early: FieldError[] = []
-    for (const [name, v] of Object.entries(raw)) {
+    for (const [name, given] of Object.entries(raw)) {
+      // Text is trimmed as in bodies (API.md §1): `?q=+acme+` searches for
+      // "acme", and `?q=%20` is as empty as `?q=`.
+      const v = typeof given === 'string' && Object.hasOwn(properties, name) && isTrimmedText(properties[name]) ? given.trim() : given
       // `?=x`: reported as itself, not as an unknown parameter (Ajv would name it `body`).
       if (name === '') early.push({ field: '', message: 'a query parameter must have a name' })
       else if (Array.isArray(v)) early.push({ field: name, message: 'must not be repeated' })
