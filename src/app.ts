@@ -20,6 +20,7 @@ import { ApiError, validationError } from './http/errors.ts'
 import { createIdempotency } from './http/idempotency.ts'
 import { errorBody, errorHandler, sendError } from './http/error-handler.ts'
 import { trackRoutes } from './http/method-not-allowed.ts'
+import { parseQueryString } from './http/query-string.ts'
 import { MemoryRateLimitStore, type RateLimitStore } from './http/rate-limit.ts'
 import { RedisRateLimitStore } from './http/rate-limit-redis.ts'
 import { validatorCompiler } from './http/validation.ts'
@@ -190,7 +191,7 @@ export async function buildApp(options: AppOptions) {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     return503OnClosing: false,
-    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200, querystringParser: parseQueryString },
     // A request without Host is answered by us (in the envelope, the onRequest hook below), not by Node's bare 400.
     // The request timeout goes to Node's server when it is made: on Node 20
     // the one Fastify sets afterwards (its `requestTimeout`) is never checked.

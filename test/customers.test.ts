@@ -261,6 +261,12 @@ for (const dialect of DIALECTS) {
         assertInvalid(await get(apiKey, '?q=a&q=b'), ['q'], /repeated/)
         assertInvalid(await get(apiKey, '?q='), ['q'], /empty/)
         assertInvalid(await get(apiKey, '?q=%20%20'), ['q'], /must not be empty/)
+        // Percent-encoding that does not decode was searched for as its raw text.
+        for (const bad of ['%FF', '%C0', 'a%zz', '100%']) assertInvalid(await get(apiKey, `?q=${bad}`), ['q'], /is not valid percent-encoded UTF-8/)
+        assertInvalid(await get(apiKey, '?q=%FF&page=0&x%FF=1'), ['q', 'page', 'x%FF'])
+        assert.equal((await get(apiKey, '?q=%2541')).status, 200, 'an encoded % decodes')
+        assert.match(String((await get(apiKey, '?q=%FF')).headers['x-ratelimit-limit']), /^\d+$/, 'refused after the key and its rate limit')
+        assert.equal((await call(t.app, 'GET', '/api/v1/customers?q=%FF')).status, 401, 'the key is checked first (API.md §2)')
         assertInvalid(await get(apiKey, '?page='), ['page'])
         assertInvalid(await get(apiKey, '?page=0'), ['page'])
         assertInvalid(await get(apiKey, '?per_page=0'), ['per_page'])

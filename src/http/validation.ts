@@ -11,6 +11,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import type { FastifyRequest, FastifySchema, FastifySchemaCompiler } from 'fastify'
 import { validationError, type FieldError } from './errors.ts'
 import { dateTimeProblem, isDateOrDateTime, isDateTime } from './formats.ts'
+import { type ParsedQuery, UNDECODABLE } from './query-string.ts'
 import { PATTERN_MESSAGES, MAX_ID } from './schemas.ts'
 
 type JsonSchema = {
@@ -187,7 +188,8 @@ function compileQuery(schema: JsonSchema) {
   const validate: ValidateFunction = ajv.compile(schema)
   const properties = schema.properties ?? {}
   return (data: unknown) => {
-    const raw = (data ?? {}) as Record<string, unknown>
+    const raw = (data ?? {}) as ParsedQuery
+    const undecodable = raw[UNDECODABLE]
     const value: Record<string, unknown> = {}
     // defineProperty, not assignment: `?__proto__=1` must stay an (unknown, so refused) parameter.
     const set = (name: string, v: unknown) => Object.defineProperty(value, name, { value: v, enumerable: true, writable: true, configurable: true })
@@ -197,7 +199,8 @@ function compileQuery(schema: JsonSchema) {
       // "acme", and `?q=%20` is as empty as `?q=`.
       const v = typeof given === 'string' && Object.hasOwn(properties, name) && isTrimmedText(properties[name]) ? given.trim() : given
       // `?=x`: reported as itself, not as an unknown parameter (Ajv would name it `body`).
-      if (name === '') early.push({ field: '', message: 'a query parameter must have a name' })
+      if (undecodable?.includes(name)) early.push({ field: name, message: 'is not valid percent-encoded UTF-8' })
+      else if (name === '') early.push({ field: '', message: 'a query parameter must have a name' })
       else if (Array.isArray(v)) early.push({ field: name, message: 'must not be repeated' })
       else if (v === '') early.push({ field: name, message: 'must not be empty' })
       else if (Object.hasOwn(properties, name) && wantsInteger(properties[name])) {
