@@ -262,6 +262,11 @@ for (const dialect of DIALECTS) {
 
       it('customer_location_id must be a location of the company', async () => {
         assertInvalid(await post(a.apiKey, { asset_tag: freshTag(), asset_name: 'x', customer_location_id: 999_999 }), [['customer_location_id', 'location 999999 does not exist']])
+        // With a field of the wrong form too, both are named at once (API.md §1).
+        assertInvalid(await post(a.apiKey, { asset_tag: freshTag(), customer_location_id: 999_999 }), [
+          ['asset_name', 'is required'],
+          ['customer_location_id', 'location 999999 does not exist'],
+        ])
       })
 
       it('POST takes no query parameters; bodies must be JSON objects sent as application/json', async () => {
@@ -340,6 +345,10 @@ for (const dialect of DIALECTS) {
         const id = await createAssetVia(t.app, a.apiKey, freshTag())
         assertInvalid(await put(a.apiKey, id, { customer_location_id: 999_999 }), [['customer_location_id', 'location 999999 does not exist']])
         assertInvalid(await put(a.apiKey, 987_654, { customer_location_id: 999_999 }), [['customer_location_id', 'location 999999 does not exist']])
+        assertInvalid(await put(a.apiKey, id, { customer_location_id: 999_999, asset_name: '' }), [
+          ['asset_name', 'must not be empty'],
+          ['customer_location_id', 'location 999999 does not exist'],
+        ])
         const moved = await put(a.apiKey, id, { customer_location_id: aBasics.locationId })
         assert.equal(moved.status, 200)
         assert.equal(moved.body.data.customer_location_id, aBasics.locationId)

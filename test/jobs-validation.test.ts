@@ -374,15 +374,32 @@ for (const dialect of DIALECTS) {
         assertInvalid(await put(id, { customer_location_id: otherLocationId, assigned_technician_id: otherTechnicianId, job_title: 'Still fine' }), [
           'customer_location_id', 'assigned_technician_id',
         ])
-        // With a malformed field too, the request is refused either way (the
-        // ownership check needs the database, so it may come in a later stage).
-        const mixed = await put(id, { customer_location_id: otherLocationId, job_title: '' })
-        assert.equal(mixed.status, 400)
-        assert.equal(mixed.body.error.code, 'validation_failed')
-        assert.ok(detailFor(mixed, 'job_title'))
+        // With a malformed field too, both are named (API.md §1: every offending field).
+        assertInvalid(await put(id, { customer_location_id: otherLocationId, job_title: '' }), ['customer_location_id', 'job_title'])
         const job = await getJob(id)
         assert.equal(job.customer_location_id, locationId)
         assert.equal(job.assigned_technician_id, technicianId)
+      })
+
+      it('a body refused for its form names its foreign and unknown ids too, at once (API.md §1), on POST and PUT', async () => {
+        const before = await countJobs()
+        const res = await post({ job_title: '', customer_location_id: otherLocationId, assigned_technician_id: 99_999_999, job_priority: 'Soon' })
+        assertInvalid(res, ['job_title', 'customer_location_id', 'assigned_technician_id', 'job_priority'])
+        assert.match(detailFor(res, 'customer_location_id').message, new RegExp(`location ${otherLocationId} does not exist`))
+        assert.match(detailFor(res, 'assigned_technician_id').message, /technician 99999999 does not exist/)
+        // Ids that are malformed themselves get their form's message only; the company's own ids are no problem.
+        assertInvalid(await post({ job_title: '', customer_location_id: 'x', assigned_technician_id: technicianId }), ['job_title', 'customer_location_id'], /required|must be an integer/)
+        assert.equal(await countJobs(), before)
+        // A PUT whose id is malformed too: the query, the body's form and its foreign id.
+        assertInvalid(await put('abc', { job_title: '', assigned_technician_id: otherTechnicianId }), ['id', 'job_title', 'assigned_technician_id'])
+        // A PUT of a job that does not exist: the request's problems come before the record's absence (§2).
+        assertInvalid(await put(99_999_999, { job_title: '', customer_location_id: otherLocationId }), ['job_title', 'customer_location_id'])
+        // A job's own technician, deactivated since, re-sent with the rest of the record: no new assignment, no problem.
+        const tech = await call(t.app, 'POST', '/api/v1/technicians', { key, body: { technician_name: 'Soon Retired' } })
+        const id = await createJobVia(t.app, key, locationId, { assigned_technician_id: tech.body.data.technician_id })
+        assert.equal((await call(t.app, 'PUT', `/api/v1/technicians?id=${tech.body.data.technician_id}`, { key, body: { technician_status: 'Inactive' } })).status, 200)
+        assertInvalid(await put(id, { job_title: '', assigned_technician_id: tech.body.data.technician_id }), ['job_title'])
+        assertInvalid(await post({ job_title: '', customer_location_id: locationId, assigned_technician_id: tech.body.data.technician_id }), ['job_title', 'assigned_technician_id'], /required|is Inactive/)
       })
 
       it('an Inactive technician cannot be assigned (API.md §5)', async () => {

@@ -417,6 +417,9 @@ for (const dialect of DIALECTS) {
 
         const mine = await make(a.apiKey, { customer_id: a.customerId, customer_location_name: 'Main' })
         assertInvalid(await put(a.apiKey, mine.customer_location_id, { customer_id: b.customerId }), ['customer_id'])
+        // With a field of the wrong form too, both are named at once (API.md §1), on POST and PUT.
+        assertInvalid(await post(a.apiKey, { customer_id: b.customerId, customer_location_name: '', latitude: 91 }), ['customer_id', 'customer_location_name', 'latitude'])
+        assertInvalid(await put(a.apiKey, mine.customer_location_id, { customer_id: b.customerId, city: 7 }), ['customer_id', 'city'])
         assert.equal((await get(a.apiKey, `?id=${mine.customer_location_id}`)).body.data.customer_id, a.customerId)
         assert.equal((await get(b.apiKey, `?customer_id=${b.customerId}`)).body.pagination.total, 0)
       })

@@ -12,7 +12,7 @@ import { findKeyForAuth, touchKey } from '../modules/api-keys/api-keys.service.t
 import { hashesEqual, hashKey, parseKey } from '../modules/api-keys/key-format.ts'
 import type { Scope } from '../modules/api-keys/scopes.ts'
 import { parseModules, type Module } from '../modules/companies/companies.service.ts'
-import { ApiError } from './errors.ts'
+import { ApiError, type FieldError } from './errors.ts'
 import type { RateLimitDecision, RateLimitStore } from './rate-limit.ts'
 
 export interface AuthContext {
@@ -35,6 +35,8 @@ declare module 'fastify' {
     scope?: Scope
     /** A module the company needs for the route (checked with the plan, before the scope). */
     module?: Module
+    /** A write's check of the ids in a body its validation refused (error-handler.ts, `withReferenceProblems`). */
+    referenceProblems?: (request: FastifyRequest) => Promise<FieldError[]>
   }
 }
 

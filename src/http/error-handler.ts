@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { isUnavailableError } from '../db/dialect.ts'
-import { ApiError, validationError, type ErrorCode } from './errors.ts'
+import { ApiError, validationError, type ErrorCode, type FieldError } from './errors.ts'
 import { problemsIn } from './validation.ts'
 
 /** Fastify's own errors (raised before our code runs) mapped to our codes. */
@@ -64,13 +64,35 @@ function withQueryProblems(error: ApiError, request: FastifyRequest): ApiError {
   return queryProblems.length ? validationError([...queryProblems, ...(error.details ?? [])]) : error
 }
 
-export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+export async function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   let known = toApiError(error)
-  if (known?.code === 'validation_failed' && error.validationContext === 'body') known = withQueryProblems(known, request)
+  if (known?.code === 'validation_failed' && error.validationContext === 'body') known = await withReferenceProblems(withQueryProblems(known, request), request)
   if (known) {
     if (known.code === 'service_unavailable') request.log.warn({ err: error }, 'database unavailable')
     return sendError(known, request, reply)
   }
   request.log.error({ err: error }, 'unexpected error')
   return sendError(new ApiError('internal_error', `An unexpected error occurred; quote request id ${request.id} when reporting it`), request, reply)
+}
+
+/**
+ * API.md §1 lists every offending field, and §2 counts ids inside a body
+ * that are not the caller's company's among the problems of the request
+ * alone. Those need the database, which a body's validation does not
+ * read, so a body refused by validation is answered with the problems of
+ * its well-formed ids too (the route's `referenceProblems`): a body with a
+ * malformed title and a location of another company names both at once.
+ * A failure to check them leaves the answer as it was.
+ */
+async function withReferenceProblems(error: ApiError, request: FastifyRequest): Promise<ApiError> {
+  const check = request.routeOptions.config.referenceProblems
+  if (!check || !request.auth) return error
+  const listed = new Set(error.details?.map((d) => d.field))
+  try {
+    const problems = (await check(request)).filter((d) => !listed.has(d.field))
+    return problems.length ? validationError([...(error.details ?? []), ...problems]) : error
+  } catch (failure) {
+    request.log.warn({ err: failure }, 'ids of a refused body not checked')
+    return error
+  }
 }

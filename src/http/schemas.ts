@@ -3,9 +3,22 @@
  * serialises the answer and documents both in OpenAPI (API.md §7), so the
  * rules of API.md §1 are written here once.
  */
+import type { FastifyRequest } from 'fastify'
 import { Type, type TSchema, type Static } from 'typebox'
 
 export const MAX_ID = Number.MAX_SAFE_INTEGER
+
+/** Would `value` pass as an id (`Id`, `QueryId`)? For bodies that failed validation as a whole. */
+export function isWellFormedId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_ID
+}
+
+/** A request's `?id=` if well-formed, whether or not its query was validated (Fastify validates the body first; a query not validated is text). */
+export function queryIdOf(request: FastifyRequest): number | undefined {
+  const id = (request.query as Record<string, unknown> | undefined)?.id
+  const value = typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : id
+  return isWellFormedId(value) ? value : undefined
+}
 
 /** No C0 control characters and no lone UTF-16 surrogates (names, titles, tags). */
 export const SINGLE_LINE = '^[^\\u0000-\\u001F\\uD800-\\uDFFF]*$'

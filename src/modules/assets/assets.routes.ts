@@ -45,7 +45,7 @@ export async function assetsRoutes(fastify: FastifyInstance, { database }: AppCo
   app.post(
     '/api/v1/assets',
     {
-      config: { scope: 'assets:write', module: 'assets' },
+      config: { scope: 'assets:write', module: 'assets', referenceProblems: (request) => service.assetReferenceProblems(db, request.auth!, request.body) },
       schema: {
         tags,
         summary: 'Create an asset',
@@ -67,7 +67,7 @@ export async function assetsRoutes(fastify: FastifyInstance, { database }: AppCo
   app.put(
     '/api/v1/assets',
     {
-      config: { scope: 'assets:write', module: 'assets' },
+      config: { scope: 'assets:write', module: 'assets', referenceProblems: (request) => service.assetReferenceProblems(db, request.auth!, request.body) },
       schema: {
         tags,
         summary: 'Update an asset (partial)',

@@ -9,9 +9,10 @@ import { isUniqueViolation } from '../../db/dialect.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
 import { assertIfMatch, etagOf, type Tagged } from '../../http/conditional.ts'
-import { ApiError, notFound, validationError } from '../../http/errors.ts'
+import { ApiError, notFound, validationError, type FieldError } from '../../http/errors.ts'
 import { parseDateTime } from '../../http/formats.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
+import { isWellFormedId } from '../../http/schemas.ts'
 import { searchText } from '../../http/search.ts'
 import type { Actor } from '../actor.ts'
 import { findLocation } from '../locations/locations.repository.ts'
@@ -51,11 +52,20 @@ function withTag(row: AssetRow): Tagged<AssetView> {
 }
 
 /** The location must be the caller's company's (API.md §3); null clears it and needs no check. */
+async function locationProblems(db: Db, actor: Actor, locationId: number | null | undefined): Promise<FieldError[]> {
+  if (locationId === undefined || locationId === null || (await findLocation(db, actor.companyId, locationId))) return []
+  return [{ field: 'customer_location_id', message: `location ${locationId} does not exist` }]
+}
+
 async function checkLocation(db: Db, actor: Actor, locationId: number | null | undefined) {
-  if (locationId === undefined || locationId === null) return
-  if (!(await findLocation(db, actor.companyId, locationId))) {
-    throw validationError([{ field: 'customer_location_id', message: `location ${locationId} does not exist` }])
-  }
+  const problems = await locationProblems(db, actor, locationId)
+  if (problems.length) throw validationError(problems)
+}
+
+/** The problem of a well-formed `customer_location_id` in an asset body its validation refused (the write routes' `referenceProblems`, error-handler.ts). */
+export async function assetReferenceProblems(db: Db, actor: Actor, body: unknown): Promise<FieldError[]> {
+  const locationId = (body as Record<string, unknown> | undefined)?.customer_location_id
+  return isWellFormedId(locationId) ? locationProblems(db, actor, locationId) : []
 }
 
 /** Runs a write that may hit the unique index on live tags, turning the violation into 409 conflict. */

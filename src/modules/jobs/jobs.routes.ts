@@ -7,7 +7,7 @@ import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
 import { ifMatchOf } from '../../http/conditional.ts'
 import { answerWrite } from '../../http/idempotency.ts'
-import { ERROR_RESPONSES, NoQuery } from '../../http/schemas.ts'
+import { ERROR_RESPONSES, NoQuery, queryIdOf } from '../../http/schemas.ts'
 import { sendOneOrPage, written } from '../../http/replies.ts'
 import {
   CreateJobBody, CreateJobResponse, JobHistoryResponse, JobIdQuery, JobListQuery, JobListResponse, JobResponse, JobTransitionsResponse,
@@ -58,7 +58,7 @@ export async function jobsRoutes(fastify: FastifyInstance, { database, readThrea
   app.post(
     '/api/v1/jobs',
     {
-      config: { scope: 'jobs:write' },
+      config: { scope: 'jobs:write', referenceProblems: (request) => service.jobReferenceProblems(db, request.auth!, request.body) },
       preValidation: assetModuleFirst,
       schema: { tags, summary: 'Create a job', querystring: NoQuery, body: CreateJobBody, response: { 201: CreateJobResponse, ...ERROR_RESPONSES } },
     },
@@ -74,7 +74,7 @@ export async function jobsRoutes(fastify: FastifyInstance, { database, readThrea
   app.put(
     '/api/v1/jobs',
     {
-      config: { scope: 'jobs:write' },
+      config: { scope: 'jobs:write', referenceProblems: (request) => service.jobReferenceProblems(db, request.auth!, request.body, { jobId: queryIdOf(request) }) },
       preValidation: assetModuleFirst,
       schema: {
         tags,

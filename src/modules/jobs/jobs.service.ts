@@ -11,6 +11,7 @@ import { assertIfMatch, serializedWithTag, type Tagged } from '../../http/condit
 import { ApiError, notFound, validationError, type FieldError } from '../../http/errors.ts'
 import { parseDateBound } from '../../http/formats.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
+import { isWellFormedId } from '../../http/schemas.ts'
 import type { Actor } from '../actor.ts'
 import { liveAssetIds } from '../assets/assets.repository.ts'
 import { findCustomer } from '../customers/customers.repository.ts'
@@ -193,6 +194,30 @@ async function checkReferences(
   }
   // The rows a write refers to, as found (read in its transaction).
   return found
+}
+
+/**
+ * The problems of the ids in a job body that its validation refused (the
+ * POST and PUT routes' `referenceProblems`, error-handler.ts): those
+ * `checkReferences` finds, for the ids that are well-formed. On a PUT the
+ * job's own technician re-sent is no new assignment; when the job's id is
+ * malformed itself that cannot be told, so such a technician is taken as
+ * the job's own and a non-Active one is reported once the id is fixed.
+ */
+export async function jobReferenceProblems(db: Db, actor: Actor, body: unknown, update?: { jobId: number | undefined }): Promise<FieldError[]> {
+  const fields = (body ?? {}) as Record<string, unknown>
+  const input = {
+    ...(isWellFormedId(fields.customer_location_id) && { customer_location_id: fields.customer_location_id }),
+    ...(isWellFormedId(fields.assigned_technician_id) && { assigned_technician_id: fields.assigned_technician_id }),
+  }
+  let currentTechnicianId: number | null = null
+  if (update && input.assigned_technician_id !== undefined) {
+    currentTechnicianId =
+      update.jobId === undefined ? input.assigned_technician_id : ((await jobs.findJob(db, actor.companyId, update.jobId))?.assigned_technician_id ?? null)
+  }
+  const details: FieldError[] = []
+  await checkReferences(db, actor, input, details, currentTechnicianId)
+  return details
 }
 
 /** What the write routes answer (`beforeCommit` gets it inside the write's transaction). */

@@ -44,7 +44,7 @@ export async function locationsRoutes(fastify: FastifyInstance, { database }: Ap
   app.post(
     '/api/v1/locations',
     {
-      config: { scope: 'customers:write' },
+      config: { scope: 'customers:write', referenceProblems: (request) => service.locationReferenceProblems(db, request.auth!, request.body) },
       schema: { tags, summary: 'Create a customer location', querystring: NoQuery, body: CreateLocationBody, response: { 201: LocationWriteResponse, ...ERROR_RESPONSES } },
     },
     async (request, reply) =>
@@ -59,7 +59,7 @@ export async function locationsRoutes(fastify: FastifyInstance, { database }: Ap
   app.put(
     '/api/v1/locations',
     {
-      config: { scope: 'customers:write' },
+      config: { scope: 'customers:write', referenceProblems: (request) => service.locationReferenceProblems(db, request.auth!, request.body) },
       schema: {
         tags,
         summary: 'Update a customer location (partial)',

@@ -6,6 +6,7 @@ import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
 import { assertIfMatch, etagOf, type Tagged } from '../../http/conditional.ts'
 import { notFound, validationError, type FieldError } from '../../http/errors.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
+import { isWellFormedId } from '../../http/schemas.ts'
 import { searchText } from '../../http/search.ts'
 import type { Actor } from '../actor.ts'
 import { findCustomer } from '../customers/customers.repository.ts'
@@ -55,6 +56,14 @@ async function checkCustomer(db: Db, actor: Actor, customerId: number | undefine
   if (customerId === undefined) return
   const customer = await findCustomer(db, actor.companyId, customerId)
   if (!customer) details.push({ field: 'customer_id', message: `customer ${customerId} does not exist` })
+}
+
+/** The problem of a well-formed `customer_id` in a location body its validation refused (the write routes' `referenceProblems`, error-handler.ts). */
+export async function locationReferenceProblems(db: Db, actor: Actor, body: unknown): Promise<FieldError[]> {
+  const customerId = (body as Record<string, unknown> | undefined)?.customer_id
+  const details: FieldError[] = []
+  if (isWellFormedId(customerId)) await checkCustomer(db, actor, customerId, details)
+  return details
 }
 
 export async function getLocation(db: Db, actor: Actor, locationId: number) {
