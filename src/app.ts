@@ -230,6 +230,11 @@ export async function buildApp(options: AppOptions) {
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]
     if (charset !== undefined && !/^utf-?8$/i.test(charset)) return done(new ApiError('unsupported_media_type', 'Content-Type charset must be utf-8'), undefined)
+    // A compressed body is not decoded (RFC 9110 §8.4 allows 415): a gzip body was "not valid UTF-8", and `br` on plain JSON was taken as JSON.
+    const coding = request.headers['content-encoding']
+    if (coding !== undefined && !/^\s*identity\s*$/i.test(coding)) {
+      return done(new ApiError('unsupported_media_type', `Content-Encoding ${coding} is not supported; send the body uncompressed`), undefined)
+    }
     const bytes = body as Buffer
     if (!isUtf8(bytes)) return done(new ApiError('invalid_json', 'Request body is not valid UTF-8'), undefined)
     const text = bytes.toString('utf8')

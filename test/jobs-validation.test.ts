@@ -206,8 +206,8 @@ for (const dialect of DIALECTS) {
         assert.equal(blank.job_description, null)
       })
 
-      it('NUL and other C0 control characters are rejected in titles (tab and newlines too)', async () => {
-        for (const c of ['\u0000', '\u0001', '\u0007', '\u001b', '\u001f', '\t', '\n', '\r']) {
+      it('NUL and other control characters (C0, DEL, C1) are rejected in titles (tab and newlines too)', async () => {
+        for (const c of ['\u0000', '\u0001', '\u0007', '\u001b', '\u001f', '\t', '\n', '\r', '\u007f', '\u0080', '\u0092', '\u009f']) {
           assertInvalid(await post(valid({ job_title: `AC${c}unit` })), ['job_title'])
         }
         const res = await put((await createJobVia(t.app, key, locationId)), { job_title: 'AC\u0000unit' })
@@ -217,9 +217,12 @@ for (const dialect of DIALECTS) {
       it('descriptions allow tab, CR and LF but no other control characters', async () => {
         const text = 'Line one\n\tindented\r\nLine three'
         assert.equal((await created(valid({ job_description: text }))).job_description, text)
-        for (const c of ['\u0000', '\u0008', '\u000b', '\u000c', '\u001b', '\u001f']) {
+        for (const c of ['\u0000', '\u0008', '\u000b', '\u000c', '\u001b', '\u001f', '\u007f', '\u0085']) {
           assertInvalid(await post(valid({ job_description: `bad${c}text` })), ['job_description'])
         }
+        // The characters either side of the control ranges are text.
+        const edges = 'tilde ~ nbsp \u00a0 é'
+        assert.equal((await created(valid({ job_title: edges, job_description: edges }))).job_title, edges)
       })
 
       it('job_title: at most 200 code points (an emoji is one)', async () => {
@@ -505,8 +508,9 @@ for (const dialect of DIALECTS) {
 
       it('a body with job_status is validation_failed (status changes go through PATCH)', async () => {
         const id = await createJobVia(t.app, key, locationId)
-        assertInvalid(await put(id, { job_status: 'Assigned' }), ['job_status'])
+        assertInvalid(await put(id, { job_status: 'Assigned' }), ['job_status'], /^cannot be set here; status changes go through PATCH$/)
         assertInvalid(await put(id, { job_title: 'Still valid', job_status: 'Assigned' }), ['job_status'])
+        assertInvalid(await post(valid({ job_status: 'Assigned' })), ['job_status'], /^cannot be set here; new jobs start as Pending and status changes go through PATCH$/)
         const job = await getJob(id)
         assert.equal(job.job_status, 'Pending')
         assert.equal(job.job_title, 'AC unit repair')

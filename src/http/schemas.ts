@@ -20,10 +20,14 @@ export function queryIdOf(request: FastifyRequest): number | undefined {
   return isWellFormedId(value) ? value : undefined
 }
 
-/** No C0 control characters and no lone UTF-16 surrogates (names, titles, tags). */
-export const SINGLE_LINE = '^[^\\u0000-\\u001F\\uD800-\\uDFFF]*$'
+/**
+ * No control characters (C0, DEL and C1: the message says "control
+ * characters", and C1 in text is nearly always Windows-1252 read as
+ * Latin-1) and no lone UTF-16 surrogates (names, titles, tags).
+ */
+export const SINGLE_LINE = '^[^\\u0000-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF]*$'
 /** As above, but tab, CR and LF are allowed (descriptions, notes, addresses). */
-export const MULTI_LINE = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uD800-\\uDFFF]*$'
+export const MULTI_LINE = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF]*$'
 
 /** Messages for the patterns of the schemas, used when mapping validation errors (http/validation.ts). */
 export const PATTERN_MESSAGES = new Map<string, string>([

@@ -92,9 +92,13 @@ const writableFields = {
   asset_relationship_type: Enum(RELATIONSHIP_TYPES, { description: 'Relationship for the links this request makes; default serviced' }),
 }
 
-/** Fields that exist on a job but may not be written here, and why. */
-export const FIELD_HINTS: Record<string, string> = {
+/** Fields that exist on a job but may not be written by POST, and why. */
+const CREATE_HINTS: Record<string, string> = {
   job_status: 'cannot be set here; new jobs start as Pending and status changes go through PATCH',
+}
+/** …and by PUT. */
+const UPDATE_HINTS: Record<string, string> = {
+  job_status: 'cannot be set here; status changes go through PATCH',
 }
 
 export const CreateJobBody = Type.Object(
@@ -109,12 +113,12 @@ export const CreateJobBody = Type.Object(
     asset_ids: Type.Optional(writableFields.asset_ids),
     asset_relationship_type: Type.Optional(writableFields.asset_relationship_type),
   },
-  { additionalProperties: false, 'x-field-hints': FIELD_HINTS },
+  { additionalProperties: false, 'x-field-hints': CREATE_HINTS },
 )
 export type CreateJobInput = Static<typeof CreateJobBody>
 
 /** PUT: the fields POST takes, each optional (only those sent change). */
-export const UpdateJobBody = Type.Partial(CreateJobBody, { additionalProperties: false, 'x-field-hints': FIELD_HINTS })
+export const UpdateJobBody = Type.Partial(CreateJobBody, { additionalProperties: false, 'x-field-hints': UPDATE_HINTS })
 export type UpdateJobInput = Static<typeof UpdateJobBody>
 
 addBodyCheck(CreateJobBody, jobRequestRules)
