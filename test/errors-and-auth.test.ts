@@ -83,6 +83,18 @@ for (const dialect of DIALECTS) {
         const res = await req('POST', PATH, { key: tenant.apiKey, body: { job_title: '' } })
         assertError(res, 400, 'validation_failed')
         assert.deepEqual(res.body.error.details.map((d: { field: string }) => d.field).sort(), ['customer_location_id', 'job_title'])
+        assert.equal(res.body.error.message, 'job_title is required; customer_location_id is required')
+      })
+
+      it('the message spells out the first 20 problems; details lists them all', async () => {
+        const body = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`unknown_${i}`, i]))
+        const res = await req('POST', PATH, { key: tenant.apiKey, body: { ...validJob(), ...body } })
+        assertError(res, 400, 'validation_failed')
+        assert.equal(res.body.error.details.length, 5_000)
+        const spelled = res.body.error.message.split('; ')
+        assert.equal(spelled.length, 21)
+        assert.equal(spelled[0], 'unknown_0 is not a known field')
+        assert.equal(spelled[20], 'and 4980 more problems (see details)')
       })
 
       it('validation_failed lists the query string\'s problems with the body\'s, query first', async () => {
