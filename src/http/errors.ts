@@ -48,14 +48,15 @@ export class ApiError extends Error {
   }
 }
 
-/**
- * `validation_failed` listing every offending field; the message names them
- * all (a detail about the body as a whole, or about a query parameter
- * without a name, says so in its message alone).
- */
 /** Problems the message spells out; `details` lists every one. A body of 60,000 unknown fields had every one twice, a 4.8 MB answer. */
 const MESSAGE_PROBLEMS = 20
 
+/**
+ * `validation_failed` listing every offending field; the message names the
+ * first MESSAGE_PROBLEMS and counts the rest (a detail about the body as a
+ * whole, or about a query parameter without a name, says so in its message
+ * alone).
+ */
 export function validationError(details: FieldError[]): ApiError {
   const spelled = details.slice(0, MESSAGE_PROBLEMS).map((d) => (d.field === 'body' || d.field === '' ? d.message : `${d.field} ${d.message}`))
   if (details.length > MESSAGE_PROBLEMS) spelled.push(`and ${details.length - MESSAGE_PROBLEMS} more problems (see details)`)
