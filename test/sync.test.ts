@@ -10,6 +10,7 @@ import { call, createAssetVia, createBasics, createExtraKey, createJobVia, creat
 import { TRANSITIONS, JOB_PRIORITIES, JOB_STATUSES, RELATIONSHIP_TYPES, type JobStatus } from '../src/modules/jobs/status.ts'
 import { WALK } from './helpers/seed-table.ts'
 import { addTrigger, refuse } from './helpers/triggers.ts'
+import { touchJobLists } from '../src/modules/jobs/jobs.write-record.ts'
 
 
 for (const dialect of DIALECTS) {
@@ -314,6 +315,58 @@ for (const dialect of DIALECTS) {
           assert.equal(stale.status, 412, path)
           assert.equal(stale.body.error.code, 'precondition_failed')
         }
+      })
+    })
+
+    describe('updated_after sees every change to what a job shows', () => {
+      // A sync by updated_after (docs/syncing.md) missed a renamed
+      // technician, location or customer, a location moved to another
+      // customer, and a linked asset changed or deleted: the jobs' answers
+      // changed, their updated_at did not.
+      it('renames, a location moved, a linked asset changed or deleted move the updated_at of exactly the jobs showing them, closed ones too', async () => {
+        const owner = await createTenant(t.database, { name: 'Renames Co' })
+        const k = owner.apiKey
+        const mine = await createBasics(t.app, k, ' (renames)')
+        const elsewhere = await createBasics(t.app, k, ' (elsewhere)')
+        const assetId = await createAssetVia(t.app, k, 'RENAME-1')
+        const open = await createJobVia(t.app, k, mine.locationId, { assigned_technician_id: mine.technicianId, asset_ids: [assetId] })
+        const closed = await createJobVia(t.app, k, mine.locationId, { assigned_technician_id: mine.technicianId })
+        for (const job_status of ['Assigned', 'In Progress', 'Completed', 'Invoiced', 'Paid', 'Closed']) {
+          assert.equal((await call(t.app, 'PATCH', `/api/v1/jobs?id=${closed}`, { key: k, body: { job_status } })).status, 200, job_status)
+        }
+        const unrelated = await createJobVia(t.app, k, elsewhere.locationId, { assigned_technician_id: elsewhere.technicianId })
+        const OLD = Date.parse('2020-01-01T00:00:00Z') / 1000
+        const changed = async (method: string, url: string, body: Record<string, unknown>) => {
+          // An edit outside the API: the lists are told (touchJobLists), as such an edit must.
+          await t.database.db.updateTable('jobs').set({ updated_at: OLD }).where('company_id', '=', owner.companyId).execute()
+          await touchJobLists(t.database.db, owner.companyId)
+          const res = await call(t.app, method, url, { key: k, body })
+          assert.ok(res.status === 200, `${method} ${url}: ${JSON.stringify(res.body)}`)
+          const synced = await call(t.app, 'GET', '/api/v1/jobs?updated_after=2020-06-01&sort=updated_at', { key: k })
+          for (const job of synced.body.data) {
+            // What the sync got is what GET shows now.
+            const now = (await call(t.app, 'GET', `/api/v1/jobs?id=${job.job_id}`, { key: k })).body.data
+            for (const field of Object.keys(job)) assert.deepEqual(job[field], now[field], `${url} ${field}`)
+          }
+          return synced.body.data.map((job: { job_id: number }) => job.job_id).sort((a: number, b: number) => a - b)
+        }
+        const showing = [open, closed].sort((a, b) => a - b)
+        assert.deepEqual(await changed('PUT', `/api/v1/technicians?id=${mine.technicianId}`, { technician_name: 'Renamed Tech' }), showing)
+        assert.deepEqual(await changed('PUT', `/api/v1/locations?id=${mine.locationId}`, { customer_location_name: 'Renamed Site' }), showing)
+        assert.deepEqual(await changed('PUT', `/api/v1/customers?id=${mine.customerId}`, { customer_name: 'Renamed Customer' }), showing)
+        assert.deepEqual(await changed('PUT', `/api/v1/locations?id=${mine.locationId}`, { customer_id: elsewhere.customerId }), showing)
+        assert.deepEqual(await changed('PUT', `/api/v1/assets?id=${assetId}`, { asset_status: 'In Maintenance' }), [open])
+        // What jobs do not show moves nothing.
+        assert.deepEqual(await changed('PUT', `/api/v1/technicians?id=${mine.technicianId}`, { technician_email: 'tech@example.com' }), [])
+        assert.deepEqual(await changed('PUT', `/api/v1/locations?id=${mine.locationId}`, { city: 'Springfield' }), [])
+        assert.deepEqual(await changed('PUT', `/api/v1/assets?id=${assetId}`, { serial_number: 'SN-1' }), [])
+        assert.deepEqual(await changed('PUT', `/api/v1/technicians?id=${mine.technicianId}`, { technician_name: 'Renamed Tech' }), [], 'the same name again')
+        assert.deepEqual(await changed('DELETE', `/api/v1/assets?id=${assetId}`, {}), [open])
+        // Those writes never reached the unrelated job, and lists stay exact.
+        const listed = await call(t.app, 'GET', `/api/v1/jobs?customer_id=${elsewhere.customerId}`, { key: k })
+        assert.deepEqual(listed.body.data.map((job: { job_id: number }) => job.job_id).sort((a: number, b: number) => a - b), [open, closed, unrelated].sort((a, b) => a - b))
+        const untouched = (await call(t.app, 'GET', `/api/v1/jobs?id=${unrelated}`, { key: k })).body.data
+        assert.equal(untouched.updated_at, '2020-01-01T00:00:00Z')
       })
     })
 

@@ -15,6 +15,7 @@ import { pageRequest, pagination } from '../../http/pagination.ts'
 import { isWellFormedId } from '../../http/schemas.ts'
 import { searchText } from '../../http/search.ts'
 import type { Actor } from '../actor.ts'
+import { touchJobsShowing } from '../jobs/jobs.repository.ts'
 import { findLocation } from '../locations/locations.repository.ts'
 import * as assets from './assets.repository.ts'
 import type { AssetListQueryInput, AssetStatus, AssetView, CreateAssetInput, UpdateAssetInput } from './assets.schemas.ts'
@@ -160,9 +161,14 @@ export async function updateAsset(
     if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, withTag(current).etag, 'asset')
     const tag = changes.asset_tag ?? current.asset_tag
     changes.search_text = searchText(tag, changes.asset_name ?? current.asset_name)
-    changes.updated_at = Math.max(nowSeconds(), current.updated_at)
+    const now = nowSeconds()
+    changes.updated_at = Math.max(now, current.updated_at)
     const row = await guardTag(tag, () => assets.updateAsset(trx, actor.companyId, assetId, changes))
     if (!row) throw notFound('Asset', assetId)
+    // A job shows its assets' tag, name and status (jobs.presenter.ts); only a change of those changes the jobs linked.
+    if (row.asset_tag !== current.asset_tag || row.asset_name !== current.asset_name || row.asset_status !== current.asset_status) {
+      await touchJobsShowing(trx, actor.companyId, { assetId }, now)
+    }
     return withTag(row)
   }, beforeCommit)
 }
@@ -174,7 +180,10 @@ export async function deleteAsset(db: Db, actor: Actor, assetId: number, conditi
     const current = await assets.findAssetForUpdate(trx, actor.companyId, assetId)
     if (!current) throw notFound('Asset', assetId)
     if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, withTag(current).etag, 'asset')
-    if (!(await assets.softDeleteAsset(trx, actor.companyId, assetId, nowSeconds()))) throw notFound('Asset', assetId)
+    const now = nowSeconds()
+    if (!(await assets.softDeleteAsset(trx, actor.companyId, assetId, now))) throw notFound('Asset', assetId)
+    // The jobs linked no longer show it.
+    await touchJobsShowing(trx, actor.companyId, { assetId }, now)
     return { asset_id: assetId }
   })
 }

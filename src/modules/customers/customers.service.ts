@@ -10,7 +10,7 @@ import { searchText } from '../../http/search.ts'
 import type { Actor } from '../actor.ts'
 import * as customers from './customers.repository.ts'
 import type { CreateCustomerInput, CustomerListQueryInput, CustomerView, UpdateCustomerInput } from './customers.schemas.ts'
-import { touchJobLists } from '../jobs/jobs.write-record.ts'
+import { touchJobsShowing } from '../jobs/jobs.repository.ts'
 
 type Db = Kysely<Database>
 
@@ -77,11 +77,12 @@ export async function updateCustomer(
     const current = await customers.findCustomerForUpdate(trx, actor.companyId, customerId)
     if (!current) throw notFound('Customer', customerId)
     if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, withTag(current).etag, 'customer')
-    const changes: Partial<CustomerRow> = { ...input, updated_at: Math.max(nowSeconds(), current.updated_at) }
+    const now = nowSeconds()
+    const changes: Partial<CustomerRow> = { ...input, updated_at: Math.max(now, current.updated_at) }
     if (input.customer_name !== undefined) changes.search_text = searchText(input.customer_name)
     const row = await customers.updateCustomer(trx, actor.companyId, customerId, changes)
-    // Job lists show customer names; only a new one makes their remembered pages stale.
-    if (input.customer_name !== undefined && input.customer_name !== current.customer_name) await touchJobLists(trx, actor.companyId)
+    // Jobs show their customer's name; only a new one changes them.
+    if (input.customer_name !== undefined && input.customer_name !== current.customer_name) await touchJobsShowing(trx, actor.companyId, { customerId }, now)
     if (!row) throw notFound('Customer', customerId)
     return withTag(row)
   }, beforeCommit)

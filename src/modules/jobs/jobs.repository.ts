@@ -11,7 +11,7 @@ import type { Database, JobRow, NewJob } from '../../db/types.ts'
 import { isSqlite } from '../../db/dialect.ts'
 import { byShape, prepared, preparedWrite } from '../../db/prepared.ts'
 import { LOCKED_STATUSES, type JobStatus } from './status.ts'
-import { cellsInLockOrder, recordJobWrite, stripeFor, withRecordOnPostgres, WRITTEN_JOB_ID, type CountMove } from './jobs.write-record.ts'
+import { cellsInLockOrder, recordJobWrite, stripeFor, touchJobLists, withRecordOnPostgres, WRITTEN_JOB_ID, type CountMove } from './jobs.write-record.ts'
 
 type Db = Kysely<Database>
 
@@ -234,6 +234,37 @@ export async function insertJobRecorded(db: Db, job: Required<Omit<NewJob, 'job_
  */
 export function bumpUpdatedAt(now: number) {
   return sql<number>`case when updated_at > ${now} then updated_at else ${now} end`
+}
+
+/** A record whose change shows on the jobs that refer to it. */
+export type ShownRecord = { technicianId: number } | { locationId: number } | { customerId: number } | { assetId: number }
+
+/**
+ * Jobs whose answer changed without a write of their own: the customer,
+ * location or technician whose name they show was renamed, their location
+ * moved to another customer, or an asset linked to them changed what jobs
+ * show of it or was deleted. Their `updated_at` and row version move as a
+ * write's do (never backwards), so a sync by `updated_after` sees them
+ * (docs/syncing.md: a renamed technician's jobs came back with the old name
+ * in an integrator's copy, for good), and the company's job lists are
+ * marked changed. Closed and Cancelled jobs too: their answer changed.
+ */
+export async function touchJobsShowing(db: Db, companyId: number, shown: ShownRecord, now: number): Promise<void> {
+  let touch = db
+    .updateTable('jobs')
+    .set({ updated_at: bumpUpdatedAt(now), row_version: sql<number>`row_version + 1` })
+    .where('company_id', '=', companyId)
+  if ('technicianId' in shown) touch = touch.where('assigned_technician_id', '=', shown.technicianId)
+  else if ('locationId' in shown) touch = touch.where('customer_location_id', '=', shown.locationId)
+  else if ('customerId' in shown) {
+    const locations = db.selectFrom('customer_locations').select('customer_location_id').where('company_id', '=', companyId).where('customer_id', '=', shown.customerId)
+    touch = touch.where('customer_location_id', 'in', locations)
+  } else {
+    const linked = db.selectFrom('job_assets').select('job_id').where('company_id', '=', companyId).where('asset_id', '=', shown.assetId)
+    touch = touch.where('job_id', 'in', linked)
+  }
+  await touch.execute()
+  await touchJobLists(db, companyId)
 }
 
 /** The columns a PUT may change (API.md §4); the service sends only those it changes. */

@@ -12,7 +12,7 @@ import type { Actor } from '../actor.ts'
 import { findCustomer } from '../customers/customers.repository.ts'
 import * as locations from './locations.repository.ts'
 import type { CreateLocationInput, LocationListQueryInput, LocationView, UpdateLocationInput } from './locations.schemas.ts'
-import { touchJobLists } from '../jobs/jobs.write-record.ts'
+import { touchJobsShowing } from '../jobs/jobs.repository.ts'
 
 type Db = Kysely<Database>
 
@@ -124,14 +124,15 @@ export async function updateLocation(
     const current = await locations.findLocationForUpdate(trx, actor.companyId, locationId)
     if (!current) throw notFound('Location', locationId)
     if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, withTag(await currentView(trx, actor, locationId)).etag, 'location')
-    const changes: Partial<LocationRow> = { ...input, updated_at: Math.max(nowSeconds(), current.updated_at) }
+    const now = nowSeconds()
+    const changes: Partial<LocationRow> = { ...input, updated_at: Math.max(now, current.updated_at) }
     if (input.customer_location_name !== undefined) changes.search_text = searchText(input.customer_location_name)
     if (!(await locations.updateLocation(trx, actor.companyId, locationId, changes))) throw notFound('Location', locationId)
-    // Job lists show location names and their customers; only a change of either makes their remembered pages stale.
+    // Jobs show their location's name and its customer; only a change of either changes them.
     const shownChange =
       (input.customer_location_name !== undefined && input.customer_location_name !== current.customer_location_name) ||
       (input.customer_id !== undefined && input.customer_id !== current.customer_id)
-    if (shownChange) await touchJobLists(trx, actor.companyId)
+    if (shownChange) await touchJobsShowing(trx, actor.companyId, { locationId }, now)
     return withTag(await currentView(trx, actor, locationId))
   }, beforeCommit)
 }

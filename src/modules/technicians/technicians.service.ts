@@ -9,7 +9,7 @@ import { pageRequest, pagination } from '../../http/pagination.ts'
 import { searchText } from '../../http/search.ts'
 import type { Actor } from '../actor.ts'
 import * as technicians from './technicians.repository.ts'
-import { touchJobLists } from '../jobs/jobs.write-record.ts'
+import { touchJobsShowing } from '../jobs/jobs.repository.ts'
 import type {
   CreateTechnicianInput, TechnicianListQueryInput, TechnicianStatus, TechnicianView, UpdateTechnicianInput,
 } from './technicians.schemas.ts'
@@ -82,11 +82,12 @@ export async function updateTechnician(
     const current = await technicians.findTechnicianForUpdate(trx, actor.companyId, technicianId)
     if (!current) throw notFound('Technician', technicianId)
     if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, withTag(current).etag, 'technician')
-    const changes: Partial<TechnicianRow> = { ...input, updated_at: Math.max(nowSeconds(), current.updated_at) }
+    const now = nowSeconds()
+    const changes: Partial<TechnicianRow> = { ...input, updated_at: Math.max(now, current.updated_at) }
     if (input.technician_name !== undefined) changes.search_text = searchText(input.technician_name)
     const row = await technicians.updateTechnician(trx, actor.companyId, technicianId, changes)
-    // Job lists show technician names; only a new one makes their remembered pages stale.
-    if (input.technician_name !== undefined && input.technician_name !== current.technician_name) await touchJobLists(trx, actor.companyId)
+    // Jobs show their technician's name; only a new one changes them.
+    if (input.technician_name !== undefined && input.technician_name !== current.technician_name) await touchJobsShowing(trx, actor.companyId, { technicianId }, now)
     if (!row) throw notFound('Technician', technicianId)
     return withTag(row)
   }, beforeCommit)
