@@ -370,6 +370,78 @@ for (const dialect of DIALECTS) {
       })
     })
 
+    describe("docs/syncing.md's recipe", () => {
+      /**
+       * A company of 30 jobs, each last updated a minute after the one
+       * before, synced into an empty copy by passes in `sort` order, 5 a
+       * page, as docs/syncing.md §1 says (mark minus 2 minutes, follow
+       * `Link: next`, mark from the first job of page 1 when the pass ends);
+       * after each page of the first pass, the first job of that page is
+       * edited and a job created. Then passes until one adds nothing.
+       * Answers the jobs the copy lacks or holds stale.
+       */
+      async function syncWhileWriting(sort: 'updated_at' | '-updated_at') {
+        const owner = await createTenant(t.database, { name: `Recipe ${sort}` })
+        const k = owner.apiKey
+        const { locationId } = await createBasics(t.app, k, ` (${sort})`)
+        const ids: number[] = []
+        for (let i = 0; i < 30; i++) ids.push(await createJobVia(t.app, k, locationId, { job_title: `Job ${i}` }))
+        const OLD = Date.parse('2025-01-01T00:00:00Z') / 1000
+        for (const [i, id] of ids.entries()) await t.database.db.updateTable('jobs').set({ updated_at: OLD + i * 60 }).where('job_id', '=', id).execute()
+        await touchJobLists(t.database.db, owner.companyId)
+
+        const copy = new Map<number, { job_title: string; updated_at: string }>()
+        let mark = '2000-01-01T00:00:00Z'
+        let edits = 0
+        const pass = async (writing: boolean) => {
+          const from = new Date(Date.parse(mark) - 120_000).toISOString().replace('.000Z', 'Z')
+          let url: string | undefined = `/api/v1/jobs?updated_after=${from}&sort=${sort}&per_page=5`
+          let newest: string | undefined
+          let added = 0
+          while (url) {
+            const page = await call(t.app, 'GET', url, { key: k })
+            assert.equal(page.status, 200, JSON.stringify(page.body))
+            for (const job of page.body.data) {
+              newest ??= job.updated_at
+              const had = copy.get(job.job_id)
+              if (!had || had.job_title !== job.job_title || had.updated_at !== job.updated_at) added++
+              copy.set(job.job_id, { job_title: job.job_title, updated_at: job.updated_at })
+            }
+            if (writing && page.body.data.length) {
+              const first = page.body.data[0].job_id
+              assert.equal((await call(t.app, 'PUT', `/api/v1/jobs?id=${first}`, { key: k, body: { job_title: `Edited ${++edits}` } })).status, 200)
+              ids.push(await createJobVia(t.app, k, locationId, { job_title: `Created ${edits}` }))
+            }
+            url = /<([^>]+)>; rel="next"/.exec(String(page.headers.link ?? ''))?.[1]
+          }
+          if (sort === '-updated_at' && newest) mark = newest
+          // Oldest first, the newest job is the last one read.
+          if (sort === 'updated_at') mark = [...copy.values()].map((j) => j.updated_at).sort().at(-1) ?? mark
+          return added
+        }
+        await pass(true)
+        for (let passes = 0; (await pass(false)) > 0; passes++) assert.ok(passes < 5, 'passes settle')
+        const wrong: number[] = []
+        for (const id of ids) {
+          const truth = (await call(t.app, 'GET', `/api/v1/jobs?id=${id}`, { key: k })).body.data
+          const mine = copy.get(id)
+          if (mine?.job_title !== truth.job_title || mine?.updated_at !== truth.updated_at) wrong.push(id)
+        }
+        return { wrong, edits }
+      }
+
+      it('newest first: writes between the pages of a pass lose nothing', async () => {
+        const { wrong, edits } = await syncWhileWriting('-updated_at')
+        assert.ok(edits >= 6, `${edits} edits during the pass`)
+        assert.deepEqual(wrong, [])
+      })
+
+      it('oldest first, as the recipe said before: the same writes lose jobs for good (why the recipe reads newest first)', async () => {
+        const { wrong } = await syncWhileWriting('updated_at')
+        assert.ok(wrong.length > 0, 'a job slipped onto a page already read')
+      })
+    })
+
     describe('Idempotency-Key', () => {
       const body = () => ({ job_title: 'Idempotent job', customer_location_id: basics.locationId })
 
