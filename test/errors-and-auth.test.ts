@@ -3,7 +3,7 @@
  * with its envelope and headers; API keys, plans, scopes and rate limits
  * (§3); the order of checks (§2); and the operational endpoints of §7.
  */
-import { connect, type AddressInfo } from 'node:net'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -707,6 +707,62 @@ for (const dialect of DIALECTS) {
           })
         })
 
+        it('a statement PostgreSQL cancels (statement_timeout) answers 503 and keeps nothing', async () => {
+          await asNewRole('fsm_slow', '', async (url, schema) => {
+            const database = connectDatabase(url, { pgSchema: schema, pgTimeouts: { statementMs: 300, replyMs: 10_000 } })
+            let app: Awaited<ReturnType<typeof buildApp>> | undefined
+            try {
+              await migrateToLatest(database.db)
+              const owner = await createTenant(database)
+              app = await buildApp({ ...settings, database })
+              const basics = await createBasics(app, owner.apiKey)
+              await sql.raw(`create function slow() returns trigger language plpgsql as $$ begin perform pg_sleep(2); return new; end $$`).execute(database.db)
+              await sql.raw(`create trigger slow before insert on jobs for each row when (new.job_title = 'Slow') execute function slow()`).execute(database.db)
+              const res = await call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'Slow', customer_location_id: basics.locationId } })
+              assertError(res, 503, 'service_unavailable', 'a statement over its timeout')
+              assert.equal(res.body.error.message, 'The database is unavailable; retry shortly')
+              const kept = await database.db.selectFrom('jobs').select('job_id').where('job_title', '=', 'Slow').execute()
+              assert.deepEqual(kept, [])
+            } finally {
+              await app?.close().catch(() => undefined)
+              await database.close().catch(() => undefined)
+            }
+          })
+        })
+
+        it("a database that stops answering mid-write: 503 saying the write may have been done (it was); reads answer the usual 503", async () => {
+          await asNewRole('fsm_silent', '', async (url, schema, admin) => {
+            const proxy = await pausableProxy(new URL(url))
+            const database = connectDatabase(proxy.url, { pgSchema: schema, pgTimeouts: { statementMs: 10_000, replyMs: 500 } })
+            let app: Awaited<ReturnType<typeof buildApp>> | undefined
+            try {
+              await migrateToLatest(database.db)
+              const owner = await createTenant(database)
+              // The key stays cached, so that the create's own statement is the one whose reply is held back.
+              app = await buildApp({ ...settings, config: { ...settings.config, keyCacheMs: 60_000 }, database })
+              const basics = await createBasics(app, owner.apiKey)
+              // The replies are held back; what the server sends still reaches PostgreSQL.
+              proxy.pause()
+              const write = await call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'Maybe done', customer_location_id: basics.locationId } })
+              assertError(write, 503, 'service_unavailable', 'a write without its reply')
+              assert.match(write.body.error.message, /stopped answering during this write, which may have been done: retry it with the same Idempotency-Key/)
+              assert.equal(write.headers['retry-after'], '1')
+              const read = await call(app, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })
+              assertError(read, 503, 'service_unavailable', 'a read without its reply')
+              assert.equal(read.body.error.message, 'The database is unavailable; retry shortly')
+              proxy.resume()
+              // Done all the same: why the answer may not say "nothing was kept".
+              const kept = await admin.query(`select count(*)::int as n from ${schema}.jobs where job_title = 'Maybe done'`)
+              assert.equal(kept.rows[0].n, 1)
+            } finally {
+              proxy.resume()
+              await app?.close().catch(() => undefined)
+              await database.close().catch(() => undefined)
+              await proxy.close()
+            }
+          })
+        })
+
         it('a write that meets a deadlock or serialization failure is run again; one that meets it every time answers 503 and keeps nothing', async () => {
           const attempts = `fsm_test_attempts_${randomBytes(4).toString('hex')}`
           await sql.raw(`create sequence ${attempts}`).execute(t.database.db)
@@ -1212,6 +1268,45 @@ describe('routes with a scope', () => {
     }
   })
 })
+
+/**
+ * A TCP proxy to the PostgreSQL of `target` whose replies can be held back
+ * (`pause`) and let through again (`resume`): a database that stops
+ * answering, as in a network partition, while what is sent still reaches it.
+ */
+async function pausableProxy(target: URL) {
+  let paused = false
+  const held: Array<() => void> = []
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname)
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('error', () => undefined)
+      s.on('close', () => sockets.delete(s))
+    }
+    client.on('data', (bytes) => upstream.write(bytes))
+    upstream.on('data', (bytes) => (paused ? held.push(() => client.write(bytes)) : client.write(bytes)))
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = new URL(target)
+  url.hostname = '127.0.0.1'
+  url.port = String((server.address() as AddressInfo).port)
+  return {
+    url: url.toString(),
+    pause: () => void (paused = true),
+    resume: () => {
+      paused = false
+      for (const send of held.splice(0)) send()
+    },
+    close: () => {
+      for (const s of sockets) s.destroy()
+      return new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
 
 function resolveRef(doc: any, ref: string): any {
   assert.ok(ref.startsWith('#/'), `local $ref ${ref}`)

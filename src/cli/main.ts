@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander'
 import { loadConfig, type Config } from '../config.ts'
-import { connect, type DatabaseHandle } from '../db/connect.ts'
+import { connect, SERVING_TIMEOUTS, type DatabaseHandle } from '../db/connect.ts'
 import { copyDatabase } from '../db/copy.ts'
 import { isMigrated, migrateToLatest } from '../db/migrator.ts'
 import { createKey, listKeys, revokeKey } from '../modules/api-keys/api-keys.service.ts'
@@ -82,8 +82,10 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
         stopAllocationSitePretenuring()
         const base = config()
         const cfg = { ...base, port: options.port ?? base.port, host: options.host ?? base.host }
-        const database = connect(cfg.databaseUrl, { sqliteSynchronous: cfg.sqliteSynchronous, sqliteBackgroundCheckpoints: true })
-        await migrateToLatest(database.db)
+        // Migrated on a connection of its own, without the timeouts of serving (a migration may rebuild an index for minutes).
+        const migrating = connect(cfg.databaseUrl, { sqliteSynchronous: cfg.sqliteSynchronous })
+        await migrateToLatest(migrating.db).finally(() => migrating.close())
+        const database = connect(cfg.databaseUrl, { sqliteSynchronous: cfg.sqliteSynchronous, sqliteBackgroundCheckpoints: true, pgTimeouts: SERVING_TIMEOUTS })
         let demo: DemoResult | undefined
         if (options.demoIfEmpty && cfg.demoOnEmpty && (await databaseIsEmpty(database.db))) demo = await seedDemo(database.db)
         const server = await startServer(cfg, database)

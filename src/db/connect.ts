@@ -46,7 +46,24 @@ export interface ConnectOptions {
   /** PostgreSQL schema to use (tests give each run its own). */
   pgSchema?: string
   pgPoolSize?: number
+  /**
+   * PostgreSQL, for serving requests (SERVING_TIMEOUTS): the database
+   * cancels a statement that runs longer than `statementMs` (rolled back:
+   * nothing of it is kept), and the client gives up on a database that has
+   * not answered a statement after `replyMs` (a network partition), when
+   * it cannot know whether a write was done. Without them (migrations,
+   * `fsm copy`, the other commands) statements run as long as they need:
+   * an index rebuilt over ten million jobs takes longer than a request may.
+   */
+  pgTimeouts?: { statementMs: number; replyMs: number }
 }
+
+/**
+ * `fsm serve`'s PostgreSQL timeouts: the database's own cancellation first,
+ * so that a slow statement is rolled back and answered 503 with nothing
+ * kept; the client's a little later, for a database that stopped answering.
+ */
+export const SERVING_TIMEOUTS = { statementMs: 10_000, replyMs: 15_000 } as const
 
 export class DatabaseUrlError extends Error {}
 
@@ -342,9 +359,10 @@ function connectPostgres(url: string, options: ConnectOptions): DatabaseHandle {
     connectionString: url,
     max: options.pgPoolSize ?? 10,
     connectionTimeoutMillis: 5000,
-    // A database that stops answering (a network partition) must not hold a
-    // request forever: give up on a query after 10 s (answered 503).
-    query_timeout: 10_000,
+    // A slow statement is cancelled by PostgreSQL (rolled back; answered 503),
+    // and a database that stops answering (a network partition) must not hold
+    // a request forever (answered 503 too, saying a write may have been done).
+    ...(options.pgTimeouts && { statement_timeout: options.pgTimeouts.statementMs, query_timeout: options.pgTimeouts.replyMs }),
     ...(options.pgSchema ? { options: `-c search_path=${options.pgSchema}` } : {}),
   })
   // An idle client losing its connection must not crash the process; the

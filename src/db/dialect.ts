@@ -46,6 +46,9 @@ export function isUnavailableError(error: unknown): boolean {
     code === 'ECONNREFUSED' ||
     code === 'ECONNRESET' ||
     code === 'ETIMEDOUT' ||
+    // A statement cancelled: by its statement_timeout (fsm serve sets one,
+    // SERVING_TIMEOUTS) or by an administrator. Its transaction is rolled back.
+    code === '57014' ||
     code === '57P01' || // admin shutdown
     code === '57P02' || // crash shutdown
     code === '57P03' || // cannot connect now
@@ -63,6 +66,19 @@ export function isUnavailableError(error: unknown): boolean {
     isRetryableTransactionError(error) ||
     /Connection terminated|timeout exceeded when trying to connect|Query read timeout|is not queryable|Client was closed/i.test(e?.message ?? '')
   )
+}
+
+/**
+ * Did the database stop answering while a statement was on its way, so that
+ * whether it was done cannot be known? The client gave up waiting for the
+ * reply (`query_timeout`), or the connection broke before it came: a write
+ * may have been committed all the same (a COMMIT, or a create or status
+ * change that is one statement). Other unavailable errors come before the
+ * statement reaches the database, or are the database refusing it.
+ */
+export function isOutcomeUnknownError(error: unknown): boolean {
+  const e = error as { code?: string; message?: string }
+  return e?.code === 'ECONNRESET' || e?.code === 'EPIPE' || /Query read timeout|Connection terminated/i.test(e?.message ?? '')
 }
 
 /**

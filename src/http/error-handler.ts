@@ -4,7 +4,7 @@
  * SQL) leaves the process, it goes to the log instead.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { isUnavailableError } from '../db/dialect.ts'
+import { isOutcomeUnknownError, isUnavailableError } from '../db/dialect.ts'
 import { ApiError, validationError, type ErrorCode, type FieldError } from './errors.ts'
 import { problemsIn } from './validation.ts'
 
@@ -64,9 +64,24 @@ function withQueryProblems(error: ApiError, request: FastifyRequest): ApiError {
   return queryProblems.length ? validationError([...queryProblems, ...(error.details ?? [])]) : error
 }
 
+const READS = new Set(['GET', 'HEAD'])
+
+/**
+ * A write during which the database stopped answering (isOutcomeUnknownError):
+ * still 503, as the client should retry, but not "nothing was kept". With
+ * the same Idempotency-Key the retry is safe either way (a replay if it was
+ * done: docs/syncing.md §4).
+ */
+const WRITE_OUTCOME_UNKNOWN = new ApiError(
+  'service_unavailable',
+  'The database stopped answering during this write, which may have been done: retry it with the same Idempotency-Key, or read the record before sending it again',
+  { headers: { 'retry-after': '1' } },
+)
+
 export async function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   let known = toApiError(error)
   if (known?.code === 'validation_failed' && error.validationContext === 'body') known = await withReferenceProblems(withQueryProblems(known, request), request)
+  if (known?.code === 'service_unavailable' && !READS.has(request.method) && isOutcomeUnknownError(error)) known = WRITE_OUTCOME_UNKNOWN
   if (known) {
     if (known.code === 'service_unavailable') request.log.warn({ err: error }, 'database unavailable')
     return sendError(known, request, reply)
