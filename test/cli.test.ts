@@ -33,8 +33,13 @@ describe('fsm, the command line', () => {
   after(() => rmSync(dir, { recursive: true, force: true }))
 
   async function fsm(...args: string[]): Promise<Outcome> {
+    return fsmOn(env, ...args)
+  }
+
+  /** `fsm` with another environment (another database). */
+  async function fsmOn(environment: NodeJS.ProcessEnv, ...args: string[]): Promise<Outcome> {
     try {
-      const { stdout, stderr } = await run(process.execPath, ['bin/fsm.mjs', ...args], { cwd: ROOT, env, timeout: 60_000 })
+      const { stdout, stderr } = await run(process.execPath, ['bin/fsm.mjs', ...args], { cwd: ROOT, env: environment, timeout: 60_000 })
       return { code: 0, stdout, stderr }
     } catch (error) {
       const failed = error as { code?: number; stdout?: string; stderr?: string }
@@ -90,6 +95,17 @@ describe('fsm, the command line', () => {
     const text = await fsm('migrate')
     assert.equal(text.code, 0)
     assert.equal(text.stdout, 'database is up to date\n')
+  })
+
+  it('processes migrating one new SQLite file at once all succeed, and the migrations are applied once', async () => {
+    // Kysely migrates SQLite outside a transaction and without a lock: one of two processes failed with 'table "companies" already exists'.
+    const shared = { ...process.env, DATABASE_URL: `sqlite:${join(dir, 'raced', 'fsm.db')}` }
+    const outcomes = await Promise.all(Array.from({ length: 6 }, () => fsmOn(shared, 'migrate', '--json')))
+    for (const outcome of outcomes) assert.equal(outcome.code, 0, outcome.stderr)
+    const applied = outcomes.map((outcome) => (JSON.parse(outcome.stdout) as { applied: string[] }).applied)
+    assert.equal(applied.filter((names) => names.length > 0).length, 1, JSON.stringify(applied))
+    assert.ok(applied.flat().length >= 8, JSON.stringify(applied))
+    assert.equal((await fsmOn(shared, 'migrate')).stdout, 'database is up to date\n')
   })
 
   it('company create, key create, key list and key revoke print the documented documents', async () => {

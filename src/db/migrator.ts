@@ -73,6 +73,46 @@ export async function isMigrated(db: Kysely<any>): Promise<boolean> {
 
 /** Applies pending migrations; returns the names applied. Throws (and so exits non-zero) on failure. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  return isSqlite(db) ? migrateSqliteAtomically(db) : migrate(db)
+}
+
+/** How long a process waits for another's migration (or any write) to let go of a SQLite database before it gives up. */
+const SQLITE_MIGRATION_WAIT_MS = 10 * 60_000
+
+/**
+ * SQLite: Kysely runs migrations there outside any transaction (its adapter
+ * says SQLite has no transactional DDL, which it has) and takes no lock:
+ * two processes starting on a new file at once both created the tables,
+ * and one failed ('table "companies" already exists'); a crash in the
+ * middle of a migration left part of it. Here they run inside one
+ * `BEGIN IMMEDIATE`, which takes the write lock first: a second process
+ * waits for the first (`busy_timeout`, again and again while it is busy)
+ * and then finds nothing to do, and a migration is done whole or not at all.
+ */
+async function migrateSqliteAtomically(db: Kysely<any>): Promise<string[]> {
+  return db.connection().execute(async (connection) => {
+    const began = Date.now()
+    for (;;) {
+      try {
+        await sql`begin immediate`.execute(connection)
+        break
+      } catch (error) {
+        const busy = /^SQLITE_BUSY/.test((error as { code?: string }).code ?? '')
+        if (!busy || Date.now() - began > SQLITE_MIGRATION_WAIT_MS) throw error
+      }
+    }
+    try {
+      const applied = await migrate(connection)
+      await sql`commit`.execute(connection)
+      return applied
+    } catch (error) {
+      await sql`rollback`.execute(connection).catch(() => undefined)
+      throw error
+    }
+  })
+}
+
+async function migrate(db: Kysely<any>): Promise<string[]> {
   const schema = await migrationSchemaOf(db)
   // Applied here but unknown to this version: a newer version migrated the
   // database (an upgrade rolled back, say). Kysely refuses such a database
