@@ -77,6 +77,11 @@ export function registerSqliteTransaction(parent: Db, trx: Db): void {
   if (direct) directHandles.set(trx, { ...direct, owned: true })
 }
 
+/** Is `db` a transaction's handle: one of Kysely's, or one `inTransaction` opened on SQLite? */
+export function isTransactionHandle(db: Db): boolean {
+  return db.isTransaction || directHandles.get(db)?.owned === true
+}
+
 /** The SQLite connection behind a database handle (not a transaction's), if it is one. */
 export function sqliteConnectionOf(db: Db): DirectSqlite | undefined {
   const direct = directHandles.get(db)

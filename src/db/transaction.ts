@@ -25,7 +25,7 @@
 import type { Kysely } from 'kysely'
 import type { Database } from './types.ts'
 import { isRetryableTransactionError } from './dialect.ts'
-import { registerSqliteTransaction, sqliteConnectionOf, type DirectSqlite } from './prepared.ts'
+import { isTransactionHandle, registerSqliteTransaction, sqliteConnectionOf, type DirectSqlite } from './prepared.ts'
 
 type Db = Kysely<Database>
 
@@ -44,7 +44,9 @@ export type BeforeCommit<T> = (trx: Db, result: T) => Promise<void>
 
 /**
  * Runs `work` in one transaction; `trx` is the handle to run its queries on.
- * `beforeCommit`, if given, runs in the same transaction after `work`.
+ * `beforeCommit`, if given, runs in the same transaction after `work`. On
+ * a transaction's handle, `work` joins that transaction (a caller that
+ * makes several writes one, as the demo's seeding does).
  */
 export async function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>, beforeCommit?: BeforeCommit<T>): Promise<T> {
   if (beforeCommit) {
@@ -55,6 +57,7 @@ export async function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>, be
       return result
     }
   }
+  if (isTransactionHandle(db)) return work(db)
   const sqlite = sqliteConnectionOf(db)
   if (sqlite) return groupCommitterOf(db, sqlite).run(work)
   return retried(() => db.transaction().execute(work))
@@ -80,6 +83,7 @@ async function retried<T>(attempt: () => Promise<T>): Promise<T> {
  * again if it was rolled back by a deadlock, as a transaction would be.
  */
 export function singleWrite<T>(db: Db, write: (trx: Db) => Promise<T>): Promise<T> {
+  if (isTransactionHandle(db)) return write(db)
   const sqlite = sqliteConnectionOf(db)
   return sqlite ? groupCommitterOf(db, sqlite).run(write) : retried(() => write(db))
 }

@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely'
 import { MAX_RATE_LIMIT_PER_MINUTE } from '../../config.ts'
 import type { Database } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
-import { singleWrite } from '../../db/transaction.ts'
+import { inTransaction, singleWrite } from '../../db/transaction.ts'
 import { getCompany } from '../companies/companies.service.ts'
 import { NAME_MAX, oneLineName } from '../one-line-name.ts'
 import { generateKey } from './key-format.ts'
@@ -51,7 +51,7 @@ export async function createKey(db: Kysely<Database>, input: NewKey): Promise<{ 
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > MAX_RATE_LIMIT_PER_MINUTE)) {
     throw new KeyInputError(`rate limit must be a whole number from 1 to ${MAX_RATE_LIMIT_PER_MINUTE} requests a minute`)
   }
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     // The id is part of the key text, so insert first and fill in the hash.
     const { key_id } = await trx
       .insertInto('api_keys')

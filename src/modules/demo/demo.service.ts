@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely'
 import type { Database } from '../../db/types.ts'
+import { inTransaction } from '../../db/transaction.ts'
 import type { Actor } from '../actor.ts'
 import { createKey } from '../api-keys/api-keys.service.ts'
 import { SCOPES } from '../api-keys/scopes.ts'
@@ -48,7 +49,17 @@ function at(daysFromNow: number, hour: number): string {
   return date.toISOString().slice(0, 19) + 'Z'
 }
 
+/**
+ * The demo company, its records, jobs and key, as one transaction: a
+ * failure part way (a full disk) left a company half seeded and a key no
+ * one was shown, and a database no longer empty, which `npm start` then
+ * did not seed again.
+ */
 export async function seedDemo(db: Kysely<Database>): Promise<DemoResult> {
+  return inTransaction(db, seedDemoIn)
+}
+
+async function seedDemoIn(db: Kysely<Database>): Promise<DemoResult> {
   const company = await createCompany(db, { name: 'Demo HVAC & Plumbing', plan: 'enterprise', modules: ['assets'] })
   const actor: Actor = { companyId: company.company_id, keyId: null, modules: new Set(['assets']) }
 
