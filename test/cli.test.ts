@@ -203,8 +203,10 @@ describe('fsm, the command line', () => {
       refused(['key', 'rotate', '1'], /unknown command 'rotate'/),
       refused(['serve', '--port', '70000'], /must be a port number/),
     ])
-    // Without --json, people get the command's help after the error.
-    assert.match(await refusedAsText(['key', 'create', '--company', 'x', '--scopes', 'jobs:read'], /argument 'x' is invalid/), /Usage: fsm key create/)
+    // Without --json, people get `fsm: …` as for every other error, then the command's help (commander's own `error: …` before).
+    const text = await refusedAsText(['key', 'create', '--company', 'x', '--scopes', 'jobs:read'], /argument 'x' is invalid/)
+    assert.match(text, /^fsm: option '--company <id>' argument 'x' is invalid/)
+    assert.match(text, /Usage: fsm key create/)
   })
 
   it('copy moves the installation into a new database, and refuses a source that is not one', async () => {
@@ -223,6 +225,13 @@ describe('fsm, the command line', () => {
     writeFileSync(stranger, '')
     await refused(['copy', '--from', `sqlite:${stranger}`, '--to', `sqlite:${join(dir, 'never.db')}`], /holds no FSM Navigator data \(it was never migrated\); check --from/)
     assert.equal(statSync(stranger).size, 0, 'nothing was written into it')
+    // A file that is not a database is named; a URL is named as the option that gave it, not DATABASE_URL.
+    const text = join(dir, 'notes.txt')
+    writeFileSync(text, 'not a database, just text that is long enough to have a header\n'.repeat(20))
+    await refused(['copy', '--from', `sqlite:${text}`, '--to', `sqlite:${join(dir, 'never.db')}`], /cannot open the SQLite database .*notes\.txt: file is not a database/)
+    await refused(['copy', '--from', env.DATABASE_URL, '--to', 'mysql://db/fsm'], /^--to must start with sqlite:, postgres:\/\/ or postgresql:\/\//)
+    await refused(['copy', '--from', 'mysql://db/fsm', '--to', `sqlite:${join(dir, 'never.db')}`], /^--from must start with sqlite:/)
+    assert.ok(!existsSync(join(dir, 'never.db')), 'no target was made')
   })
 
   it('copy from PostgreSQL: a schema that is not an installation is refused and left empty; one that is copies', { skip: PG_URL ? false : 'FSM_TEST_DATABASE_URL is not set' }, async () => {

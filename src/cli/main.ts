@@ -61,7 +61,7 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
   const program = new Command('fsm').description('FSM Navigator: the field-service Jobs API server and its administration')
   // Before the commands are added: each copies its parent's output settings.
   if (argv.includes('--json')) program.configureOutput({ outputError: (message, write) => write(`${JSON.stringify({ error: usageError(message) })}\n`) })
-  else program.showHelpAfterError()
+  else program.configureOutput({ outputError: (message, write) => write(`fsm: ${usageError(message)}\n`) }).showHelpAfterError()
   const config = () => loadConfig()
   const run = (json: boolean, work: () => Promise<void>) => work().catch((error: Error) => fail(json, error.message))
 
@@ -189,11 +189,11 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
         // database name would otherwise be made (a new empty file, or our
         // tables in someone else's database) and "copied" as nothing. Looked
         // at first on a read-only connection, which writes nothing into it.
-        const probe = connect(options.from, { sqliteReadOnly: true, sqliteMustExist: true })
+        const probe = connect(options.from, { sqliteReadOnly: true, sqliteMustExist: true, urlName: '--from' })
         const installed = await isMigrated(probe.db).finally(() => probe.close())
         if (!installed) throw new Error('the source database (--from) holds no FSM Navigator data (it was never migrated); check --from')
-        const source = connect(options.from)
-        const target = connect(options.to)
+        const source = connect(options.from, { urlName: '--from' })
+        const target = connect(options.to, { urlName: '--to' })
         try {
           // An installation of an older version: brought up to date, as fsm serve would.
           await migrateToLatest(source.db)

@@ -56,6 +56,8 @@ export interface ConnectOptions {
    * an index rebuilt over ten million jobs takes longer than a request may.
    */
   pgTimeouts?: { statementMs: number; replyMs: number }
+  /** What errors call the URL: DATABASE_URL, or the option that gave it (`fsm copy --from`). */
+  urlName?: string
 }
 
 /**
@@ -67,18 +69,18 @@ export const SERVING_TIMEOUTS = { statementMs: 10_000, replyMs: 15_000 } as cons
 
 export class DatabaseUrlError extends Error {}
 
-export function parseDatabaseUrl(url: string): { dialect: Dialect; target: string } {
+export function parseDatabaseUrl(url: string, name = 'DATABASE_URL'): { dialect: Dialect; target: string } {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\//, '')
-    if (!path) throw new DatabaseUrlError('DATABASE_URL sqlite: needs a file path, e.g. sqlite:./data/fsm.db')
+    if (!path) throw new DatabaseUrlError(`${name} sqlite: needs a file path, e.g. sqlite:./data/fsm.db`)
     return { dialect: 'sqlite', target: path }
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { dialect: 'postgres', target: url }
-  throw new DatabaseUrlError('DATABASE_URL must start with sqlite:, postgres:// or postgresql://')
+  throw new DatabaseUrlError(`${name} must start with sqlite:, postgres:// or postgresql://`)
 }
 
 export function connect(url: string, options: ConnectOptions = {}): DatabaseHandle {
-  const { dialect, target } = parseDatabaseUrl(url)
+  const { dialect, target } = parseDatabaseUrl(url, options.urlName)
   return dialect === 'sqlite' ? connectSqlite(target, options) : connectPostgres(target, options)
 }
 
@@ -205,7 +207,7 @@ function sqliteKysely(sqlite: SqliteDatabase.Database, writes?: Pick<DirectSqlit
 }
 
 function connectSqliteReader(file: string): DatabaseHandle {
-  const sqlite = new SqliteDatabase(file, { readonly: true, fileMustExist: true })
+  const sqlite = openSqlite(file, { readonly: true })
   sqlite.pragma('busy_timeout = 5000')
   setCacheSizes(sqlite, READER_CACHE_MB)
   const { db } = sqliteKysely(sqlite)
@@ -238,15 +240,16 @@ function makeDirectory(dir: string): void {
 }
 
 /**
- * The file opened in WAL mode, or an error that names it (SQLite's own say
- * only "unable to open database file" or "file is not a database").
+ * The file opened in WAL mode (or read-only, as it is), or an error that
+ * names it (SQLite's own say only "unable to open database file" or "file
+ * is not a database").
  */
-function openSqlite(file: string): SqliteDatabase.Database {
+function openSqlite(file: string, { readonly = false } = {}): SqliteDatabase.Database {
   let sqlite: SqliteDatabase.Database | undefined
   try {
-    sqlite = new SqliteDatabase(file)
+    sqlite = new SqliteDatabase(file, readonly ? { readonly, fileMustExist: true } : {})
     // The first statement reads the file's header: a file that is not a database fails here, not when opened.
-    sqlite.pragma('journal_mode = WAL')
+    sqlite.pragma(readonly ? 'schema_version' : 'journal_mode = WAL')
     return sqlite
   } catch (error) {
     sqlite?.close()
