@@ -1029,6 +1029,32 @@ for (const dialect of DIALECTS) {
         walk(doc)
         for (const ref of refs) assert.ok(resolveRef(doc, ref), `$ref ${ref} resolves`)
       })
+
+      it("what a create accepts, its answer's documented schema allows (a client validating answers took a 254-character email for an error)", async () => {
+        const doc = (await req('GET', '/api/v1/openapi.json')).body
+        const resolve = (schema: any) => (schema?.$ref ? resolveRef(doc, schema.$ref) : schema)
+        /** The longest text a schema allows (Infinity: no limit). */
+        const longest = (schema: any): number => {
+          schema = resolve(schema)
+          const alternatives = schema?.anyOf ?? schema?.oneOf
+          if (alternatives) return Math.max(...alternatives.map(longest))
+          return [schema?.type].flat().includes('string') ? (schema.maxLength ?? Infinity) : -1
+        }
+        let compared = 0
+        for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+          const post = item.post
+          if (!post?.requestBody) continue
+          const request = resolve(post.requestBody.content['application/json'].schema)
+          const answer = resolve(post.responses['201'].content['application/json'].schema)
+          const data = resolve(answer.properties.data)
+          for (const [field, accepted] of Object.entries(request.properties as Record<string, unknown>)) {
+            if (!(field in data.properties) || longest(accepted) < 0) continue
+            compared++
+            assert.ok(longest(data.properties[field]) >= longest(accepted), `${path} ${field}: accepts ${longest(accepted)} characters, answers at most ${longest(data.properties[field])}`)
+          }
+        }
+        assert.ok(compared >= 20, `${compared} text fields compared`)
+      })
     })
 
     describe('no stack or SQL text in any error', () => {

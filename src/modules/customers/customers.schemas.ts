@@ -8,7 +8,7 @@ import {
 export const Customer = Type.Object({
   customer_id: Id({ description: 'Unique customer identifier' }),
   customer_name: Type.String({ description: 'Customer name' }),
-  customer_email: NullableName({ description: 'Contact email, or null' }),
+  customer_email: NullableEmail({ description: 'Contact email, or null' }),
   customer_phone: NullableName({ description: 'Contact phone, or null' }),
   billing_address: NullableText({ description: 'Billing address (several lines allowed), or null' }),
   notes: NullableText({ description: 'Free notes, or null' }),

@@ -12,7 +12,7 @@ export type TechnicianStatus = (typeof TECHNICIAN_STATUSES)[number]
 export const Technician = Type.Object({
   technician_id: Id({ description: 'Unique technician identifier' }),
   technician_name: Type.String({ description: 'Full name' }),
-  technician_email: NullableName({ description: 'Email, or null' }),
+  technician_email: NullableEmail({ description: 'Email, or null' }),
   technician_phone: NullableName({ description: 'Phone, or null' }),
   technician_status: Enum(TECHNICIAN_STATUSES, { description: 'Active or Inactive; only Active technicians can be assigned to jobs' }),
   created_at: Timestamp(),
