@@ -6,7 +6,7 @@ import { isUtf8 } from 'node:buffer'
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, type preValidationHookHandler } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type preValidationHookHandler } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -278,6 +278,13 @@ export async function buildApp(options: AppOptions) {
     if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
       return done(validationError([{ field: 'request', message: 'has no Host header, which HTTP/1.1 requires' }]))
     }
+    // A path we do not have is answered here, before its body is read: the
+    // route check comes first (API.md §2), and a body refused as too large,
+    // of the wrong type or not JSON was answered 413, 415 or 400 instead.
+    if (request.is404) {
+      void answerUnrouted(request, reply)
+      return
+    }
     done()
   })
 
@@ -390,17 +397,19 @@ export async function buildApp(options: AppOptions) {
   })
   addMethodNotAllowed()
 
-  app.setNotFoundHandler(async (request, reply) => {
+  /** 404 for a path we do not have; 405 for a method Fastify does not route (PROPFIND, SEARCH…) on a path we have, like any other. */
+  async function answerUnrouted(request: FastifyRequest, reply: FastifyReply) {
     const path = request.url.split('?')[0]!
     await meterRefusedRoute(request, reply)
-    // A method Fastify does not route (PROPFIND, SEARCH…) on a path we have is 405, like any other.
     const allow = addMethodNotAllowed.allowFor(path)
     if (allow) {
       reply.header('allow', allow)
       return sendError(new ApiError('method_not_allowed', `Method ${request.method} is not allowed on ${path}; allowed: ${allow}`), request, reply)
     }
     return sendError(new ApiError('not_found', `No route for ${request.method} ${path}`), request, reply)
-  })
+  }
+  // Reached only if the onRequest hook above did not answer first.
+  app.setNotFoundHandler(answerUnrouted)
   return app
 }
 

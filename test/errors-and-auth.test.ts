@@ -852,6 +852,16 @@ for (const dialect of DIALECTS) {
         assertError(await req('DELETE', PATH), 405, 'method_not_allowed')
         assertError(await req('DELETE', PATH, { key: 'garbage' }), 405, 'method_not_allowed')
         assertError(await req('PUT', '/api/v1/jobs/history?id=1', { rawBody: 'x'.repeat(ONE_MIB + 10), headers: { 'content-type': 'text/plain' } }), 405, 'method_not_allowed')
+        // An unknown path's body is never read: not JSON, of another type, compressed or too large, it is still 404 (it was 400, 415 or 413).
+        for (const [label, options] of [
+          ['bad JSON', { rawBody: '{', headers: JSON_HEADERS }],
+          ['text/plain', { rawBody: 'x', headers: { 'content-type': 'text/plain' } }],
+          ['gzip', { rawBody: '{}', headers: { ...JSON_HEADERS, 'content-encoding': 'gzip' } }],
+          ['2 MiB', { rawBody: bigBody(2 * ONE_MIB), headers: JSON_HEADERS }],
+        ] as const) {
+          assertError(await req('POST', '/api/v1/nope', options), 404, 'not_found', `unknown path, ${label}`)
+          assertError(await req('PROPFIND', PATH, options), 405, 'method_not_allowed', `unrouted method, ${label}`)
+        }
       })
 
       it('auth before the body: bad key + over-size body → 401; no key + wrong type or bad JSON → 401', async () => {
