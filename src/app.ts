@@ -20,6 +20,7 @@ import { ApiError, validationError } from './http/errors.ts'
 import { createIdempotency } from './http/idempotency.ts'
 import { errorBody, errorHandler, sendError } from './http/error-handler.ts'
 import { trackRoutes } from './http/method-not-allowed.ts'
+import { documentedSchema } from './http/openapi.ts'
 import { parseQueryString } from './http/query-string.ts'
 import { MemoryRateLimitStore, type RateLimitStore } from './http/rate-limit.ts'
 import { RedisRateLimitStore } from './http/rate-limit-redis.ts'
@@ -318,6 +319,8 @@ export async function buildApp(options: AppOptions) {
       components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
       security: [{ apiKey: [] }],
     },
+    // The headers and status codes the schemas do not carry (http/openapi.ts).
+    transform: ({ schema, url, route }) => ({ schema: documentedSchema(schema, route) as typeof schema, url }),
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 

@@ -1,0 +1,78 @@
+/**
+ * What the OpenAPI document says beyond the schemas that validate requests
+ * and serialise answers (API.md §7): the headers and status codes of
+ * API.md §3 and §8, which those schemas do not carry. A client generated
+ * from the document had no way to send `If-Match`, `If-None-Match` or
+ * `Idempotency-Key`, and did not know of `304`, `ETag`, `Link`,
+ * `Location` or the rate-limit headers. Added to a copy of each API
+ * route's schema for the document alone (@fastify/swagger's `transform`):
+ * requests are not validated against them, and the answers' serialisers
+ * are untouched.
+ */
+import type { RouteOptions } from 'fastify'
+
+type Schema = Record<string, any>
+
+const string = (description: string, extra: Schema = {}) => ({ type: 'string', description, ...extra })
+const integer = (description: string) => ({ type: 'integer', description })
+
+/** On every answer to a request with a valid key (API.md §3), and every answer's id. */
+const EVERY_ANSWER = {
+  'X-Request-Id': string('The request id, as in the body; quote it when reporting a problem'),
+  'X-RateLimit-Limit': integer("The key's requests a minute"),
+  'X-RateLimit-Remaining': integer('Requests left in the bucket'),
+  'X-RateLimit-Reset': integer('Unix seconds when the bucket is full again'),
+}
+const ERROR_ANSWER = { ...EVERY_ANSWER, 'Retry-After': string('Seconds to wait: on 429 rate_limit_exceeded, 409 idempotency_key_in_use and 503 service_unavailable') }
+const ETAG = { ETag: string('Strong tag of the record as answered; send it in If-Match to write only that version, or If-None-Match to re-read only if it changed (docs/syncing.md)') }
+const REPLAYED = { 'Idempotent-Replayed': string('"true" when this is the stored answer to an earlier request with the same Idempotency-Key') }
+
+const IDEMPOTENCY_KEY = string('1-255 printable ASCII characters, new for each change; the same on every retry of it: a retry is answered with the first answer and does nothing twice (docs/syncing.md §4)', { minLength: 1, maxLength: 255 })
+const IF_MATCH = string("The record's ETag as last read: the write is done only if the record is still that version, else 412 precondition_failed")
+const IF_NONE_MATCH = string('ETags already held (or *): 304 with no body when the record still has one of them')
+
+/** The paths whose `GET ?id=` answers one record with an ETag (the lists on the same paths send `Link`). */
+const RECORD_PATHS = new Set(['/api/v1/jobs', '/api/v1/customers', '/api/v1/locations', '/api/v1/technicians', '/api/v1/assets'])
+
+/** `GET /api/v1/jobs/history` → `getJobsHistory`: a stable name per operation for generated clients. */
+function operationIdOf(method: string, url: string): string {
+  const words = url.replace(/^\/api\/v1\//, '').split(/[/_-]/)
+  return method.toLowerCase() + words.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('')
+}
+
+/** `schema` with the headers it answers with, as a new object. */
+function withHeaders(schema: Schema | undefined, headers: Schema): Schema | undefined {
+  return schema && { ...schema, headers: { ...schema.headers, ...headers } }
+}
+
+/** The document's view of an API route's schema; other routes' as they are. */
+export function documentedSchema(schema: Schema | undefined, route: RouteOptions): Schema | undefined {
+  if (!schema || !route.config?.scope) return schema
+  const method = [route.method].flat()[0]!
+  const record = RECORD_PATHS.has(route.url)
+  const write = method === 'POST' || method === 'PUT' || method === 'PATCH'
+  const requestHeaders: Schema = {}
+  if (write) requestHeaders['Idempotency-Key'] = IDEMPOTENCY_KEY
+  if (record && (method === 'PUT' || method === 'PATCH' || method === 'DELETE')) requestHeaders['If-Match'] = IF_MATCH
+  if (record && method === 'GET') requestHeaders['If-None-Match'] = IF_NONE_MATCH
+
+  const response: Schema = {}
+  for (const [status, answer] of Object.entries(schema.response ?? {})) {
+    const success = status.startsWith('2')
+    let headers: Schema = success ? { ...EVERY_ANSWER } : { ...ERROR_ANSWER }
+    if (write) headers = { ...headers, ...REPLAYED }
+    if (success && record && method !== 'POST' && method !== 'DELETE') headers = { ...headers, ...ETAG }
+    if (success && record && method === 'GET') headers.Link = string('RFC 8288 links to the first, previous, next and last pages of a list (lists only)')
+    if (status === '201') headers.Location = string('The path of the record created')
+    response[status] = withHeaders(answer as Schema, headers)
+  }
+  if (record && method === 'GET') {
+    response['304'] = { type: 'null', description: 'Not Modified: If-None-Match holds the ETag the record still has; no body', headers: { ...ETAG, ...EVERY_ANSWER } }
+  }
+  return {
+    ...schema,
+    operationId: operationIdOf(method, route.url),
+    ...(Object.keys(requestHeaders).length && { headers: { type: 'object', properties: { ...schema.headers?.properties, ...requestHeaders } } }),
+    response,
+  }
+}
