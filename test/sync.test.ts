@@ -370,6 +370,47 @@ for (const dialect of DIALECTS) {
       })
     })
 
+    if (dialect === 'postgres') {
+      describe('renames beside job writes (PostgreSQL, writes side by side)', () => {
+        // A rename locked its asset FOR UPDATE, then touched the jobs linked
+        // to it; a job write holding one of those jobs, linking it to the
+        // other asset renamed meanwhile, waited in its foreign-key check
+        // (FOR KEY SHARE) on that asset: two renames and two writes in a
+        // cycle, which PostgreSQL breaks only after deadlock_timeout (1 s),
+        // answered 503 when it came back at every attempt. The links are
+        // slowed here so that each write holds its job while the renames run.
+        it('two assets renamed while their jobs are being linked to each other: all answer 200, without a deadlock', async () => {
+          const owner = await createTenant(t.database, { name: 'Deadlock Co' })
+          const k = owner.apiKey
+          const { locationId } = await createBasics(t.app, k, ' (deadlock)')
+          const first = await createAssetVia(t.app, k, 'DEADLOCK-1')
+          const second = await createAssetVia(t.app, k, 'DEADLOCK-2')
+          const one = await createJobVia(t.app, k, locationId, { asset_ids: [first] })
+          const two = await createJobVia(t.app, k, locationId, { asset_ids: [second] })
+          const removeTrigger = await addTrigger(t.database, 'slow_link', 'before insert', 'job_assets', 'true', { sqlite: 'select 1', postgres: 'perform pg_sleep(0.3)' })
+          try {
+            const began = Date.now()
+            const links = [
+              call(t.app, 'PUT', `/api/v1/jobs?id=${one}`, { key: k, body: { asset_ids: [first, second] } }),
+              call(t.app, 'PUT', `/api/v1/jobs?id=${two}`, { key: k, body: { asset_ids: [second, first] } }),
+            ]
+            await new Promise((resolve) => setTimeout(resolve, 100))
+            const renames = [first, second].map((id) => call(t.app, 'PUT', `/api/v1/assets?id=${id}`, { key: k, body: { asset_name: `Renamed ${id}` } }))
+            const answers = await Promise.all([...links, ...renames])
+            const took = Date.now() - began
+            for (const answer of answers) assert.equal(answer.status, 200, JSON.stringify(answer.body))
+            assert.ok(took < 900, `${took} ms: a deadlock waits deadlock_timeout (1 s) before it is broken`)
+            for (const id of [one, two]) {
+              const job = (await call(t.app, 'GET', `/api/v1/jobs?id=${id}`, { key: k })).body.data
+              assert.deepEqual(job.assets.map((a: { asset_name: string }) => a.asset_name).sort(), [`Renamed ${first}`, `Renamed ${second}`].sort())
+            }
+          } finally {
+            await removeTrigger()
+          }
+        })
+      })
+    }
+
     describe("docs/syncing.md's recipe", () => {
       /**
        * A company of 30 jobs, each last updated a minute after the one

@@ -82,11 +82,20 @@ export function isOutcomeUnknownError(error: unknown): boolean {
 }
 
 /**
- * Locks the rows a read returns until the transaction ends (FOR UPDATE), so
- * a check against them and the write that follows are one step. SQLite
- * write transactions are already exclusive (BEGIN IMMEDIATE) and have no
- * FOR UPDATE. `of` names the one table of a join whose rows to lock.
+ * Locks the rows a read returns until the transaction ends, so a check
+ * against them and the write that follows are one step. SQLite write
+ * transactions are already exclusive (BEGIN IMMEDIATE) and have no such
+ * clause. `of` names the one table of a join whose rows to lock.
+ *
+ * `FOR NO KEY UPDATE`, not `FOR UPDATE`: it excludes every other writer of
+ * the row just as well (no write here changes a key), but not another
+ * table's foreign-key check on it (`FOR KEY SHARE`). With `FOR UPDATE`, a
+ * technician's rename locked its row and then touched its jobs
+ * (touchJobsShowing), while a job write holding one of those jobs waited
+ * in its foreign-key check on the technician: a deadlock, which PostgreSQL
+ * breaks only after a second, and answered 503 when it came back five
+ * times (found with three processes racing renames and job writes).
  */
 export function forUpdate<DB, TB extends keyof DB, O>(db: Kysely<any>, query: SelectQueryBuilder<DB, TB, O>, of?: TB & string): SelectQueryBuilder<DB, TB, O> {
-  return isSqlite(db) ? query : query.forUpdate(of)
+  return isSqlite(db) ? query : query.forNoKeyUpdate(of)
 }

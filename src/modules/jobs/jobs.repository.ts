@@ -52,17 +52,17 @@ export async function findJobView(db: Db, companyId: number, jobId: number): Pro
 }
 
 /**
- * PostgreSQL: the job view with its row locked (`FOR UPDATE OF j`), and the
+ * PostgreSQL: the job view with its row locked (`FOR NO KEY UPDATE OF j`), and the
  * row's version as the statement's snapshot saw it before the lock.
  */
 const lockedJobViewById = prepared((db, companyId: number, jobId: number) =>
   jobViewWithLinks(db, companyId, jobId)
     .select((eb) => eb.selectFrom('jobs as s').select('s.row_version').whereRef('s.job_id', '=', 'j.job_id').as('row_version_before_lock'))
-    .forUpdate('j'),
+    .forNoKeyUpdate('j'),
 )
 
 const lockJobRow = prepared((db, companyId: number, jobId: number) =>
-  db.selectFrom('jobs').select('job_id').where('company_id', '=', companyId).where('job_id', '=', jobId).forUpdate(),
+  db.selectFrom('jobs').select('job_id').where('company_id', '=', companyId).where('job_id', '=', jobId).forNoKeyUpdate(),
 )
 
 /**
@@ -250,20 +250,26 @@ export type ShownRecord = { technicianId: number } | { locationId: number } | { 
  * marked changed. Closed and Cancelled jobs too: their answer changed.
  */
 export async function touchJobsShowing(db: Db, companyId: number, shown: ShownRecord, now: number): Promise<void> {
-  let touch = db
+  let showing = db.selectFrom('jobs').select('job_id').where('company_id', '=', companyId)
+  if ('technicianId' in shown) showing = showing.where('assigned_technician_id', '=', shown.technicianId)
+  else if ('locationId' in shown) showing = showing.where('customer_location_id', '=', shown.locationId)
+  else if ('customerId' in shown) {
+    const locations = db.selectFrom('customer_locations').select('customer_location_id').where('company_id', '=', companyId).where('customer_id', '=', shown.customerId)
+    showing = showing.where('customer_location_id', 'in', locations)
+  } else {
+    const linked = db.selectFrom('job_assets').select('job_id').where('company_id', '=', companyId).where('asset_id', '=', shown.assetId)
+    showing = showing.where('job_id', 'in', linked)
+  }
+  // PostgreSQL: the rows locked in job_id order first, so that two touches
+  // of overlapping jobs (a technician's and a location's) cannot each hold
+  // a row the other waits for. SQLite writes one transaction at a time.
+  if (!isSqlite(db)) showing = showing.orderBy('job_id').forNoKeyUpdate()
+  await db
     .updateTable('jobs')
     .set({ updated_at: bumpUpdatedAt(now), row_version: sql<number>`row_version + 1` })
     .where('company_id', '=', companyId)
-  if ('technicianId' in shown) touch = touch.where('assigned_technician_id', '=', shown.technicianId)
-  else if ('locationId' in shown) touch = touch.where('customer_location_id', '=', shown.locationId)
-  else if ('customerId' in shown) {
-    const locations = db.selectFrom('customer_locations').select('customer_location_id').where('company_id', '=', companyId).where('customer_id', '=', shown.customerId)
-    touch = touch.where('customer_location_id', 'in', locations)
-  } else {
-    const linked = db.selectFrom('job_assets').select('job_id').where('company_id', '=', companyId).where('asset_id', '=', shown.assetId)
-    touch = touch.where('job_id', 'in', linked)
-  }
-  await touch.execute()
+    .where('job_id', 'in', showing)
+    .execute()
   await touchJobLists(db, companyId)
 }
 
