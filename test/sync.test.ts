@@ -411,6 +411,21 @@ for (const dialect of DIALECTS) {
       })
     }
 
+    if (dialect === 'sqlite') {
+      it('a rename touches every job showing it, more than one slice of them (SQLite touches 400 a statement)', async () => {
+        const owner = await createTenant(t.database, { name: 'Many jobs Co' })
+        const k = owner.apiKey
+        const { locationId, technicianId } = await createBasics(t.app, k, ' (many)')
+        const ids: number[] = []
+        for (let i = 0; i < 850; i++) ids.push(await createJobVia(t.app, k, locationId, { assigned_technician_id: technicianId }))
+        await t.database.db.updateTable('jobs').set({ updated_at: Date.parse('2020-01-01T00:00:00Z') / 1000 }).where('company_id', '=', owner.companyId).execute()
+        await touchJobLists(t.database.db, owner.companyId)
+        assert.equal((await call(t.app, 'PUT', `/api/v1/technicians?id=${technicianId}`, { key: k, body: { technician_name: 'Renamed, many jobs' } })).status, 200)
+        const moved = await t.database.db.selectFrom('jobs').select('job_id').where('company_id', '=', owner.companyId).where('updated_at', '>', Date.parse('2020-06-01T00:00:00Z') / 1000).execute()
+        assert.deepEqual(moved.map((row) => row.job_id).sort((a, b) => a - b), ids.sort((a, b) => a - b))
+      })
+    }
+
     describe("docs/syncing.md's recipe", () => {
       /**
        * A company of 30 jobs, each last updated a minute after the one
