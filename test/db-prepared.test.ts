@@ -64,7 +64,7 @@ for (const dialect of DIALECTS) {
           assert.equal((await findJobViewForUpdate(trx, tenant.companyId, jobId))?.job_id, jobId)
           await sql`select ${jobId}::bigint as unprepared`.execute(trx)
           const added = (await namedNow(trx)).filter((row) => !before.some((b) => b.name === row.name))
-          const view = (await namedNow(trx)).find((row) => row.statement.includes('for update') && row.statement.includes('"j"."job_title"'))
+          const view = (await namedNow(trx)).find((row) => row.statement.includes('for no key update') && row.statement.includes('"j"."job_title"'))
           assert.ok(view?.name.startsWith('fsm_prepared_'), JSON.stringify(added))
           assert.ok(!(await namedNow(trx)).some((row) => row.statement.includes('as unprepared')), 'an ad-hoc query stays unnamed')
           // Once per connection: the same read again adds nothing.
