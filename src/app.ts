@@ -19,7 +19,7 @@ import { createAuthenticator } from './http/auth.ts'
 import { ApiError, validationError } from './http/errors.ts'
 import { createIdempotency } from './http/idempotency.ts'
 import { errorBody, errorHandler, sendError } from './http/error-handler.ts'
-import { trackRoutes } from './http/method-not-allowed.ts'
+import { methodNotAllowed, trackRoutes } from './http/method-not-allowed.ts'
 import { documentedSchema } from './http/openapi.ts'
 import { parseQueryString } from './http/query-string.ts'
 import { MemoryRateLimitStore, type RateLimitStore } from './http/rate-limit.ts'
@@ -405,10 +405,7 @@ export async function buildApp(options: AppOptions) {
     const path = request.url.split('?')[0]!
     await meterRefusedRoute(request, reply)
     const allow = addMethodNotAllowed.allowFor(path)
-    if (allow) {
-      reply.header('allow', allow)
-      return sendError(new ApiError('method_not_allowed', `Method ${request.method} is not allowed on ${path}; allowed: ${allow}`), request, reply)
-    }
+    if (allow) return sendError(methodNotAllowed(reply, request.method, path, allow), request, reply)
     return sendError(new ApiError('not_found', `No route for ${request.method} ${path}`), request, reply)
   }
   // Reached only if the onRequest hook above did not answer first.

@@ -37,14 +37,27 @@ export function isRetryableTransactionError(error: unknown): boolean {
  */
 const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY)(_[A-Z_]+)?$/
 
+/**
+ * Did the database stop answering while a statement was on its way, so that
+ * whether it was done cannot be known? The client gave up waiting for the
+ * reply (`query_timeout`), or the connection broke before it came: a write
+ * may have been committed all the same (a COMMIT, or a create or status
+ * change that is one statement). The other unavailable errors come before
+ * the statement reaches the database, or are the database refusing it.
+ */
+export function isOutcomeUnknownError(error: unknown): boolean {
+  const e = error as { code?: string; message?: string }
+  return e?.code === 'ECONNRESET' || /Query read timeout|Connection terminated/i.test(e?.message ?? '')
+}
+
 /** Does this error mean the database cannot be reached or written now (as opposed to a bad query)? */
 export function isUnavailableError(error: unknown): boolean {
   const e = error as { code?: string; message?: string }
   const code = e?.code ?? ''
   return (
     SQLITE_UNAVAILABLE.test(code) ||
+    isOutcomeUnknownError(error) ||
     code === 'ECONNREFUSED' ||
-    code === 'ECONNRESET' ||
     code === 'ETIMEDOUT' ||
     // A statement cancelled: by its statement_timeout (fsm serve sets one,
     // SERVING_TIMEOUTS) or by an administrator. Its transaction is rolled back.
@@ -64,21 +77,8 @@ export function isUnavailableError(error: unknown): boolean {
     // back at every attempt (`isRetryableTransactionError`), which is
     // contention, not a fault of the request; it was answered 500.
     isRetryableTransactionError(error) ||
-    /Connection terminated|timeout exceeded when trying to connect|Query read timeout|is not queryable|Client was closed/i.test(e?.message ?? '')
+    /timeout exceeded when trying to connect|is not queryable|Client was closed/i.test(e?.message ?? '')
   )
-}
-
-/**
- * Did the database stop answering while a statement was on its way, so that
- * whether it was done cannot be known? The client gave up waiting for the
- * reply (`query_timeout`), or the connection broke before it came: a write
- * may have been committed all the same (a COMMIT, or a create or status
- * change that is one statement). Other unavailable errors come before the
- * statement reaches the database, or are the database refusing it.
- */
-export function isOutcomeUnknownError(error: unknown): boolean {
-  const e = error as { code?: string; message?: string }
-  return e?.code === 'ECONNRESET' || e?.code === 'EPIPE' || /Query read timeout|Connection terminated/i.test(e?.message ?? '')
 }
 
 /**

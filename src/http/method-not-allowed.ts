@@ -11,6 +11,12 @@ import { ApiError } from './errors.ts'
 const METHODS: HTTPMethods[] = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE', 'QUERY' as HTTPMethods]
 const ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
 
+/** The 405 for `method` on `path`, whose `Allow` header it sets on `reply`. */
+export function methodNotAllowed(reply: FastifyReply, method: string, path: string, allow: string): ApiError {
+  reply.header('allow', allow)
+  return new ApiError('method_not_allowed', `Method ${method} is not allowed on ${path}; allowed: ${allow}`)
+}
+
 /**
  * Call before the routes are registered; call the returned function after.
  * `meter` counts a refused request against its key, if it bears a valid one
@@ -39,8 +45,7 @@ export function trackRoutes(app: FastifyInstance, meter: (request: FastifyReques
         schema: { hide: true },
         onRequest: async (request, reply) => {
           await meter(request, reply)
-          reply.header('allow', allow)
-          throw new ApiError('method_not_allowed', `Method ${request.method} is not allowed on ${url}; allowed: ${allow}`)
+          throw methodNotAllowed(reply, request.method, url, allow)
         },
         handler: async () => undefined,
       })
