@@ -113,13 +113,13 @@ function rawError(log: FastifyBaseLogger, socket: Socket, error: ApiError) {
 type HttpSocket = Socket & { _httpMessage?: ServerResponse | null }
 
 /**
- * A request Node's parser refused. When the connection's previous request
- * arrived in full and is still being answered (a client that pipelines,
- * then sends bytes that are not HTTP), the refusal waits for that answer:
- * written at once, it took the answer's place and closed the connection,
- * so a create that was done reached its client as a 400 (Node's own
- * handler does the same) and would be sent again. A request cut short is
- * the refused request itself, and is answered at once.
+ * A request Node's parser refused. When the connection's earlier requests
+ * arrived in full and are still being answered (a client that pipelines,
+ * then sends bytes that are not HTTP), the refusal waits for every one of
+ * those answers: written at once, it took their place and closed the
+ * connection, so creates that were done reached their client as a 400 or
+ * not at all (Node's own handler does the same) and would be sent again.
+ * A request cut short is the refused request itself, and is answered at once.
  */
 function clientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket) {
   if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return socket.destroy()
@@ -130,14 +130,26 @@ function clientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket
         error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? validationError([{ field: 'request', message: 'did not arrive in full in time; send it again' }])
         : validationError([{ field: 'request', message: 'is not a well-formed HTTP/1.1 request' }])
-  const answering = (socket as HttpSocket)._httpMessage
-  if (answering && answering.req.complete && !answering.writableFinished) {
-    answering.once('finish', () => rawError(this.log, socket, refusal))
-    // A response closes after it finishes, or when its connection is cut first (then there is no one to tell).
-    answering.once('close', () => answering.writableFinished || socket.destroy())
-    return
-  }
-  rawError(this.log, socket, refusal)
+  afterPipelinedAnswers(socket as HttpSocket, () => rawError(this.log, socket, refusal))
+}
+
+/**
+ * Calls `then` once the answers in flight on the connection are written.
+ * Node writes a pipelined request's answer after the one before it: when an
+ * answer finishes, Node's own 'finish' listener (added before this one)
+ * makes the next waiting answer the connection's, so an answer still the
+ * connection's has not finished, and this follows the queue to its end.
+ */
+function afterPipelinedAnswers(socket: HttpSocket, then: () => void) {
+  const answering = socket._httpMessage
+  if (!answering || !answering.req.complete) return then()
+  let finished = false
+  answering.once('finish', () => {
+    finished = true
+    afterPipelinedAnswers(socket, then)
+  })
+  // A response closes after it finishes, or when its connection is cut first (then there is no one to tell).
+  answering.once('close', () => finished || socket.destroy())
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH'])
@@ -322,7 +334,22 @@ export async function buildApp(options: AppOptions) {
     // The headers and status codes the schemas do not carry (http/openapi.ts).
     transform: ({ schema, url, route }) => ({ schema: documentedSchema(schema, route) as typeof schema, url }),
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  // The document as bytes, made once and shared by every answer: it is
+  // ~140 KB, and serialised anew for each request, the answers to requests
+  // a client pipelined and never read held a copy each (hundreds of MB from
+  // one connection, with no key needed).
+  let documentBytes: Buffer | undefined
+  const sendDocument = (reply: FastifyReply) => reply.type('application/json; charset=utf-8').send((documentBytes ??= Buffer.from(JSON.stringify(app.swagger()))))
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // The UI's own copy of the document (/docs/json) is answered the same way.
+    uiHooks: {
+      onRequest: (request, reply, done) => {
+        if (request.routeOptions.url === '/docs/json') return void sendDocument(reply)
+        done()
+      },
+    },
+  })
 
   const rateLimits: RateLimitStore =
     options.rateLimits ??
@@ -388,7 +415,7 @@ export async function buildApp(options: AppOptions) {
       return reply.code(503).send({ status: 'unavailable', database: 'unreachable', rate_limit })
     }
   })
-  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, (_request, reply) => sendDocument(reply))
 
   const context: AppContext = { database, config, readThread: options.readThread ?? false }
   await app.register(async (api) => {

@@ -10,6 +10,8 @@ import assert from 'node:assert/strict'
 import { sql } from 'kysely'
 import { randomBytes } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import pg from 'pg'
 import { DIALECTS, freshDatabase, PG_URL, startTestApp, type TestApp } from './helpers/app.ts'
 import { connect as connectDatabase } from '../src/db/connect.ts'
@@ -1275,18 +1277,57 @@ describe('requests as bytes on a socket', () => {
       assert.deepEqual(statuses(answer), [201, 400], answer)
       assert.match(answer, /"job_title":"Pipelined, then junk"/)
       assert.match(answer, /is not a well-formed HTTP\/1\.1 request/)
+      // Five creates pipelined, then junk: every 201 in order, then the 400 (the answers queued behind the first were lost).
+      const five = await exchange(port, `${post.repeat(5)}NOT HTTP\r\n\r\n`)
+      assert.deepEqual(statuses(five), [201, 201, 201, 201, 201, 400], five)
       const read = await exchange(port, `GET ${PATH}?per_page=1 HTTP/1.1\r\nHost: x\r\nX-API-Key: ${owner.apiKey}\r\n\r\n{"x":1}`)
       assert.deepEqual(statuses(read), [200, 400], read)
       // Bytes that are not HTTP from the start: the 400 alone.
       assert.deepEqual(statuses(await exchange(port, 'xyz\r\n\r\n')), [400])
       const refusals = lines.filter((line) => line.msg === 'request' && line.path === null)
-      assert.equal(refusals.length, 3, JSON.stringify(lines))
+      assert.equal(refusals.length, 4, JSON.stringify(lines))
       for (const line of refusals) {
         assert.equal(line.status, 400)
         assert.match(String(line.request_id), /^[0-9a-f]{16}$/)
       }
       assert.ok(answer.includes(`"request_id":"${refusals[0]!.request_id}"`), 'the answer and the log line share the request id')
     } finally {
+      await app.close()
+      await database.close()
+      await cleanup()
+    }
+  })
+
+  it('answers to pipelined requests for the OpenAPI document that are never read share one copy of it', async () => {
+    // Serialised for each request, 600 such answers held 600 copies of its ~140 KB (no key needed).
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const { database, cleanup } = await freshDatabase('sqlite')
+    const app = await buildApp({ config: { ...loadConfig({}), logLevel: 'silent' }, database, logger: false })
+    let socket: Socket | undefined
+    try {
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      const port = (app.server.address() as AddressInfo).port
+      const document = await app.inject({ method: 'GET', url: '/api/v1/openapi.json' })
+      assert.equal(document.statusCode, 200)
+      assert.ok(document.body.length > 100_000, `the document is ${document.body.length} bytes`)
+      assert.deepEqual((await app.inject({ method: 'GET', url: '/docs/json' })).json(), document.json())
+      let received = 0
+      app.server.on('request', () => received++)
+      const count = 600
+      gc()
+      const before = process.memoryUsage().heapUsed
+      const requests = 'GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\n\r\nGET /docs/json HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(count / 2)
+      socket = connect(port, '127.0.0.1', () => socket!.write(requests))
+      socket.pause()
+      for (let waited = 0; received < count && waited < 10_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20))
+      assert.equal(received, count)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      gc()
+      const grownMb = (process.memoryUsage().heapUsed - before) / 1e6
+      assert.ok(grownMb < 30, `the heap grew by ${grownMb.toFixed(1)} MB for ${count} answers of ${(document.body.length / 1e3).toFixed(0)} KB`)
+    } finally {
+      socket?.destroy()
       await app.close()
       await database.close()
       await cleanup()
