@@ -20,6 +20,7 @@ type JsonSchema = {
   properties?: Record<string, JsonSchema>
   required?: string[]
   format?: string
+  maxItems?: number
   /** Better messages for fields that exist elsewhere but may not be sent here. */
   'x-field-hints'?: Record<string, string>
 }
@@ -162,14 +163,31 @@ export function addBodyCheck(schema: object, check: BodyCheck): void {
   bodyChecks.set(schema, check)
 }
 
+/**
+ * The body as validated: an array field longer than its `maxItems` as its
+ * first `maxItems` + 1 items. Its length is refused either way, and a 1 MiB
+ * body of 100,000 bad items held the event loop ~2 s to list each of them
+ * (a 6 MB answer, stored as well under an Idempotency-Key); its details
+ * now name the length and the problems of the items kept.
+ */
+function withArraysCut(body: Record<string, unknown>, limits: Array<[string, number]>): Record<string, unknown> {
+  let cut: Record<string, unknown> | undefined
+  for (const [name, maxItems] of limits) {
+    const value = Object.hasOwn(body, name) ? body[name] : undefined
+    if (Array.isArray(value) && value.length > maxItems) (cut ??= { ...body })[name] = value.slice(0, maxItems + 1)
+  }
+  return cut ?? body
+}
+
 function compileBody(schema: JsonSchema) {
   const validate = ajv.compile(schema)
   const check = bodyChecks.get(schema)
+  const arrayLimits = Object.entries(schema.properties ?? {}).flatMap(([name, property]): Array<[string, number]> => (property.maxItems === undefined ? [] : [[name, property.maxItems]]))
   return (data: unknown) => {
     // The JSON parser only lets objects through; a missing body is checked
     // (415) before validation runs, so anything else here is an empty body.
     const body = normaliseBody((data ?? {}) as Record<string, unknown>, schema)
-    const valid = validate(body)
+    const valid = validate(arrayLimits.length ? withArraysCut(body, arrayLimits) : body)
     const hints = schema['x-field-hints'] ?? {}
     const details = valid ? [] : toFieldErrors(validate.errors, 'field').map((d) => (hints[d.field] && !(d.field in (schema.properties ?? {})) ? { field: d.field, message: hints[d.field]! } : d))
     if (check) {
