@@ -4,7 +4,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { randomUUID } from 'node:crypto'
-import { STATUS_CODES, type ServerResponse } from 'node:http'
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type preValidationHookHandler } from 'fastify'
 import swagger from '@fastify/swagger'
@@ -152,6 +152,23 @@ function afterPipelinedAnswers(socket: HttpSocket, then: () => void) {
   answering.once('close', () => finished || socket.destroy())
 }
 
+/** How many times a header (its lower-case name) came in `rawHeaders` (name, value, name, value…). */
+function countHeader(rawHeaders: string[], name: string): number {
+  let count = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.length === name.length && rawHeaders[i]!.toLowerCase() === name) count++
+  return count
+}
+
+/** RFC 3986's host (a name, IPv4 address or bracketed IP literal) with an optional port: what RFC 9110 §7.2 allows in Host. */
+const HOST = /^(?:\[[0-9A-Za-z:.]+\]|[\w\-.~%!$&'()*+,;=]*)(?::\d*)?$/
+
+/** Why a request's Host is refused (RFC 9112 §3.2), if it is. */
+function problemOfHost(host: string, rawHeaders: string[]): string | undefined {
+  if (!HOST.test(host)) return 'must be a host name or address, with an optional port'
+  if (countHeader(rawHeaders, 'host') > 1) return 'must be sent once'
+  return undefined
+}
+
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH'])
 
 /** The `charset` parameter of a Content-Type, quoted or not. */
@@ -218,6 +235,9 @@ export async function buildApp(options: AppOptions) {
       return sendError(new ApiError('not_found', 'No route for this path'), request, reply)
     },
   }).withTypeProvider<TypeBoxTypeProvider>()
+  // An Expect other than 100-continue got Node's bare 417; RFC 9110 §10.1.1
+  // lets a server ignore an expectation it does not know, and so does this.
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => app.server.emit('request', request, response))
   // CONNECT asks for a tunnel; Node closes such connections silently unless someone answers.
   app.server.on('connect', (_request: unknown, socket: Socket) => rawError(app.log, socket, new ApiError('not_found', 'CONNECT is not supported')))
 
@@ -248,6 +268,13 @@ export async function buildApp(options: AppOptions) {
     if (coding !== undefined && !/^\s*identity\s*$/i.test(coding)) {
       return done(new ApiError('unsupported_media_type', `Content-Encoding ${coding} is not supported; send the body uncompressed`), undefined)
     }
+    // A transfer coding other than chunked is not decoded either (RFC 9112 §6.1), and Node reads `gzip, chunked` as chunked alone.
+    const transfer = request.headers['transfer-encoding']
+    if (transfer !== undefined && !/^\s*chunked\s*$/i.test(transfer)) {
+      return done(new ApiError('unsupported_media_type', `Transfer-Encoding ${transfer} is not supported; send the body with chunked alone or a Content-Length`), undefined)
+    }
+    // Node keeps the first of several Content-Types, so which was taken depended on their order.
+    if (countHeader(request.raw.rawHeaders, 'content-type') > 1) return done(new ApiError('unsupported_media_type', 'Content-Type must be sent once'), undefined)
     const bytes = body as Buffer
     if (!isUtf8(bytes)) return done(new ApiError('invalid_json', 'Request body is not valid UTF-8'), undefined)
     const text = bytes.toString('utf8')
@@ -291,6 +318,9 @@ export async function buildApp(options: AppOptions) {
     if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
       return done(validationError([{ field: 'request', message: 'has no Host header, which HTTP/1.1 requires' }]))
     }
+    // The same section: 400 to more than one Host, or one that is not a host (Node keeps the first).
+    const hostProblem = request.headers.host === undefined ? undefined : problemOfHost(request.headers.host, request.raw.rawHeaders)
+    if (hostProblem) return done(validationError([{ field: 'Host', message: hostProblem }]))
     // A path we do not have is answered here, before its body is read: the
     // route check comes first (API.md §2), and a body refused as too large,
     // of the wrong type or not JSON was answered 413, 415 or 400 instead.
@@ -334,23 +364,6 @@ export async function buildApp(options: AppOptions) {
     // The headers and status codes the schemas do not carry (http/openapi.ts).
     transform: ({ schema, url, route }) => ({ schema: documentedSchema(schema, route) as typeof schema, url }),
   })
-  // The document as bytes, made once and shared by every answer: it is
-  // ~140 KB, and serialised anew for each request, the answers to requests
-  // a client pipelined and never read held a copy each (hundreds of MB from
-  // one connection, with no key needed).
-  let documentBytes: Buffer | undefined
-  const sendDocument = (reply: FastifyReply) => reply.type('application/json; charset=utf-8').send((documentBytes ??= Buffer.from(JSON.stringify(app.swagger()))))
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    // The UI's own copy of the document (/docs/json) is answered the same way.
-    uiHooks: {
-      onRequest: (request, reply, done) => {
-        if (request.routeOptions.url === '/docs/json') return void sendDocument(reply)
-        done()
-      },
-    },
-  })
-
   const rateLimits: RateLimitStore =
     options.rateLimits ??
     (config.redisUrl
@@ -393,6 +406,24 @@ export async function buildApp(options: AppOptions) {
     route.onSend = [...hooksOf(route.onSend), idempotency.after]
   })
   const addMethodNotAllowed = trackRoutes(app, meterRefusedRoute)
+  // The document as bytes, made once and shared by every answer: it is
+  // ~140 KB, and serialised anew for each request, the answers to requests
+  // a client pipelined and never read held a copy each (hundreds of MB from
+  // one connection, with no key needed).
+  let documentBytes: Buffer | undefined
+  const sendDocument = (reply: FastifyReply) => reply.type('application/json; charset=utf-8').send((documentBytes ??= Buffer.from(JSON.stringify(app.swagger()))))
+  // After trackRoutes: its pages get 405 for other methods too.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // The UI's own copy of the document (/docs/json) is answered the same way.
+    uiHooks: {
+      onRequest: (request, reply, done) => {
+        if (request.routeOptions.url === '/docs/json') return void sendDocument(reply)
+        done()
+      },
+    },
+  })
+
   let purgeTimer: NodeJS.Timeout | undefined
   const purge = () => idempotency.purgeExpired().catch((error) => app.log.warn({ err: error }, 'idempotency purge failed'))
   app.addHook('onReady', async () => {

@@ -400,6 +400,10 @@ for (const dialect of DIALECTS) {
           ['DELETE', '/api/v1/technicians', ['GET', 'POST', 'PUT'], ['PATCH', 'DELETE']],
           ['POST', '/api/v1/jobs/history', ['GET'], ['POST', 'PUT', 'PATCH', 'DELETE']],
           ['POST', '/healthz', ['GET'], ['POST']],
+          // The documentation's pages and files too (404 before).
+          ['POST', '/docs', ['GET'], ['POST']],
+          ['OPTIONS', '/docs/json', ['GET'], ['POST']],
+          ['DELETE', '/docs/static/logo.svg', ['GET'], ['DELETE']],
         ] as const) {
           for (const key of [undefined, tenant.apiKey]) {
             const res = await req(method, url, { key, ...(method !== 'DELETE' && { body: {} }) })
@@ -1328,6 +1332,66 @@ describe('requests as bytes on a socket', () => {
       assert.ok(grownMb < 30, `the heap grew by ${grownMb.toFixed(1)} MB for ${count} answers of ${(document.body.length / 1e3).toFixed(0)} KB`)
     } finally {
       socket?.destroy()
+      await app.close()
+      await database.close()
+      await cleanup()
+    }
+  })
+
+  it('HTTP edges are answered in the envelope: Host twice or malformed, an unknown Expect, a transfer coding or Content-Type that cannot be taken, raw query text in Link, the documentation files', async () => {
+    const { database, cleanup } = await freshDatabase('sqlite')
+    const app = await buildApp({ config: { ...loadConfig({}), logLevel: 'silent' }, database, logger: false })
+    try {
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      const port = (app.server.address() as AddressInfo).port
+      const owner = await createTenant(database)
+      const { locationId } = await createBasics(app, owner.apiKey)
+      const get = (target: string, headers = '') => exchange(port, `GET ${target} HTTP/1.1\r\nHost: x\r\nX-API-Key: ${owner.apiKey}\r\n${headers}Connection: close\r\n\r\n`)
+      const envelope = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: { code: string; message: string; details?: Array<{ field: string; message: string }> } }
+      // RFC 9112 §3.2: one Host, and a host (Node kept the first of two, and took "a b").
+      for (const headers of ['Host: y\r\n', '']) {
+        const twice = await exchange(port, `GET ${PATH} HTTP/1.1\r\nHost: x\r\n${headers}X-API-Key: ${owner.apiKey}\r\nConnection: close\r\n\r\n`)
+        if (headers) {
+          assert.deepEqual(statuses(twice), [400], twice)
+          assert.deepEqual(envelope(twice).error.details, [{ field: 'Host', message: 'must be sent once' }])
+        } else assert.deepEqual(statuses(twice), [200], twice)
+      }
+      const spaced = await exchange(port, `GET ${PATH} HTTP/1.1\r\nHost: a b\r\nX-API-Key: ${owner.apiKey}\r\nConnection: close\r\n\r\n`)
+      assert.deepEqual(envelope(spaced).error.details, [{ field: 'Host', message: 'must be a host name or address, with an optional port' }])
+      for (const host of ['127.0.0.1:3000', '[::1]:3000', 'fsm.example.com', 'fsm_1.internal']) {
+        assert.deepEqual(statuses(await exchange(port, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)), [200], host)
+      }
+      // An expectation Node does not know was its bare 417; it is ignored (RFC 9110 §10.1.1).
+      assert.deepEqual(statuses(await get(`${PATH}?per_page=1`, 'Expect: foo\r\n')), [200])
+      // Transfer codings other than chunked are not decoded (`gzip, chunked` was "not valid UTF-8", `foo, chunked` taken).
+      const body = JSON.stringify({ job_title: 'Coded', customer_location_id: locationId })
+      const chunked = (coding: string) =>
+        exchange(port, `POST ${PATH} HTTP/1.1\r\nHost: x\r\nX-API-Key: ${owner.apiKey}\r\nContent-Type: application/json\r\nTransfer-Encoding: ${coding}\r\nConnection: close\r\n\r\n${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`)
+      assert.deepEqual(statuses(await chunked('chunked')), [201])
+      for (const coding of ['foo, chunked', 'gzip, chunked']) {
+        const refused = await chunked(coding)
+        assert.deepEqual(statuses(refused), [415], refused)
+        assert.match(envelope(refused).error.message, /^Transfer-Encoding .* is not supported/)
+      }
+      // Two Content-Types: refused whichever comes first (the first was taken).
+      for (const [first, second] of [['application/json', 'text/plain'], ['text/plain', 'application/json']]) {
+        const two = await exchange(port, `POST ${PATH} HTTP/1.1\r\nHost: x\r\nX-API-Key: ${owner.apiKey}\r\nContent-Type: ${first}\r\nContent-Type: ${second}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+        assert.deepEqual(statuses(two), [415], two)
+      }
+      // Query text Node lets through raw is percent-encoded in Link: it put a link of the client's making there.
+      const linked = await get('/api/v1/customers?q=a>;rel="last",<http://evil/>')
+      const link = /\r\nlink: (.*)\r\n/i.exec(linked)![1]!
+      assert.equal(link.split(', ').length, 2, link)
+      assert.ok(link.includes('q=a%3E;rel=%22last%22,%3Chttp://evil/%3E&page=1'), link)
+      // The documentation's files: outside their folder, a stale If-Match, a range past the end (each was 400 invalid_json).
+      const outside = await get('/docs/static/../../package.json')
+      assert.deepEqual(statuses(outside), [404], outside)
+      assert.equal(envelope(outside).error.code, 'not_found')
+      const stale = await get('/docs/static/logo.svg', 'If-Match: "x"\r\n')
+      assert.deepEqual([statuses(stale), envelope(stale).error.code], [[412], 'precondition_failed'])
+      const range = await get('/docs/static/logo.svg', 'Range: bytes=999999-\r\n')
+      assert.deepEqual([statuses(range), envelope(range).error.details], [[400], [{ field: 'Range', message: 'is past the end of the file' }]])
+    } finally {
       await app.close()
       await database.close()
       await cleanup()

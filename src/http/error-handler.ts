@@ -25,15 +25,29 @@ export function toApiError(error: FastifyError | Error): ApiError | null {
     return new ApiError(apiCode, message)
   }
   const status = (error as FastifyError).statusCode
-  if (status && status >= 400 && status < 500) {
-    // Any other client error Fastify raises (a malformed header, an aborted
-    // body…). Before the database check: a body the client stopped sending
-    // is an ECONNRESET too, and was logged as "database unavailable".
-    const message = code === 'ECONNRESET' ? 'The request body was cut short' : error.message
-    return new ApiError(status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_json', message)
-  }
+  if (status && status >= 400 && status < 500) return otherClientError(status, code, error.message)
   if (isUnavailableError(error)) return new ApiError('service_unavailable', 'The database is unavailable; retry shortly', { headers: { 'retry-after': '1' } })
   return null
+}
+
+/**
+ * Any other client error Fastify or a plugin raises (a body cut short, the
+ * documentation's static files asked for outside their folder, with a stale
+ * If-Match or a range past their end), as the code of API.md §2 closest to
+ * it: `invalid_json` only for the body, which every such error was before.
+ * Before the database check: a body the client stopped sending is an
+ * ECONNRESET too, and was logged as "database unavailable".
+ */
+function otherClientError(status: number, code: string | undefined, message: string): ApiError {
+  if (code === 'ECONNRESET') return new ApiError('invalid_json', 'The request body was cut short')
+  if (status === 413) return new ApiError('payload_too_large', message)
+  if (status === 415) return new ApiError('unsupported_media_type', message)
+  // A path outside the static files' folder is one we do not have (`send` says 403).
+  if (status === 403 || status === 404) return new ApiError('not_found', 'No such file')
+  if (status === 412) return new ApiError('precondition_failed', 'The file does not match If-Match')
+  if (status === 416) return validationError([{ field: 'Range', message: 'is past the end of the file' }])
+  if (code?.startsWith('FST_ERR_CTP_')) return new ApiError('invalid_json', message)
+  return validationError([{ field: 'request', message: `was refused: ${message}` }])
 }
 
 export function errorBody(error: ApiError, requestId: string) {

@@ -28,15 +28,17 @@ export function trackRoutes(app: FastifyInstance, meter: (request: FastifyReques
     const methods = Array.isArray(route.method) ? route.method : [route.method]
     const set = byPath.get(route.url) ?? new Set<string>()
     for (const m of methods) set.add(m)
+    // Fastify adds a HEAD route to each GET route; for the twin of a plugin's
+    // root path (`/docs/` beside `/docs`) this hook sees only that HEAD.
+    if (set.has('HEAD')) set.add('GET')
     byPath.set(route.url, set)
   })
   /** `Allow` of each path we route, for methods Fastify never routes (PROPFIND…), which end in the 404 handler. */
   const allowByPath = new Map<string, string>()
   const finish = () => {
     for (const [url, allowed] of [...byPath]) {
-      if (url.includes('*') || url.startsWith('/docs')) continue
       const allow = [...allowed].sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b)).join(', ')
-      allowByPath.set(url, allow)
+      if (!url.includes('*')) allowByPath.set(url, allow)
       const missing = METHODS.filter((m) => !allowed.has(m))
       if (missing.length === 0) continue
       app.route({
@@ -45,7 +47,8 @@ export function trackRoutes(app: FastifyInstance, meter: (request: FastifyReques
         schema: { hide: true },
         onRequest: async (request, reply) => {
           await meter(request, reply)
-          throw methodNotAllowed(reply, request.method, url, allow)
+          // A wildcard route (the documentation's static files) is named by the file asked for.
+          throw methodNotAllowed(reply, request.method, url.includes('*') ? request.url.split('?')[0]! : url, allow)
         },
         handler: async () => undefined,
       })

@@ -28,6 +28,19 @@ export function pagination(request: PageRequest, total: number) {
   }
 }
 
+/** Characters Node's parser lets through in a request target that a URI may not hold (RFC 3986). */
+const NOT_URI = /[^\w\-.~%!$&'()*+,;=:@/?]/g
+
+/**
+ * The request's own text, with what a URI may not hold percent-encoded (each
+ * character a byte: Node reads the target as latin1): `?q=a>;rel="last"`
+ * sent raw put a link of the client's making into the header (RFC 8288 needs
+ * URI references between `<` and `>`).
+ */
+function uriText(text: string): string {
+  return text.replace(NOT_URI, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)
+}
+
 /** Sets `Link` with first/prev/next/last, keeping the request's other parameters. */
 export function setLinkHeader(req: FastifyRequest, reply: FastifyReply, page: PageRequest, totalPages: number) {
   // An absolute-form request target (`GET http://host/api/v1/jobs`) must not put its host into our links.
@@ -37,7 +50,7 @@ export function setLinkHeader(req: FastifyRequest, reply: FastifyReply, page: Pa
     .split('&')
     .filter((part) => part !== '' && !/^(page|per_page)(=|$)/.test(part))
     .join('&')
-  const target = (n: number) => `<${path}?${base ? `${base}&` : ''}page=${n}&per_page=${page.perPage}>`
+  const target = (n: number) => `<${uriText(path)}?${base ? `${uriText(base)}&` : ''}page=${n}&per_page=${page.perPage}>`
   const links: string[] = []
   const last = Math.max(totalPages, 1)
   links.push(`${target(1)}; rel="first"`)
