@@ -769,6 +769,69 @@ for (const dialect of DIALECTS) {
           })
         })
 
+        it('a connection whose reply never came is closed, not reused: a late BEGIN took the next writes into a transaction never committed', async () => {
+          await asNewRole('fsm_late', '', async (url, schema, admin) => {
+            const proxy = await pausableProxy(new URL(url))
+            // One connection, so that the next requests get the one the late BEGIN reached.
+            const database = connectDatabase(proxy.url, { pgSchema: schema, pgPoolSize: 1, pgTimeouts: { statementMs: 10_000, replyMs: 500 } })
+            let app: Awaited<ReturnType<typeof buildApp>> | undefined
+            try {
+              await migrateToLatest(database.db)
+              const owner = await createTenant(database)
+              app = await buildApp({ ...settings, config: { ...settings.config, keyCacheMs: 60_000 }, database })
+              const basics = await createBasics(app, owner.apiKey)
+              // A create with asset_ids is a transaction: its BEGIN is the statement whose reply is held.
+              proxy.pause()
+              const held = await call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'Held', customer_location_id: basics.locationId, asset_ids: [] } })
+              assertError(held, 503, 'service_unavailable', 'a BEGIN without its reply')
+              proxy.resume()
+              await new Promise((resolve) => setTimeout(resolve, 100))
+              for (let i = 0; i < 3; i++) {
+                const created = await call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'After', customer_location_id: basics.locationId } })
+                assert.equal(created.status, 201, JSON.stringify(created.body))
+              }
+              // Committed, as another connection sees them (they sat in the late BEGIN's transaction before).
+              const kept = await admin.query(`select count(*)::int as n from ${schema}.jobs where job_title = 'After'`)
+              assert.equal(kept.rows[0].n, 3)
+            } finally {
+              proxy.resume()
+              await app?.close().catch(() => undefined)
+              await database.close().catch(() => undefined)
+              await proxy.close()
+            }
+          })
+        })
+
+        it('a connection cut during COMMIT: 503 saying the write may have been done (it was), not "nothing kept"', async () => {
+          await asNewRole('fsm_cut', '', async (url, schema, admin) => {
+            const proxy = await pausableProxy(new URL(url))
+            const database = connectDatabase(proxy.url, { pgSchema: schema, pgTimeouts: { statementMs: 10_000, replyMs: 10_000 } })
+            let app: Awaited<ReturnType<typeof buildApp>> | undefined
+            try {
+              await migrateToLatest(database.db)
+              const owner = await createTenant(database)
+              app = await buildApp({ ...settings, config: { ...settings.config, keyCacheMs: 60_000 }, database })
+              const basics = await createBasics(app, owner.apiKey)
+              // A COMMIT that takes a second (a slow disk, a synchronous standby): a trigger deferred to it.
+              await sql.raw(`create function slow_commit() returns trigger language plpgsql as $$ begin perform pg_sleep(1); return null; end $$`).execute(database.db)
+              await sql.raw(`create constraint trigger slow_commit after insert on jobs deferrable initially deferred for each row when (new.job_title = 'Slow commit') execute function slow_commit()`).execute(database.db)
+              const pending = call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'Slow commit', customer_location_id: basics.locationId, asset_ids: [] } })
+              await new Promise((resolve) => setTimeout(resolve, 400))
+              proxy.cut()
+              const write = await pending
+              assertError(write, 503, 'service_unavailable', 'a COMMIT whose connection was cut')
+              assert.match(write.body.error.message, /which may have been done/)
+              await new Promise((resolve) => setTimeout(resolve, 1_000))
+              const kept = await admin.query(`select count(*)::int as n from ${schema}.jobs where job_title = 'Slow commit'`)
+              assert.equal(kept.rows[0].n, 1)
+            } finally {
+              await app?.close().catch(() => undefined)
+              await database.close().catch(() => undefined)
+              await proxy.close()
+            }
+          })
+        })
+
         it('a write that meets a deadlock or serialization failure is run again; one that meets it every time answers 503 and keeps nothing', async () => {
           const attempts = `fsm_test_attempts_${randomBytes(4).toString('hex')}`
           await sql.raw(`create sequence ${attempts}`).execute(t.database.db)
@@ -1467,6 +1530,10 @@ async function pausableProxy(target: URL) {
     resume: () => {
       paused = false
       for (const send of held.splice(0)) send()
+    },
+    /** Cuts every connection through the proxy (new ones still pass). */
+    cut: () => {
+      for (const s of sockets) s.destroy()
     },
     close: () => {
       for (const s of sockets) s.destroy()

@@ -10,6 +10,7 @@ import pg from 'pg'
 import { startCheckpointer, type Checkpointer } from './checkpointer.ts'
 import { registerPostgresHandle, registerSqliteHandle, statementNameOf, type DirectSqlite } from './prepared.ts'
 import { TurnReads } from './turn-reads.ts'
+import { isOutcomeUnknownError } from './dialect.ts'
 import type { Database } from './types.ts'
 
 export type Dialect = 'sqlite' | 'postgres'
@@ -337,15 +338,33 @@ pg.types.setTypeParser(20, (value: string) => Number(value))
  */
 function namingPreparedQueries(pool: pg.Pool): PostgresPool {
   const clients = new WeakMap<pg.PoolClient, PostgresPoolClient>()
-  const named = (client: pg.PoolClient): PostgresPoolClient => ({
-    query: ((sqlOrCursor: unknown, values?: unknown[]) => {
-      // A cursor (streamed results) as it came; Kysely's is not configured here.
-      if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as never)
-      const name = statementNameOf(sqlOrCursor)
-      return client.query(name ? { name, text: sqlOrCursor, values } : { text: sqlOrCursor, values })
-    }) as unknown as PostgresPoolClient['query'],
-    release: (destroy) => client.release(destroy),
-  })
+  const named = (client: pg.PoolClient): PostgresPoolClient => {
+    // A statement whose reply never came (query_timeout) or whose connection
+    // broke leaves the connection in a state no one knows: a BEGIN whose
+    // reply was late still opened a transaction there, and the requests
+    // that got the connection next wrote into it, answered 201, and lost
+    // their writes when it closed uncommitted. Such a connection is closed
+    // when it is released, never used again.
+    let broken = false
+    const failed = (error: unknown): never => {
+      if (isOutcomeUnknownError(error)) broken = true
+      throw error
+    }
+    return {
+      query: ((sqlOrCursor: unknown, values?: unknown[]) => {
+        // A cursor (streamed results) as it came; Kysely's is not configured here.
+        if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as never)
+        // Kysely rolls back a transaction whose COMMIT failed; on a broken
+        // connection that failed too ("not queryable"), and its error took the
+        // place of the COMMIT's, so a write that may have been done was
+        // answered "nothing kept". Closing the connection rolls back anyway.
+        if (broken && sqlOrCursor === 'rollback') return Promise.resolve({ rows: [], rowCount: 0 })
+        const name = statementNameOf(sqlOrCursor)
+        return client.query(name ? { name, text: sqlOrCursor, values } : { text: sqlOrCursor, values }).catch(failed)
+      }) as unknown as PostgresPoolClient['query'],
+      release: (destroy) => client.release(destroy || broken ? true : undefined),
+    }
+  }
   return {
     async connect() {
       const client = await pool.connect()

@@ -47,7 +47,8 @@ const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY)(_
  */
 export function isOutcomeUnknownError(error: unknown): boolean {
   const e = error as { code?: string; message?: string }
-  return e?.code === 'ECONNRESET' || /Query read timeout|Connection terminated/i.test(e?.message ?? '')
+  // "Connection terminated due to connection timeout" is the pool giving up before any statement was sent.
+  return e?.code === 'ECONNRESET' || /Query read timeout|Connection terminated(?! due to connection timeout)/i.test(e?.message ?? '')
 }
 
 /** Does this error mean the database cannot be reached or written now (as opposed to a bad query)? */
@@ -77,7 +78,7 @@ export function isUnavailableError(error: unknown): boolean {
     // back at every attempt (`isRetryableTransactionError`), which is
     // contention, not a fault of the request; it was answered 500.
     isRetryableTransactionError(error) ||
-    /timeout exceeded when trying to connect|is not queryable|Client was closed/i.test(e?.message ?? '')
+    /timeout exceeded when trying to connect|Connection terminated due to connection timeout|is not queryable|Client was closed/i.test(e?.message ?? '')
   )
 }
 
