@@ -644,6 +644,23 @@ for (const dialect of DIALECTS) {
         }
       })
 
+      it('a claim the database would not release after a 5xx is released once it will: a retry is not 409 for 60 seconds', async () => {
+        const failWrite = await addTrigger(t.database, 'fail_release_write', 'before insert', 'jobs', "new.job_title = 'Released later'", refuse('write refused'))
+        const failRelease = await addTrigger(t.database, 'fail_release', 'before delete', 'idempotency_keys', "old.idempotency_key = 'released-later'", refuse('release refused'))
+        const send = () => call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: { job_title: 'Released later', customer_location_id: basics.locationId }, headers: { 'idempotency-key': 'released-later' } })
+        try {
+          assert.equal((await send()).status, 500)
+          assert.equal((await send()).body.error?.code, 'idempotency_key_in_use', 'the claim is still held while its release fails')
+        } finally {
+          await failWrite()
+          await failRelease()
+        }
+        // The next try of the release (each second) succeeds now.
+        await new Promise((resolve) => setTimeout(resolve, 1_500))
+        const retried = await send()
+        assert.equal(retried.status, 201, JSON.stringify(retried.body))
+      })
+
       it('a write whose claim was taken over meanwhile (it ran past 60 seconds) is rolled back and answered 409', async () => {
         const total = async () => (await call(t.app, 'GET', '/api/v1/jobs?per_page=1', { key: key() })).body.pagination.total
         const before = await total()

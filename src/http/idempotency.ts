@@ -238,18 +238,33 @@ export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: objec
     storeOrRelease(request, reply, claimed, payload).then((stored) => done(null, stored), done)
   }
 
+  /** Deletes the claim, if it is still this request's. */
+  const release = (claimed: Claim) =>
+    singleWrite(db, (trx) =>
+      trx
+        .deleteFrom('idempotency_keys')
+        .where('key_id', '=', claimed.keyId)
+        .where('idempotency_key', '=', claimed.key)
+        .where('state', '=', 'running')
+        .where('locked_at', '=', claimed.lockedAt)
+        .execute(),
+    )
+
+  /**
+   * Tries the release again every second until it is done or the claim is
+   * stale anyway: the database that failed the request often failed its
+   * release too, and every retry with the key, as docs/errors.md asks for
+   * after a 503, was answered 409 until the claim went stale (60 s).
+   */
+  function releaseLater(claimed: Claim, attempt = 1) {
+    if (attempt >= STALE_CLAIM_SECONDS) return
+    setTimeout(() => void release(claimed).catch(() => releaseLater(claimed, attempt + 1)), 1000).unref()
+  }
+
   async function storeOrRelease(request: FastifyRequest, reply: FastifyReply, claimed: Claim, payload: unknown) {
     try {
       if (reply.statusCode >= 500) {
-        await singleWrite(db, (trx) =>
-          trx
-            .deleteFrom('idempotency_keys')
-            .where('key_id', '=', claimed.keyId)
-            .where('idempotency_key', '=', claimed.key)
-            .where('state', '=', 'running')
-            .where('locked_at', '=', claimed.lockedAt)
-            .execute(),
-        )
+        await release(claimed)
         return payload
       }
       const headers: Record<string, string> = {}
@@ -260,8 +275,9 @@ export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: objec
       const body = typeof payload === 'string' ? payload : String(payload ?? '')
       await singleWrite(db, (trx) => storeAnswer(trx, claimed, reply.statusCode, body, headers, request.id))
     } catch (error) {
-      // Nothing was written, so nothing is lost: a retry after STALE_CLAIM_SECONDS runs the request again.
+      // Nothing was written, so nothing is lost: once the claim is released, a retry runs the request again.
       log.warn({ err: error }, 'could not store idempotent answer')
+      releaseLater(claimed)
     }
     return payload
   }
