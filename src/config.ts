@@ -51,6 +51,27 @@ function logLevel(raw: string | undefined): string {
  */
 export const MAX_RATE_LIMIT_PER_MINUTE = 1_000_000_000
 
+/**
+ * REDIS_URL: a `redis://` or `rediss://` URL with a host and, if any, a
+ * database number, or a Unix socket's absolute path. The Redis client takes
+ * more and guesses: it took `http://host:6379` for a socket's path (the
+ * server ran without shared limits) and crashed the server on `/abc` once
+ * it was listening.
+ */
+function redisUrl(raw: string | undefined): string | null {
+  if (raw === undefined || raw === '') return null
+  if (raw.startsWith('/')) return raw
+  const problem = `REDIS_URL must be redis://[user:password@]host[:port][/database], rediss://… for TLS, or a Unix socket's path; got "${raw}"`
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError(problem)
+  }
+  if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '' || !/^\/?(\d+)?$/.test(url.pathname)) throw new ConfigError(problem)
+  return raw
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const synchronous = (env.FSM_SQLITE_SYNCHRONOUS ?? 'NORMAL').toUpperCase()
   if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
@@ -60,7 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.DATABASE_URL || 'sqlite:./data/fsm.db',
     port: integer('PORT', env.PORT, 3000, 0, 65535),
     host: env.HOST || '127.0.0.1',
-    redisUrl: env.REDIS_URL || null,
+    redisUrl: redisUrl(env.REDIS_URL),
     rateLimitPerMinute: integer('FSM_RATE_LIMIT', env.FSM_RATE_LIMIT, 600, 1, MAX_RATE_LIMIT_PER_MINUTE),
     sqliteSynchronous: synchronous,
     logLevel: logLevel(env.LOG_LEVEL),

@@ -1,10 +1,10 @@
 /**
  * The environment `fsm` reads (README, "Configuration"): defaults, and a
  * clear error naming the variable for every value it cannot use, before
- * anything starts. REDIS_URL is passed to ioredis as it is: besides
- * redis:// and rediss:// URLs, ioredis takes `host:port`, a port, and a
- * Unix socket's path, so nothing here second-guesses it (a Redis it cannot
- * reach is logged, and limits fail open: docs/deployment.md).
+ * anything starts. REDIS_URL is a redis:// or rediss:// URL or a Unix
+ * socket's path: the Redis client's guesses at anything else ran the server
+ * without shared limits, or crashed it (a Redis it cannot reach is logged,
+ * and limits fail open: docs/deployment.md).
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -34,6 +34,7 @@ describe('configuration from the environment', () => {
     assert.equal(config.logLevel, 'warn')
     assert.equal(config.keyCacheMs, 0)
     assert.equal(config.demoOnEmpty, false)
+    for (const url of ['redis://127.0.0.1:6379', 'redis://cache.internal', 'redis://127.0.0.1:6379/', 'redis://user:pw@127.0.0.1:6379/15', '/run/redis/redis.sock']) assert.equal(loadConfig({ REDIS_URL: url }).redisUrl, url)
   })
 
   it('a value it cannot use is an error naming the variable', () => {
@@ -44,6 +45,10 @@ describe('configuration from the environment', () => {
       [{ FSM_KEY_CACHE_MS: '5000' }, /^FSM_KEY_CACHE_MS must be between 0 and 1000/],
       [{ FSM_SQLITE_SYNCHRONOUS: 'off' }, /^FSM_SQLITE_SYNCHRONOUS must be NORMAL or FULL/],
       [{ LOG_LEVEL: 'verbose' }, /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"$/],
+      // Taken for a socket's path (no shared limits), and a crash once listening.
+      ...['http://127.0.0.1:6379', 'redis://127.0.0.1:6379/abc', '127.0.0.1:6379', 'redis://', 'redis://127.0.0.1:6379/0/1'].map(
+        (url): [Record<string, string>, RegExp] => [{ REDIS_URL: url }, /^REDIS_URL must be redis:\/\/\[user:password@\]host\[:port\]\[\/database\]/],
+      ),
     ]
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), (error: Error) => error instanceof ConfigError && message.test(error.message), JSON.stringify(env))
   })

@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { RedisRateLimitStore } from '../src/http/rate-limit-redis.ts'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.ts'
@@ -101,6 +102,49 @@ describe('Redis rate-limit store', { skip: REDIS_URL ? false : 'REDIS_URL is not
       }
     } finally {
       await down.close()
+    }
+  })
+
+  it('is healthy again once Redis answers after hanging, though its connection never dropped', async () => {
+    // A proxy that can hold Redis's replies: a hang, with no reconnect to say it is over.
+    let holding = false
+    const held: Array<() => void> = []
+    const sockets = new Set<Socket>()
+    const target = new URL(REDIS_URL!)
+    const proxy = createServer((client) => {
+      const upstream = connect(Number(target.port || 6379), target.hostname)
+      for (const s of [client, upstream]) {
+        sockets.add(s)
+        s.on('error', () => undefined)
+      }
+      client.on('data', (bytes) => upstream.write(bytes))
+      upstream.on('data', (bytes) => (holding ? held.push(() => client.write(bytes)) : client.write(bytes)))
+      client.on('close', () => upstream.destroy())
+      upstream.on('close', () => client.destroy())
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    const url = new URL(REDIS_URL!)
+    url.hostname = '127.0.0.1'
+    url.port = String((proxy.address() as AddressInfo).port)
+    const seen: string[] = []
+    const hanging = new RedisRateLimitStore(url.toString(), (message) => seen.push(message))
+    try {
+      await hanging.start(`test-${randomBytes(6).toString('hex')}`)
+      assert.equal((await hanging.take('k', 3, Date.now())).remaining, 2)
+      holding = true
+      assert.equal((await hanging.take('k', 3, Date.now())).allowed, true, 'fails open while Redis hangs')
+      assert.equal(hanging.status().healthy, false)
+      holding = false
+      for (const send of held.splice(0)) send()
+      // The answers of the hang are late; a new one comes in time.
+      const after = await hanging.take('k', 3, Date.now())
+      assert.ok(after.remaining < 2, `counted by Redis again (remaining ${after.remaining})`)
+      assert.equal(hanging.status().healthy, true, '/readyz said "unreachable" for good')
+      assert.ok(seen.some((w) => w.includes('reachable again')), seen.join('; '))
+    } finally {
+      await hanging.close()
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => proxy.close(() => resolve()))
     }
   })
 })

@@ -49,11 +49,13 @@ export class RedisRateLimitStore implements RateLimitStore {
       lazyConnect: true,
     })
     this.#redis.on('error', (error) => this.#markDown(error))
-    this.#redis.on('ready', () => {
-      if (!this.#healthy) this.#warn('redis reachable again: shared rate limits restored')
-      this.#healthy = true
-    })
+    this.#redis.on('ready', () => this.#markUp())
     this.#redis.defineCommand('fsmTakeToken', { numberOfKeys: 1, lua: TAKE })
+  }
+
+  #markUp() {
+    if (!this.#healthy) this.#warn('redis reachable again: shared rate limits restored')
+    this.#healthy = true
   }
 
   #markDown(error: unknown) {
@@ -74,6 +76,8 @@ export class RedisRateLimitStore implements RateLimitStore {
   async take(key: string, limit: number, nowMs: number): Promise<RateLimitDecision> {
     try {
       const [allowed, tokens, redisNow] = (await (this.#redis as any).fsmTakeToken(this.#prefix + key, limit)) as [number, string, number]
+      // Answering again after it hung without losing the connection: no 'ready' says so.
+      if (!this.#healthy) this.#markUp()
       return decisionFor(allowed === 1, Number(tokens), limit, Number(redisNow))
     } catch (error) {
       this.#markDown(error)
