@@ -270,4 +270,19 @@ describe('fsm, the command line', () => {
       env.DATABASE_URL = saved
     }
   })
+
+  it('a setting it cannot use is one line naming it for every command (the key and company commands printed a stack trace)', async () => {
+    const bad = { ...env, LOG_LEVEL: 'bogus' }
+    const commands = [['migrate'], ['company', 'create', '--name', 'X'], ['key', 'list', '--company', '1'], ['key', 'revoke', '1'], ['demo']]
+    await Promise.all(
+      commands.map(async (args) => {
+        for (const json of [true, false]) {
+          const outcome = await fsmOn(bad, ...args, ...(json ? ['--json'] : []))
+          assert.equal(outcome.code, 1, `fsm ${args.join(' ')}`)
+          assert.equal(outcome.stderr.trimEnd().split('\n').length, 1, `one line: ${outcome.stderr}`)
+          assert.match(outcome.stderr, json ? /^\{"error":"LOG_LEVEL must be one of/ : /^fsm: LOG_LEVEL must be one of/, `fsm ${args.join(' ')}`)
+        }
+      }),
+    )
+  })
 })

@@ -63,7 +63,11 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
   if (argv.includes('--json')) program.configureOutput({ outputError: (message, write) => write(`${JSON.stringify({ error: usageError(message) })}\n`) })
   else program.configureOutput({ outputError: (message, write) => write(`fsm: ${usageError(message)}\n`) }).showHelpAfterError()
   const config = () => loadConfig()
-  const run = (json: boolean, work: () => Promise<void>) => work().catch((error: Error) => fail(json, error.message))
+  // `work` runs inside the promise: an error it throws before its first await (loadConfig's) was a stack trace.
+  const run = (json: boolean, work: () => Promise<void>) =>
+    Promise.resolve()
+      .then(work)
+      .catch((error: Error) => fail(json, error.message))
 
   program
     .command('serve')
