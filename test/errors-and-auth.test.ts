@@ -680,6 +680,42 @@ for (const dialect of DIALECTS) {
           })
         })
 
+        it('a database that refuses new connections (its role may no longer log in; it was dropped) answers 503, never 500', async () => {
+          await asNewRole('fsm_nologin', '', async (url, schema, admin) => {
+            const database = connectDatabase(url, { pgSchema: schema, pgPoolSize: 1 })
+            let app: Awaited<ReturnType<typeof buildApp>> | undefined
+            try {
+              await migrateToLatest(database.db)
+              const owner = await createTenant(database)
+              app = await buildApp({ ...settings, database })
+              assert.equal((await call(app, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })).status, 200)
+              // 28000 for the connection the pool opens next.
+              await admin.query(`alter role ${schema} nologin`)
+              await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where usename = $1`, [schema])
+              let res = await call(app, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })
+              if (res.status === 503 && /Connection terminated/.test(res.body.error.message)) res = await call(app, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })
+              assertError(res, 503, 'service_unavailable', 'a role that may not log in')
+              assertNoLeak('503', res)
+            } finally {
+              await admin.query(`alter role ${schema} login`)
+              await app?.close().catch(() => undefined)
+              await database.close().catch(() => undefined)
+            }
+          })
+          // 3D000: a database that is not there (dropped, renamed).
+          const missing = new URL(PG_URL!)
+          missing.pathname = `/fsm_missing_${randomBytes(4).toString('hex')}`
+          const database = connectDatabase(missing.toString())
+          const app = await buildApp({ ...settings, database })
+          try {
+            const res = await call(app, 'GET', `${PATH}?per_page=1`, { key: generateKey(1).apiKey })
+            assertError(res, 503, 'service_unavailable', 'a database that does not exist')
+          } finally {
+            await app.close().catch(() => undefined)
+            await database.close().catch(() => undefined)
+          }
+        })
+
         it('a database that takes no writes (a standby, after a failover): reads answer, writes answer 503 and change nothing', async () => {
           await asNewRole('fsm_standby', '', async (url, schema, admin) => {
             let database = connectDatabase(url, { pgSchema: schema, pgPoolSize: 2 })

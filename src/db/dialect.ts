@@ -67,6 +67,14 @@ export function isUnavailableError(error: unknown): boolean {
     code === '57P02' || // crash shutdown
     code === '57P03' || // cannot connect now
     code.startsWith('08') || // connection exceptions
+    // Refused at connect: the database dropped or renamed (3D000), the
+    // role's login or password changed (28000, 28P01), connections not
+    // allowed (55000 with that message); answered 500 while /readyz said
+    // the database was unreachable.
+    code === '3D000' ||
+    code === '28000' ||
+    code === '28P01' ||
+    (code === '55000' && /does not allow connections|not currently accepting connections/i.test(e?.message ?? '')) ||
     // Insufficient resources: too many connections (53300, a pool sized past
     // max_connections or a role's limit, which answered 500), disk full,
     // out of memory.
