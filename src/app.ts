@@ -109,8 +109,12 @@ function rawError(log: FastifyBaseLogger, socket: Socket, error: ApiError) {
   log.info({ method: null, path: null, status: error.status, duration_ms: null, request_id: id, key_id: null, refused: error.message }, 'request')
 }
 
-/** Node's response in flight on a socket, which its own handler of refused requests reads too (not in Node's typings). */
-type HttpSocket = Socket & { _httpMessage?: ServerResponse | null }
+/**
+ * Node's response in flight on a socket, which its own handler of refused
+ * requests reads too, and the request its parser is reading (neither in
+ * Node's typings).
+ */
+type HttpSocket = Socket & { _httpMessage?: ServerResponse | null; parser?: { incoming?: IncomingMessage | null } | null }
 
 /**
  * A request Node's parser refused. When the connection's earlier requests
@@ -130,6 +134,13 @@ function clientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket
         error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? validationError([{ field: 'request', message: 'did not arrive in full in time; send it again' }])
         : validationError([{ field: 'request', message: 'is not a well-formed HTTP/1.1 request' }])
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    // A body that stopped arriving after its request was answered (a 401
+    // comes before the body is read): the client has its answer, and a 400
+    // a minute later answered a request it never sent.
+    const incoming = (socket as HttpSocket).parser?.incoming
+    if (incoming && !incoming.complete && !(socket as HttpSocket)._httpMessage) return socket.destroy()
+  }
   afterPipelinedAnswers(socket as HttpSocket, () => rawError(this.log, socket, refusal))
 }
 

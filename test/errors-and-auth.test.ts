@@ -1324,6 +1324,10 @@ describe('a request that stops arriving', () => {
         assert.match(answer, /did not arrive in full in time/, what)
         assert.ok(ms < 5_000, `${what}: closed after ${ms} ms`)
       }
+      // Answered before its body was read (no key: 401), then the body stops: the 401 alone, not a 400 after it.
+      const answered = await stalled(timing.port, `POST /api/v1/customers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"cus`)
+      assert.deepEqual([...answered.answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]), ['401'], answered.answer)
+      assert.ok(answered.ms < 5_000, `closed after ${answered.ms} ms`)
       // A shutdown with such a request in flight: Node no longer times
       // requests out once its server closes, so the grace ends it (the
       // request timeout here is the app's own, 60 s).
