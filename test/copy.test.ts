@@ -12,6 +12,7 @@ import { CopyError, copyDatabase, TABLES } from '../src/db/copy.ts'
 import type { DatabaseHandle, Dialect } from '../src/db/connect.ts'
 import { seedDemo } from '../src/modules/demo/demo.service.ts'
 import { DIALECTS, freshDatabase } from './helpers/app.ts'
+import SqliteDatabase from 'better-sqlite3'
 import { call } from './helpers/factories.ts'
 
 const config = { ...loadConfig({}), logLevel: 'silent', keyCacheMs: 0 }
@@ -99,5 +100,35 @@ describe('fsm copy', () => {
     const before = await counts(target)
     await assert.rejects(copyDatabase(source.db, target.db), CopyError)
     assert.deepEqual(await counts(target), before)
+  })
+  it(`a source written to while it is copied is copied as it was at one moment, and checked before the target commits (sqlite → ${routes.map((r) => r[1]).join(', ')})`, async () => {
+    const handle = await freshDatabase('sqlite')
+    const source = handle.database
+    // A server writing meanwhile, on a connection of its own: a history entry before each of the copy's statements.
+    const writer = new SqliteDatabase(handle.url.slice('sqlite:'.length))
+    const write = writer.prepare(`insert into job_status_changes (job_id, company_id, from_status, to_status, changed_at) select job_id, company_id, 'Pending', 'Pending', 0 from jobs limit 1`)
+    cleanups.push(async () => {
+      writer.close()
+      await source.close()
+      await handle.cleanup()
+    })
+    await seedDemo(source.db)
+    let written = 0
+    const writing = source.db.withPlugin({
+      transformQuery: (args) => {
+        write.run()
+        written++
+        return args.node
+      },
+      transformResult: async (args) => args.result,
+    })
+    for (const [, toDialect] of routes) {
+      const target = await fresh(toDialect)
+      const before = written
+      const copied = await copyDatabase(writing, target.db, 2)
+      assert.ok(written - before > 10, 'written during the copy')
+      assert.deepEqual(await counts(target), copied, 'the target holds what the copy read')
+      assert.ok((await counts(source)).job_status_changes! > copied.job_status_changes!, 'the source moved on after the moment copied')
+    }
   })
 })

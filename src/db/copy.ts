@@ -3,6 +3,13 @@
  * PostgreSQL): every company, key, record, link and history entry, with
  * their ids, then sets the target's id sequences past them and verifies the
  * counts. It refuses to write into a database that holds any data.
+ *
+ * The source is read in one read transaction, a snapshot: copied while a
+ * server wrote to it, tables read at different moments disagreed (a status
+ * change whose job was not copied broke a foreign key, or the counts
+ * differed), and the check of the counts came after the target's commit,
+ * which left a partial copy that a second try then refused as not empty.
+ * Now the counts are checked before the target commits.
  */
 import { sql, type Kysely } from 'kysely'
 import type { Database } from './types.ts'
@@ -35,18 +42,36 @@ async function count(db: Kysely<Database>, table: keyof Database): Promise<numbe
   return Number(row.n)
 }
 
+/**
+ * Runs `work` on one read transaction of `db`: the database as it was at one
+ * moment, while others write on. On SQLite a deferred BEGIN (this project's
+ * transactions begin IMMEDIATE, which would hold the server's writes for
+ * the whole copy); on PostgreSQL, repeatable read.
+ */
+async function inSnapshot<T>(db: Kysely<Database>, work: (source: Kysely<Database>) => Promise<T>): Promise<T> {
+  if (!isSqlite(db)) return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(work)
+  return db.connection().execute(async (connection) => {
+    await sql`begin deferred`.execute(connection)
+    try {
+      return await work(connection)
+    } finally {
+      await sql`commit`.execute(connection)
+    }
+  })
+}
+
 export async function copyDatabase(from: Kysely<Database>, to: Kysely<Database>, batchSize = 500): Promise<Record<string, number>> {
   for (const [table] of TABLES) {
     if ((await count(to, table)) > 0) throw new CopyError(`the target database is not empty (table ${table} has rows); copy only into an empty database`)
   }
   const copied: Record<string, number> = {}
-  await to.transaction().execute(async (trx) => {
+  await inSnapshot(from, (source) => to.transaction().execute(async (trx) => {
     for (const [table, idColumn] of TABLES) {
       const order = ORDER_BY[table] ?? [idColumn!]
       let offset = 0
       copied[table] = 0
       for (;;) {
-        let query = from.selectFrom(table).selectAll()
+        let query = source.selectFrom(table).selectAll()
         for (const column of order) query = query.orderBy(sql.ref(column))
         const rows = (await query.limit(batchSize).offset(offset).execute()) as Record<string, unknown>[]
         if (rows.length === 0) break
@@ -61,10 +86,10 @@ export async function copyDatabase(from: Kysely<Database>, to: Kysely<Database>,
     }
     // Derived data (list totals) is recomputed rather than copied.
     await rebuildJobCounts(trx)
-  })
-  for (const [table] of TABLES) {
-    const [source, target] = [await count(from, table), await count(to, table)]
-    if (source !== target || target !== copied[table]) throw new CopyError(`verification failed for ${table}: source ${source}, target ${target}, copied ${copied[table]}`)
-  }
+    for (const [table] of TABLES) {
+      const [inSource, inTarget] = [await count(source, table), await count(trx, table)]
+      if (inSource !== inTarget || inTarget !== copied[table]) throw new CopyError(`verification failed for ${table}: source ${inSource}, target ${inTarget}, copied ${copied[table]}; nothing was kept`)
+    }
+  }))
   return copied
 }
