@@ -17,6 +17,9 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { PG_URL } from './helpers/app.ts'
 import { SCOPES } from '../src/modules/api-keys/scopes.ts'
+import { buildApp } from '../src/app.ts'
+import { loadConfig } from '../src/config.ts'
+import { connect } from '../src/db/connect.ts'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const run = promisify(execFile)
@@ -140,6 +143,34 @@ describe('fsm, the command line', () => {
     assert.match(revoked.revoked_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
     const listedAgain = JSON.parse((await fsm('key', 'list', '--company', String(companyId), '--json')).stdout) as { keys: Array<Record<string, unknown>> }
     assert.equal(listedAgain.keys[0]!.revoked_at, revoked.revoked_at)
+  })
+
+  it("company list and company update: a company's plan and modules change, and its keys see it (errors.md's remedy for plan_upgrade_required)", async () => {
+    const { company_id: id } = await json('company', 'create', '--name', 'Starter Co', '--plan', 'starter')
+    const { api_key: key } = await json('key', 'create', '--company', String(id), '--scopes', 'jobs:read,assets:read')
+    const database = connect(env.DATABASE_URL)
+    const app = await buildApp({ config: { ...loadConfig({}), logLevel: 'silent', keyCacheMs: 0 }, database, logger: false })
+    try {
+      const status = async (path: string) => (await app.inject({ method: 'GET', url: path, headers: { 'x-api-key': key } })).statusCode
+      assert.equal(await status('/api/v1/jobs'), 403)
+      const updated = await json('company', 'update', String(id), '--plan', 'enterprise')
+      assert.deepEqual(updated, { company_id: id, name: 'Starter Co', plan: 'enterprise', modules: [], created_at: updated.created_at })
+      assert.equal(await status('/api/v1/jobs'), 200)
+      assert.equal(await status('/api/v1/assets'), 403)
+      assert.deepEqual((await json('company', 'update', String(id), '--modules', 'assets', '--name', 'Grown Co')).modules, ['assets'])
+      assert.equal(await status('/api/v1/assets'), 200)
+      const { companies } = await json('company', 'list')
+      assert.deepEqual(
+        companies.find((c: { company_id: number }) => c.company_id === id),
+        { company_id: id, name: 'Grown Co', plan: 'enterprise', modules: ['assets'], created_at: updated.created_at },
+      )
+      await refused(['company', 'update', String(id)], /nothing to change: give --name, --plan or --modules/)
+      await refused(['company', 'update', '999999', '--plan', 'starter'], /company 999999 not found/)
+      await refused(['company', 'update', String(id), '--plan', 'gold'], /plan must be one of/)
+    } finally {
+      await app.close()
+      await database.close()
+    }
   })
 
   it('text output for people: the key once, and a line a key', async () => {

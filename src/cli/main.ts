@@ -8,7 +8,7 @@ import { connect, SERVING_TIMEOUTS, type DatabaseHandle } from '../db/connect.ts
 import { copyDatabase } from '../db/copy.ts'
 import { isMigrated, migrateToLatest } from '../db/migrator.ts'
 import { createKey, listKeys, revokeKey } from '../modules/api-keys/api-keys.service.ts'
-import { createCompany } from '../modules/companies/companies.service.ts'
+import { createCompany, listCompanies, presentCompany, updateCompany } from '../modules/companies/companies.service.ts'
 import { databaseIsEmpty, seedDemo, type DemoResult } from '../modules/demo/demo.service.ts'
 import { fail, print } from './output.ts'
 
@@ -126,6 +126,42 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
         withDatabase(config(), async ({ db }) => {
           const row = await createCompany(db, { name: options.name, plan: options.plan, modules: options.modules.split(',') })
           print(!!options.json, { company_id: row.company_id }, `company ${row.company_id} created (${row.plan}${row.modules ? `, modules: ${row.modules}` : ''})`)
+        }),
+      ),
+    )
+
+  company
+    .command('list')
+    .description('list the companies, with their plans and modules')
+    .option('--json', 'machine-readable output')
+    .action((options: { json?: boolean }) =>
+      run(!!options.json, () =>
+        withDatabase(config(), async ({ db }) => {
+          const companies = (await listCompanies(db)).map(presentCompany)
+          const lines = companies.map((c) => `${c.company_id}\t${c.name}\t${c.plan}\t${c.modules.join(',') || '-'}`)
+          print(!!options.json, { companies }, lines.length ? lines.join('\n') : 'no companies')
+        }),
+      ),
+    )
+  company
+    .command('update')
+    .description("change a company's name, plan or modules (its keys see it within FSM_KEY_CACHE_MS)")
+    .argument('<companyId>', 'company id', positiveInteger)
+    .option('--name <name>', 'company name')
+    .option('--plan <plan>', 'starter, professional or enterprise')
+    .option('--modules <list>', "comma-separated modules, replacing the company's (assets; empty for none)")
+    .option('--json', 'machine-readable output')
+    .action((companyId: number, options: { name?: string; plan?: string; modules?: string; json?: boolean }) =>
+      run(!!options.json, () =>
+        withDatabase(config(), async ({ db }) => {
+          const row = presentCompany(
+            await updateCompany(db, companyId, {
+              ...(options.name !== undefined && { name: options.name }),
+              ...(options.plan !== undefined && { plan: options.plan }),
+              ...(options.modules !== undefined && { modules: options.modules.split(',') }),
+            }),
+          )
+          print(!!options.json, row, `company ${row.company_id} updated (${row.plan}${row.modules.length ? `, modules: ${row.modules.join(',')}` : ''})`)
         }),
       ),
     )

@@ -4,7 +4,7 @@
  */
 import type { Kysely } from 'kysely'
 import type { Database, CompanyRow } from '../../db/types.ts'
-import { nowSeconds } from '../../db/time.ts'
+import { nowSeconds, toIso } from '../../db/time.ts'
 import { NAME_MAX, oneLineName } from '../one-line-name.ts'
 
 export const PLANS = ['starter', 'professional', 'enterprise'] as const
@@ -24,21 +24,58 @@ export function parseModules(text: string): Module[] {
   return text.split(',').map((m) => m.trim()).filter((m): m is Module => (MODULES as readonly string[]).includes(m))
 }
 
-export async function createCompany(db: Kysely<Database>, input: NewCompany): Promise<CompanyRow> {
-  const checked = oneLineName(input.name)
+function checkedName(text: string): string {
+  const checked = oneLineName(text)
   if ('problem' in checked && checked.problem === 'not one line') throw new CompanyInputError('company name must be one line without control characters')
   if (!('name' in checked) || !checked.name) throw new CompanyInputError(`company name must be 1 to ${NAME_MAX} characters`)
-  const name = checked.name
-  const plan = input.plan ?? 'enterprise'
+  return checked.name
+}
+
+function checkedPlan(plan: string): Plan {
   if (!(PLANS as readonly string[]).includes(plan)) throw new CompanyInputError(`plan must be one of: ${PLANS.join(', ')}`)
-  const modules = [...new Set((input.modules ?? []).map((m) => m.trim()).filter(Boolean))]
-  const unknown = modules.filter((m) => !(MODULES as readonly string[]).includes(m))
+  return plan as Plan
+}
+
+/** The modules as stored: known ones, once each, comma-separated. */
+function checkedModules(modules: string[]): string {
+  const named = [...new Set(modules.map((m) => m.trim()).filter(Boolean))]
+  const unknown = named.filter((m) => !(MODULES as readonly string[]).includes(m))
   if (unknown.length) throw new CompanyInputError(`unknown module ${unknown.join(', ')}; known: ${MODULES.join(', ')}`)
+  return named.join(',')
+}
+
+export async function createCompany(db: Kysely<Database>, input: NewCompany): Promise<CompanyRow> {
   return db
     .insertInto('companies')
-    .values({ company_name: name, plan, modules: modules.join(','), created_at: nowSeconds() })
+    .values({ company_name: checkedName(input.name), plan: checkedPlan(input.plan ?? 'enterprise'), modules: checkedModules(input.modules ?? []), created_at: nowSeconds() })
     .returningAll()
     .executeTakeFirstOrThrow()
+}
+
+/** A company as `fsm company list` and `update` print it. */
+export function presentCompany(row: CompanyRow) {
+  return { company_id: row.company_id, name: row.company_name, plan: row.plan, modules: row.modules ? row.modules.split(',') : [], created_at: toIso(row.created_at) }
+}
+
+export async function listCompanies(db: Kysely<Database>): Promise<CompanyRow[]> {
+  return db.selectFrom('companies').selectAll().orderBy('company_id').execute()
+}
+
+/**
+ * Changes a company's name, plan or modules (what errors.md tells an
+ * operator to do after `plan_upgrade_required`); its keys see the change
+ * within FSM_KEY_CACHE_MS. Modules given replace the company's.
+ */
+export async function updateCompany(db: Kysely<Database>, companyId: number, changes: Partial<NewCompany>): Promise<CompanyRow> {
+  const set = {
+    ...(changes.name !== undefined && { company_name: checkedName(changes.name) }),
+    ...(changes.plan !== undefined && { plan: checkedPlan(changes.plan) }),
+    ...(changes.modules !== undefined && { modules: checkedModules(changes.modules) }),
+  }
+  if (Object.keys(set).length === 0) throw new CompanyInputError('nothing to change: give --name, --plan or --modules')
+  const row = await db.updateTable('companies').set(set).where('company_id', '=', companyId).returningAll().executeTakeFirst()
+  if (!row) throw new CompanyInputError(`company ${companyId} not found`)
+  return row
 }
 
 export async function getCompany(db: Kysely<Database>, companyId: number): Promise<CompanyRow | undefined> {
