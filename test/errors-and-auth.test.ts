@@ -14,7 +14,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import pg from 'pg'
 import { DIALECTS, freshDatabase, PG_URL, startTestApp, type TestApp } from './helpers/app.ts'
-import { connect as connectDatabase } from '../src/db/connect.ts'
+import { connect as connectDatabase, type DatabaseHandle } from '../src/db/connect.ts'
 import { migrateToLatest } from '../src/db/migrator.ts'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
@@ -772,99 +772,87 @@ for (const dialect of DIALECTS) {
           })
         })
 
-        it("a database that stops answering mid-write: 503 saying the write may have been done (it was); reads answer the usual 503", async () => {
-          await asNewRole('fsm_silent', '', async (url, schema, admin) => {
+        /**
+         * `work` with an app on a role's own schema reached through a
+         * `pausableProxy`, migrated, with a tenant and its basics; the key
+         * stays cached, so that a write's own statements are the ones the
+         * proxy holds or cuts.
+         */
+        async function throughProxy(
+          prefix: string,
+          connectOptions: { pgPoolSize?: number; pgTimeouts: { statementMs: number; replyMs: number } },
+          work: (context: { app: Awaited<ReturnType<typeof buildApp>>; proxy: Awaited<ReturnType<typeof pausableProxy>>; database: DatabaseHandle; schema: string; admin: pg.Client; apiKey: string; locationId: number }) => Promise<void>,
+        ) {
+          await asNewRole(prefix, '', async (url, schema, admin) => {
             const proxy = await pausableProxy(new URL(url))
-            const database = connectDatabase(proxy.url, { pgSchema: schema, pgTimeouts: { statementMs: 10_000, replyMs: 500 } })
+            const database = connectDatabase(proxy.url, { pgSchema: schema, ...connectOptions })
             let app: Awaited<ReturnType<typeof buildApp>> | undefined
             try {
               await migrateToLatest(database.db)
               const owner = await createTenant(database)
-              // The key stays cached, so that the create's own statement is the one whose reply is held back.
               app = await buildApp({ ...settings, config: { ...settings.config, keyCacheMs: 60_000 }, database })
-              const basics = await createBasics(app, owner.apiKey)
-              // The replies are held back; what the server sends still reaches PostgreSQL.
-              proxy.pause()
-              const write = await call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'Maybe done', customer_location_id: basics.locationId } })
-              assertError(write, 503, 'service_unavailable', 'a write without its reply')
-              assert.match(write.body.error.message, /stopped answering during this write, which may have been done: retry it with the same Idempotency-Key/)
-              assert.equal(write.headers['retry-after'], '1')
-              const read = await call(app, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })
-              assertError(read, 503, 'service_unavailable', 'a read without its reply')
-              assert.equal(read.body.error.message, 'The database is unavailable; retry shortly')
-              proxy.resume()
-              // Done all the same: why the answer may not say "nothing was kept".
-              const kept = await admin.query(`select count(*)::int as n from ${schema}.jobs where job_title = 'Maybe done'`)
-              assert.equal(kept.rows[0].n, 1)
+              const { locationId } = await createBasics(app, owner.apiKey)
+              await work({ app, proxy, database, schema, admin, apiKey: owner.apiKey, locationId })
             } finally {
               proxy.resume()
               await app?.close().catch(() => undefined)
               await database.close().catch(() => undefined)
               await proxy.close()
             }
+          })
+        }
+
+        it("a database that stops answering mid-write: 503 saying the write may have been done (it was); reads answer the usual 503", async () => {
+          await throughProxy('fsm_silent', { pgTimeouts: { statementMs: 10_000, replyMs: 500 } }, async ({ app, proxy, schema, admin, apiKey, locationId }) => {
+            // The replies are held back; what the server sends still reaches PostgreSQL.
+            proxy.pause()
+            const write = await call(app, 'POST', PATH, { key: apiKey, body: { job_title: 'Maybe done', customer_location_id: locationId } })
+            assertError(write, 503, 'service_unavailable', 'a write without its reply')
+            assert.match(write.body.error.message, /stopped answering during this write, which may have been done: retry it with the same Idempotency-Key/)
+            assert.equal(write.headers['retry-after'], '1')
+            const read = await call(app, 'GET', `${PATH}?per_page=1`, { key: apiKey })
+            assertError(read, 503, 'service_unavailable', 'a read without its reply')
+            assert.equal(read.body.error.message, 'The database is unavailable; retry shortly')
+            proxy.resume()
+            // Done all the same: why the answer may not say "nothing was kept".
+            const kept = await admin.query(`select count(*)::int as n from ${schema}.jobs where job_title = 'Maybe done'`)
+            assert.equal(kept.rows[0].n, 1)
           })
         })
 
         it('a connection whose reply never came is closed, not reused: a late BEGIN took the next writes into a transaction never committed', async () => {
-          await asNewRole('fsm_late', '', async (url, schema, admin) => {
-            const proxy = await pausableProxy(new URL(url))
-            // One connection, so that the next requests get the one the late BEGIN reached.
-            const database = connectDatabase(proxy.url, { pgSchema: schema, pgPoolSize: 1, pgTimeouts: { statementMs: 10_000, replyMs: 500 } })
-            let app: Awaited<ReturnType<typeof buildApp>> | undefined
-            try {
-              await migrateToLatest(database.db)
-              const owner = await createTenant(database)
-              app = await buildApp({ ...settings, config: { ...settings.config, keyCacheMs: 60_000 }, database })
-              const basics = await createBasics(app, owner.apiKey)
-              // A create with asset_ids is a transaction: its BEGIN is the statement whose reply is held.
-              proxy.pause()
-              const held = await call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'Held', customer_location_id: basics.locationId, asset_ids: [] } })
-              assertError(held, 503, 'service_unavailable', 'a BEGIN without its reply')
-              proxy.resume()
-              await new Promise((resolve) => setTimeout(resolve, 100))
-              for (let i = 0; i < 3; i++) {
-                const created = await call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'After', customer_location_id: basics.locationId } })
-                assert.equal(created.status, 201, JSON.stringify(created.body))
-              }
-              // Committed, as another connection sees them (they sat in the late BEGIN's transaction before).
-              const kept = await admin.query(`select count(*)::int as n from ${schema}.jobs where job_title = 'After'`)
-              assert.equal(kept.rows[0].n, 3)
-            } finally {
-              proxy.resume()
-              await app?.close().catch(() => undefined)
-              await database.close().catch(() => undefined)
-              await proxy.close()
+          // One connection, so that the next requests get the one the late BEGIN reached.
+          await throughProxy('fsm_late', { pgPoolSize: 1, pgTimeouts: { statementMs: 10_000, replyMs: 500 } }, async ({ app, proxy, schema, admin, apiKey, locationId }) => {
+            // A create with asset_ids is a transaction: its BEGIN is the statement whose reply is held.
+            proxy.pause()
+            const held = await call(app, 'POST', PATH, { key: apiKey, body: { job_title: 'Held', customer_location_id: locationId, asset_ids: [] } })
+            assertError(held, 503, 'service_unavailable', 'a BEGIN without its reply')
+            proxy.resume()
+            await new Promise((resolve) => setTimeout(resolve, 100))
+            for (let i = 0; i < 3; i++) {
+              const created = await call(app, 'POST', PATH, { key: apiKey, body: { job_title: 'After', customer_location_id: locationId } })
+              assert.equal(created.status, 201, JSON.stringify(created.body))
             }
+            // Committed, as another connection sees them (they sat in the late BEGIN's transaction before).
+            const kept = await admin.query(`select count(*)::int as n from ${schema}.jobs where job_title = 'After'`)
+            assert.equal(kept.rows[0].n, 3)
           })
         })
 
         it('a connection cut during COMMIT: 503 saying the write may have been done (it was), not "nothing kept"', async () => {
-          await asNewRole('fsm_cut', '', async (url, schema, admin) => {
-            const proxy = await pausableProxy(new URL(url))
-            const database = connectDatabase(proxy.url, { pgSchema: schema, pgTimeouts: { statementMs: 10_000, replyMs: 10_000 } })
-            let app: Awaited<ReturnType<typeof buildApp>> | undefined
-            try {
-              await migrateToLatest(database.db)
-              const owner = await createTenant(database)
-              app = await buildApp({ ...settings, config: { ...settings.config, keyCacheMs: 60_000 }, database })
-              const basics = await createBasics(app, owner.apiKey)
-              // A COMMIT that takes a second (a slow disk, a synchronous standby): a trigger deferred to it.
-              await sql.raw(`create function slow_commit() returns trigger language plpgsql as $$ begin perform pg_sleep(1); return null; end $$`).execute(database.db)
-              await sql.raw(`create constraint trigger slow_commit after insert on jobs deferrable initially deferred for each row when (new.job_title = 'Slow commit') execute function slow_commit()`).execute(database.db)
-              const pending = call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'Slow commit', customer_location_id: basics.locationId, asset_ids: [] } })
-              await new Promise((resolve) => setTimeout(resolve, 400))
-              proxy.cut()
-              const write = await pending
-              assertError(write, 503, 'service_unavailable', 'a COMMIT whose connection was cut')
-              assert.match(write.body.error.message, /which may have been done/)
-              await new Promise((resolve) => setTimeout(resolve, 1_000))
-              const kept = await admin.query(`select count(*)::int as n from ${schema}.jobs where job_title = 'Slow commit'`)
-              assert.equal(kept.rows[0].n, 1)
-            } finally {
-              await app?.close().catch(() => undefined)
-              await database.close().catch(() => undefined)
-              await proxy.close()
-            }
+          await throughProxy('fsm_cut', { pgTimeouts: { statementMs: 10_000, replyMs: 10_000 } }, async ({ app, proxy, database, schema, admin, apiKey, locationId }) => {
+            // A COMMIT that takes a second (a slow disk, a synchronous standby): a trigger deferred to it.
+            await sql.raw(`create function slow_commit() returns trigger language plpgsql as $$ begin perform pg_sleep(1); return null; end $$`).execute(database.db)
+            await sql.raw(`create constraint trigger slow_commit after insert on jobs deferrable initially deferred for each row when (new.job_title = 'Slow commit') execute function slow_commit()`).execute(database.db)
+            const pending = call(app, 'POST', PATH, { key: apiKey, body: { job_title: 'Slow commit', customer_location_id: locationId, asset_ids: [] } })
+            await new Promise((resolve) => setTimeout(resolve, 400))
+            proxy.cut()
+            const write = await pending
+            assertError(write, 503, 'service_unavailable', 'a COMMIT whose connection was cut')
+            assert.match(write.body.error.message, /which may have been done/)
+            await new Promise((resolve) => setTimeout(resolve, 1_000))
+            const kept = await admin.query(`select count(*)::int as n from ${schema}.jobs where job_title = 'Slow commit'`)
+            assert.equal(kept.rows[0].n, 1)
           })
         })
 
@@ -1361,6 +1349,19 @@ describe('requests as bytes on a socket', () => {
     })
   /** Each answer's status, in order (an answer's status line follows the body before it on the same line). */
   const statuses = (answer: string) => [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))
+  /** `work` with an app listening on a port, on a database of its own; all closed after it. */
+  async function listening(work: (context: { app: Awaited<ReturnType<typeof buildApp>>; port: number; database: DatabaseHandle }) => Promise<void>) {
+    const { database, cleanup } = await freshDatabase('sqlite')
+    const app = await buildApp({ config: { ...loadConfig({}), logLevel: 'silent' }, database, logger: false })
+    try {
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      await work({ app, port: (app.server.address() as AddressInfo).port, database })
+    } finally {
+      await app.close()
+      await database.close()
+      await cleanup()
+    }
+  }
 
   it('a request followed by bytes that are not HTTP is answered first, then the bytes 400 and the connection closed; each refusal has its log line', async () => {
     const { database, cleanup } = await freshDatabase('sqlite')
@@ -1409,12 +1410,8 @@ describe('requests as bytes on a socket', () => {
     // Serialised for each request, 600 such answers held 600 copies of its ~140 KB (no key needed).
     setFlagsFromString('--expose-gc')
     const gc = runInNewContext('gc') as () => void
-    const { database, cleanup } = await freshDatabase('sqlite')
-    const app = await buildApp({ config: { ...loadConfig({}), logLevel: 'silent' }, database, logger: false })
     let socket: Socket | undefined
-    try {
-      await app.listen({ port: 0, host: '127.0.0.1' })
-      const port = (app.server.address() as AddressInfo).port
+    await listening(async ({ app, port }) => {
       const document = await app.inject({ method: 'GET', url: '/api/v1/openapi.json' })
       assert.equal(document.statusCode, 200)
       assert.ok(document.body.length > 100_000, `the document is ${document.body.length} bytes`)
@@ -1433,20 +1430,11 @@ describe('requests as bytes on a socket', () => {
       gc()
       const grownMb = (process.memoryUsage().heapUsed - before) / 1e6
       assert.ok(grownMb < 30, `the heap grew by ${grownMb.toFixed(1)} MB for ${count} answers of ${(document.body.length / 1e3).toFixed(0)} KB`)
-    } finally {
-      socket?.destroy()
-      await app.close()
-      await database.close()
-      await cleanup()
-    }
+    }).finally(() => socket?.destroy())
   })
 
   it('HTTP edges are answered in the envelope: Host twice or malformed, an unknown Expect, a transfer coding or Content-Type that cannot be taken, raw query text in Link, the documentation files', async () => {
-    const { database, cleanup } = await freshDatabase('sqlite')
-    const app = await buildApp({ config: { ...loadConfig({}), logLevel: 'silent' }, database, logger: false })
-    try {
-      await app.listen({ port: 0, host: '127.0.0.1' })
-      const port = (app.server.address() as AddressInfo).port
+    await listening(async ({ app, port, database }) => {
       const owner = await createTenant(database)
       const { locationId } = await createBasics(app, owner.apiKey)
       const get = (target: string, headers = '') => exchange(port, `GET ${target} HTTP/1.1\r\nHost: x\r\nX-API-Key: ${owner.apiKey}\r\n${headers}Connection: close\r\n\r\n`)
@@ -1494,19 +1482,11 @@ describe('requests as bytes on a socket', () => {
       assert.deepEqual([statuses(stale), envelope(stale).error.code], [[412], 'precondition_failed'])
       const range = await get('/docs/static/logo.svg', 'Range: bytes=999999-\r\n')
       assert.deepEqual([statuses(range), envelope(range).error.details], [[400], [{ field: 'Range', message: 'is past the end of the file' }]])
-    } finally {
-      await app.close()
-      await database.close()
-      await cleanup()
-    }
+    })
   })
 
   it('an HTTP/1.1 request without Host is 400 in the envelope (RFC 9112 §3.2); HTTP/1.0 needs none', async () => {
-    const { database, cleanup } = await freshDatabase('sqlite')
-    const app = await buildApp({ config: { ...loadConfig({}), logLevel: 'silent' }, database, logger: false })
-    try {
-      await app.listen({ port: 0, host: '127.0.0.1' })
-      const port = (app.server.address() as AddressInfo).port
+    await listening(async ({ port, database }) => {
       const owner = await createTenant(database)
       const without = await exchange(port, `GET ${PATH} HTTP/1.1\r\nX-API-Key: ${owner.apiKey}\r\nConnection: close\r\n\r\n`)
       assert.deepEqual(statuses(without), [400], without)
@@ -1514,11 +1494,7 @@ describe('requests as bytes on a socket', () => {
       assert.match(without, /has no Host header, which HTTP\/1\.1 requires/)
       const old = await exchange(port, `GET ${PATH} HTTP/1.0\r\nX-API-Key: ${owner.apiKey}\r\n\r\n`)
       assert.match(old, /^HTTP\/1\.1 200 /, old)
-    } finally {
-      await app.close()
-      await database.close()
-      await cleanup()
-    }
+    })
   })
 })
 
