@@ -244,6 +244,15 @@ for (const dialect of DIALECTS) {
         // Trimmed, as text in bodies is: `+` is a space in a query string.
         assert.deepEqual(await ids('  acme  '), [acme.customer_id])
         assert.equal((await get(apiKey, '?q=+acme+')).body.pagination.total, 1)
+        // Σ lowers to ς at the end of a word and to σ elsewhere: a name lowered whole and a q lowered alone disagreed.
+        const street = await make(apiKey, { customer_name: 'ΟΔΟΣ ΑΘΗΝΑΣ 19' })
+        const kasa = await make(apiKey, { customer_name: 'ΚΑΣΑ' })
+        const lower = await make(apiKey, { customer_name: 'οδος ερμου' })
+        for (const q of ['ΟΔΟΣ Α', 'Σ ', 'σ', 'ς', 'ΑΣ 19']) assert.ok((await ids(q)).includes(street.customer_id), q)
+        assert.deepEqual(await ids('ΚΑΣ'), [kasa.customer_id])
+        assert.deepEqual(await ids('κας'), [kasa.customer_id])
+        assert.deepEqual(await ids('ΟΔΟΣ ΕΡΜΟΥ'), [lower.customer_id])
+        assert.deepEqual(await ids('ΟΔΟΣ'), [lower.customer_id, street.customer_id])
       })
 
       it('finds a renamed customer by its new name only', async () => {

@@ -88,6 +88,21 @@ for (const dialect of DIALECTS) {
       })
     })
 
+    it('0009 folds the final sigma of stored searchable text into the sigma, and nothing else', async () => {
+      await migrating(dialect, async (db, to) => {
+        await to('20261130-0008-updated-index-schedule')
+        const [company] = await rows(db, sql`insert into companies (company_name, plan, modules, created_at) values ('C', 'enterprise', 'assets', 0) returning company_id`)
+        for (const [name, text] of [['ΟΔΟΣ', 'οδο\u03c2'], ['Café', 'café']]) {
+          await sql`insert into customers (company_id, customer_name, search_text, created_at, updated_at) values (${company!.company_id}, ${name}, ${text}, 0, 0)`.execute(db)
+        }
+        await to('20261201-0009-search-final-sigma')
+        assert.deepEqual(await rows(db, sql`select customer_name, search_text from customers order by customer_id`), [
+          { customer_name: 'ΟΔΟΣ', search_text: 'οδο\u03c3' },
+          { customer_name: 'Café', search_text: 'café' },
+        ])
+      })
+    })
+
     it('0008 puts scheduled_start into the updated_at index, and its down migration takes it out', async () => {
       await migrating(dialect, async (db, to, down) => {
         await to('20261130-0008-updated-index-schedule')

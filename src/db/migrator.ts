@@ -8,6 +8,7 @@ import * as installation from './migrations/20261129-0005-installation.ts'
 import * as stripedCounts from './migrations/20261129-0006-striped-counts.ts'
 import * as updatedIndexStatus from './migrations/20261130-0007-updated-index-status.ts'
 import * as updatedIndexSchedule from './migrations/20261130-0008-updated-index-schedule.ts'
+import * as searchFinalSigma from './migrations/20261201-0009-search-final-sigma.ts'
 
 /**
  * Migrations are listed here rather than read from the folder, so they work
@@ -22,6 +23,7 @@ const migrations: Record<string, Migration> = {
   '20261129-0006-striped-counts': stripedCounts,
   '20261130-0007-updated-index-status': updatedIndexStatus,
   '20261130-0008-updated-index-schedule': updatedIndexSchedule,
+  '20261201-0009-search-final-sigma': searchFinalSigma,
 }
 
 class StaticMigrationProvider implements MigrationProvider {

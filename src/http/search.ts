@@ -7,12 +7,23 @@
  */
 import { sql } from 'kysely'
 
+/**
+ * Text as it is compared: lower case, with the final sigma as the sigma.
+ * JavaScript lowers Σ to ς at the end of a word and to σ elsewhere, so a
+ * name lowered whole and a `q` lowered alone disagreed: "ΚΑΣΑ" did not
+ * contain "ΚΑΣ", nor "ΟΔΟΣ 19" " Σ ". It is the one lower-casing rule
+ * that depends on the letters around (migration 0009 folds stored text).
+ */
+export function foldCase(text: string): string {
+  return text.toLowerCase().replaceAll('ς', 'σ')
+}
+
 export function searchText(...parts: Array<string | null | undefined>): string {
-  return parts.filter((p): p is string => !!p).join('\n').toLowerCase()
+  return foldCase(parts.filter((p): p is string => !!p).join('\n'))
 }
 
 export function containsPattern(q: string): string {
-  return `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+  return `%${foldCase(q).replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 }
 
 /** `column LIKE pattern ESCAPE '\'`: case-sensitive on both dialects once both sides are lower case. */
