@@ -125,7 +125,7 @@ type HttpSocket = Socket & { _httpMessage?: ServerResponse | null; parser?: { in
  * not at all (Node's own handler does the same) and would be sent again.
  * A request cut short is the refused request itself, and is answered at once.
  */
-function clientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket) {
+function clientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: HttpSocket) {
   if (error.code === 'ECONNRESET' || error.code === 'EPIPE') return socket.destroy()
   const refusal =
     error.code === 'HPE_HEADER_OVERFLOW'
@@ -138,10 +138,10 @@ function clientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket
     // A body that stopped arriving after its request was answered (a 401
     // comes before the body is read): the client has its answer, and a 400
     // a minute later answered a request it never sent.
-    const incoming = (socket as HttpSocket).parser?.incoming
-    if (incoming && !incoming.complete && !(socket as HttpSocket)._httpMessage) return socket.destroy()
+    const incoming = socket.parser?.incoming
+    if (incoming && !incoming.complete && !socket._httpMessage) return socket.destroy()
   }
-  afterPipelinedAnswers(socket as HttpSocket, () => rawError(this.log, socket, refusal))
+  afterPipelinedAnswers(socket, () => rawError(this.log, socket, refusal))
 }
 
 /**

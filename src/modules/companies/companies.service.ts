@@ -54,7 +54,7 @@ export async function createCompany(db: Kysely<Database>, input: NewCompany): Pr
 
 /** A company as `fsm company list` and `update` print it. */
 export function presentCompany(row: CompanyRow) {
-  return { company_id: row.company_id, name: row.company_name, plan: row.plan, modules: row.modules ? row.modules.split(',') : [], created_at: toIso(row.created_at) }
+  return { company_id: row.company_id, name: row.company_name, plan: row.plan, modules: parseModules(row.modules), created_at: toIso(row.created_at) }
 }
 
 export async function listCompanies(db: Kysely<Database>): Promise<CompanyRow[]> {
