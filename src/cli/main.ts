@@ -5,11 +5,10 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { loadConfig, type Config } from '../config.ts'
 import { connect, SERVING_TIMEOUTS, type DatabaseHandle } from '../db/connect.ts'
-import { copyDatabase } from '../db/copy.ts'
 import { isMigrated, migrateToLatest } from '../db/migrator.ts'
 import { createKey, listKeys, revokeKey } from '../modules/api-keys/api-keys.service.ts'
 import { createCompany, listCompanies, presentCompany, updateCompany } from '../modules/companies/companies.service.ts'
-import { databaseIsEmpty, seedDemo, type DemoResult } from '../modules/demo/demo.service.ts'
+import type { DemoResult } from '../modules/demo/demo.service.ts'
 import { fail, print } from './output.ts'
 
 function positiveInteger(text: string): number {
@@ -78,10 +77,12 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
     .option('--json', 'machine-readable output')
     .action((options: { port?: number; host?: string; demoIfEmpty?: boolean; json?: boolean }) =>
       run(!!options.json, async () => {
-        // Loaded here: the HTTP server's modules take twice as long to load as
-        // everything the other commands need (~1.0 s against ~0.4 s for a
-        // `fsm key create`).
+        // Loaded here, as the demo's and the copy's modules are by their commands:
+        // the HTTP server's modules take twice as long to load as everything
+        // the company and key commands need, and people and scripts run those
+        // often.
         const { limitHeapGrowth, startServer, stopAllocationSitePretenuring } = await import('../server.ts')
+        const { databaseIsEmpty, seedDemo } = await import('../modules/demo/demo.service.ts')
         limitHeapGrowth()
         stopAllocationSitePretenuring()
         const base = config()
@@ -238,6 +239,7 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
           // An installation of an older version: brought up to date, as fsm serve would.
           await migrateToLatest(source.db)
           await migrateToLatest(target.db)
+          const { copyDatabase } = await import('../db/copy.ts')
           const copied = await copyDatabase(source.db, target.db)
           const lines = Object.entries(copied).map(([table, n]) => `${table}: ${n}`)
           print(!!options.json, { copied }, `copied ${source.description} -> ${target.description}, counts verified\n${lines.join('\n')}`)
@@ -255,6 +257,7 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
     .action((options: { json?: boolean }) =>
       run(!!options.json, () =>
         withDatabase(config(), async ({ db }) => {
+          const { seedDemo } = await import('../modules/demo/demo.service.ts')
           const demo = await seedDemo(db)
           const cfg = config()
           print(!!options.json, { company_id: demo.company_id, api_key: demo.api_key }, demoText(demo, `http://${cfg.host}:${cfg.port}`))
