@@ -65,7 +65,7 @@ const PROMISES: Array<{ id: string; promise: string; how: string }> = [
   {
     id: '5-faults',
     promise: 'Under faults the API answers 2xx or 503 — never 500 or silence — and recovers by itself; SIGTERM loses nothing',
-    how: 'A second connection holds SQLite\'s write lock (`BEGIN IMMEDIATE`) for 2 s and 11 s (busy_timeout 5 s), with reads sent meanwhile answered within 1 s; a long write load with readers while the `-wal` size is sampled; PostgreSQL through a TCP proxy that refuses connections, then drops every byte (a partition), then comes back — same process, `/readyz` following; SIGTERM at a random moment under load on SQLite and PostgreSQL: exit 0, every request sent before the signal answered 2xx or 503, every 2xx write stored.',
+    how: 'A second connection holds SQLite\'s write lock (`BEGIN IMMEDIATE`) for 2 s and 11 s (6.5 s in the short run; busy_timeout 5 s), with reads sent meanwhile answered within 1 s; a long write load with readers while the `-wal` size is sampled; PostgreSQL through a TCP proxy that refuses connections, then drops every byte (a partition), then comes back — same process, `/readyz` following; SIGTERM at a random moment under load on SQLite and PostgreSQL: exit 0, every request sent before the signal answered 2xx or 503, every 2xx write stored.',
   },
 ]
 
