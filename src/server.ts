@@ -1,10 +1,11 @@
 /**
- * Listen, and shut down gracefully (and the server process's two settings
- * of V8, below): nothing else. On SIGTERM/SIGINT new
+ * Listen, with a cap on connections, and shut down gracefully (and the
+ * server process's two settings of V8, below): nothing else. On SIGTERM/SIGINT new
  * requests get 503 (so a load balancer moves on), requests in flight finish,
  * the database closes, the process exits 0 (API.md §7).
  */
 import type { FastifyInstance } from 'fastify'
+import { readFileSync } from 'node:fs'
 import { setFlagsFromString } from 'node:v8'
 import { buildApp } from './app.ts'
 import type { Config } from './config.ts'
@@ -66,8 +67,58 @@ function setV8FlagUnlessGiven(name: string, setting: string): void {
   if (!process.execArgv.some((flag) => given.test(flag))) setFlagsFromString(setting)
 }
 
+/** File descriptors kept free of connections: the database's files and connections, the read thread's, Redis, the documentation's files. */
+const DESCRIPTORS_KEPT = 256
+/** At most this many connections at once whatever the descriptors allow: idle sockets cost memory too (~3 KB each in Node, more in the kernel). */
+const CONNECTIONS_MOST = 10_000
+
+/**
+ * How many connections the server holds at once: the process's limit of
+ * open files (the soft one, from Linux's /proc/self/limits) less
+ * DESCRIPTORS_KEPT, and at most CONNECTIONS_MOST. Without a cap, ~21,000
+ * connections opened and left idle used every descriptor of a process
+ * limited to 20,000, and PostgreSQL connections, SQLite's files and the
+ * documentation's files could not be opened until they closed. Where the
+ * limit cannot be read (not Linux), CONNECTIONS_MOST.
+ */
+export function connectionCap(limits: string | undefined = readProcessLimits()): number {
+  const openFiles = /^Max open files\s+(\d+|unlimited)\s/m.exec(limits ?? '')?.[1]
+  if (openFiles === undefined || openFiles === 'unlimited') return CONNECTIONS_MOST
+  return Math.max(16, Math.min(CONNECTIONS_MOST, Number(openFiles) - DESCRIPTORS_KEPT))
+}
+
+function readProcessLimits(): string | undefined {
+  try {
+    return readFileSync('/proc/self/limits', 'utf8')
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Caps the connections `app` holds at `cap` (Node's `maxConnections`):
+ * a connection past it is closed as it arrives, before any request on it
+ * is read, so nothing it would have sent was done, and the clients that
+ * are connected keep being answered. Each such burst is logged, at most
+ * once every 10 s, with how many connections were closed.
+ */
+export function capConnections(app: FastifyInstance, cap: number): void {
+  app.server.maxConnections = cap
+  let closed = 0
+  let lastLoggedAt = -Infinity
+  app.server.on('drop', () => {
+    closed++
+    const now = performance.now()
+    if (now - lastLoggedAt < 10_000) return
+    app.log.warn({ max_connections: cap, closed }, 'connections refused: the server holds as many as it may (its limit of open files)')
+    lastLoggedAt = now
+    closed = 0
+  })
+}
+
 export async function startServer(config: Config, database: DatabaseHandle): Promise<RunningServer> {
   const app = await buildApp({ config, database, readThread: config.sqliteReadThread })
+  capConnections(app, connectionCap())
   const address = await app.listen({ port: config.port, host: config.host })
   let stopping: Promise<void> | undefined
   const stop = () => {
