@@ -24,7 +24,7 @@ const slowness = (file) => {
 const only = process.argv.slice(2)
 const files = only.length ? only : find('test').sort((a, b) => slowness(a) - slowness(b) || a.localeCompare(b))
 // Two files at a time even on two cores: most of a file's time is spent waiting on child
-// processes, sockets and the databases (the suite takes ~40% less wall time than one at a time).
+// processes, sockets and the databases (on two cores the suite took 110-142 s against 186 s one at a time).
 // Each file has its own SQLite files, PostgreSQL schemas and Redis keys.
 const concurrency = Math.max(2, Math.min(4, availableParallelism() - 1))
 if (!process.env.FSM_TEST_DATABASE_URL) {

@@ -749,6 +749,33 @@ for (const dialect of DIALECTS) {
           })
         })
 
+        it('a table the role has lost its privileges on (a grant revoked by mistake): 503, never 500, and nothing half-written', async () => {
+          await asNewRole('fsm_revoked', '', async (url, schema, admin) => {
+            const database = connectDatabase(url, { pgSchema: schema, pgPoolSize: 2 })
+            let app: Awaited<ReturnType<typeof buildApp>> | undefined
+            try {
+              await migrateToLatest(database.db)
+              const owner = await createTenant(database)
+              app = await buildApp({ ...settings, database })
+              const basics = await createBasics(app, owner.apiKey)
+              const total = async () => (await call(app!, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })).body.pagination.total
+              const before = await total()
+              // 42501 insufficient_privilege: the job history (written with each create) can no longer be written.
+              await admin.query(`revoke insert on ${schema}.job_status_changes from ${schema}`)
+              const res = await call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'Without a grant', customer_location_id: basics.locationId } })
+              assertError(res, 503, 'service_unavailable', 'a revoked grant')
+              assert.equal(res.headers['retry-after'], '1')
+              assertNoLeak('503', res)
+              assert.equal(await total(), before, 'the job was not kept without its history row')
+              await admin.query(`grant insert on ${schema}.job_status_changes to ${schema}`)
+              assert.equal((await call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'With it back', customer_location_id: basics.locationId } })).status, 201)
+            } finally {
+              await app?.close().catch(() => undefined)
+              await database.close().catch(() => undefined)
+            }
+          })
+        })
+
         it('a statement PostgreSQL cancels (statement_timeout) answers 503 and keeps nothing', async () => {
           await asNewRole('fsm_slow', '', async (url, schema) => {
             const database = connectDatabase(url, { pgSchema: schema, pgTimeouts: { statementMs: 300, replyMs: 10_000 } })

@@ -79,6 +79,11 @@ export function isUnavailableError(error: unknown): boolean {
     // max_connections or a role's limit, which answered 500), disk full,
     // out of memory.
     code.startsWith('53') ||
+    // Permission denied (42501): the server's role lost a privilege it
+    // needs (a grant revoked, a table re-created by another role). The
+    // statement was refused, nothing was done; it was answered 500. The
+    // log line names the table, for the operator.
+    code === '42501' ||
     // A read-only transaction: connected to a standby, as after a failover
     // the pool's connections can be until they are replaced.
     code === '25006' ||
