@@ -99,20 +99,30 @@ function readProcessLimits(): string | undefined {
  * Caps the connections `app` holds at `cap` (Node's `maxConnections`):
  * a connection past it is closed as it arrives, before any request on it
  * is read, so nothing it would have sent was done, and the clients that
- * are connected keep being answered. Each such burst is logged, at most
- * once every 10 s, with how many connections were closed.
+ * are connected keep being answered. The first connection closed is
+ * logged at once; those closed in the `quietMs` after it are counted in
+ * one line when that time is up (and so on while they keep coming), so a
+ * flood of connections is a few lines, each with how many were closed.
  */
-export function capConnections(app: FastifyInstance, cap: number): void {
+export function capConnections(app: FastifyInstance, cap: number, quietMs = 10_000): void {
   app.server.maxConnections = cap
-  let closed = 0
-  let lastLoggedAt = -Infinity
+  const logClosed = (closed: number) => app.log.warn({ max_connections: cap, closed }, 'connections refused: the server holds as many as it may (its limit of open files)')
+  let unlogged = 0
+  let quiet: NodeJS.Timeout | undefined
+  const endOfQuiet = () => {
+    quiet = undefined
+    if (unlogged === 0) return
+    logClosed(unlogged)
+    unlogged = 0
+    quiet = setTimeout(endOfQuiet, quietMs).unref()
+  }
   app.server.on('drop', () => {
-    closed++
-    const now = performance.now()
-    if (now - lastLoggedAt < 10_000) return
-    app.log.warn({ max_connections: cap, closed }, 'connections refused: the server holds as many as it may (its limit of open files)')
-    lastLoggedAt = now
-    closed = 0
+    if (quiet) {
+      unlogged++
+      return
+    }
+    logClosed(1)
+    quiet = setTimeout(endOfQuiet, quietMs).unref()
   })
 }
 
