@@ -20,6 +20,8 @@ import { SCOPES } from '../src/modules/api-keys/scopes.ts'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { connect } from '../src/db/connect.ts'
+import { sql } from 'kysely'
+import { call, createAssetVia, createBasics, createJobVia } from './helpers/factories.ts'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const run = promisify(execFile)
@@ -167,6 +169,51 @@ describe('fsm, the command line', () => {
       await refused(['company', 'update', String(id)], /nothing to change: give --name, --plan or --modules/)
       await refused(['company', 'update', '999999', '--plan', 'starter'], /company 999999 not found/)
       await refused(['company', 'update', String(id), '--plan', 'gold'], /plan must be one of/)
+    } finally {
+      await app.close()
+      await database.close()
+    }
+  })
+
+  it("company update: when the assets module comes or goes, the jobs with asset links move their updated_at (their assets show or become []), and no other job does", async () => {
+    const { company_id: id } = await json('company', 'create', '--name', 'Linked Co', '--modules', 'assets')
+    const { api_key: key } = await json('key', 'create', '--company', String(id), '--scopes', SCOPES.join(','))
+    const database = connect(env.DATABASE_URL)
+    const app = await buildApp({ config: { ...loadConfig({}), logLevel: 'silent', keyCacheMs: 0 }, database, logger: false })
+    try {
+      const { locationId } = await createBasics(app, key)
+      const assetId = await createAssetVia(app, key, 'LINK-1')
+      const linked = await createJobVia(app, key, locationId, { asset_ids: [assetId] })
+      const plain = await createJobVia(app, key, locationId)
+      const job = async (jobId: number) => (await call(app, 'GET', `/api/v1/jobs?id=${jobId}`, { key })).body.data
+      // Timestamps have one-second resolution: both jobs set a minute back, so a move shows.
+      await database.db.updateTable('jobs').set({ updated_at: sql<number>`updated_at - 60` }).where('company_id', '=', id).execute()
+      const before = { linked: await job(linked), plain: await job(plain) }
+      assert.deepEqual(before.linked.assets.map((a: { asset_id: number }) => a.asset_id), [assetId])
+
+      await json('company', 'update', String(id), '--modules', '')
+      const off = { linked: await job(linked), plain: await job(plain) }
+      assert.deepEqual(off.linked.assets, [])
+      assert.ok(off.linked.updated_at > before.linked.updated_at, `${off.linked.updated_at} after ${before.linked.updated_at}`)
+      assert.equal(off.plain.updated_at, before.plain.updated_at, 'a job without links shows nothing new')
+      const since = (at: string) => call(app, 'GET', `/api/v1/jobs?updated_after=${encodeURIComponent(at)}`, { key })
+      // updated_after is inclusive: from the second after the jobs' old stamp.
+      const next = new Date(Date.parse(before.linked.updated_at) + 1000).toISOString().replace(/\.\d+Z$/, 'Z')
+      assert.deepEqual((await since(next)).body.data.map((j: { job_id: number }) => j.job_id), [linked], 'a sync by updated_after sees it, and only it')
+
+      await database.db.updateTable('jobs').set({ updated_at: sql<number>`updated_at - 60` }).where('company_id', '=', id).execute()
+      const again = await job(linked)
+      await json('company', 'update', String(id), '--modules', 'assets')
+      const on = await job(linked)
+      assert.deepEqual(on.assets.map((a: { asset_id: number }) => a.asset_id), [assetId])
+      assert.ok(on.updated_at > again.updated_at)
+      // A change that does not touch the module (the name, the plan) moves no job.
+      const settled = await job(linked)
+      await database.db.updateTable('jobs').set({ updated_at: sql<number>`updated_at - 60` }).where('company_id', '=', id).execute()
+      const still = await job(linked)
+      await json('company', 'update', String(id), '--name', 'Renamed Linked Co', '--plan', 'enterprise', '--modules', 'assets')
+      assert.equal((await job(linked)).updated_at, still.updated_at)
+      assert.ok(settled.updated_at > still.updated_at)
     } finally {
       await app.close()
       await database.close()

@@ -5,6 +5,9 @@
 import type { Kysely } from 'kysely'
 import type { Database, CompanyRow } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
+import { forUpdate } from '../../db/dialect.ts'
+import { inTransaction } from '../../db/transaction.ts'
+import { touchJobsShowing } from '../jobs/jobs.repository.ts'
 import { NAME_MAX, oneLineName } from '../one-line-name.ts'
 
 export const PLANS = ['starter', 'professional', 'enterprise'] as const
@@ -73,9 +76,17 @@ export async function updateCompany(db: Kysely<Database>, companyId: number, cha
     ...(changes.modules !== undefined && { modules: checkedModules(changes.modules) }),
   }
   if (Object.keys(set).length === 0) throw new CompanyInputError('nothing to change: give --name, --plan or --modules')
-  const row = await db.updateTable('companies').set(set).where('company_id', '=', companyId).returningAll().executeTakeFirst()
-  if (!row) throw new CompanyInputError(`company ${companyId} not found`)
-  return row
+  return inTransaction(db, async (trx) => {
+    const current = await forUpdate(trx, trx.selectFrom('companies').select('modules').where('company_id', '=', companyId)).executeTakeFirst()
+    if (!current) throw new CompanyInputError(`company ${companyId} not found`)
+    const row = await trx.updateTable('companies').set(set).where('company_id', '=', companyId).returningAll().executeTakeFirstOrThrow()
+    // A job's answer lists its assets only while its company has the module
+    // (`[]` otherwise): when the module comes or goes, the jobs with links
+    // change without a write of their own, and a sync by updated_after must see them.
+    const withAssets = (modules: string) => parseModules(modules).includes('assets')
+    if (withAssets(current.modules) !== withAssets(row.modules)) await touchJobsShowing(trx, companyId, { anyAsset: true }, nowSeconds())
+    return row
+  })
 }
 
 export async function getCompany(db: Kysely<Database>, companyId: number): Promise<CompanyRow | undefined> {

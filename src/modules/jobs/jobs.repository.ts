@@ -237,14 +237,15 @@ export function bumpUpdatedAt(now: number) {
   return sql<number>`case when updated_at > ${now} then updated_at else ${now} end`
 }
 
-/** A record whose change shows on the jobs that refer to it. */
-export type ShownRecord = { technicianId: number } | { locationId: number } | { customerId: number } | { assetId: number }
+/** A record whose change shows on the jobs that refer to it; `anyAsset`: every job with asset links (the company's assets module came or went). */
+export type ShownRecord = { technicianId: number } | { locationId: number } | { customerId: number } | { assetId: number } | { anyAsset: true }
 
 /**
  * Jobs whose answer changed without a write of their own: the customer,
  * location or technician whose name they show was renamed, their location
- * moved to another customer, or an asset linked to them changed what jobs
- * show of it or was deleted. Their `updated_at` and row version move as a
+ * moved to another customer, an asset linked to them changed what jobs
+ * show of it or was deleted, or their company gained or lost the assets
+ * module (their `assets` appear or become `[]`). Their `updated_at` and row version move as a
  * write's do (never backwards), so a sync by `updated_after` sees them
  * (docs/syncing.md: a renamed technician's jobs came back with the old name
  * in an integrator's copy, for good), and the company's job lists are
@@ -258,7 +259,8 @@ export async function touchJobsShowing(db: Db, companyId: number, shown: ShownRe
     const locations = db.selectFrom('customer_locations').select('customer_location_id').where('company_id', '=', companyId).where('customer_id', '=', shown.customerId)
     showing = showing.where('customer_location_id', 'in', locations)
   } else {
-    const linked = db.selectFrom('job_assets').select('job_id').where('company_id', '=', companyId).where('asset_id', '=', shown.assetId)
+    let linked = db.selectFrom('job_assets').select('job_id').where('company_id', '=', companyId)
+    if ('assetId' in shown) linked = linked.where('asset_id', '=', shown.assetId)
     showing = showing.where('job_id', 'in', linked)
   }
   const touch = (jobs: typeof showing | number[]) =>
