@@ -1166,9 +1166,9 @@ for (const dialect of DIALECTS) {
         const jobs = doc.paths['/api/v1/jobs']
         assert.deepEqual(headersIn(jobs.get), ['If-None-Match'])
         assert.deepEqual(headersIn(jobs.post), ['Idempotency-Key'])
-        assert.deepEqual(headersIn(jobs.put), ['Idempotency-Key', 'If-Match'])
-        assert.deepEqual(headersIn(jobs.patch), ['Idempotency-Key', 'If-Match'])
-        assert.deepEqual(headersIn(doc.paths['/api/v1/assets'].delete), ['If-Match'])
+        assert.deepEqual(headersIn(jobs.put), ['Idempotency-Key', 'If-Match', 'If-None-Match'])
+        assert.deepEqual(headersIn(jobs.patch), ['Idempotency-Key', 'If-Match', 'If-None-Match'])
+        assert.deepEqual(headersIn(doc.paths['/api/v1/assets'].delete), ['If-Match', 'If-None-Match'])
         assert.ok(jobs.get.responses['304'] && !jobs.get.responses['304'].content, '304 without a body')
         for (const name of ['ETag', 'Link', 'X-Request-Id', 'X-RateLimit-Remaining']) assert.ok(jobs.get.responses['200'].headers[name], `GET 200 ${name}`)
         assert.ok(jobs.post.responses['201'].headers.Location)

@@ -267,6 +267,37 @@ for (const dialect of DIALECTS) {
         assert.equal(star.status, 200)
       })
 
+      it('If-None-Match on a write: * or the current tag (also weak) is 412 and changes nothing, on every record and every write method; an old tag lets the write through', async () => {
+        const jobId = await createJobVia(t.app, key(), basics.locationId)
+        const assetId = (await call(t.app, 'POST', '/api/v1/assets', { key: key(), body: { asset_tag: 'INM-1', asset_name: 'Boiler' } })).body.data.asset_id as number
+        const writes: Array<[string, string, Record<string, unknown> | undefined]> = [
+          ['PUT', `/api/v1/jobs?id=${jobId}`, { job_title: 'Kept?' }],
+          ['PATCH', `/api/v1/jobs?id=${jobId}`, { job_status: 'Assigned' }],
+          ['PUT', `/api/v1/customers?id=${basics.customerId}`, { notes: 'kept?' }],
+          ['PUT', `/api/v1/locations?id=${basics.locationId}`, { city: 'Kept?' }],
+          ['PUT', `/api/v1/technicians?id=${basics.technicianId}`, { technician_phone: '555-0100' }],
+          ['PUT', `/api/v1/assets?id=${assetId}`, { model: 'Kept?' }],
+          ['DELETE', `/api/v1/assets?id=${assetId}`, undefined],
+        ]
+        for (const [method, path, body] of writes) {
+          const before = await call(t.app, 'GET', path, { key: key() })
+          const tag = before.headers.etag as string
+          for (const header of ['*', tag, `W/${tag}`, `"old", ${tag}`]) {
+            const refused = await call(t.app, method, path, { key: key(), ...(body && { body }), headers: { 'if-none-match': header } })
+            assert.equal(refused.status, 412, `${method} ${path} If-None-Match: ${header}`)
+            assert.equal(refused.body.error.code, 'precondition_failed')
+          }
+          const after = await call(t.app, 'GET', path, { key: key() })
+          assert.deepEqual(after.body.data, before.body.data, `${method} ${path}: nothing changed`)
+          assert.equal(after.headers.etag, tag)
+          // A tag the record no longer has: the client's copy is old, so the write goes through (with If-Match it would be refused).
+          const done = await call(t.app, method, path, { key: key(), ...(body && { body }), headers: { 'if-none-match': '"an-old-version"' } })
+          assert.equal(done.status, 200, `${method} ${path} with an old tag: ${JSON.stringify(done.body)}`)
+        }
+        // 404 first, as for If-Match.
+        assert.equal((await call(t.app, 'PUT', '/api/v1/jobs?id=999999', { key: key(), body: { job_title: 'x' }, headers: { 'if-none-match': '*' } })).status, 404)
+      })
+
       it('412 comes after 404 and validation, before job_locked and transitions', async () => {
         const jobId = await createJobVia(t.app, key(), basics.locationId)
         assert.equal((await call(t.app, 'PUT', '/api/v1/jobs?id=999999', { key: key(), body: { job_title: 'x' }, headers: { 'if-match': '"x"' } })).status, 404)

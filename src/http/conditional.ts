@@ -52,9 +52,37 @@ export function assertIfMatch(header: string | undefined, etag: string, what: st
   }
 }
 
-export function ifMatchOf(request: FastifyRequest): string | undefined {
-  const header = request.headers['if-match']
-  return typeof header === 'string' ? header : undefined
+/** The preconditions of a write: the client's If-Match and If-None-Match headers, if any. */
+export interface WriteConditions {
+  ifMatch?: string | undefined
+  ifNoneMatch?: string | undefined
+}
+
+export function conditionsOf(request: FastifyRequest): WriteConditions {
+  const ifMatch = request.headers['if-match']
+  const ifNoneMatch = request.headers['if-none-match']
+  return { ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined, ifNoneMatch: typeof ifNoneMatch === 'string' ? ifNoneMatch : undefined }
+}
+
+/** Does the write carry a precondition (and so need the record's current tag)? */
+export function isConditional(conditions: WriteConditions): boolean {
+  return conditions.ifMatch !== undefined || conditions.ifNoneMatch !== undefined
+}
+
+/**
+ * A write's preconditions against the record's current ETag (RFC 9110
+ * §13.2.2): If-Match first, then If-None-Match; a failed one is 412 and
+ * nothing is written. If-None-Match on a write means "unless it is in this
+ * version" (`*`: "unless it exists"), so it fails when it names the current
+ * tag (compared weakly), and with `*` always: every write here is to a
+ * record that exists. It was ignored, and a PUT under `If-None-Match: *`
+ * overwrote the record its client meant to keep.
+ */
+export function assertConditions(conditions: WriteConditions, etag: string, what: string): void {
+  assertIfMatch(conditions.ifMatch, etag, what)
+  if (noneMatchHits(conditions.ifNoneMatch, etag)) {
+    throw new ApiError('precondition_failed', `The ${what} exists${conditions.ifNoneMatch!.trim() === '*' ? '' : ' in a version If-None-Match names'}, and If-None-Match asks to write only if it does not; nothing was written`)
+  }
 }
 
 /**

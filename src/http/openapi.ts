@@ -30,6 +30,7 @@ const REPLAYED = { 'Idempotent-Replayed': string('"true" when this is the stored
 const IDEMPOTENCY_KEY = string('1-255 printable ASCII characters, new for each change; the same on every retry of it: a retry is answered with the first answer and does nothing twice (docs/syncing.md §4)', { minLength: 1, maxLength: 255 })
 const IF_MATCH = string("The record's ETag as last read: the write is done only if the record is still that version, else 412 precondition_failed")
 const IF_NONE_MATCH = string('ETags already held (or *): 304 with no body when the record still has one of them')
+const IF_NONE_MATCH_WRITE = string('ETags (or *) the record must not have: the write is done only if its current tag is none of them, else 412 precondition_failed (with *, always 412: the record exists)')
 
 /** The paths whose `GET ?id=` answers one record with an ETag (the lists on the same paths send `Link`). */
 const RECORD_PATHS = new Set(['/api/v1/jobs', '/api/v1/customers', '/api/v1/locations', '/api/v1/technicians', '/api/v1/assets'])
@@ -53,7 +54,10 @@ export function documentedSchema(schema: Schema | undefined, route: RouteOptions
   const write = method === 'POST' || method === 'PUT' || method === 'PATCH'
   const requestHeaders: Schema = {}
   if (write) requestHeaders['Idempotency-Key'] = IDEMPOTENCY_KEY
-  if (record && (method === 'PUT' || method === 'PATCH' || method === 'DELETE')) requestHeaders['If-Match'] = IF_MATCH
+  if (record && (method === 'PUT' || method === 'PATCH' || method === 'DELETE')) {
+    requestHeaders['If-Match'] = IF_MATCH
+    requestHeaders['If-None-Match'] = IF_NONE_MATCH_WRITE
+  }
   if (record && method === 'GET') requestHeaders['If-None-Match'] = IF_NONE_MATCH
 
   const response: Schema = {}

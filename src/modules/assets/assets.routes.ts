@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
-import { ifMatchOf } from '../../http/conditional.ts'
+import { conditionsOf } from '../../http/conditional.ts'
 import { answerWrite } from '../../http/idempotency.ts'
 import { sendOneOrPage, written } from '../../http/replies.ts'
 import { ERROR_RESPONSES, IdQuery, NoQuery } from '../../http/schemas.ts'
@@ -81,7 +81,7 @@ export async function assetsRoutes(fastify: FastifyInstance, { database }: AppCo
       answerWrite(
         request,
         reply,
-        (beforeCommit) => service.updateAsset(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) }, beforeCommit),
+        (beforeCommit) => service.updateAsset(db, request.auth!, request.query.id, request.body, conditionsOf(request), beforeCommit),
         ({ data, etag }) => ({ status: 200, headers: { etag }, body: written(request, 'Asset updated successfully', data) }),
       ),
   )
@@ -98,6 +98,6 @@ export async function assetsRoutes(fastify: FastifyInstance, { database }: AppCo
         response: { 200: AssetDeleteResponse, ...ERROR_RESPONSES },
       },
     },
-    async (request) => written(request, 'Asset deleted successfully', await service.deleteAsset(db, request.auth!, request.query.id, { ifMatch: ifMatchOf(request) })),
+    async (request) => written(request, 'Asset deleted successfully', await service.deleteAsset(db, request.auth!, request.query.id, conditionsOf(request))),
   )
 }

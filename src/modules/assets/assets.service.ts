@@ -8,7 +8,7 @@ import type { AssetRow, Database } from '../../db/types.ts'
 import { isUniqueViolation } from '../../db/dialect.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
-import { assertIfMatch, etagOf, type Tagged } from '../../http/conditional.ts'
+import { assertConditions, isConditional, type WriteConditions, etagOf, type Tagged } from '../../http/conditional.ts'
 import { ApiError, notFound, validationError, type FieldError } from '../../http/errors.ts'
 import { parseDateTime } from '../../http/formats.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
@@ -136,7 +136,7 @@ export async function updateAsset(
   actor: Actor,
   assetId: number,
   input: UpdateAssetInput,
-  conditions: { ifMatch?: string | undefined } = {},
+  conditions: WriteConditions = {},
   beforeCommit?: BeforeCommit<Tagged<AssetView>>,
 ): Promise<Tagged<AssetView>> {
   requireAssetsModule(actor)
@@ -158,7 +158,7 @@ export async function updateAsset(
     // Locked: search_text is computed from the stored tag or name not sent.
     const current = await assets.findAssetForUpdate(trx, actor.companyId, assetId)
     if (!current) throw notFound('Asset', assetId)
-    if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, withTag(current).etag, 'asset')
+    if (isConditional(conditions)) assertConditions(conditions, withTag(current).etag, 'asset')
     const tag = changes.asset_tag ?? current.asset_tag
     changes.search_text = searchText(tag, changes.asset_name ?? current.asset_name)
     const now = nowSeconds()
@@ -174,12 +174,12 @@ export async function updateAsset(
 }
 
 /** Soft delete; honours If-Match like PUT, so a client can delete only the version it saw. */
-export async function deleteAsset(db: Db, actor: Actor, assetId: number, conditions: { ifMatch?: string | undefined } = {}): Promise<{ asset_id: number }> {
+export async function deleteAsset(db: Db, actor: Actor, assetId: number, conditions: WriteConditions = {}): Promise<{ asset_id: number }> {
   requireAssetsModule(actor)
   return inTransaction(db, async (trx) => {
     const current = await assets.findAssetForUpdate(trx, actor.companyId, assetId)
     if (!current) throw notFound('Asset', assetId)
-    if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, withTag(current).etag, 'asset')
+    if (isConditional(conditions)) assertConditions(conditions, withTag(current).etag, 'asset')
     const now = nowSeconds()
     if (!(await assets.softDeleteAsset(trx, actor.companyId, assetId, now))) throw notFound('Asset', assetId)
     // The jobs linked no longer show it.

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
-import { ifMatchOf } from '../../http/conditional.ts'
+import { conditionsOf } from '../../http/conditional.ts'
 import { answerWrite } from '../../http/idempotency.ts'
 import { sendOneOrPage, written } from '../../http/replies.ts'
 import { ERROR_RESPONSES, IdQuery, NoQuery } from '../../http/schemas.ts'
@@ -65,7 +65,7 @@ export async function customersRoutes(fastify: FastifyInstance, { database }: Ap
       answerWrite(
         request,
         reply,
-        (beforeCommit) => service.updateCustomer(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) }, beforeCommit),
+        (beforeCommit) => service.updateCustomer(db, request.auth!, request.query.id, request.body, conditionsOf(request), beforeCommit),
         ({ data, etag }) => ({ status: 200, headers: { etag }, body: written(request, 'Customer updated successfully', data) }),
       ),
   )

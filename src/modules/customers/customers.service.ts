@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely'
 import type { CustomerRow, Database } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
-import { assertIfMatch, etagOf, type Tagged } from '../../http/conditional.ts'
+import { assertConditions, isConditional, type WriteConditions, etagOf, type Tagged } from '../../http/conditional.ts'
 import { notFound, validationError } from '../../http/errors.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
 import { searchText } from '../../http/search.ts'
@@ -69,14 +69,14 @@ export async function updateCustomer(
   actor: Actor,
   customerId: number,
   input: UpdateCustomerInput,
-  conditions: { ifMatch?: string | undefined } = {},
+  conditions: WriteConditions = {},
   beforeCommit?: BeforeCommit<Tagged<CustomerView>>,
 ): Promise<Tagged<CustomerView>> {
   if (Object.keys(input).length === 0) throw validationError([{ field: 'body', message: 'Request body must contain at least one field to update' }])
   return inTransaction(db, async (trx) => {
     const current = await customers.findCustomerForUpdate(trx, actor.companyId, customerId)
     if (!current) throw notFound('Customer', customerId)
-    if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, withTag(current).etag, 'customer')
+    if (isConditional(conditions)) assertConditions(conditions, withTag(current).etag, 'customer')
     const now = nowSeconds()
     const changes: Partial<CustomerRow> = { ...input, updated_at: Math.max(now, current.updated_at) }
     if (input.customer_name !== undefined) changes.search_text = searchText(input.customer_name)

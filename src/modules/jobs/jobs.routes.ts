@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
-import { ifMatchOf } from '../../http/conditional.ts'
+import { conditionsOf } from '../../http/conditional.ts'
 import { answerWrite } from '../../http/idempotency.ts'
 import { ERROR_RESPONSES, NoQuery, queryIdOf } from '../../http/schemas.ts'
 import { sendOneOrPage, written } from '../../http/replies.ts'
@@ -89,7 +89,7 @@ export async function jobsRoutes(fastify: FastifyInstance, { database, readThrea
       answerWrite(
         request,
         reply,
-        (beforeCommit) => service.updateJob(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) }, beforeCommit),
+        (beforeCommit) => service.updateJob(db, request.auth!, request.query.id, request.body, conditionsOf(request), beforeCommit),
         ({ data, etag }) => ({ status: 200, headers: { etag }, body: written(request, 'Job updated successfully', data) }),
       ),
   )
@@ -111,7 +111,7 @@ export async function jobsRoutes(fastify: FastifyInstance, { database, readThrea
       answerWrite(
         request,
         reply,
-        (beforeCommit) => service.changeJobStatus(db, request.auth!, request.query.id, request.body.job_status, { ifMatch: ifMatchOf(request) }, beforeCommit),
+        (beforeCommit) => service.changeJobStatus(db, request.auth!, request.query.id, request.body.job_status, conditionsOf(request), beforeCommit),
         ({ data, etag }) => ({ status: 200, headers: { etag }, body: written(request, `Job status updated to ${data.job_status}`, data) }),
       ),
   )

@@ -7,7 +7,7 @@ import type { Database, LocationRow, TechnicianRow } from '../../db/types.ts'
 import { isSqlite } from '../../db/dialect.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, singleWrite, type BeforeCommit } from '../../db/transaction.ts'
-import { assertIfMatch, serializedWithTag, type Tagged } from '../../http/conditional.ts'
+import { assertConditions, isConditional, type WriteConditions, serializedWithTag, type Tagged } from '../../http/conditional.ts'
 import { ApiError, notFound, validationError, type FieldError } from '../../http/errors.ts'
 import { parseDateBound } from '../../http/formats.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
@@ -55,10 +55,6 @@ export async function getJob(db: Db, actor: Actor, jobId: number) {
   return shown(row, await assetsShown(db, actor, row))
 }
 
-/** Options of a conditional write: the client's If-Match header, if any. */
-export interface WriteConditions {
-  ifMatch?: string | undefined
-}
 
 export async function getHistory(db: Db, actor: Actor, jobId: number) {
   if (!(await jobs.findJob(db, actor.companyId, jobId))) throw notFound('Job', jobId)
@@ -367,8 +363,8 @@ async function tryUpdate(trx: Db, actor: Actor, jobId: number, job: jobs.JobView
   details.push(...scheduleProblem(effectiveStart, effectiveEnd, end !== undefined ? 'scheduled_end' : 'scheduled_start'))
   if (details.length) throw validationError(details)
   // The asset links GET shows now: for If-Match, and for the new tag unless asset_ids replaces them.
-  let assets = conditions.ifMatch !== undefined || input.asset_ids === undefined ? await assetsShown(trx, actor, job) : []
-  if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, shown(job, assets).etag, 'job')
+  let assets = isConditional(conditions) || input.asset_ids === undefined ? await assetsShown(trx, actor, job) : []
+  if (isConditional(conditions)) assertConditions(conditions, shown(job, assets).etag, 'job')
   if (LOCKED_STATUSES.has(job.job_status as JobStatus)) {
     throw new ApiError('job_locked', `Job ${jobId} is ${job.job_status} and can no longer be updated`)
   }
@@ -464,7 +460,7 @@ async function tryStatusChange(trx: Db, actor: Actor, job: jobs.JobViewWithLinks
   // read here, with what the write returns, is the job after it, so its new
   // ETag needs no second read.
   const assets = await assetsShown(trx, actor, job)
-  if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, shown(job, assets).etag, 'job')
+  if (isConditional(conditions)) assertConditions(conditions, shown(job, assets).etag, 'job')
   const from = job.job_status as JobStatus
   if (!canTransition(from, to)) throw new ApiError('invalid_status_transition', transitionRefusal(from, to))
   const change = { from, to, at: nowSeconds(), keyId: actor.keyId }

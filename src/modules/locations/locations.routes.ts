@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AppContext } from '../../app.ts'
-import { ifMatchOf } from '../../http/conditional.ts'
+import { conditionsOf } from '../../http/conditional.ts'
 import { answerWrite } from '../../http/idempotency.ts'
 import { sendOneOrPage, written } from '../../http/replies.ts'
 import { ERROR_RESPONSES, IdQuery, NoQuery } from '../../http/schemas.ts'
@@ -73,7 +73,7 @@ export async function locationsRoutes(fastify: FastifyInstance, { database }: Ap
       answerWrite(
         request,
         reply,
-        (beforeCommit) => service.updateLocation(db, request.auth!, request.query.id, request.body, { ifMatch: ifMatchOf(request) }, beforeCommit),
+        (beforeCommit) => service.updateLocation(db, request.auth!, request.query.id, request.body, conditionsOf(request), beforeCommit),
         ({ data, etag }) => ({ status: 200, headers: { etag }, body: written(request, 'Location updated successfully', data) }),
       ),
   )

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely'
 import type { Database, LocationRow } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
-import { assertIfMatch, etagOf, type Tagged } from '../../http/conditional.ts'
+import { assertConditions, isConditional, type WriteConditions, etagOf, type Tagged } from '../../http/conditional.ts'
 import { notFound, validationError, type FieldError } from '../../http/errors.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
 import { isWellFormedId } from '../../http/schemas.ts'
@@ -112,7 +112,7 @@ export async function updateLocation(
   actor: Actor,
   locationId: number,
   input: UpdateLocationInput,
-  conditions: { ifMatch?: string | undefined } = {},
+  conditions: WriteConditions = {},
   beforeCommit?: BeforeCommit<Tagged<LocationView>>,
 ): Promise<Tagged<LocationView>> {
   const details: FieldError[] = []
@@ -123,7 +123,7 @@ export async function updateLocation(
     if (details.length) throw validationError(details)
     const current = await locations.findLocationForUpdate(trx, actor.companyId, locationId)
     if (!current) throw notFound('Location', locationId)
-    if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, withTag(await currentView(trx, actor, locationId)).etag, 'location')
+    if (isConditional(conditions)) assertConditions(conditions, withTag(await currentView(trx, actor, locationId)).etag, 'location')
     const now = nowSeconds()
     const changes: Partial<LocationRow> = { ...input, updated_at: Math.max(now, current.updated_at) }
     if (input.customer_location_name !== undefined) changes.search_text = searchText(input.customer_location_name)

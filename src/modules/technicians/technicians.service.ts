@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely'
 import type { Database, TechnicianRow } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
-import { assertIfMatch, etagOf, type Tagged } from '../../http/conditional.ts'
+import { assertConditions, isConditional, type WriteConditions, etagOf, type Tagged } from '../../http/conditional.ts'
 import { notFound, validationError } from '../../http/errors.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
 import { searchText } from '../../http/search.ts'
@@ -74,14 +74,14 @@ export async function updateTechnician(
   actor: Actor,
   technicianId: number,
   input: UpdateTechnicianInput,
-  conditions: { ifMatch?: string | undefined } = {},
+  conditions: WriteConditions = {},
   beforeCommit?: BeforeCommit<Tagged<TechnicianView>>,
 ): Promise<Tagged<TechnicianView>> {
   if (Object.keys(input).length === 0) throw validationError([{ field: 'body', message: 'Request body must contain at least one field to update' }])
   return inTransaction(db, async (trx) => {
     const current = await technicians.findTechnicianForUpdate(trx, actor.companyId, technicianId)
     if (!current) throw notFound('Technician', technicianId)
-    if (conditions.ifMatch !== undefined) assertIfMatch(conditions.ifMatch, withTag(current).etag, 'technician')
+    if (isConditional(conditions)) assertConditions(conditions, withTag(current).etag, 'technician')
     const now = nowSeconds()
     const changes: Partial<TechnicianRow> = { ...input, updated_at: Math.max(now, current.updated_at) }
     if (input.technician_name !== undefined) changes.search_text = searchText(input.technician_name)
