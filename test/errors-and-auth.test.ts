@@ -652,30 +652,41 @@ for (const dialect of DIALECTS) {
           }
         }
         const settings = { config: { ...loadConfig({}), logLevel: 'silent', rateLimitPerMinute: 1_000_000, keyCacheMs: 0 }, logger: false, readThread: false } as const
-
-        it('requests past the connections allowed answer 503 service_unavailable, never 500', async () => {
-          // A role allowed two connections, for a pool of ten: PostgreSQL refuses the rest with 53300 (too many connections).
-          await asNewRole('fsm_limited', 'connection limit 2', async (url, schema) => {
-            const database = connectDatabase(url, { pgSchema: schema, pgPoolSize: 10 })
+        /** `work` with an app on a new role's migrated schema (asNewRole), connected with `options`, and a company's key; all closed after. */
+        async function appOfNewRole(
+          prefix: string,
+          attributes: string,
+          options: Omit<Parameters<typeof connectDatabase>[1] & object, 'pgSchema'>,
+          work: (context: { app: Awaited<ReturnType<typeof buildApp>>; database: DatabaseHandle; owner: Tenant; schema: string; admin: pg.Client }) => Promise<void>,
+        ) {
+          await asNewRole(prefix, attributes, async (url, schema, admin) => {
+            const database = connectDatabase(url, { ...options, pgSchema: schema })
             let app: Awaited<ReturnType<typeof buildApp>> | undefined
             try {
               await migrateToLatest(database.db)
               const owner = await createTenant(database)
               app = await buildApp({ ...settings, database })
               await app.ready()
-              const answers = await Promise.all(Array.from({ length: 40 }, () => call(app!, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })))
-              const statuses = answers.map((a) => a.status)
-              assert.ok(statuses.every((s) => s === 200 || s === 503), statuses.join(','))
-              const refused = answers.filter((a) => a.status === 503)
-              assert.ok(refused.length > 0, 'the pool asked for more than two connections')
-              for (const res of refused) {
-                assertError(res, 503, 'service_unavailable', 'too many connections')
-                assert.equal(res.headers['retry-after'], '1')
-                assertNoLeak('503', res)
-              }
+              await work({ app, database, owner, schema, admin })
             } finally {
               await app?.close().catch(() => undefined)
               await database.close().catch(() => undefined)
+            }
+          })
+        }
+
+        it('requests past the connections allowed answer 503 service_unavailable, never 500', async () => {
+          // A role allowed two connections, for a pool of ten: PostgreSQL refuses the rest with 53300 (too many connections).
+          await appOfNewRole('fsm_limited', 'connection limit 2', { pgPoolSize: 10 }, async ({ app, owner }) => {
+            const answers = await Promise.all(Array.from({ length: 40 }, () => call(app, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })))
+            const statuses = answers.map((a) => a.status)
+            assert.ok(statuses.every((s) => s === 200 || s === 503), statuses.join(','))
+            const refused = answers.filter((a) => a.status === 503)
+            assert.ok(refused.length > 0, 'the pool asked for more than two connections')
+            for (const res of refused) {
+              assertError(res, 503, 'service_unavailable', 'too many connections')
+              assert.equal(res.headers['retry-after'], '1')
+              assertNoLeak('503', res)
             }
           })
         })
@@ -750,52 +761,32 @@ for (const dialect of DIALECTS) {
         })
 
         it('a table the role has lost its privileges on (a grant revoked by mistake): 503, never 500, and nothing half-written', async () => {
-          await asNewRole('fsm_revoked', '', async (url, schema, admin) => {
-            const database = connectDatabase(url, { pgSchema: schema, pgPoolSize: 2 })
-            let app: Awaited<ReturnType<typeof buildApp>> | undefined
-            try {
-              await migrateToLatest(database.db)
-              const owner = await createTenant(database)
-              app = await buildApp({ ...settings, database })
-              const basics = await createBasics(app, owner.apiKey)
-              const total = async () => (await call(app!, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })).body.pagination.total
-              const before = await total()
-              // 42501 insufficient_privilege: the job history (written with each create) can no longer be written.
-              await admin.query(`revoke insert on ${schema}.job_status_changes from ${schema}`)
-              const res = await call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'Without a grant', customer_location_id: basics.locationId } })
-              assertError(res, 503, 'service_unavailable', 'a revoked grant')
-              assert.equal(res.headers['retry-after'], '1')
-              assertNoLeak('503', res)
-              assert.equal(await total(), before, 'the job was not kept without its history row')
-              await admin.query(`grant insert on ${schema}.job_status_changes to ${schema}`)
-              assert.equal((await call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'With it back', customer_location_id: basics.locationId } })).status, 201)
-            } finally {
-              await app?.close().catch(() => undefined)
-              await database.close().catch(() => undefined)
-            }
+          await appOfNewRole('fsm_revoked', '', { pgPoolSize: 2 }, async ({ app, owner, schema, admin }) => {
+            const basics = await createBasics(app, owner.apiKey)
+            const total = async () => (await call(app, 'GET', `${PATH}?per_page=1`, { key: owner.apiKey })).body.pagination.total
+            const before = await total()
+            // 42501 insufficient_privilege: the job history (written with each create) can no longer be written.
+            await admin.query(`revoke insert on ${schema}.job_status_changes from ${schema}`)
+            const res = await call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'Without a grant', customer_location_id: basics.locationId } })
+            assertError(res, 503, 'service_unavailable', 'a revoked grant')
+            assert.equal(res.headers['retry-after'], '1')
+            assertNoLeak('503', res)
+            assert.equal(await total(), before, 'the job was not kept without its history row')
+            await admin.query(`grant insert on ${schema}.job_status_changes to ${schema}`)
+            assert.equal((await call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'With it back', customer_location_id: basics.locationId } })).status, 201)
           })
         })
 
         it('a statement PostgreSQL cancels (statement_timeout) answers 503 and keeps nothing', async () => {
-          await asNewRole('fsm_slow', '', async (url, schema) => {
-            const database = connectDatabase(url, { pgSchema: schema, pgTimeouts: { statementMs: 300, replyMs: 10_000 } })
-            let app: Awaited<ReturnType<typeof buildApp>> | undefined
-            try {
-              await migrateToLatest(database.db)
-              const owner = await createTenant(database)
-              app = await buildApp({ ...settings, database })
-              const basics = await createBasics(app, owner.apiKey)
-              await sql.raw(`create function slow() returns trigger language plpgsql as $$ begin perform pg_sleep(2); return new; end $$`).execute(database.db)
-              await sql.raw(`create trigger slow before insert on jobs for each row when (new.job_title = 'Slow') execute function slow()`).execute(database.db)
-              const res = await call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'Slow', customer_location_id: basics.locationId } })
-              assertError(res, 503, 'service_unavailable', 'a statement over its timeout')
-              assert.equal(res.body.error.message, 'The database is unavailable; retry shortly')
-              const kept = await database.db.selectFrom('jobs').select('job_id').where('job_title', '=', 'Slow').execute()
-              assert.deepEqual(kept, [])
-            } finally {
-              await app?.close().catch(() => undefined)
-              await database.close().catch(() => undefined)
-            }
+          await appOfNewRole('fsm_slow', '', { pgTimeouts: { statementMs: 300, replyMs: 10_000 } }, async ({ app, database, owner }) => {
+            const basics = await createBasics(app, owner.apiKey)
+            await sql.raw(`create function slow() returns trigger language plpgsql as $$ begin perform pg_sleep(2); return new; end $$`).execute(database.db)
+            await sql.raw(`create trigger slow before insert on jobs for each row when (new.job_title = 'Slow') execute function slow()`).execute(database.db)
+            const res = await call(app, 'POST', PATH, { key: owner.apiKey, body: { job_title: 'Slow', customer_location_id: basics.locationId } })
+            assertError(res, 503, 'service_unavailable', 'a statement over its timeout')
+            assert.equal(res.body.error.message, 'The database is unavailable; retry shortly')
+            const kept = await database.db.selectFrom('jobs').select('job_id').where('job_title', '=', 'Slow').execute()
+            assert.deepEqual(kept, [])
           })
         })
 
