@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { sql } from 'kysely'
 import { connect } from '../src/db/connect.ts'
 import { migrateToLatest } from '../src/db/migrator.ts'
 
@@ -30,6 +31,16 @@ describe('opening a SQLite database file', () => {
       assert.deepEqual(await migrateToLatest(again.db), [])
     } finally {
       await again.close()
+    }
+  })
+
+  it('keeps temporary storage in files (temp_store = FILE): with MEMORY a savepoint journal of a large touch of jobs held ~580 MB', async () => {
+    const database = connect(`sqlite:${join(dir, 'temp-store.db')}`)
+    try {
+      const { rows } = await sql<{ temp_store: number }>`pragma temp_store`.execute(database.db)
+      assert.deepEqual(rows, [{ temp_store: 1 }])
+    } finally {
+      await database.close()
     }
   })
 
