@@ -6,8 +6,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect, type AddressInfo, type Socket } from 'node:net'
 import { once } from 'node:events'
-import { Writable } from 'node:stream'
-import { freshDatabase } from './helpers/app.ts'
+import { collectedLog, freshDatabase } from './helpers/app.ts'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { capConnections, connectionCap } from '../src/server.ts'
@@ -38,13 +37,7 @@ describe('the cap on connections', () => {
 
   it('a connection past it is closed unanswered and logged (a flood in a few lines); those held are still answered, and a freed place is taken again', async () => {
     const { database, cleanup } = await freshDatabase('sqlite')
-    const warnings: Array<Record<string, unknown>> = []
-    const stream = new Writable({
-      write(chunk, _encoding, done) {
-        for (const line of String(chunk).split('\n')) if (line) warnings.push(JSON.parse(line))
-        done()
-      },
-    })
+    const { stream, lines: warnings } = collectedLog()
     const app = await buildApp({ config: { ...loadConfig({}), logLevel: 'warn' }, database, logger: { level: 'warn', stream } })
     capConnections(app, 3, 300)
     const sockets: Socket[] = []

@@ -11,12 +11,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { sql } from 'kysely'
 import { logWriteStall } from '../src/app.ts'
 import { connect, type DatabaseHandle } from '../src/db/connect.ts'
 import { inTransaction, watchWriteStalls, type WriteStall } from '../src/db/transaction.ts'
-import { startTestApp } from './helpers/app.ts'
+import { collectedLog, startTestApp } from './helpers/app.ts'
 import { createBasics, createTenant } from './helpers/factories.ts'
 import { until } from './helpers/wal.ts'
 
@@ -202,13 +201,7 @@ describe('write stalls in the server log', () => {
   })
 
   it('a write that waited for the lock another process held is answered, and the stall is a warning in the log', async () => {
-    const lines: Array<Record<string, unknown>> = []
-    const stream = new Writable({
-      write(chunk, _encoding, done) {
-        for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line))
-        done()
-      },
-    })
+    const { stream, lines } = collectedLog()
     const t = await startTestApp('sqlite', { logger: { level: 'warn', stream } })
     try {
       const tenant = await createTenant(t.database)

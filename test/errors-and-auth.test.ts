@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import pg from 'pg'
-import { DIALECTS, freshDatabase, PG_URL, startTestApp, type TestApp } from './helpers/app.ts'
+import { collectedLog, DIALECTS, freshDatabase, PG_URL, startTestApp, type TestApp } from './helpers/app.ts'
 import { connect as connectDatabase, type DatabaseHandle } from '../src/db/connect.ts'
 import { migrateToLatest } from '../src/db/migrator.ts'
 import { buildApp } from '../src/app.ts'
@@ -1234,13 +1234,7 @@ describe('rate limits kept by one process', () => {
 describe('the request log line (§7)', () => {
   /** An app logging at `level` into an array of parsed lines. */
   async function loggingApp(level: string) {
-    const lines: Array<Record<string, unknown>> = []
-    const stream = new Writable({
-      write(chunk, _encoding, done) {
-        for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line))
-        done()
-      },
-    })
+    const { stream, lines } = collectedLog()
     const t = await startTestApp('sqlite', { logger: { level, stream } })
     return { t, lines, requestLines: () => lines.filter((line) => line.msg === 'request') }
   }
@@ -1383,13 +1377,7 @@ describe('requests as bytes on a socket', () => {
 
   it('a request followed by bytes that are not HTTP is answered first, then the bytes 400 and the connection closed; each refusal has its log line', async () => {
     const { database, cleanup } = await freshDatabase('sqlite')
-    const lines: Array<Record<string, unknown>> = []
-    const stream = new Writable({
-      write(chunk, _encoding, done) {
-        for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line))
-        done()
-      },
-    })
+    const { stream, lines } = collectedLog()
     const app = await buildApp({ config: { ...loadConfig({}), logLevel: 'info' }, database, logger: { level: 'info', stream } })
     try {
       await app.listen({ port: 0, host: '127.0.0.1' })

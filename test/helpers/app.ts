@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { Writable } from 'node:stream'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import pg from 'pg'
 import { buildApp } from '../../src/app.ts'
@@ -26,6 +27,18 @@ export interface TestApp {
   dialect: Dialect
   config: Config
   close(): Promise<void>
+}
+
+/** A stream for an app's logger (`logger: { level, stream }`) that keeps each JSON log line it is given, parsed, in `lines`. */
+export function collectedLog(): { stream: Writable; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = []
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line))
+      done()
+    },
+  })
+  return { stream, lines }
 }
 
 export interface TestAppOptions {
