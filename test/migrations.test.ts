@@ -11,7 +11,8 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { sql, type Kysely } from 'kysely'
 import { MigrationError, migrateToLatest, migratorFor } from '../src/db/migrator.ts'
-import { DIALECTS, freshDatabase } from './helpers/app.ts'
+import pg from 'pg'
+import { DIALECTS, freshDatabase, PG_URL } from './helpers/app.ts'
 
 async function rows(db: Kysely<any>, query: ReturnType<typeof sql>) {
   return (await query.execute(db)).rows.map((row) => Object.fromEntries(Object.entries(row as object).map(([k, v]) => [k, typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v])))
@@ -142,3 +143,37 @@ for (const dialect of DIALECTS) {
     })
   })
 }
+
+describe('migrations beside other schemas coming and going (PostgreSQL)', { skip: PG_URL ? false : 'FSM_TEST_DATABASE_URL is not set' }, () => {
+  // Kysely's migrator looked at every schema of the database to find its own
+  // tables, and failed ("schema … does not exist") when another session
+  // dropped one meanwhile: 7 of 10 migrations failed beside two sessions
+  // making and dropping schemas, before the migrator looked at its schema alone.
+  it('a migration succeeds while other sessions create and drop schemas', async () => {
+    let stop = false
+    const churn = async (k: number) => {
+      const client = new pg.Client({ connectionString: PG_URL })
+      await client.connect()
+      try {
+        for (let i = 0; !stop; i++) {
+          const schema = `fsm_churn_${process.pid}_${k}_${i}`
+          await client.query(`create schema ${schema}; create table ${schema}.t (id serial primary key)`)
+          await client.query(`drop schema ${schema} cascade`)
+        }
+      } finally {
+        await client.end()
+      }
+    }
+    const churners = [churn(1), churn(2)]
+    try {
+      for (let n = 0; n < 6; n++) {
+        const fresh = await freshDatabase('postgres')
+        await fresh.database.close()
+        await fresh.cleanup()
+      }
+    } finally {
+      stop = true
+      await Promise.all(churners)
+    }
+  })
+})

@@ -50,7 +50,40 @@ async function migrationSchemaOf(db: Kysely<any>): Promise<string | undefined> {
 /** Kysely's migrator over our migrations, for this connection's schema (`migrationTableSchema`, if already known). */
 export async function migratorFor(db: Kysely<any>, migrationTableSchema?: string): Promise<Migrator> {
   migrationTableSchema ??= await migrationSchemaOf(db)
-  return new Migrator({ db, provider: new StaticMigrationProvider(), ...(migrationTableSchema && { migrationTableSchema }) })
+  if (!migrationTableSchema) return new Migrator({ db, provider: new StaticMigrationProvider() })
+  return new Migrator({ db: introspectingOnly(db, migrationTableSchema), provider: new StaticMigrationProvider(), migrationTableSchema })
+}
+
+/**
+ * `db` whose introspection sees `schema` alone. Kysely's migrator asks the
+ * introspector whether its schema and tables exist, and PostgreSQL's
+ * introspector reads every table of every schema in the database, naming
+ * each schema to functions (`has_schema_privilege`, `pg_get_serial_sequence`)
+ * as it goes: a schema another session dropped meanwhile failed the
+ * migration ("schema … does not exist"; seen with test files dropping
+ * their schemas beside a migration, and as likely with installations
+ * sharing a database). The migrator uses a schema's and a table's name
+ * only; both are read here from the catalog, for `schema` alone.
+ */
+function introspectingOnly(db: Kysely<any>, schema: string): Kysely<any> {
+  const introspection = {
+    getSchemas: async () => (await sql<{ name: string }>`select nspname as name from pg_catalog.pg_namespace where nspname = ${schema}`.execute(db)).rows,
+    getTables: async () =>
+      (
+        await sql<{ name: string; schema: string; isView: boolean }>`
+          select c.relname as name, n.nspname as schema, c.relkind = 'v' as "isView"
+          from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = ${schema} and c.relkind in ('r', 'p', 'v')`.execute(db)
+      ).rows.map((table) => ({ ...table, columns: [] })),
+  }
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === 'introspection') return introspection
+      const value = Reflect.get(target, property, target)
+      // Kysely's methods use private fields: they must run on the instance itself.
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
 }
 
 /**
