@@ -20,7 +20,7 @@ import { ApiError, validationError } from './http/errors.ts'
 import { createIdempotency } from './http/idempotency.ts'
 import { errorBody, errorHandler, sendError } from './http/error-handler.ts'
 import { methodNotAllowed, trackRoutes } from './http/method-not-allowed.ts'
-import { documentedSchema } from './http/openapi.ts'
+import { API_DESCRIPTION, documentedSchema } from './http/openapi.ts'
 import { parseQueryString } from './http/query-string.ts'
 import { MemoryRateLimitStore, type RateLimitStore } from './http/rate-limit.ts'
 import { RedisRateLimitStore } from './http/rate-limit-redis.ts'
@@ -367,7 +367,8 @@ export async function buildApp(options: AppOptions) {
       info: {
         title: 'FSM Navigator API',
         version: '1.0.0',
-        description: 'Jobs, customers, locations, technicians and assets for field-service companies. Errors: see docs/errors.md.',
+        description: API_DESCRIPTION,
+        license: { name: 'MIT', identifier: 'MIT' },
       },
       components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
       security: [{ apiKey: [] }],

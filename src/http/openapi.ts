@@ -10,11 +10,26 @@
  * are untouched.
  */
 import type { RouteOptions } from 'fastify'
+import { ERROR_STATUS } from './errors.ts'
 
 type Schema = Record<string, any>
 
+/**
+ * The document's introduction: the rules every operation shares, which
+ * the schemas cannot say (a reader of the served document has no
+ * repository to look in).
+ */
+export const API_DESCRIPTION = [
+  'Jobs, customers, locations, technicians and assets for field-service companies.',
+  'Every request sends its key in `X-API-Key`; a key belongs to one company and sees only its records (another company\'s id is 404, or 400 in a body).',
+  'Text in bodies and query strings is trimmed; text that is empty after trimming counts as absent (a required field is then "is required") or as null (a nullable one). Date-times are RFC 3339 with `Z` or an offset, years 0001-9999, no leap second (`:60`); they are kept to the whole second and answered in UTC as `YYYY-MM-DDTHH:MM:SSZ`.',
+  `Every answer that is not 2xx or 304 is \`{"success": false, "error": {"code", "message", "details"?}, "request_id"}\`; the codes, by status: ${Object.entries(ERROR_STATUS)
+    .map(([code, status]) => `${status} \`${code}\``)
+    .join(', ')}.`,
+].join('\n\n')
+
 const string = (description: string, extra: Schema = {}) => ({ type: 'string', description, ...extra })
-const integer = (description: string) => ({ type: 'integer', description })
+const integer = (description: string, extra: Schema = {}) => ({ type: 'integer', description, ...extra })
 
 /** On every answer to a request with a valid key (API.md §3), and every answer's id. */
 const EVERY_ANSWER = {
@@ -23,11 +38,15 @@ const EVERY_ANSWER = {
   'X-RateLimit-Remaining': integer('Requests left in the bucket'),
   'X-RateLimit-Reset': integer('Unix seconds when the bucket is full again'),
 }
-const ERROR_ANSWER = { ...EVERY_ANSWER, 'Retry-After': string('Seconds to wait: on 429 rate_limit_exceeded, 409 idempotency_key_in_use and 503 service_unavailable') }
+const ERROR_ANSWER = { ...EVERY_ANSWER, 'Retry-After': integer('Seconds to wait: on 429 rate_limit_exceeded, 409 idempotency_key_in_use and 503 service_unavailable', { minimum: 0 }) }
 const ETAG = { ETag: string('Strong tag of the record as answered; send it in If-Match to write only that version, or If-None-Match to re-read only if it changed (docs/syncing.md)') }
 const REPLAYED = { 'Idempotent-Replayed': string('"true" when this is the stored answer to an earlier request with the same Idempotency-Key') }
 
-const IDEMPOTENCY_KEY = string('1-255 printable ASCII characters, new for each change; the same on every retry of it: a retry is answered with the first answer and does nothing twice (docs/syncing.md §4)', { minLength: 1, maxLength: 255 })
+const IDEMPOTENCY_KEY = string('1-255 printable ASCII characters, new for each change; the same on every retry of it: a retry is answered with the first answer and does nothing twice (docs/syncing.md §4)', {
+  minLength: 1,
+  maxLength: 255,
+  pattern: '^[ -~]+$',
+})
 const IF_MATCH = string("The record's ETag as last read: the write is done only if the record is still that version, else 412 precondition_failed")
 const IF_NONE_MATCH = string('ETags already held (or *): 304 with no body when the record still has one of them')
 const IF_NONE_MATCH_WRITE = string('ETags (or *) the record must not have: the write is done only if its current tag is none of them, else 412 precondition_failed (with *, always 412: the record exists)')
@@ -41,6 +60,34 @@ function operationIdOf(method: string, url: string): string {
   return method.toLowerCase() + words.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('')
 }
 
+/**
+ * What the key and the company need for an operation, for the people
+ * reading the document; the scope is also the operation's security
+ * requirement (OpenAPI 3.1 lets an API key's requirement name roles).
+ */
+function accessNote(scope: string, module: string | undefined): string {
+  const company = module ? `on the Enterprise plan with the ${module} module` : 'on the Enterprise plan'
+  return `Needs a key of a company ${company} (else 403 plan_upgrade_required) with the \`${scope}\` scope (else 403 insufficient_scope).`
+}
+
+/**
+ * A request schema as the document shows it: without the keywords only
+ * this server's validator knows. `x-field-hints` (better messages for
+ * fields that may not be sent) is ours alone, and `date-or-date-time` is a
+ * format of ours that a strict validator refuses to compile; it is either
+ * of two standard formats.
+ */
+function portable(schema: Schema | undefined): Schema | undefined {
+  if (!schema || typeof schema !== 'object') return schema
+  const { 'x-field-hints': _hints, ...rest } = schema
+  if (rest.format === 'date-or-date-time') {
+    const { format: _format, ...text } = rest
+    return { ...text, anyOf: [{ format: 'date' }, { format: 'date-time' }] }
+  }
+  if (!rest.properties) return rest
+  return { ...rest, properties: Object.fromEntries(Object.entries(rest.properties as Schema).map(([name, field]) => [name, portable(field)])) }
+}
+
 /** `schema` with the headers it answers with, as a new object. */
 function withHeaders(schema: Schema | undefined, headers: Schema): Schema | undefined {
   return schema && { ...schema, headers: { ...schema.headers, ...headers } }
@@ -48,7 +95,8 @@ function withHeaders(schema: Schema | undefined, headers: Schema): Schema | unde
 
 /** The document's view of an API route's schema; other routes' as they are. */
 export function documentedSchema(schema: Schema | undefined, route: RouteOptions): Schema | undefined {
-  if (!schema || !route.config?.scope) return schema
+  const scope = route.config?.scope
+  if (!schema || !scope) return schema
   const method = [route.method].flat()[0]!
   const record = RECORD_PATHS.has(route.url)
   const write = method === 'POST' || method === 'PUT' || method === 'PATCH'
@@ -75,7 +123,11 @@ export function documentedSchema(schema: Schema | undefined, route: RouteOptions
   }
   return {
     ...schema,
+    description: [schema.description, accessNote(scope, route.config?.module)].filter(Boolean).join('\n\n'),
     operationId: operationIdOf(method, route.url),
+    security: [{ apiKey: [scope] }],
+    ...(schema.body && { body: portable(schema.body) }),
+    ...(schema.querystring && { querystring: portable(schema.querystring) }),
     ...(Object.keys(requestHeaders).length && { headers: { type: 'object', properties: { ...schema.headers?.properties, ...requestHeaders } } }),
     response,
   }

@@ -25,8 +25,6 @@ type JsonSchema = {
   'x-field-hints'?: Record<string, string>
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
-
 function createAjv(): Ajv {
   const ajv = new Ajv({
     allErrors: true,
@@ -40,7 +38,6 @@ function createAjv(): Ajv {
   })
   ajv.addFormat('date-time', { type: 'string', validate: isDateTime })
   ajv.addFormat('date-or-date-time', { type: 'string', validate: isDateOrDateTime })
-  ajv.addFormat('email', { type: 'string', validate: (text: string) => EMAIL.test(text) })
   return ajv
 }
 
@@ -49,7 +46,6 @@ const ajv = createAjv()
 const FORMAT_MESSAGES: Record<string, string> = {
   'date-time': 'must be an RFC 3339 date-time with a time zone, e.g. 2026-02-25T09:00:00Z',
   'date-or-date-time': 'must be a date (2026-02-24) or an RFC 3339 date-time with a time zone',
-  email: 'must be an email address',
 }
 
 function typeMessage(type: unknown): string {
@@ -91,11 +87,14 @@ function messageOf(error: ErrorObject, unknownWord: string): string {
       return params.limit === MAX_ID ? `must be at most ${MAX_ID}` : `must be at most ${params.limit}`
     case 'maxItems':
       return `must have at most ${params.limit} items`
+    case 'minProperties':
+      // Only the update bodies (PUT) say it (UpdateBody).
+      return 'Request body must contain at least one field to update'
     case 'pattern':
       return PATTERN_MESSAGES.get(params.pattern) ?? 'has an invalid format'
     case 'format': {
       // `error.data` is the value refused (Ajv's `verbose`).
-      const problem = params.format === 'email' || typeof error.data !== 'string' ? undefined : dateTimeProblem(error.data, params.format === 'date-or-date-time')
+      const problem = typeof error.data !== 'string' ? undefined : dateTimeProblem(error.data, params.format === 'date-or-date-time')
       return problem ?? FORMAT_MESSAGES[params.format] ?? `must be a valid ${params.format}`
     }
     default:

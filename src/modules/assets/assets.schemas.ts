@@ -2,7 +2,7 @@
 import { Type, type Static } from 'typebox'
 import {
   Enum, Id, ListEnvelope, Name, NullableDateTimeIn, NullableId, NullableName, NullableTimestamp, QueryId, QueryPage, QueryPerPage,
-  QueryText, ReadEnvelope, Timestamp, WriteEnvelope,
+  QueryText, ReadEnvelope, Timestamp, UpdateBody, WriteEnvelope,
 } from '../../http/schemas.ts'
 
 export const ASSET_STATUSES = ['Active', 'In Maintenance', 'Out of Service', 'Retired'] as const
@@ -66,7 +66,7 @@ export const CreateAssetBody = Type.Object(
 export type CreateAssetInput = Static<typeof CreateAssetBody>
 
 /** PUT: the fields POST takes, each optional (only those sent change). */
-export const UpdateAssetBody = Type.Partial(CreateAssetBody, { additionalProperties: false })
+export const UpdateAssetBody = UpdateBody(CreateAssetBody)
 export type UpdateAssetInput = Static<typeof UpdateAssetBody>
 
 export const DeletedAsset = Type.Object({ asset_id: Id({ description: 'The deleted asset' }) })

@@ -2,7 +2,7 @@
 import { Type, type Static } from 'typebox'
 import {
   Id, ListEnvelope, Name, NullableEmail, NullableName, NullableText, QueryId, QueryPage, QueryPerPage, QueryText, ReadEnvelope,
-  Timestamp, WriteEnvelope,
+  Timestamp, UpdateBody, WriteEnvelope,
 } from '../../http/schemas.ts'
 
 export const Customer = Type.Object({
@@ -49,7 +49,7 @@ export const CreateCustomerBody = Type.Object(
 export type CreateCustomerInput = Static<typeof CreateCustomerBody>
 
 /** PUT: the fields POST takes, each optional (only those sent change). */
-export const UpdateCustomerBody = Type.Partial(CreateCustomerBody, { additionalProperties: false })
+export const UpdateCustomerBody = UpdateBody(CreateCustomerBody)
 export type UpdateCustomerInput = Static<typeof UpdateCustomerBody>
 
 export const CustomerListResponse = ListEnvelope(Customer)

@@ -35,7 +35,7 @@ export function presentJob(row: JobViewRow, assets: AssetRow[]): JobView {
     asset_id: a.asset_id,
     asset_tag: a.asset_tag,
     asset_name: a.asset_name,
-    asset_status: a.asset_status,
+    asset_status: a.asset_status as JobView['assets'][number]['asset_status'],
     relationship_type: a.relationship_type as JobView['assets'][number]['relationship_type'],
     relationship_notes: a.relationship_notes,
     linked_at: toIso(a.linked_at),

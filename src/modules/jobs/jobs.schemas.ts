@@ -6,9 +6,10 @@
 import { Type, type Static } from 'typebox'
 import {
   Enum, Id, IdQuery, NullableEnum, ListEnvelope, Name, NullableDateTimeIn, NullableId, NullableName, NullableText, NullableTimestamp,
-  patternWithMessage, QueryDate, QueryId, QueryPage, QueryPerPage, ReadEnvelope, Timestamp, WriteEnvelope,
+  patternWithMessage, QueryDate, QueryId, QueryPage, QueryPerPage, ReadEnvelope, Timestamp, UpdateBody, WriteEnvelope,
 } from '../../http/schemas.ts'
 import { addBodyCheck } from '../../http/validation.ts'
+import { ASSET_STATUSES } from '../assets/assets.schemas.ts'
 import { jobRequestRules } from './jobs.rules.ts'
 import { JOB_PRIORITIES, JOB_STATUSES, RELATIONSHIP_TYPES } from './status.ts'
 
@@ -26,7 +27,7 @@ export const JobAsset = Type.Object({
   asset_id: Id(),
   asset_tag: Type.String(),
   asset_name: Type.String(),
-  asset_status: Type.String(),
+  asset_status: Enum(ASSET_STATUSES),
   relationship_type: Enum(RELATIONSHIP_TYPES),
   relationship_notes: NullableName(),
   linked_at: Timestamp(),
@@ -89,7 +90,7 @@ const writableFields = {
   scheduled_start: NullableDateTimeIn({ description: 'Scheduled start time (RFC 3339, with Z or an offset)' }),
   scheduled_end: NullableDateTimeIn({ description: 'Scheduled end time; must be after scheduled_start' }),
   asset_ids: Type.Array(Id(), { maxItems: 100, description: 'IDs of assets to link (Asset Management module). Unknown or deleted ids are skipped' }),
-  asset_relationship_type: Enum(RELATIONSHIP_TYPES, { description: 'Relationship for the links this request makes; default serviced' }),
+  asset_relationship_type: Enum(RELATIONSHIP_TYPES, { description: 'Relationship for the links this request makes; default serviced. Only with asset_ids' }),
 }
 
 /** Fields that exist on a job but may not be written by POST, and why. */
@@ -118,7 +119,7 @@ export const CreateJobBody = Type.Object(
 export type CreateJobInput = Static<typeof CreateJobBody>
 
 /** PUT: the fields POST takes, each optional (only those sent change). */
-export const UpdateJobBody = Type.Partial(CreateJobBody, { additionalProperties: false, 'x-field-hints': UPDATE_HINTS })
+export const UpdateJobBody = UpdateBody(CreateJobBody, { 'x-field-hints': UPDATE_HINTS })
 export type UpdateJobInput = Static<typeof UpdateJobBody>
 
 addBodyCheck(CreateJobBody, jobRequestRules)

@@ -2,7 +2,7 @@
 import { Type, type Static } from 'typebox'
 import {
   Id, ListEnvelope, Name, Nullable, NullableAddressLine, NullableName, QueryId, QueryPage, QueryPerPage, QueryText, ReadEnvelope,
-  Timestamp, WriteEnvelope,
+  Timestamp, UpdateBody, WriteEnvelope,
 } from '../../http/schemas.ts'
 
 const Latitude = (description: string) => Nullable(Type.Number({ minimum: -90, maximum: 90, description }))
@@ -69,7 +69,7 @@ export const CreateLocationBody = Type.Object(
 export type CreateLocationInput = Static<typeof CreateLocationBody>
 
 /** PUT: the fields POST takes, each optional (only those sent change). */
-export const UpdateLocationBody = Type.Partial(CreateLocationBody, { additionalProperties: false })
+export const UpdateLocationBody = UpdateBody(CreateLocationBody)
 export type UpdateLocationInput = Static<typeof UpdateLocationBody>
 
 export const LocationListResponse = ListEnvelope(Location)

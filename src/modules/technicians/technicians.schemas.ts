@@ -2,7 +2,7 @@
 import { Type, type Static } from 'typebox'
 import {
   Enum, Id, ListEnvelope, Name, NullableEmail, NullableName, QueryId, QueryPage, QueryPerPage, QueryText, ReadEnvelope, Timestamp,
-  WriteEnvelope,
+  UpdateBody, WriteEnvelope,
 } from '../../http/schemas.ts'
 
 /** Only Active technicians can be assigned to jobs (API.md §5). */
@@ -51,7 +51,7 @@ export const CreateTechnicianBody = Type.Object(
 export type CreateTechnicianInput = Static<typeof CreateTechnicianBody>
 
 /** PUT: the fields POST takes, each optional (only those sent change). */
-export const UpdateTechnicianBody = Type.Partial(CreateTechnicianBody, { additionalProperties: false })
+export const UpdateTechnicianBody = UpdateBody(CreateTechnicianBody)
 export type UpdateTechnicianInput = Static<typeof UpdateTechnicianBody>
 
 export const TechnicianListResponse = ListEnvelope(Technician)
