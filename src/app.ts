@@ -22,6 +22,7 @@ import { errorBody, errorHandler, sendError } from './http/error-handler.ts'
 import { methodNotAllowed, trackRoutes } from './http/method-not-allowed.ts'
 import { API_DESCRIPTION, documentedSchema } from './http/openapi.ts'
 import { parseQueryString } from './http/query-string.ts'
+import { ErrorEnvelope } from './http/schemas.ts'
 import { MemoryRateLimitStore, type RateLimitStore } from './http/rate-limit.ts'
 import { RedisRateLimitStore } from './http/rate-limit-redis.ts'
 import { validatorCompiler } from './http/validation.ts'
@@ -361,7 +362,11 @@ export async function buildApp(options: AppOptions) {
     })
   }
 
+  // The error envelope is a component of the document (http/openapi.ts).
+  app.addSchema(ErrorEnvelope)
   await app.register(swagger, {
+    // Shared schemas are named by their $id in the document.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {
       openapi: '3.1.0',
       info: {

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
+import { ERROR_STATUS } from '../src/http/errors.ts'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createAssetVia, createBasics, createTenant, type ApiResponse, type CallOptions, type Tenant } from './helpers/factories.ts'
 
@@ -48,7 +49,14 @@ for (const dialect of DIALECTS) {
     let doc: Schema
     const ajv = standardAjv()
     const compiled = new Map<Schema, ValidateFunction>()
-    const validatorOf = (schema: Schema) => compiled.get(schema) ?? compiled.set(schema, ajv.compile(schema)).get(schema)!
+    /** A schema's validator; its references to the document's components point at them in Ajv. */
+    const validatorOf = (schema: Schema) => {
+      if (!compiled.has(schema)) {
+        if (!ajv.getSchema('components')) ajv.addSchema({ $id: 'components', $defs: doc.components.schemas })
+        compiled.set(schema, ajv.compile(JSON.parse(JSON.stringify(schema).replaceAll('"#/components/schemas/', '"components#/$defs/'))))
+      }
+      return compiled.get(schema)!
+    }
     let checked = 0
 
     before(async () => {
@@ -106,6 +114,22 @@ for (const dialect of DIALECTS) {
       const schemas = schemasIn(doc)
       assert.ok(schemas.length > 100, `${schemas.length} schemas`)
       for (const [where, schema] of schemas) assert.doesNotThrow(() => validatorOf(schema), where)
+    })
+
+    it('describes every answer, and every error answer by the one envelope schema', () => {
+      let errors = 0
+      for (const [path, item] of Object.entries(doc.paths as Record<string, Schema>)) {
+        for (const [method, op] of Object.entries(item)) {
+          for (const [status, answer] of Object.entries(op.responses as Record<string, Schema>)) {
+            assert.ok(answer.description && answer.description !== 'Default Response', `${method} ${path} ${status}: ${answer.description}`)
+            if (!/^[45]/.test(status)) continue
+            assert.deepEqual(answer.content['application/json'].schema, { $ref: '#/components/schemas/ErrorEnvelope' }, `${method} ${path} ${status}`)
+            errors++
+          }
+        }
+      }
+      assert.ok(errors >= 38, `${errors} error answers`)
+      assert.deepEqual(doc.components.schemas.ErrorEnvelope.properties.error.properties.code.enum, Object.keys(ERROR_STATUS))
     })
 
     it('names for each operation the scope its key needs, as its security requirement', () => {

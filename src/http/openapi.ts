@@ -88,6 +88,9 @@ function portable(schema: Schema | undefined): Schema | undefined {
   return { ...rest, properties: Object.fromEntries(Object.entries(rest.properties as Schema).map(([name, field]) => [name, portable(field)])) }
 }
 
+/** What a success answer is, where its schema does not say (@fastify/swagger would say "Default Response"). */
+const SUCCESS: Record<string, string> = { '200': 'Success', '201': 'Created: the record, at the path in Location' }
+
 /** `schema` with the headers it answers with, as a new object. */
 function withHeaders(schema: Schema | undefined, headers: Schema): Schema | undefined {
   return schema && { ...schema, headers: { ...schema.headers, ...headers } }
@@ -116,7 +119,9 @@ export function documentedSchema(schema: Schema | undefined, route: RouteOptions
     if (success && record && method !== 'POST' && method !== 'DELETE') headers = { ...headers, ...ETAG }
     if (success && record && method === 'GET') headers.Link = string('RFC 8288 links to the first, previous, next and last pages of a list (lists only)')
     if (status === '201') headers.Location = string('The path of the record created')
-    response[status] = withHeaders(answer as Schema, headers)
+    // Every error answer is the one envelope: one model for a generated client, not one per operation.
+    const documented = success ? { description: SUCCESS[status] ?? 'Success', ...(answer as Schema) } : { $ref: 'ErrorEnvelope#', description: 'An error: `error.code` says which' }
+    response[status] = withHeaders(documented, headers)
   }
   if (record && method === 'GET') {
     response['304'] = { type: 'null', description: 'Not Modified: If-None-Match holds the ETag the record still has; no body', headers: { ...ETAG, ...EVERY_ANSWER } }
