@@ -10,10 +10,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { sql } from 'kysely'
 import type { Config } from './config.ts'
 import type { DatabaseHandle } from './db/connect.ts'
 import { readInstallationId } from './db/installation.ts'
+import { hasLatestMigration } from './db/migrator.ts'
 import { watchWriteStalls, type WriteStall } from './db/transaction.ts'
 import { createAuthenticator } from './http/auth.ts'
 import { ApiError, validationError } from './http/errors.ts'
@@ -456,12 +456,16 @@ export async function buildApp(options: AppOptions) {
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     const limits = rateLimits.status()
     const rate_limit = { store: limits.store, status: limits.healthy ? 'ok' : 'unreachable (failing open)' }
+    let migrated: boolean
     try {
-      await sql`select 1`.execute(database.db)
-      return { status: 'ok', database: 'ok', rate_limit }
+      migrated = await hasLatestMigration(database.db)
     } catch {
       return reply.code(503).send({ status: 'unavailable', database: 'unreachable', rate_limit })
     }
+    // Reachable but without this version's tables (dropped and made again
+    // empty, restored from an old backup): every API request would fail.
+    if (!migrated) return reply.code(503).send({ status: 'unavailable', database: 'not migrated (run fsm migrate, or restart fsm serve)', rate_limit })
+    return { status: 'ok', database: 'ok', rate_limit }
   })
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, (_request, reply) => sendDocument(reply))
 

@@ -52,6 +52,23 @@ function logLevel(raw: string | undefined): string {
 export const MAX_RATE_LIMIT_PER_MINUTE = 1_000_000_000
 
 /**
+ * A switch that is on unless turned off: `0`/`false`/`no`/`off` turn it off,
+ * `1`/`true`/`yes`/`on` or nothing leave it on. Only `0` turned it off
+ * before, so `FSM_DEMO=false` seeded the demo all the same.
+ */
+function switchedOn(name: string, raw: string | undefined): boolean {
+  const value = (raw ?? '').trim().toLowerCase()
+  if (['', '1', 'true', 'yes', 'on'].includes(value)) return true
+  if (['0', 'false', 'no', 'off'].includes(value)) return false
+  throw new ConfigError(`${name} must be 0 or 1 (or false or true), got "${raw}"`)
+}
+
+/** A URL as it may be shown: its password replaced, whether or not the rest of it parses. */
+export function withoutPassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^@/]*@/i, '$1***@')
+}
+
+/**
  * REDIS_URL: a `redis://` or `rediss://` URL with a host and, if any, a
  * database number, or a Unix socket's absolute path. The Redis client takes
  * more and guesses: it took `http://host:6379` for a socket's path (the
@@ -61,7 +78,7 @@ export const MAX_RATE_LIMIT_PER_MINUTE = 1_000_000_000
 function redisUrl(raw: string | undefined): string | null {
   if (raw === undefined || raw === '') return null
   if (raw.startsWith('/')) return raw
-  const problem = `REDIS_URL must be redis://[user:password@]host[:port][/database], rediss://… for TLS, or a Unix socket's path; got "${raw}"`
+  const problem = `REDIS_URL must be redis://[user:password@]host[:port][/database], rediss://… for TLS, or a Unix socket's path; got "${withoutPassword(raw)}"`
   let url: URL
   try {
     url = new URL(raw)
@@ -72,21 +89,25 @@ function redisUrl(raw: string | undefined): string | null {
   return raw
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const synchronous = (env.FSM_SQLITE_SYNCHRONOUS ?? 'NORMAL').toUpperCase()
+/** What every `fsm` command needs: the database. Commands that do not serve read nothing else, so a bad PORT or REDIS_URL cannot stand in the way of revoking a key. */
+export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): Pick<Config, 'databaseUrl' | 'sqliteSynchronous'> {
+  const synchronous = (env.FSM_SQLITE_SYNCHRONOUS || 'NORMAL').toUpperCase()
   if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
     throw new ConfigError(`FSM_SQLITE_SYNCHRONOUS must be NORMAL or FULL, got "${env.FSM_SQLITE_SYNCHRONOUS}"`)
   }
+  return { databaseUrl: env.DATABASE_URL || 'sqlite:./data/fsm.db', sqliteSynchronous: synchronous }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
-    databaseUrl: env.DATABASE_URL || 'sqlite:./data/fsm.db',
+    ...loadDatabaseConfig(env),
     port: integer('PORT', env.PORT, 3000, 0, 65535),
     host: env.HOST || '127.0.0.1',
     redisUrl: redisUrl(env.REDIS_URL),
     rateLimitPerMinute: integer('FSM_RATE_LIMIT', env.FSM_RATE_LIMIT, 600, 1, MAX_RATE_LIMIT_PER_MINUTE),
-    sqliteSynchronous: synchronous,
     logLevel: logLevel(env.LOG_LEVEL),
-    demoOnEmpty: env.FSM_DEMO !== '0',
+    demoOnEmpty: switchedOn('FSM_DEMO', env.FSM_DEMO),
     keyCacheMs: integer('FSM_KEY_CACHE_MS', env.FSM_KEY_CACHE_MS, 500, 0, 1000),
-    sqliteReadThread: env.FSM_SQLITE_READ_THREAD !== '0',
+    sqliteReadThread: switchedOn('FSM_SQLITE_READ_THREAD', env.FSM_SQLITE_READ_THREAD),
   }
 }

@@ -139,8 +139,19 @@ export async function startServer(config: Config, database: DatabaseHandle): Pro
     })()
     return stopping
   }
+  // Every signal is handled, not only the first: a second SIGTERM or SIGINT
+  // (a supervisor repeating itself, Ctrl-C pressed twice) fell through to
+  // Node's default and killed the process with answers and a write's reply
+  // unsent. The shutdown is bounded by itself (SHUTDOWN_GRACE_MS in app.ts);
+  // SIGKILL is there for whoever cannot wait.
+  let signalled = false
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (signalled) {
+        app.log.warn({ signal }, 'already shutting down: finishing requests in flight (SIGKILL stops at once)')
+        return
+      }
+      signalled = true
       app.log.info({ signal }, 'shutting down: finishing requests in flight')
       stop().then(
         () => process.exit(0),

@@ -7,7 +7,9 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { connect as connectSocket, createServer, type AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,6 +18,7 @@ import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { PG_URL } from './helpers/app.ts'
+import { until } from './helpers/wal.ts'
 import { SCOPES } from '../src/modules/api-keys/scopes.ts'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
@@ -349,18 +352,98 @@ describe('fsm, the command line', () => {
     }
   })
 
-  it('a setting it cannot use is one line naming it for every command (the key and company commands printed a stack trace)', async () => {
-    const bad = { ...env, LOG_LEVEL: 'bogus' }
-    const commands = [['migrate'], ['company', 'create', '--name', 'X'], ['key', 'list', '--company', '1'], ['key', 'revoke', '1'], ['demo']]
+  it('a setting it cannot use is one line naming it, for the commands that use it (serve, demo); the others read only the database settings, so a bad PORT cannot stop a key being revoked', async () => {
+    const bad = { ...env, LOG_LEVEL: 'bogus', PORT: 'abc', REDIS_URL: 'nonsense' }
     await Promise.all(
-      commands.map(async (args) => {
+      [['serve'], ['demo']].map(async (args) => {
         for (const json of [true, false]) {
           const outcome = await fsmOn(bad, ...args, ...(json ? ['--json'] : []))
           assert.equal(outcome.code, 1, `fsm ${args.join(' ')}`)
           assert.equal(outcome.stderr.trimEnd().split('\n').length, 1, `one line: ${outcome.stderr}`)
-          assert.match(outcome.stderr, json ? /^\{"error":"LOG_LEVEL must be one of/ : /^fsm: LOG_LEVEL must be one of/, `fsm ${args.join(' ')}`)
+          assert.match(outcome.stderr, json ? /^\{"error":"(PORT|LOG_LEVEL|REDIS_URL) must/ : /^fsm: (PORT|LOG_LEVEL|REDIS_URL) must/, `fsm ${args.join(' ')}`)
         }
       }),
     )
+    const { company_id } = JSON.parse((await fsmOn(bad, 'company', 'create', '--name', 'Despite Co', '--json')).stdout)
+    const created = JSON.parse((await fsmOn(bad, 'key', 'create', '--company', String(company_id), '--scopes', 'jobs:read', '--json')).stdout)
+    const revoked = await fsmOn(bad, 'key', 'revoke', String(created.key_id), '--json')
+    assert.equal(revoked.code, 0, revoked.stderr)
+    assert.equal(JSON.parse(revoked.stdout).key_id, created.key_id)
+    for (const args of [['migrate'], ['company', 'list'], ['key', 'list', '--company', String(company_id)]]) assert.equal((await fsmOn(bad, ...args, '--json')).code, 0, `fsm ${args.join(' ')}`)
+  })
+
+  it('an option given twice, or without its value, is refused (the last one was kept: a key with fewer scopes, or for another company)', async () => {
+    const twice = /is given twice: give it once/
+    await Promise.all([
+      refused(['key', 'create', '--company', '1', '--scopes', 'jobs:read', '--scopes', 'jobs:write'], twice),
+      refused(['key', 'create', '--company', '1', '--company', '2', '--scopes', 'jobs:read'], twice),
+      refused(['company', 'create', '--name', 'A', '--name', 'B'], twice),
+      refused(['company', 'create', '--name', 'A', '--plan', 'starter', '--plan', 'enterprise'], twice),
+      refused(['serve', '--port', '3000', '--port', '3001'], twice),
+      refused(['company', 'create', '--name', '--json'], /is missing: the next word is an option/),
+      // An empty --host (an unset variable in a script) listened on every interface.
+      refused(['serve', '--host', ''], /--host <host>' argument '' is invalid. must be an address or host name/),
+      refused(['serve', '--host', ' '], /must be an address or host name/),
+    ])
+    // The defaults still apply when an option is not given at all.
+    const { company_id } = await json('company', 'create', '--name', 'Defaults Co')
+    const listed = await json('company', 'list')
+    const made = listed.companies.find((c: { company_id: number }) => c.company_id === company_id)
+    assert.equal(made.plan, 'enterprise')
+    assert.deepEqual(made.modules, [])
+  })
+
+  it("npm start seeds its demo once the server listens (a start that could not listen kept the demo and never printed its key), and a second SIGTERM or SIGINT does not cut short the requests in flight", async () => {
+    const fresh = { ...env, DATABASE_URL: `sqlite:${join(dir, 'start.db')}`, FSM_DEMO: '', LOG_LEVEL: 'warn' }
+    const serve = (...args: string[]) => {
+      const child = spawn(process.execPath, ['bin/fsm.mjs', 'serve', '--demo-if-empty', '--host', '127.0.0.1', ...args], { cwd: ROOT, env: fresh })
+      const output = { stdout: '', stderr: '' }
+      child.stdout.on('data', (chunk) => (output.stdout += chunk))
+      child.stderr.on('data', (chunk) => (output.stderr += chunk))
+      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+      return { child, output, exited }
+    }
+
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    try {
+      const refused = serve('--port', String((taken.address() as AddressInfo).port))
+      assert.deepEqual(await refused.exited, { code: 1, signal: null })
+      assert.match(refused.output.stderr, /EADDRINUSE/)
+      assert.doesNotMatch(refused.output.stdout, /API key/)
+    } finally {
+      taken.close()
+    }
+    assert.deepEqual((JSON.parse((await fsmOn(fresh, 'company', 'list', '--json')).stdout) as { companies: unknown[] }).companies, [], 'nothing seeded')
+
+    const server = serve('--port', '0')
+    try {
+      await until(() => /curl -s "http:\/\/127\.0\.0\.1:\d+/.test(server.output.stdout), 30_000)
+      const [, base, key] = /curl -s "(http:\/\/127\.0\.0\.1:\d+)\/api\/v1\/jobs\?status=Pending" -H "X-API-Key: (fsm_\w+)"/.exec(server.output.stdout)!
+      assert.equal((await fetch(`${base}/api/v1/jobs`, { headers: { 'x-api-key': key! } })).status, 200)
+
+      // A write whose body is still arriving when the signals come.
+      const { port } = new URL(base!)
+      const socket = connectSocket(Number(port), '127.0.0.1')
+      let answer = ''
+      socket.on('data', (chunk) => (answer += chunk))
+      const closed = new Promise((resolve) => socket.on('close', resolve))
+      const body = JSON.stringify({ job_title: 'Arrived during shutdown', customer_location_id: 1 })
+      socket.write(`POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`)
+      await sleep(200)
+      server.child.kill('SIGTERM')
+      await sleep(100)
+      server.child.kill('SIGTERM')
+      await sleep(100)
+      server.child.kill('SIGINT')
+      await sleep(100)
+      socket.end(body.slice(10))
+      await closed
+      assert.match(answer, /^HTTP\/1\.1 (201|503) /, `a complete answer: ${answer}`)
+      assert.deepEqual(await server.exited, { code: 0, signal: null }, server.output.stderr)
+      assert.match(server.output.stdout, /already shutting down/)
+    } finally {
+      server.child.kill('SIGKILL')
+    }
   })
 })

@@ -8,7 +8,7 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { ConfigError, loadConfig } from '../src/config.ts'
+import { ConfigError, loadConfig, loadDatabaseConfig } from '../src/config.ts'
 
 describe('configuration from the environment', () => {
   it('defaults', () => {
@@ -51,5 +51,33 @@ describe('configuration from the environment', () => {
       ),
     ]
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), (error: Error) => error instanceof ConfigError && message.test(error.message), JSON.stringify(env))
+  })
+
+  it('switches: 0, false, no and off turn FSM_DEMO and FSM_SQLITE_READ_THREAD off (FSM_DEMO=false seeded the demo); anything else is an error', () => {
+    for (const off of ['0', 'false', 'FALSE', 'no', 'off']) {
+      assert.equal(loadConfig({ FSM_DEMO: off }).demoOnEmpty, false, off)
+      assert.equal(loadConfig({ FSM_SQLITE_READ_THREAD: off }).sqliteReadThread, false, off)
+    }
+    for (const on of ['', '1', 'true', 'yes', 'On']) assert.equal(loadConfig({ FSM_DEMO: on }).demoOnEmpty, true, on)
+    assert.throws(() => loadConfig({ FSM_DEMO: 'nope' }), /^Error: FSM_DEMO must be 0 or 1 \(or false or true\), got "nope"$/)
+    assert.throws(() => loadConfig({ FSM_SQLITE_READ_THREAD: '2' }), /FSM_SQLITE_READ_THREAD must be 0 or 1/)
+    // Empty means the default, as for every other variable.
+    assert.equal(loadConfig({ FSM_SQLITE_SYNCHRONOUS: '' }).sqliteSynchronous, 'NORMAL')
+  })
+
+  it("a REDIS_URL it cannot use is shown without its password", () => {
+    for (const url of ['redis://:s3cret-pw@127.0.0.1:6379/abc', 'redis://user:s3cret-pw@127.0.0.1:6379/0/1', 'http://user:s3cret-pw@127.0.0.1:6379']) {
+      assert.throws(
+        () => loadConfig({ REDIS_URL: url }),
+        (error: Error) => error.message.includes('***@127.0.0.1:6379') && !error.message.includes('s3cret-pw'),
+        url,
+      )
+    }
+  })
+
+  it('the commands that only use the database read nothing else: a bad PORT or REDIS_URL does not stop a key being revoked', () => {
+    const env = { DATABASE_URL: 'sqlite:/tmp/x.db', PORT: 'abc', REDIS_URL: 'nonsense', LOG_LEVEL: 'loud', FSM_SQLITE_SYNCHRONOUS: 'full' }
+    assert.deepEqual(loadDatabaseConfig(env), { databaseUrl: 'sqlite:/tmp/x.db', sqliteSynchronous: 'FULL' })
+    assert.throws(() => loadConfig(env), /PORT/)
   })
 })

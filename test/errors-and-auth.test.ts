@@ -594,6 +594,20 @@ for (const dialect of DIALECTS) {
     })
 
     describe('500 internal_error and 503', () => {
+      it('/readyz is 503 for a database that answers but is not migrated to this version (dropped and made again empty under a running server: every request failed while /readyz said ok)', async () => {
+        const t2 = await startTestApp(dialect)
+        try {
+          assert.equal((await call(t2.app, 'GET', '/readyz')).status, 200)
+          await sql`drop table kysely_migration`.execute(t2.database.db)
+          const ready = await call(t2.app, 'GET', '/readyz')
+          assert.equal(ready.status, 503)
+          assert.match(ready.body.database, /^not migrated/)
+          assert.equal(ready.body.status, 'unavailable')
+        } finally {
+          await t2.close()
+        }
+      })
+
       it('an unexpected failure answers internal_error without stack or SQL; /readyz fails when the database is gone', async () => {
         const broken = await startTestApp(dialect)
         try {

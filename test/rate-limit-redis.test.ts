@@ -13,7 +13,8 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.ts'
 import { loadConfig, type Config } from '../src/config.ts'
 import { readInstallationId } from '../src/db/installation.ts'
-import { freshDatabase, startTestApp, type TestApp } from './helpers/app.ts'
+import { collectedLog, freshDatabase, startTestApp, type TestApp } from './helpers/app.ts'
+import { until } from './helpers/wal.ts'
 import { call, createTenant } from './helpers/factories.ts'
 
 const REDIS_URL = process.env.REDIS_URL
@@ -102,6 +103,25 @@ describe('Redis rate-limit store', { skip: REDIS_URL ? false : 'REDIS_URL is not
       }
     } finally {
       await down.close()
+    }
+  })
+
+  it("never logs REDIS_URL's password, though Redis refuses it (ioredis puts the command's arguments on its error)", { skip: REDIS_URL?.startsWith('/') ? 'REDIS_URL is a socket' : false }, async () => {
+    const password = `pw-${randomBytes(6).toString('hex')}`
+    const url = new URL(REDIS_URL!)
+    url.username = 'fsm-test-nobody'
+    url.password = password
+    const log = collectedLog()
+    const t = await startTestApp('sqlite', { config: { redisUrl: url.toString() }, logger: { level: 'warn', stream: log.stream } })
+    try {
+      await until(() => log.lines.some((line) => String(line.msg).startsWith('redis unreachable')))
+      const refusal = log.lines.find((line) => String(line.msg).startsWith('redis unreachable'))!
+      const err = refusal.err as Record<string, unknown>
+      assert.match(String(err.message), /WRONGPASS|AUTH|password/i, JSON.stringify(refusal))
+      assert.ok(['hello', 'auth'].includes(String(err.command)), JSON.stringify(refusal))
+      assert.ok(!JSON.stringify(log.lines).includes(password), JSON.stringify(log.lines))
+    } finally {
+      await t.close()
     }
   })
 

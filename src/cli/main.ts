@@ -3,7 +3,7 @@
  * never the HTTP API.
  */
 import { Command, InvalidArgumentError } from 'commander'
-import { loadConfig, type Config } from '../config.ts'
+import { loadConfig, loadDatabaseConfig, type Config } from '../config.ts'
 import { connect, SERVING_TIMEOUTS, type DatabaseHandle } from '../db/connect.ts'
 import { isMigrated, migrateToLatest } from '../db/migrator.ts'
 import { createKey, listKeys, revokeKey } from '../modules/api-keys/api-keys.service.ts'
@@ -16,13 +16,38 @@ function positiveInteger(text: string): number {
   return Number(text)
 }
 
+/**
+ * Every option's value goes through this. Commander keeps the last of an
+ * option given twice, so `--scopes jobs:read --scopes jobs:write` made a
+ * key with jobs:write alone, and `--company 1 --company 2` a key of
+ * company 2: refused instead (no option has a commander default, so
+ * `previous` is a value given before). And an option's value is the next
+ * word whatever it is, so `--name --json` named a company "--json":
+ * a value that is an option is refused too.
+ */
+function once<T>(parse: (text: string) => T) {
+  return (text: string, previous: T | undefined): T => {
+    if (previous !== undefined) throw new InvalidArgumentError('is given twice: give it once')
+    if (text.startsWith('--')) throw new InvalidArgumentError('is missing: the next word is an option')
+    return parse(text)
+  }
+}
+/** A value taken as given (once). */
+const anyText = once((value: string) => value)
+
+/** An empty `--host` (an unset variable in a script) bound every interface; `$HOST` empty means the default. */
+function host(text: string): string {
+  if (text.trim() === '') throw new InvalidArgumentError('must be an address or host name (default 127.0.0.1), not empty')
+  return text
+}
+
 function port(text: string): number {
   if (!/^\d+$/.test(text) || Number(text) > 65535) throw new InvalidArgumentError('must be a port number (0-65535)')
   return Number(text)
 }
 
 /** Opens the configured database, migrated, runs `work`, always closes. */
-async function withDatabase<T>(config: Config, work: (database: DatabaseHandle) => Promise<T>): Promise<T> {
+async function withDatabase<T>(config: Pick<Config, 'databaseUrl' | 'sqliteSynchronous'>, work: (database: DatabaseHandle) => Promise<T>): Promise<T> {
   const database = connect(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous })
   try {
     await migrateToLatest(database.db)
@@ -62,6 +87,7 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
   if (argv.includes('--json')) program.configureOutput({ outputError: (message, write) => write(`${JSON.stringify({ error: usageError(message) })}\n`) })
   else program.configureOutput({ outputError: (message, write) => write(`fsm: ${usageError(message)}\n`) }).showHelpAfterError()
   const config = () => loadConfig()
+  const databaseConfig = () => loadDatabaseConfig()
   // `work` runs inside the promise: an error it throws before its first await (loadConfig's) was a stack trace.
   const run = (json: boolean, work: () => Promise<void>) =>
     Promise.resolve()
@@ -71,8 +97,8 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
   program
     .command('serve')
     .description('apply pending migrations, then serve the API')
-    .option('--port <port>', 'port to listen on (default: $PORT or 3000)', port)
-    .option('--host <host>', 'address to bind (default: $HOST or 127.0.0.1)')
+    .option('--port <port>', 'port to listen on (default: $PORT or 3000)', once(port))
+    .option('--host <host>', 'address to bind (default: $HOST or 127.0.0.1)', once(host))
     .option('--demo-if-empty', 'seed the demo company first when the database is empty (npm start; FSM_DEMO=0 disables)')
     .option('--json', 'machine-readable output')
     .action((options: { port?: number; host?: string; demoIfEmpty?: boolean; json?: boolean }) =>
@@ -91,10 +117,14 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
         const migrating = connect(cfg.databaseUrl, { sqliteSynchronous: cfg.sqliteSynchronous })
         await migrateToLatest(migrating.db).finally(() => migrating.close())
         const database = connect(cfg.databaseUrl, { sqliteSynchronous: cfg.sqliteSynchronous, sqliteBackgroundCheckpoints: true, pgTimeouts: SERVING_TIMEOUTS })
-        let demo: DemoResult | undefined
-        if (options.demoIfEmpty && cfg.demoOnEmpty && (await databaseIsEmpty(database.db))) demo = await seedDemo(database.db)
         const server = await startServer(cfg, database)
-        if (demo) print(!!options.json, demo, `\n${demoText(demo, server.address)}\n`)
+        // Seeded once the server listens: seeded before, a start that could
+        // not listen (the port taken) kept the demo company and never printed
+        // its key, and the next start found the database no longer empty.
+        if (options.demoIfEmpty && cfg.demoOnEmpty && (await databaseIsEmpty(database.db))) {
+          const demo = await seedDemo(database.db)
+          print(!!options.json, demo, `\n${demoText(demo, server.address)}\n`)
+        }
       }),
     )
 
@@ -104,7 +134,7 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
     .option('--json', 'machine-readable output')
     .action((options: { json?: boolean }) =>
       run(!!options.json, async () => {
-        const database = connect(config().databaseUrl)
+        const database = connect(databaseConfig().databaseUrl)
         try {
           const applied = await migrateToLatest(database.db)
           print(!!options.json, { applied }, applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date')
@@ -118,14 +148,14 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
   company
     .command('create')
     .description('create a company')
-    .requiredOption('--name <name>', 'company name')
-    .option('--plan <plan>', 'starter, professional or enterprise', 'enterprise')
-    .option('--modules <list>', 'comma-separated modules (assets)', '')
+    .requiredOption('--name <name>', 'company name', anyText)
+    .option('--plan <plan>', 'starter, professional or enterprise (default: enterprise)', anyText)
+    .option('--modules <list>', 'comma-separated modules (assets; default: none)', anyText)
     .option('--json', 'machine-readable output')
-    .action((options: { name: string; plan: string; modules: string; json?: boolean }) =>
+    .action((options: { name: string; plan?: string; modules?: string; json?: boolean }) =>
       run(!!options.json, () =>
-        withDatabase(config(), async ({ db }) => {
-          const row = await createCompany(db, { name: options.name, plan: options.plan, modules: options.modules.split(',') })
+        withDatabase(databaseConfig(), async ({ db }) => {
+          const row = await createCompany(db, { name: options.name, plan: options.plan ?? 'enterprise', modules: (options.modules ?? '').split(',') })
           print(!!options.json, { company_id: row.company_id }, `company ${row.company_id} created (${row.plan}${row.modules ? `, modules: ${row.modules}` : ''})`)
         }),
       ),
@@ -137,7 +167,7 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
     .option('--json', 'machine-readable output')
     .action((options: { json?: boolean }) =>
       run(!!options.json, () =>
-        withDatabase(config(), async ({ db }) => {
+        withDatabase(databaseConfig(), async ({ db }) => {
           const companies = (await listCompanies(db)).map(presentCompany)
           const lines = companies.map((c) => `${c.company_id}\t${c.name}\t${c.plan}\t${c.modules.join(',') || '-'}`)
           print(!!options.json, { companies }, lines.length ? lines.join('\n') : 'no companies')
@@ -148,13 +178,13 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
     .command('update')
     .description("change a company's name, plan or modules (its keys see it within FSM_KEY_CACHE_MS)")
     .argument('<companyId>', 'company id', positiveInteger)
-    .option('--name <name>', 'company name')
-    .option('--plan <plan>', 'starter, professional or enterprise')
-    .option('--modules <list>', "comma-separated modules, replacing the company's (assets; empty for none)")
+    .option('--name <name>', 'company name', anyText)
+    .option('--plan <plan>', 'starter, professional or enterprise', anyText)
+    .option('--modules <list>', "comma-separated modules, replacing the company's (assets; empty for none)", anyText)
     .option('--json', 'machine-readable output')
     .action((companyId: number, options: { name?: string; plan?: string; modules?: string; json?: boolean }) =>
       run(!!options.json, () =>
-        withDatabase(config(), async ({ db }) => {
+        withDatabase(databaseConfig(), async ({ db }) => {
           const row = presentCompany(
             await updateCompany(db, companyId, {
               ...(options.name !== undefined && { name: options.name }),
@@ -171,14 +201,14 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
   key
     .command('create')
     .description('create an API key (shown once)')
-    .requiredOption('--company <id>', 'company id', positiveInteger)
-    .requiredOption('--scopes <list>', 'comma-separated scopes, e.g. jobs:read,jobs:write')
-    .option('--name <name>', 'a name to recognise the key by')
-    .option('--rate-limit <perMinute>', 'requests per minute for this key', positiveInteger)
+    .requiredOption('--company <id>', 'company id', once(positiveInteger))
+    .requiredOption('--scopes <list>', 'comma-separated scopes, e.g. jobs:read,jobs:write', anyText)
+    .option('--name <name>', 'a name to recognise the key by', anyText)
+    .option('--rate-limit <perMinute>', 'requests per minute for this key', once(positiveInteger))
     .option('--json', 'machine-readable output')
     .action((options: { company: number; scopes: string; name?: string; rateLimit?: number; json?: boolean }) =>
       run(!!options.json, () =>
-        withDatabase(config(), async ({ db }) => {
+        withDatabase(databaseConfig(), async ({ db }) => {
           const created = await createKey(db, {
             companyId: options.company,
             scopes: options.scopes.split(','),
@@ -192,11 +222,11 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
   key
     .command('list')
     .description("list a company's keys (never their secrets)")
-    .requiredOption('--company <id>', 'company id', positiveInteger)
+    .requiredOption('--company <id>', 'company id', once(positiveInteger))
     .option('--json', 'machine-readable output')
     .action((options: { company: number; json?: boolean }) =>
       run(!!options.json, () =>
-        withDatabase(config(), async ({ db }) => {
+        withDatabase(databaseConfig(), async ({ db }) => {
           const keys = await listKeys(db, options.company)
           const lines = keys.map((k) => `${k.key_id}\t${k.prefix}…\t${k.name}\t${k.scopes.join(',')}\t${k.revoked_at ? `revoked ${k.revoked_at}` : 'active'}`)
           print(!!options.json, { keys }, lines.length ? lines.join('\n') : 'no keys')
@@ -210,7 +240,7 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
     .option('--json', 'machine-readable output')
     .action((keyId: number, options: { json?: boolean }) =>
       run(!!options.json, () =>
-        withDatabase(config(), async ({ db }) => {
+        withDatabase(databaseConfig(), async ({ db }) => {
           const revoked = await revokeKey(db, keyId)
           if (!revoked) throw new Error(`key ${keyId} not found`)
           print(!!options.json, revoked, `key ${keyId} revoked at ${revoked.revoked_at}`)
@@ -221,8 +251,8 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
   program
     .command('copy')
     .description('copy every record, with its id, into an empty database (SQLite <-> PostgreSQL)')
-    .requiredOption('--from <url>', 'source DATABASE_URL')
-    .requiredOption('--to <url>', 'target DATABASE_URL (must be empty)')
+    .requiredOption('--from <url>', 'source DATABASE_URL', anyText)
+    .requiredOption('--to <url>', 'target DATABASE_URL (must be empty)', anyText)
     .option('--json', 'machine-readable output')
     .action((options: { from: string; to: string; json?: boolean }) =>
       run(!!options.json, async () => {
@@ -256,10 +286,10 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
     .option('--json', 'machine-readable output')
     .action((options: { json?: boolean }) =>
       run(!!options.json, () =>
-        withDatabase(config(), async ({ db }) => {
+        withDatabase(databaseConfig(), async ({ db }) => {
+          const cfg = config() // for the curl line, before anything is seeded
           const { seedDemo } = await import('../modules/demo/demo.service.ts')
           const demo = await seedDemo(db)
-          const cfg = config()
           print(!!options.json, { company_id: demo.company_id, api_key: demo.api_key }, demoText(demo, `http://${cfg.host}:${cfg.port}`))
         }),
       ),

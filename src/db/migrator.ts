@@ -106,6 +106,17 @@ export async function isMigrated(db: Kysely<any>): Promise<boolean> {
   return (await appliedMigrations(db, await migrationSchemaOf(db))).length > 0
 }
 
+/**
+ * Whether this version's last migration is recorded: false for a database
+ * dropped and made again empty, or restored from before it, under a
+ * running server (/readyz). A database migrated further, by a newer
+ * version, holds it too.
+ */
+export async function hasLatestMigration(db: Kysely<any>): Promise<boolean> {
+  const latest = Object.keys(migrations).at(-1)!
+  return (await appliedMigrations(db, await migrationSchemaOf(db))).includes(latest)
+}
+
 /** Applies pending migrations; returns the names applied. Throws (and so exits non-zero) on failure. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   return isSqlite(db) ? migrateSqliteAtomically(db) : migrate(db)

@@ -30,6 +30,21 @@ redis.call('PEXPIRE', KEYS[1], 61000)
 return {allowed, tostring(tokens), now}
 `
 
+/**
+ * A Redis error as it may be logged. ioredis hangs the command that failed
+ * on its errors, arguments and all: for the HELLO or AUTH it sends first,
+ * those are REDIS_URL's user and password, which went to the log with a
+ * wrong password. The command's name is kept.
+ */
+export function withoutCommandArguments(error: unknown): unknown {
+  if (!(error instanceof Error) || !('command' in error)) return error
+  const { command, code } = error as { command?: { name?: unknown }; code?: unknown }
+  const safe = Object.assign(new Error(error.message), { code, command: command?.name })
+  safe.name = error.name
+  safe.stack = error.stack ?? ''
+  return safe
+}
+
 export class RedisRateLimitStore implements RateLimitStore {
   readonly #redis: Redis
   readonly #warn: (message: string, error?: unknown) => void
@@ -59,7 +74,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   #markDown(error: unknown) {
-    if (this.#healthy) this.#warn('redis unreachable: rate limits fail open until it is back', error)
+    if (this.#healthy) this.#warn('redis unreachable: rate limits fail open until it is back', withoutCommandArguments(error))
     this.#healthy = false
   }
 
