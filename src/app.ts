@@ -83,9 +83,14 @@ export interface AppContext {
 
 export type App = FastifyInstance & { withTypeProvider<T>(): FastifyInstance }
 
-/** A key pasted into a URL by mistake must not reach the logs (API.md §7). */
+/**
+ * A key pasted into a URL by mistake must not reach the logs (API.md §7),
+ * percent-encoded (`fsm%5F1%5F…`, as a form or a client's URL builder
+ * writes it) or in capitals either.
+ */
+const KEY_IN_URL = /fsm(?:_|%5f)\d+(?:_|%5f)[0-9a-z]+/gi
 function redactKeys(url: string): string {
-  return url.includes('fsm_') ? url.replace(/fsm_\d+_[0-9A-Za-z]+/g, 'fsm_[redacted]') : url
+  return /fsm/i.test(url) ? url.replace(KEY_IN_URL, 'fsm_[redacted]') : url
 }
 
 /** 16 hex digits of a random UUID (its first three groups), without a regular expression per request. */

@@ -11,7 +11,7 @@ import { call, createAssetVia, createBasics, createExtraKey, createJobVia, creat
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/
 const ENUM_MESSAGE = 'must be one of: Active, In Maintenance, Out of Service, Retired'
 const DATE_MESSAGE = 'must be an RFC 3339 date-time with a time zone, e.g. 2026-02-25T09:00:00Z'
-const CONTROL_MESSAGE = 'must not contain control characters or invalid Unicode'
+const CONTROL_MESSAGE = 'must not contain control characters, line breaks or invalid Unicode'
 
 let sequence = 0
 /** A tag no other test uses. */

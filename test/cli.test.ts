@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
 import { connect as connectSocket, createServer, type AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -274,6 +274,11 @@ describe('fsm, the command line', () => {
     assert.equal(keys.find((k) => k.key_id === created.key_id)?.name, name)
   })
 
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+    assert.deepEqual(await fsm('--version'), { code: 0, stdout: `${version}\n`, stderr: '' })
+  })
+
   it('usage errors (bad or missing arguments, unknown commands) are answered like any other error', async () => {
     await Promise.all([
       refused(['key', 'create', '--company', 'x', '--scopes', 'jobs:read'], /option '--company <id>' argument 'x' is invalid/),
@@ -347,6 +352,13 @@ describe('fsm, the command line', () => {
     try {
       env.DATABASE_URL = 'mysql://localhost/fsm'
       await refused(['migrate'], /DATABASE_URL must start with sqlite:, postgres:\/\/ or postgresql:\/\//)
+      // The driver said "Invalid URL", naming nothing.
+      env.DATABASE_URL = 'postgres://postgres@127.0.0.1:99999/fsm'
+      await refused(['company', 'list'], /^DATABASE_URL is not a valid URL/)
+      // PostgreSQL's errors name neither the URL nor the side of a copy; the password is not shown.
+      env.DATABASE_URL = 'postgres://postgres:s3cret@127.0.0.1:1/fsm'
+      await refused(['migrate'], /^DATABASE_URL \(postgres:\/\/postgres@127\.0\.0\.1:1\/fsm\): connect ECONNREFUSED/)
+      await refused(['copy', '--from', `sqlite:${join(dir, 'cli.db')}`, '--to', 'postgres://postgres:s3cret@127.0.0.1:1/fsm'], /^--to \(postgres:\/\/postgres@127\.0\.0\.1:1\/fsm\): connect ECONNREFUSED/)
     } finally {
       env.DATABASE_URL = saved
     }

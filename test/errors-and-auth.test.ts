@@ -1253,6 +1253,18 @@ describe('the request log line (§7)', () => {
     return { t, lines, requestLines: () => lines.filter((line) => line.msg === 'request') }
   }
 
+  it("a shutdown's 503s are not logged as the database being unavailable (a warning with a stack trace each)", async () => {
+    const { t, lines } = await loggingApp('warn')
+    try {
+      const tenant = await createTenant(t.database)
+      t.app.beginShutdown()
+      for (let i = 0; i < 3; i++) assert.equal((await call(t.app, 'GET', PATH, { key: tenant.apiKey })).status, 503)
+      assert.deepEqual(lines, [])
+    } finally {
+      await t.close()
+    }
+  })
+
   it('at info: one line per request, with its id and key id, never the key', async () => {
     const { t, lines, requestLines } = await loggingApp('info')
     try {
@@ -1266,6 +1278,9 @@ describe('the request log line (§7)', () => {
         // A key pasted into the URL by mistake is redacted from the path.
         { res: await call(t.app, 'GET', `/healthz?key=${tenant.apiKey}`), path: '/healthz?key=fsm_[redacted]', keyId: null },
         { res: await call(t.app, 'POST', PATH, { key: tenant.apiKey, body: {} }), path: PATH, keyId: tenant.keyId },
+        // …percent-encoded, or in capitals, too.
+        { res: await call(t.app, 'GET', `/healthz?api_key=${tenant.apiKey.replaceAll('_', '%5F')}`), path: '/healthz?api_key=fsm_[redacted]', keyId: null },
+        { res: await call(t.app, 'GET', `/healthz?k=${tenant.apiKey.toUpperCase()}&x=1`), path: '/healthz?k=fsm_[redacted]&x=1', keyId: null },
       ]
       const logged = requestLines().slice(before)
       assert.equal(logged.length, answers.length, JSON.stringify(logged))
@@ -1278,8 +1293,9 @@ describe('the request log line (§7)', () => {
         assert.equal(line.key_id, keyId)
         assert.equal(typeof line.duration_ms, 'number')
       })
-      assert.deepEqual(answers.map(({ res }) => res.status), [200, 401, 200, 400])
-      assert.ok(!JSON.stringify(lines).includes(tenant.apiKey), 'the key is in the log')
+      assert.deepEqual(answers.map(({ res }) => res.status), [200, 401, 200, 400, 200, 200])
+      const secret = tenant.apiKey.split('_').at(-1)!
+      assert.ok(!JSON.stringify(lines).toLowerCase().includes(secret.toLowerCase()), 'the key is in the log')
     } finally {
       await t.close()
     }

@@ -659,8 +659,10 @@ for (const dialect of DIALECTS) {
         const { apiKey } = await createTenant(t.database)
         const { locationId } = await createBasics(t.app, apiKey)
         const assetId = await createAssetVia(t.app, apiKey, 'WIRE-1')
-        const title = 'Quote " backslash \\ </script> ☃ 🚀 \u2028 end'
-        const id = await createJobVia(t.app, apiKey, locationId, { job_title: title, job_description: 'line 1\nline 2', asset_ids: [assetId] })
+        const title = 'Quote " backslash \\ </script> ☃ 🚀 end'
+        // U+2028 is valid JSON but was not valid JavaScript: a description may hold it (a title may not).
+        const description = 'line 1\nline 2 \u2028 line 3'
+        const id = await createJobVia(t.app, apiKey, locationId, { job_title: title, job_description: description, asset_ids: [assetId] })
         const res = await t.app.inject({ method: 'GET', url: `${PATH}?id=${id}`, headers: { 'x-api-key': apiKey } })
         assert.equal(res.statusCode, 200)
         assert.equal(res.headers['content-type'], 'application/json; charset=utf-8')
@@ -671,7 +673,7 @@ for (const dialect of DIALECTS) {
         assert.deepEqual(Object.keys(body.data), [...LIST_FIELDS, 'assets'])
         assert.deepEqual(Object.keys(body.data.assets[0]), ['asset_id', 'asset_tag', 'asset_name', 'asset_status', 'relationship_type', 'relationship_notes', 'linked_at'])
         assert.equal(body.data.job_title, title)
-        assert.equal(body.data.job_description, 'line 1\nline 2')
+        assert.equal(body.data.job_description, description)
         // The same tag as before the JSON was reused for it: clients' stored ETags stay valid across the upgrade.
         const { row_version } = await t.database.db.selectFrom('jobs').select('row_version').where('job_id', '=', id).executeTakeFirstOrThrow()
         assert.equal(res.headers.etag, etagOf([row_version, body.data]))
@@ -686,8 +688,9 @@ for (const dialect of DIALECTS) {
       it('a list page (first and remembered) is valid UTF-8 JSON with its own request id, and Content-Length counts bytes', async () => {
         const { apiKey } = await createTenant(t.database)
         const { locationId } = await createBasics(t.app, apiKey)
-        const title = 'Quote " backslash \\ </script> ☃ 🚀 \u2028 end'
-        await createJobVia(t.app, apiKey, locationId, { job_title: title })
+        const title = 'Quote " backslash \\ </script> ☃ 🚀 end'
+        const description = 'U+2028 \u2028 and U+2029 \u2029 end'
+        await createJobVia(t.app, apiKey, locationId, { job_title: title, job_description: description })
         const answers = [] as Array<{ statusCode: number; body: string; headers: Record<string, unknown> }>
         for (let i = 0; i < 3; i++) answers.push(await t.app.inject({ method: 'GET', url: `${PATH}?per_page=5`, headers: { 'x-api-key': apiKey } }))
         const ids = new Set<string>()
@@ -699,6 +702,7 @@ for (const dialect of DIALECTS) {
           assert.deepEqual(Object.keys(body), ['data', 'pagination', 'request_id'])
           assert.equal(body.request_id, res.headers['x-request-id'])
           assert.equal(body.data[0].job_title, title)
+          assert.equal(body.data[0].job_description, description)
           assert.deepEqual(Object.keys(body.data[0]), LIST_FIELDS)
           ids.add(body.request_id)
         }

@@ -210,8 +210,8 @@ for (const dialect of DIALECTS) {
         assert.equal(blank.job_description, null)
       })
 
-      it('NUL and other control characters (C0, DEL, C1) are rejected in titles (tab and newlines too)', async () => {
-        for (const c of ['\u0000', '\u0001', '\u0007', '\u001b', '\u001f', '\t', '\n', '\r', '\u007f', '\u0080', '\u0092', '\u009f']) {
+      it('NUL and other control characters (C0, DEL, C1) are rejected in titles (tab and newlines too, and the line and paragraph separators)', async () => {
+        for (const c of ['\u0000', '\u0001', '\u0007', '\u001b', '\u001f', '\t', '\n', '\r', '\u007f', '\u0080', '\u0092', '\u009f', '\u2028', '\u2029']) {
           assertInvalid(await post(valid({ job_title: `AC${c}unit` })), ['job_title'])
         }
         const res = await put((await createJobVia(t.app, key, locationId)), { job_title: 'AC\u0000unit' })
@@ -224,8 +224,9 @@ for (const dialect of DIALECTS) {
         for (const c of ['\u0000', '\u0008', '\u000b', '\u000c', '\u001b', '\u001f', '\u007f', '\u0085']) {
           assertInvalid(await post(valid({ job_description: `bad${c}text` })), ['job_description'])
         }
-        // The characters either side of the control ranges are text.
-        const edges = 'tilde ~ nbsp \u00a0 é'
+        // The characters either side of the control ranges are text; a description may hold a line separator.
+        const edges = 'tilde ~ nbsp \u00a0 é \u2027 \u202a'
+        assert.equal((await created(valid({ job_description: 'para\u2029graph' }))).job_description, 'para\u2029graph')
         assert.equal((await created(valid({ job_title: edges, job_description: edges }))).job_title, edges)
       })
 

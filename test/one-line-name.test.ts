@@ -17,7 +17,7 @@ describe('one-line names (companies, API keys)', () => {
   })
 
   it('refuses control characters, DEL and lone surrogates, and keeps other Unicode', () => {
-    for (const bad of ['two\nlines', 'tab\there', 'bell\u0007', 'del\u007f', 'c1\u0085', 'half \uD83D pair', 'low \uDD27 half']) {
+    for (const bad of ['two\nlines', 'tab\there', 'bell\u0007', 'del\u007f', 'c1\u0085', 'line\u2028separator', 'paragraph\u2029separator', 'half \uD83D pair', 'low \uDD27 half']) {
       assert.deepEqual(oneLineName(bad), { problem: 'not one line' }, JSON.stringify(bad))
     }
     assert.deepEqual(oneLineName('Çalışkan Tesisat 🔧'), { name: 'Çalışkan Tesisat 🔧' })

@@ -2,6 +2,7 @@
  * The `fsm` command line (API.md §6). Commands call services directly,
  * never the HTTP API.
  */
+import { readFileSync } from 'node:fs'
 import { Command, InvalidArgumentError } from 'commander'
 import { loadConfig, loadDatabaseConfig, type Config } from '../config.ts'
 import { connect, SERVING_TIMEOUTS, type DatabaseHandle } from '../db/connect.ts'
@@ -46,11 +47,26 @@ function port(text: string): number {
   return Number(text)
 }
 
+/**
+ * A database's first statements, whose failure says which database it was:
+ * PostgreSQL's errors name neither the URL ("connect ECONNREFUSED …") nor,
+ * for `fsm copy`, the side ("database "x" does not exist"). SQLite's name
+ * their file already.
+ */
+async function reaching<T>(database: DatabaseHandle, urlName: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (error) {
+    if (database.dialect !== 'postgres' || !(error instanceof Error)) throw error
+    throw new Error(`${urlName} (${database.description}): ${error.message}`)
+  }
+}
+
 /** Opens the configured database, migrated, runs `work`, always closes. */
 async function withDatabase<T>(config: Pick<Config, 'databaseUrl' | 'sqliteSynchronous'>, work: (database: DatabaseHandle) => Promise<T>): Promise<T> {
   const database = connect(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous })
   try {
-    await migrateToLatest(database.db)
+    await reaching(database, 'DATABASE_URL', migrateToLatest(database.db))
     return await work(database)
   } finally {
     await database.close()
@@ -64,6 +80,11 @@ function demoText(demo: DemoResult, baseUrl: string): string {
     'Try:',
     `  curl -s "${baseUrl}/api/v1/jobs?status=Pending" -H "X-API-Key: ${demo.api_key}"`,
   ].join('\n')
+}
+
+/** The package's version (the same file from src/cli and dist/cli). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 }
 
 /**
@@ -82,7 +103,9 @@ function usageError(message: string): string {
  * every other error (`fail`), so a script parsing it never meets help text.
  */
 export function buildCli(argv: readonly string[] = process.argv): Command {
-  const program = new Command('fsm').description('FSM Navigator: the field-service Jobs API server and its administration')
+  const program = new Command('fsm')
+    .description('FSM Navigator: the field-service Jobs API server and its administration')
+    .version(packageVersion(), '--version', 'print the version')
   // Before the commands are added: each copies its parent's output settings.
   if (argv.includes('--json')) program.configureOutput({ outputError: (message, write) => write(`${JSON.stringify({ error: usageError(message) })}\n`) })
   else program.configureOutput({ outputError: (message, write) => write(`fsm: ${usageError(message)}\n`) }).showHelpAfterError()
@@ -115,7 +138,7 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
         const cfg = { ...base, port: options.port ?? base.port, host: options.host ?? base.host }
         // Migrated on a connection of its own, without the timeouts of serving (a migration may rebuild an index for minutes).
         const migrating = connect(cfg.databaseUrl, { sqliteSynchronous: cfg.sqliteSynchronous })
-        await migrateToLatest(migrating.db).finally(() => migrating.close())
+        await reaching(migrating, 'DATABASE_URL', migrateToLatest(migrating.db)).finally(() => migrating.close())
         const database = connect(cfg.databaseUrl, { sqliteSynchronous: cfg.sqliteSynchronous, sqliteBackgroundCheckpoints: true, pgTimeouts: SERVING_TIMEOUTS })
         const server = await startServer(cfg, database)
         // Seeded once the server listens: seeded before, a start that could
@@ -136,7 +159,7 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
       run(!!options.json, async () => {
         const database = connect(databaseConfig().databaseUrl)
         try {
-          const applied = await migrateToLatest(database.db)
+          const applied = await reaching(database, 'DATABASE_URL', migrateToLatest(database.db))
           print(!!options.json, { applied }, applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date')
         } finally {
           await database.close()
@@ -261,14 +284,14 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
         // tables in someone else's database) and "copied" as nothing. Looked
         // at first on a read-only connection, which writes nothing into it.
         const probe = connect(options.from, { sqliteReadOnly: true, sqliteMustExist: true, urlName: '--from' })
-        const installed = await isMigrated(probe.db).finally(() => probe.close())
+        const installed = await reaching(probe, '--from', isMigrated(probe.db)).finally(() => probe.close())
         if (!installed) throw new Error('the source database (--from) holds no FSM Navigator data (it was never migrated); check --from')
         const source = connect(options.from, { urlName: '--from' })
         const target = connect(options.to, { urlName: '--to' })
         try {
           // An installation of an older version: brought up to date, as fsm serve would.
-          await migrateToLatest(source.db)
-          await migrateToLatest(target.db)
+          await reaching(source, '--from', migrateToLatest(source.db))
+          await reaching(target, '--to', migrateToLatest(target.db))
           const { copyDatabase } = await import('../db/copy.ts')
           const copied = await copyDatabase(source.db, target.db)
           const lines = Object.entries(copied).map(([table, n]) => `${table}: ${n}`)

@@ -76,7 +76,11 @@ export function parseDatabaseUrl(url: string, name = 'DATABASE_URL'): { dialect:
     if (!path) throw new DatabaseUrlError(`${name} sqlite: needs a file path, e.g. sqlite:./data/fsm.db`)
     return { dialect: 'sqlite', target: path }
   }
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { dialect: 'postgres', target: url }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    // The driver's own word for it was "Invalid URL", naming nothing.
+    if (!URL.canParse(url)) throw new DatabaseUrlError(`${name} is not a valid URL (postgres://user:password@host:5432/database; a port is at most 65535)`)
+    return { dialect: 'postgres', target: url }
+  }
   throw new DatabaseUrlError(`${name} must start with sqlite:, postgres:// or postgresql://`)
 }
 

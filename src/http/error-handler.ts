@@ -97,7 +97,8 @@ export async function errorHandler(error: FastifyError, request: FastifyRequest,
   if (known?.code === 'validation_failed' && error.validationContext === 'body') known = await withReferenceProblems(withQueryProblems(known, request), request)
   if (known?.code === 'service_unavailable' && !READS.has(request.method) && isOutcomeUnknownError(error)) known = WRITE_OUTCOME_UNKNOWN
   if (known) {
-    if (known.code === 'service_unavailable') request.log.warn({ err: error }, 'database unavailable')
+    // Ours (a shutdown's refusal) are expected, and are not the database's.
+    if (known.code === 'service_unavailable' && !(error instanceof ApiError)) request.log.warn({ err: error }, 'database unavailable')
     return sendError(known, request, reply)
   }
   request.log.error({ err: error }, 'unexpected error')

@@ -24,15 +24,16 @@ export function queryIdOf(request: FastifyRequest): number | undefined {
 /**
  * No control characters (C0, DEL and C1: the message says "control
  * characters", and C1 in text is nearly always Windows-1252 read as
- * Latin-1) and no lone UTF-16 surrogates (names, titles, tags).
+ * Latin-1), no line or paragraph separator (U+2028, U+2029: a line break to
+ * whatever shows the name) and no lone UTF-16 surrogates (names, titles, tags).
  */
-export const SINGLE_LINE = '^[^\\u0000-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF]*$'
+export const SINGLE_LINE = '^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\uD800-\\uDFFF]*$'
 /** As above, but tab, CR and LF are allowed (descriptions, notes, addresses). */
 export const MULTI_LINE = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF]*$'
 
 /** Messages for the patterns of the schemas, used when mapping validation errors (http/validation.ts). */
 export const PATTERN_MESSAGES = new Map<string, string>([
-  [SINGLE_LINE, 'must not contain control characters or invalid Unicode'],
+  [SINGLE_LINE, 'must not contain control characters, line breaks or invalid Unicode'],
   [MULTI_LINE, 'must not contain control characters (other than tab, CR and LF) or invalid Unicode'],
 ])
 

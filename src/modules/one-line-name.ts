@@ -8,7 +8,7 @@
 export const NAME_MAX = 200
 
 /** A control character (C0, DEL, C1, as the API's names: http/schemas.ts `SINGLE_LINE`) or a lone surrogate, which no text encoding can carry. */
-const NOT_ONE_LINE = /[\u0000-\u001f\u007f-\u009f]|[\uD800-\uDFFF]/u
+const NOT_ONE_LINE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\uD800-\uDFFF]/u
 
 /** `name` trimmed, or why it cannot be one: 'too long' or 'not one line'. */
 export function oneLineName(name: string): { name: string } | { problem: 'too long' | 'not one line' } {

@@ -7,6 +7,7 @@
  * strings, impossible dates, malformed ids, bad headers…).
  */
 import fc from 'fast-check'
+import { EMAIL_PATTERN } from '../../src/http/schemas.ts'
 
 export interface JsonSchema {
   type?: string | string[]
@@ -21,6 +22,7 @@ export interface JsonSchema {
   maxItems?: number
   items?: JsonSchema
   pattern?: string
+  anyOf?: JsonSchema[]
   format?: string
 }
 
@@ -85,7 +87,11 @@ function idsForField(name: string, ids: Ids): number[] | undefined {
 
 const types = (s: JsonSchema) => (Array.isArray(s.type) ? s.type : s.type ? [s.type] : [])
 const nullable = (s: JsonSchema) => types(s).includes('null')
-const isText = (s: JsonSchema) => types(s).includes('string') && !s.enum && !s.format
+/** A query's date bound: the document shows it as `anyOf` a date or a date-time (src/http/openapi.ts). */
+const isDateBound = (s: JsonSchema) => !!s.format || !!s.anyOf?.some((alternative) => alternative.format)
+/** An email field: checked by a pattern of its own (src/http/schemas.ts), not a text field's. */
+const isEmail = (s: JsonSchema) => s.pattern === EMAIL_PATTERN
+const isText = (s: JsonSchema) => types(s).includes('string') && !s.enum && !s.format && !isEmail(s)
 const isInt = (s: JsonSchema) => types(s).includes('integer')
 const isNumber = (s: JsonSchema) => types(s).includes('number')
 
@@ -134,7 +140,7 @@ function validValue(name: string, schema: JsonSchema, ids: Ids): fc.Arbitrary<un
   const options: Array<fc.Arbitrary<unknown>> = []
   if (schema.enum) options.push(fc.constantFrom(...schema.enum.filter((v) => v !== null)))
   else if (schema.format === 'date-time') options.push(fc.constantFrom(...VALID_DATES))
-  else if (schema.format === 'email') options.push(fc.constantFrom('ops@harbor.example', 'a.b+c@x-y.example.org', 'ünï@例え.jp'))
+  else if (isEmail(schema)) options.push(fc.constantFrom('ops@harbor.example', 'a.b+c@x-y.example.org', 'ünï@例え.jp'))
   else if (types(schema).includes('array')) options.push(fc.uniqueArray(fc.constantFrom(...(known?.length ? known : [1])), { maxLength: Math.min(schema.maxItems ?? 5, 5) }))
   else if (isInt(schema)) options.push(known?.length ? fc.constantFrom(...known) : fc.integer({ min: schema.minimum ?? 1, max: 1000 }))
   else if (isNumber(schema)) options.push(fc.double({ min: schema.minimum ?? -1000, max: schema.maximum ?? 1000, noNaN: true }))
@@ -184,7 +190,7 @@ function invalidValue(name: string, schema: JsonSchema): fc.Arbitrary<{ kind: st
     options.push(fc.constantFrom(...values.flatMap((v) => [v.toLowerCase() === v ? v.toUpperCase() : v.toLowerCase(), ` ${v}`, `${v} `, `${v}\u0000`, `${v},${v}`])).map((v) => ({ kind: 'bad enum', json: JSON.stringify(v) })))
   }
   if (schema.format === 'date-time') options.push(fc.constantFrom(...INVALID_DATES).map((v) => ({ kind: 'bad date', json: JSON.stringify(v) })))
-  if (schema.format === 'email') options.push(fc.constantFrom(...INVALID_EMAILS).map((v) => ({ kind: 'bad email', json: JSON.stringify(v) })))
+  if (isEmail(schema)) options.push(fc.constantFrom(...INVALID_EMAILS).map((v) => ({ kind: 'bad email', json: JSON.stringify(v) })))
   if (isText(schema) && schema.maxLength) {
     // One past the limit, in code points of any script (emoji count once).
     options.push(text(schema.maxLength + 1, schema.maxLength + 1).map((v) => ({ kind: 'length limit+1', json: JSON.stringify(v) })))
@@ -314,7 +320,7 @@ export function invalidQuery(op: Operation, ids: Ids): fc.Arbitrary<{ kind: stri
         if (isInt(s)) bad.push(...BAD_INTEGERS)
         if (s.enum) bad.push(...s.enum.map((v) => String(v)).map((v) => encodeURIComponent(v.toLowerCase() === v ? v.toUpperCase() : v.toLowerCase())), 'Pending%20', '%20Low')
         if (s.pattern && name === 'status') bad.push('Pending,', ',Pending', 'Pending,,Assigned', 'pending', 'Pending%2Cfoo')
-        if (s.format) bad.push(...INVALID_DATES.filter((d) => !/^\d{4}-\d{2}-\d{2}$/.test(d)).map(encodeURIComponent))
+        if (isDateBound(s)) bad.push(...INVALID_DATES.filter((d) => !/^\d{4}-\d{2}-\d{2}$/.test(d)).map(encodeURIComponent))
         if (name === 'q') bad.push('%00', 'a%01b', 'a%0Ab', 'a%0D%0ASet-Cookie:%20x=1', encodeURIComponent('y'.repeat(201)), encodeURIComponent('😀'.repeat(201)))
         return fc.constantFrom(...bad).map((v) => ({ kind: `bad ${name}`, query: `${name}=${v}` }))
       }),
@@ -337,7 +343,7 @@ export function validQuery(op: Operation, ids: Ids): fc.Arbitrary<string> {
   const value = (name: string, s: JsonSchema): fc.Arbitrary<string> => {
     if (name === 'status' && s.pattern) return fc.uniqueArray(fc.constantFrom('Pending', 'Assigned', 'In Progress', 'On Hold', 'Closed'), { minLength: 1, maxLength: 3 }).map((v) => v.join(','))
     if (s.enum) return fc.constantFrom(...s.enum.map(String))
-    if (s.format) return fc.constantFrom('2026-02-24', '2026-02-24T00:00:00Z', '2026-02-24T09:00:00+02:00', '2000-01-01')
+    if (isDateBound(s)) return fc.constantFrom('2026-02-24', '2026-02-24T00:00:00Z', '2026-02-24T09:00:00+02:00', '2000-01-01')
     if (name === 'per_page') return fc.constantFrom('1', '50', '100', '101', '1000000')
     if (name === 'page') return fc.constantFrom('1', '2', '999999999')
     if (name === 'q') return fc.oneof(text(1, 20), fc.constantFrom('%', '_', '\\', '%_%', 'é', 'É', '😀'))
