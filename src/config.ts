@@ -64,7 +64,7 @@ function switchedOn(name: string, raw: string | undefined): boolean {
 }
 
 /** A URL as it may be shown: its password replaced, whether or not the rest of it parses. */
-export function withoutPassword(url: string): string {
+function withoutPassword(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^@/]*@/i, '$1***@')
 }
 

@@ -122,7 +122,7 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
     .description('apply pending migrations, then serve the API')
     .option('--port <port>', 'port to listen on (default: $PORT or 3000)', once(port))
     .option('--host <host>', 'address to bind (default: $HOST or 127.0.0.1)', once(host))
-    .option('--demo-if-empty', 'seed the demo company first when the database is empty (npm start; FSM_DEMO=0 disables)')
+    .option('--demo-if-empty', 'once listening, seed the demo company if the database is empty, and print its key (npm start; FSM_DEMO=0 disables)')
     .option('--json', 'machine-readable output')
     .action((options: { port?: number; host?: string; demoIfEmpty?: boolean; json?: boolean }) =>
       run(!!options.json, async () => {
