@@ -261,6 +261,7 @@ export async function buildApp(options: AppOptions) {
   app.setValidatorCompiler(validatorCompiler)
   app.setErrorHandler(errorHandler)
   app.decorateRequest('auth', null)
+  app.decorateRequest('revokedKeyId', null)
 
   app.addHook('preClose', (done) => {
     setTimeout(() => app.server.closeAllConnections(), options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS).unref()
@@ -361,6 +362,7 @@ export async function buildApp(options: AppOptions) {
           duration_ms: Math.round(reply.elapsedTime * 10) / 10,
           request_id: request.id,
           key_id: request.auth?.keyId ?? null,
+          ...(request.revokedKeyId !== null && { revoked_key_id: request.revokedKeyId }),
         },
         'request',
       )

@@ -1265,6 +1265,26 @@ describe('the request log line (§7)', () => {
     }
   })
 
+  it('a revoked key still sent is named in the log line (revoked_key_id), not in the answer; a wrong secret with its id is not', async () => {
+    const { t, requestLines } = await loggingApp('info')
+    try {
+      const tenant = await createTenant(t.database)
+      await revokeKey(t.database.db, tenant.keyId)
+      const revoked = await call(t.app, 'GET', PATH, { key: tenant.apiKey })
+      assert.equal(revoked.status, 401)
+      assert.doesNotMatch(JSON.stringify(revoked.body), new RegExp(`\\b${tenant.keyId}\\b.*revoked|revoked_key`))
+      const forged = `${tenant.apiKey.slice(0, -4)}${tenant.apiKey.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`
+      await call(t.app, 'GET', PATH, { key: forged })
+      const [first, second] = requestLines().slice(-2)
+      assert.equal(first!.key_id, null)
+      assert.equal(first!.revoked_key_id, tenant.keyId)
+      assert.equal(second!.status, 401)
+      assert.equal('revoked_key_id' in second!, false, JSON.stringify(second))
+    } finally {
+      await t.close()
+    }
+  })
+
   it('at info: one line per request, with its id and key id, never the key', async () => {
     const { t, lines, requestLines } = await loggingApp('info')
     try {

@@ -29,6 +29,8 @@ export interface AuthContext {
 declare module 'fastify' {
   interface FastifyRequest {
     auth: AuthContext | null
+    /** A revoked key presented in full (its secret matched): named in the request's log line, not in the answer. */
+    revokedKeyId: number | null
   }
   interface FastifyContextConfig {
     /** The scope a route needs; routes without one are public. */
@@ -98,7 +100,11 @@ export function createAuthenticator(options: AuthOptions) {
     const keyId = typeof header === 'string' ? parseKey(header) : null
     if (keyId === null) throw new ApiError('unauthorized', 'Invalid API key')
     const { record, expiresMs } = await lookup(keyId, Date.now())
-    if (!record || !hashesEqual(hashKey(header as string), record.key_hash) || record.revoked_at !== null) {
+    if (!record || !hashesEqual(hashKey(header as string), record.key_hash)) throw new ApiError('unauthorized', 'Invalid or revoked API key')
+    if (record.revoked_at !== null) {
+      // Whoever still sends it is worth finding: the log line names the key
+      // (the answer says no more than for a wrong key).
+      request.revokedKeyId = record.key_id
       throw new ApiError('unauthorized', 'Invalid or revoked API key')
     }
     touch(record)
