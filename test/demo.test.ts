@@ -6,7 +6,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { DIALECTS, freshDatabase } from './helpers/app.ts'
 import { addTrigger, refuse } from './helpers/triggers.ts'
-import { databaseIsEmpty, seedDemo } from '../src/modules/demo/demo.service.ts'
+import { databaseIsEmpty, seedDemo, seedDemoIfEmpty } from '../src/modules/demo/demo.service.ts'
 
 const TABLES = ['companies', 'api_keys', 'customers', 'customer_locations', 'technicians', 'assets', 'jobs', 'job_assets', 'job_status_changes'] as const
 
@@ -35,6 +35,20 @@ for (const dialect of DIALECTS) {
         assert.equal(after.companies, 1)
         assert.equal(after.api_keys, 1)
         assert.equal(after.jobs, 9)
+      } finally {
+        await database.close()
+        await cleanup()
+      }
+    })
+
+    it('npm start seeds only an empty database, once, however many servers start on it at once (two seeded two demo companies on PostgreSQL)', async () => {
+      const { database, cleanup } = await freshDatabase(dialect)
+      try {
+        const seeded = await Promise.all([seedDemoIfEmpty(database.db), seedDemoIfEmpty(database.db), seedDemoIfEmpty(database.db)])
+        assert.equal(seeded.filter(Boolean).length, 1, JSON.stringify(seeded))
+        const companies = await database.db.selectFrom('companies').select('company_name').execute()
+        assert.deepEqual(companies.map((c) => c.company_name), ['Demo HVAC & Plumbing'])
+        assert.equal(await seedDemoIfEmpty(database.db), undefined)
       } finally {
         await database.close()
         await cleanup()

@@ -131,7 +131,7 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
         // the company and key commands need, and people and scripts run those
         // often.
         const { limitHeapGrowth, startServer, stopAllocationSitePretenuring } = await import('../server.ts')
-        const { databaseIsEmpty, seedDemo } = await import('../modules/demo/demo.service.ts')
+        const { seedDemoIfEmpty } = await import('../modules/demo/demo.service.ts')
         limitHeapGrowth()
         stopAllocationSitePretenuring()
         const base = config()
@@ -144,10 +144,8 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
         // Seeded once the server listens: seeded before, a start that could
         // not listen (the port taken) kept the demo company and never printed
         // its key, and the next start found the database no longer empty.
-        if (options.demoIfEmpty && cfg.demoOnEmpty && (await databaseIsEmpty(database.db))) {
-          const demo = await seedDemo(database.db)
-          print(!!options.json, demo, `\n${demoText(demo, server.address)}\n`)
-        }
+        const demo = options.demoIfEmpty && cfg.demoOnEmpty ? await seedDemoIfEmpty(database.db) : undefined
+        if (demo) print(!!options.json, demo, `\n${demoText(demo, server.address)}\n`)
       }),
     )
 

@@ -3,7 +3,8 @@
  * assets and jobs in every status, made through the same services the API
  * uses, so the demo is valid data by construction.
  */
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
+import { isSqlite } from '../../db/dialect.ts'
 import type { Database } from '../../db/types.ts'
 import { inTransaction } from '../../db/transaction.ts'
 import type { Actor } from '../actor.ts'
@@ -57,6 +58,21 @@ function at(daysFromNow: number, hour: number): string {
  */
 export async function seedDemo(db: Kysely<Database>): Promise<DemoResult> {
   return inTransaction(db, seedDemoIn)
+}
+
+/**
+ * `npm start`'s demo: seeded only into a database without companies,
+ * looked at inside the seeding's transaction. Two `fsm serve
+ * --demo-if-empty` starting at once on an empty PostgreSQL database both
+ * found it empty and seeded two demo companies; the table lock makes the
+ * second wait for the first and find its company. (On SQLite the write
+ * lock, taken by the transaction's BEGIN IMMEDIATE, does the same.)
+ */
+export async function seedDemoIfEmpty(db: Kysely<Database>): Promise<DemoResult | undefined> {
+  return inTransaction(db, async (trx) => {
+    if (!isSqlite(trx)) await sql`lock table companies in share row exclusive mode`.execute(trx)
+    return (await databaseIsEmpty(trx)) ? seedDemoIn(trx) : undefined
+  })
 }
 
 async function seedDemoIn(db: Kysely<Database>): Promise<DemoResult> {
