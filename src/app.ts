@@ -216,14 +216,14 @@ const WRITE_STALL_MS = 200
 export function logWriteStall(log: Pick<FastifyBaseLogger, 'warn'>): (stall: WriteStall) => void {
   let lastLoggedAt = 0
   let unlogged = 0
-  return ({ phase, waitedMs, writes }) => {
+  return ({ phase, waitedMs, writes, refused }) => {
     const now = Date.now()
     if (now - lastLoggedAt < 1000) {
       unlogged++
       return
     }
     lastLoggedAt = now
-    log.warn({ phase, waited_ms: Math.round(waitedMs), writes, unlogged_before: unlogged }, 'writes stalled')
+    log.warn({ phase, waited_ms: Math.round(waitedMs), writes, ...(refused && { refused }), unlogged_before: unlogged }, 'writes stalled')
     unlogged = 0
   }
 }

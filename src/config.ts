@@ -60,7 +60,7 @@ function switchedOn(name: string, raw: string | undefined): boolean {
   const value = (raw ?? '').trim().toLowerCase()
   if (['', '1', 'true', 'yes', 'on'].includes(value)) return true
   if (['0', 'false', 'no', 'off'].includes(value)) return false
-  throw new ConfigError(`${name} must be 0 or 1 (or false or true), got "${raw}"`)
+  throw new ConfigError(`${name} must be 0 or 1 (or false/true, no/yes, off/on), got "${raw}"`)
 }
 
 /** A URL as it may be shown: its password replaced, whether or not the rest of it parses. */

@@ -59,7 +59,7 @@ describe('configuration from the environment', () => {
       assert.equal(loadConfig({ FSM_SQLITE_READ_THREAD: off }).sqliteReadThread, false, off)
     }
     for (const on of ['', '1', 'true', 'yes', 'On']) assert.equal(loadConfig({ FSM_DEMO: on }).demoOnEmpty, true, on)
-    assert.throws(() => loadConfig({ FSM_DEMO: 'nope' }), /^Error: FSM_DEMO must be 0 or 1 \(or false or true\), got "nope"$/)
+    assert.throws(() => loadConfig({ FSM_DEMO: 'nope' }), /^Error: FSM_DEMO must be 0 or 1 \(or false\/true, no\/yes, off\/on\), got "nope"$/)
     assert.throws(() => loadConfig({ FSM_SQLITE_READ_THREAD: '2' }), /FSM_SQLITE_READ_THREAD must be 0 or 1/)
     // Empty means the default, as for every other variable.
     assert.equal(loadConfig({ FSM_SQLITE_SYNCHRONOUS: '' }).sqliteSynchronous, 'NORMAL')

@@ -143,6 +143,8 @@ describe('write stalls (sqlite)', () => {
     try {
       // Read by the group committer when it is made, at the first write.
       await sql`pragma busy_timeout = 300`.execute(db.db)
+      const heard: WriteStall[] = []
+      watchWriteStalls(db.db, 200, (stall) => heard.push(stall))
       const holder = await holdWriteLock(db.file, 1500)
       const waitedFor = async (text: string) => {
         const started = performance.now()
@@ -158,6 +160,9 @@ describe('write stalls (sqlite)', () => {
       assert.equal(await holder.exited, 0)
       const rows = await sql<{ n: number }>`select count(*) as n from notes where text like 'never%'`.execute(db.db)
       assert.equal(Number(rows.rows[0]!.n), 0)
+      // Each refusal is a stall of the write lock, which the log names (only a wait that ended with the lock was heard).
+      const refusals = heard.filter((stall) => stall.refused)
+      assert.deepEqual(refusals.map((stall) => [stall.phase, stall.refused]), [['write lock', 1], ['write lock', 1]], JSON.stringify(heard))
     } finally {
       await db.close()
     }

@@ -97,6 +97,8 @@ export interface WriteStall {
   waitedMs: number
   /** Writes queued when it ended (for a catch-up or the write lock) or committed by it. */
   writes: number
+  /** Writes that gave up waiting for the write lock (busy_timeout) and were answered 503, if any. */
+  refused?: number
 }
 
 interface StallWatch {
@@ -161,13 +163,13 @@ class GroupCommitter {
   }
 
   /** Tells the watcher, if any, of a step that began at `since` (performance.now()) and took long. */
-  #timed(phase: WriteStallPhase, since: number, writes: number): void {
+  #timed(phase: WriteStallPhase, since: number, writes: number, refused = 0): void {
     const watch = stallWatches.get(this.#db)
     if (!watch) return
     const waitedMs = performance.now() - since
     if (waitedMs < watch.thresholdMs) return
     try {
-      watch.listener({ phase, waitedMs, writes })
+      watch.listener({ phase, waitedMs, writes, ...(refused > 0 && { refused }) })
     } catch {
       // A watcher never fails a write.
     }
@@ -247,6 +249,8 @@ class GroupCommitter {
         if (expired > 0) {
           const error = Object.assign(new Error('database is locked (another process has held the write lock too long)'), { code: 'SQLITE_BUSY' })
           for (const write of this.#queue.splice(0, expired)) write.reject(error)
+          // A stall too, which the log names as such (only a wait that ended with the lock was before).
+          this.#timed('write lock', since, this.#queue.length, expired)
         }
         return this.#queue.length === 0
       }
