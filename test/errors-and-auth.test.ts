@@ -88,15 +88,15 @@ for (const dialect of DIALECTS) {
         assert.equal(res.body.error.message, 'job_title is required; customer_location_id is required')
       })
 
-      it('the message spells out the first 20 problems; details lists them all', async () => {
-        const body = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`unknown_${i}`, i]))
+      it('the message spells out the first 20 problems; details lists them all (unknown fields up to 1,000: jobs-validation.test.ts)', async () => {
+        const body = Object.fromEntries(Array.from({ length: 1_000 }, (_, i) => [`unknown_${i}`, i]))
         const res = await req('POST', PATH, { key: tenant.apiKey, body: { ...validJob(), ...body } })
         assertError(res, 400, 'validation_failed')
-        assert.equal(res.body.error.details.length, 5_000)
+        assert.equal(res.body.error.details.length, 1_000)
         const spelled = res.body.error.message.split('; ')
         assert.equal(spelled.length, 21)
         assert.equal(spelled[0], 'unknown_0 is not a known field')
-        assert.equal(spelled[20], 'and 4980 more problems (see details)')
+        assert.equal(spelled[20], 'and 980 more problems (see details)')
       })
 
       it('validation_failed lists the query string\'s problems with the body\'s, query first', async () => {
