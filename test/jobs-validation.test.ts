@@ -150,6 +150,11 @@ for (const dialect of DIALECTS) {
         assertInvalid(await post(valid({ __proto__x: 1, constructor: 1 })), ['__proto__x', 'constructor'])
         const proto = await call(t.app, 'POST', PATH, { key, rawBody: `{"job_title":"AC","customer_location_id":${locationId},"__proto__":{"x":1}}`, headers: { 'content-type': 'application/json' } })
         assertInvalid(proto, ['__proto__'])
+        // A field without a name is field "" (as a query parameter without one), not the body as a whole.
+        const nameless = await post(valid({ '': 1 }))
+        assertInvalid(nameless, [''])
+        assert.equal(nameless.body.error.details[0].message, 'a field must have a name')
+        assert.equal(nameless.body.error.message, 'a field must have a name')
       })
 
       it('unknown fields are named up to 1,000; past them, one detail says how many more (a 1 MiB body of them named each in 0.6 s, 1.6 MB)', async () => {

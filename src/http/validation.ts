@@ -59,9 +59,11 @@ function fieldOf(error: ErrorObject): string {
   const parts = error.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
   if (error.keyword === 'required') parts.push((error.params as { missingProperty: string }).missingProperty)
   if (error.keyword === 'additionalProperties') parts.push((error.params as { additionalProperty: string }).additionalProperty)
+  // The body itself (its type, minProperties); a field named "" is field "", as a query parameter without a name is.
+  if (parts.length === 0) return 'body'
   let field = ''
   for (const part of parts) field += /^\d+$/.test(part) && field ? `[${part}]` : field ? `.${part}` : part
-  return field || 'body'
+  return field
 }
 
 function messageOf(error: ErrorObject, unknownWord: string): string {
@@ -70,7 +72,7 @@ function messageOf(error: ErrorObject, unknownWord: string): string {
     case 'required':
       return 'is required'
     case 'additionalProperties':
-      return `is not a known ${unknownWord}`
+      return (error.params as { additionalProperty: string }).additionalProperty === '' ? `a ${unknownWord} must have a name` : `is not a known ${unknownWord}`
     case 'type':
       return typeMessage(params.type)
     case 'enum':
