@@ -160,6 +160,16 @@ for (const dialect of DIALECTS) {
         }
       })
 
+      it('rejects control characters, line separators and lone surrogates in an email, on POST and PUT (a NUL was a 500 on PostgreSQL)', async () => {
+        const { apiKey } = await tenant()
+        const c = await make(apiKey, { customer_name: 'A', customer_email: 'josé@exämple.example' })
+        assert.equal(c.customer_email, 'josé@exämple.example')
+        for (const email of ['a\u0000b@x.example', 'a@x\u0001y.example', 'a@x.ex\u007fample', '\u001b[31mred@x.example', 'a\u0085b@x.example', 'a\u2028b@x.example', 'a@x.\ud800example']) {
+          assertInvalid(await post(apiKey, { customer_name: 'A', customer_email: email }), ['customer_email'], /email/)
+          assertInvalid(await put(apiKey, c.customer_id, { customer_email: email }), ['customer_email'], /email/)
+        }
+      })
+
       it('rejects a query string on POST, a non-JSON body and a body that is not an object', async () => {
         const { apiKey } = await tenant()
         assertInvalid(await call(t.app, 'POST', `${PATH}?id=1`, { key: apiKey, body: { customer_name: 'A' } }), ['id'])

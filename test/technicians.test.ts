@@ -114,6 +114,16 @@ for (const dialect of DIALECTS) {
         }
       })
 
+      it('rejects control characters, line separators and lone surrogates in an email, on POST and PUT (a NUL was a 500 on PostgreSQL)', async () => {
+        const { apiKey } = await tenant()
+        const tech = await make(apiKey, { technician_name: 'A', technician_email: 'josé@exämple.example' })
+        assert.equal(tech.technician_email, 'josé@exämple.example')
+        for (const email of ['a\u0000b@x.example', 'a@x\u0001y.example', 'a@x.ex\u007fample', '\u001b[31mred@x.example', 'a\u0085b@x.example', 'a\u2028b@x.example', 'a@x.\ud800example']) {
+          assertInvalid(await post(apiKey, { technician_name: 'A', technician_email: email }), ['technician_email'], /email/)
+          assertInvalid(await put(apiKey, tech.technician_id, { technician_email: email }), ['technician_email'], /email/)
+        }
+      })
+
       it('limits names to 200 code points (an emoji is one)', async () => {
         const { apiKey } = await tenant()
         assert.equal((await make(apiKey, { technician_name: 'j'.repeat(200) })).technician_name.length, 200)

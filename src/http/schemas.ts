@@ -67,9 +67,13 @@ export const NullableAddressLine = (o: Options = {}) => nullable(Type.String({ m
  * `local@domain.tld`, as a pattern rather than `format: email`: the format
  * means RFC 5321's ASCII addresses to a validating client, and the check
  * has always taken more than that (`josé@example.com`, docs/decisions.md),
- * so answers with such addresses failed the document's own schema.
+ * so answers with such addresses failed the document's own schema. Each
+ * part refuses what one-line text refuses (SINGLE_LINE): `\s` is not the
+ * control characters, and a NUL in an email was a 500 on PostgreSQL,
+ * stored on SQLite (where `fsm copy` to PostgreSQL then failed on it).
  */
-export const EMAIL_PATTERN = patternWithMessage('^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$', 'must be an email address')
+const EMAIL_PART = '[^\\s@\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\uD800-\\uDFFF]+'
+export const EMAIL_PATTERN = patternWithMessage(`^${EMAIL_PART}@${EMAIL_PART}\\.${EMAIL_PART}$`, 'must be an email address')
 export const NullableEmail = (o: Options = {}) => nullable(Type.String({ maxLength: 254, pattern: EMAIL_PATTERN, ...o }))
 
 /** An RFC 3339 date-time in a request; stored as whole UTC seconds. */
