@@ -46,7 +46,6 @@ const { values: args } = parseArgs({
 })
 
 const WRITES = ['create_job', 'update_job', 'patch_status'] as const satisfies readonly ScenarioName[]
-type Write = (typeof WRITES)[number]
 /** As `npm run bench` (autocannon's connections there). */
 const IN_FLIGHT = 32
 const mode: SizeName = args.quick ? 'quick' : 'full'

@@ -77,11 +77,8 @@ const SHUTDOWN_GRACE_MS = 20_000
 /** What every module's routes receive. */
 export interface AppContext {
   database: DatabaseHandle
-  config: Config
   readThread: boolean
 }
-
-export type App = FastifyInstance & { withTypeProvider<T>(): FastifyInstance }
 
 /**
  * A key pasted into a URL by mistake must not reach the logs (API.md §7),
@@ -476,7 +473,7 @@ export async function buildApp(options: AppOptions) {
   })
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, (_request, reply) => sendDocument(reply))
 
-  const context: AppContext = { database, config, readThread: options.readThread ?? false }
+  const context: AppContext = { database, readThread: options.readThread ?? false }
   await app.register(async (api) => {
     await jobsRoutes(api, context)
     await customersRoutes(api, context)

@@ -23,7 +23,7 @@ import { assertErrorEnvelope, view } from './helpers/contract.ts'
 import { budget, rng, SEED } from './helpers/mode.ts'
 import { postgresReachable, postgresTarget, sqliteTarget, target, type Target } from './helpers/db.ts'
 import { sleep, spawnServer, TcpProxy, waitFor, type ServerProcess } from './helpers/server.ts'
-import { recorded, type Figures } from './helpers/report.ts'
+import { recorded } from './helpers/report.ts'
 import { walCheckpointSequence } from '../test/helpers/wal.ts'
 import { seedWorld, type World } from './helpers/world.ts'
 

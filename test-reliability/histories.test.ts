@@ -29,7 +29,7 @@ import { budget, rng, SEED, type Rng } from './helpers/mode.ts'
 import { postgresReachable, target, type Target } from './helpers/db.ts'
 import { spawnServer, type ServerProcess } from './helpers/server.ts'
 import { recorded, type Figures } from './helpers/report.ts'
-import { historyProblem, seedWorld, TRANSITIONS, type JobStatus, type World } from './helpers/world.ts'
+import { historyProblem, seedWorld, TRANSITIONS, type JobStatus } from './helpers/world.ts'
 
 const CLIENTS = budget(150, 300)
 const OPS_PER_CLIENT = budget(4, 12)

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { assertError, assertInvalid, TIMESTAMP } from './helpers/assertions.ts'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
-import { call, createBasics, createExtraKey, createJobVia, createTenant, type ApiResponse } from './helpers/factories.ts'
+import { call, createBasics, createExtraKey, createJobVia, createTenant } from './helpers/factories.ts'
 
 const PATH = '/api/v1/technicians'
 

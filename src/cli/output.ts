@@ -1,7 +1,5 @@
 /** How commands speak: text for people, one JSON document with --json; errors on stderr. */
 
-export class CliError extends Error {}
-
 export function print(json: boolean, value: unknown, text: string) {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`)
 }

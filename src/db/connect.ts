@@ -119,10 +119,12 @@ function withStatementCache(sqlite: SqliteDatabase.Database, reads: TurnReads) {
 }
 
 /**
- * Write transactions take the write lock up front (`BEGIN IMMEDIATE`), so a
- * transaction that reads and then writes cannot fail half-way with
- * SQLITE_BUSY when another process (the CLI, a backup) holds the lock; it
- * waits for `busy_timeout` instead.
+ * Kysely's own transactions (`db.transaction()`: `fsm copy`'s target) take
+ * the write lock up front (`BEGIN IMMEDIATE`), so a transaction that reads
+ * and then writes cannot fail half-way with SQLITE_BUSY when another
+ * process (the CLI, a backup) holds the lock; it waits for `busy_timeout`
+ * instead. The server's writes take the lock in db/transaction.ts (group
+ * commit), which waits for it in its own way.
  */
 class ImmediateSqliteDriver extends SqliteDriver {
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {

@@ -1,6 +1,10 @@
 /**
- * Dialect checks for the few places where SQL differs (migrations, error
- * codes). Queries themselves never branch on the dialect.
+ * Dialect checks for where SQL differs: migrations, error codes, and the
+ * jobs module's fast paths (jobs.list-queries.ts, jobs.repository.ts,
+ * jobs.service.ts, jobs.write-record.ts branch on `isSqlite` where each
+ * database has its own quicker way: group commit and a read thread on
+ * SQLite, single-statement writes and row locks on PostgreSQL). The other
+ * resources' queries do not branch.
  */
 import { type Kysely, SqliteAdapter, type ColumnDefinitionBuilder, type CreateTableBuilder, type SelectQueryBuilder } from 'kysely'
 

@@ -17,7 +17,7 @@ import * as searchFinalSigma from './migrations/20261201-0009-search-final-sigma
 const migrations: Record<string, Migration> = {
   '20261128-0001-initial': initial,
   '20261128-0002-idempotency': idempotency,
-  '20261128-0003-job-counts': { up: jobCounts.up, down: jobCounts.down },
+  '20261128-0003-job-counts': jobCounts,
   '20261129-0004-names-seq': namesSeq,
   '20261129-0005-installation': installation,
   '20261129-0006-striped-counts': stripedCounts,

@@ -4,7 +4,7 @@
  * dialects, exact range comparisons, and the API's one-second resolution.
  * Conversion to `YYYY-MM-DDTHH:MM:SSZ` happens in the presenters.
  */
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely'
+import type { Generated, Insertable, Selectable } from 'kysely'
 
 export interface CompaniesTable {
   company_id: Generated<number>
@@ -203,7 +203,6 @@ export type TechnicianRow = Selectable<TechniciansTable>
 export type AssetRow = Selectable<AssetsTable>
 export type JobRow = Selectable<JobsTable>
 export type NewJob = Insertable<JobsTable>
-export type JobUpdate = Updateable<JobsTable>
 
 /** One row: the installation's id (migration 20261129-0005 says what it is for). */
 export interface InstallationTable {

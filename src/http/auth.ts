@@ -11,13 +11,13 @@ import { nowSeconds } from '../db/time.ts'
 import { findKeyForAuth, touchKey } from '../modules/api-keys/api-keys.service.ts'
 import { hashesEqual, hashKey, parseKey } from '../modules/api-keys/key-format.ts'
 import type { Scope } from '../modules/api-keys/scopes.ts'
+import { ASSETS_API_NEEDS_MODULE } from '../modules/actor.ts'
 import { parseModules, type Module } from '../modules/companies/companies.service.ts'
 import { ApiError, type FieldError } from './errors.ts'
 import type { RateLimitDecision, RateLimitStore } from './rate-limit.ts'
 
 export interface AuthContext {
   keyId: number
-  keyName: string
   companyId: number
   scopes: ReadonlySet<string>
   modules: ReadonlySet<Module>
@@ -111,7 +111,6 @@ export function createAuthenticator(options: AuthOptions) {
     // Shared by the requests that present this key until it expires: never mutated.
     const auth: AuthContext = Object.freeze({
       keyId: record.key_id,
-      keyName: record.key_name,
       companyId: record.company_id,
       scopes: new Set(record.scopes.split(',')),
       modules: new Set(parseModules(record.modules)),
@@ -141,7 +140,7 @@ export function createAuthenticator(options: AuthOptions) {
     }
     if (auth.plan !== 'enterprise') return new ApiError('plan_upgrade_required', 'The REST API is available on Enterprise plans')
     if (module === 'assets' && !auth.modules.has(module)) {
-      return new ApiError('plan_upgrade_required', 'The Assets API requires the Asset Management module on Enterprise plans')
+      return new ApiError('plan_upgrade_required', ASSETS_API_NEEDS_MODULE)
     }
     if (!auth.scopes.has(scope)) return new ApiError('insufficient_scope', `This API key lacks the ${scope} scope`)
     return undefined

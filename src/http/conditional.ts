@@ -17,6 +17,11 @@ export function etagOf(representation: unknown): string {
   return tagOfJson(JSON.stringify(representation))
 }
 
+/** A record's answer to a write, tagged as its GET tags it: its row version and presented data. */
+export function tagged<T>(rowVersion: number, data: T): Tagged<T> {
+  return { data, etag: etagOf([rowVersion, data]) }
+}
+
 function tagOfJson(json: string): string {
   return `"${createHash('sha256').update(json).digest('base64url').slice(0, 32)}"`
 }

@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { isOutcomeUnknownError, isUnavailableError } from '../db/dialect.ts'
-import { ApiError, validationError, type ErrorCode, type FieldError } from './errors.ts'
+import { ApiError, validationError, type ErrorCode } from './errors.ts'
 import { problemsIn } from './validation.ts'
 
 /** Fastify's own errors (raised before our code runs) mapped to our codes. */

@@ -57,6 +57,9 @@ const MESSAGE_PROBLEMS = 20
  * whole, or about a query parameter without a name, says so in its message
  * alone).
  */
+/** What a PUT without a field to change is told (field `body`); the route's schema (minProperties) and each service say it. */
+export const NOTHING_TO_UPDATE = 'Request body must contain at least one field to update'
+
 export function validationError(details: FieldError[]): ApiError {
   const spelled = details.slice(0, MESSAGE_PROBLEMS).map((d) => (d.field === 'body' || d.field === '' ? d.message : `${d.field} ${d.message}`))
   if (details.length > MESSAGE_PROBLEMS) spelled.push(`and ${details.length - MESSAGE_PROBLEMS} more problems (see details)`)

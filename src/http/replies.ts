@@ -40,7 +40,7 @@ export function pageJsonWithoutId(result: PageResult, serialize: (envelope: Reco
   return full.slice(0, -ID_TAIL.length)
 }
 
-/** A page serialised elsewhere (by the read thread, jobs.reader.ts): its bytes as pageJsonWithoutId made them, and what the Link header needs. */
+/** A page serialised elsewhere (by the read thread, jobs.read-thread.ts): its bytes as pageJsonWithoutId made them, and what the Link header needs. */
 export function serialisedPage(wire: Buffer, page: PageRequest, totalPages: number): PageResult {
   return Object.defineProperty({ data: [], pagination: { total_pages: totalPages }, page }, WIRE, { value: wire })
 }

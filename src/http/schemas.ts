@@ -98,12 +98,12 @@ export const UpdateBody = <T extends TObject>(create: T, o: Record<string, unkno
 
 // ---- Query strings: values arrive as text; see validation.ts for coercion.
 
-/** A positive integer in a query string (decimal digits only). */
-export const QueryId = (o: Options = {}) => Type.Integer({ minimum: 1, maximum: MAX_ID, ...o })
+/** A positive integer in a query string: the body's rule, once compileQuery (validation.ts) has taken decimal digits only. */
+export const QueryId = Id
 export const QueryPage = () => Type.Integer({ minimum: 1, maximum: MAX_ID, description: 'Page number (default: 1)' })
 export const QueryPerPage = () =>
   Type.Integer({ minimum: 1, maximum: MAX_ID, description: 'Results per page (default: 50; values above 100 are treated as 100)' })
-/** `?id=N` addressing a single record (PUT, PATCH, DELETE). */
+/** `?id=N` addressing a single record (PUT, PATCH, DELETE, and a job's history and transitions). */
 export const IdQuery = (what: string) => Type.Object({ id: QueryId({ description: `The ${what} id` }) }, { additionalProperties: false })
 /** No query parameters at all (POST). */
 export const NoQuery = Type.Object({}, { additionalProperties: false })

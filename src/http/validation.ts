@@ -9,7 +9,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import type { FastifyRequest, FastifySchema, FastifySchemaCompiler } from 'fastify'
-import { validationError, type FieldError } from './errors.ts'
+import { NOTHING_TO_UPDATE, validationError, type FieldError } from './errors.ts'
 import { dateTimeProblem, isDateOrDateTime, isDateTime } from './formats.ts'
 import { type ParsedQuery, UNDECODABLE } from './query-string.ts'
 import { PATTERN_MESSAGES, MAX_ID } from './schemas.ts'
@@ -91,7 +91,7 @@ function messageOf(error: ErrorObject, unknownWord: string): string {
       return `must have at most ${params.limit} items`
     case 'minProperties':
       // Only the update bodies (PUT) say it (UpdateBody).
-      return 'Request body must contain at least one field to update'
+      return NOTHING_TO_UPDATE
     case 'pattern':
       return PATTERN_MESSAGES.get(params.pattern) ?? 'has an invalid format'
     case 'format': {
@@ -114,6 +114,16 @@ export function toFieldErrors(errors: ErrorObject[] | null | undefined, unknownW
   return [...seen.values()]
 }
 
+/**
+ * `target[name] = value` as an own field whatever the name: by
+ * defineProperty, not assignment, so that a "__proto__" key of a body or
+ * query string stays an ordinary (unknown, so refused) field, never the
+ * object's prototype.
+ */
+function setOwnField(target: Record<string, unknown>, name: string, value: unknown): void {
+  Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true })
+}
+
 function isTrimmedText(schema: JsonSchema | undefined): boolean {
   if (!schema || schema.enum) return false
   const types = Array.isArray(schema.type) ? schema.type : [schema.type]
@@ -134,9 +144,7 @@ function normaliseBody(body: Record<string, unknown>, schema: JsonSchema): Recor
   const properties = schema.properties ?? {}
   const required = new Set(schema.required ?? [])
   const out: Record<string, unknown> = {}
-  // defineProperty, not assignment: a "__proto__" key must stay an ordinary
-  // (unknown, so rejected) field, never become the object's prototype.
-  const set = (name: string, value: unknown) => Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
+  const set = (name: string, value: unknown) => setOwnField(out, name, value)
   for (const [name, value] of Object.entries(body)) {
     const property = Object.hasOwn(properties, name) ? properties[name] : undefined
     if (typeof value !== 'string' || !isTrimmedText(property)) {
@@ -202,8 +210,7 @@ function withUnknownFieldsCut(body: Record<string, unknown>, properties: Record<
   let unknown = 0
   for (const name of names) {
     if (!Object.hasOwn(properties, name) && ++unknown > MAX_UNKNOWN_FIELDS_NAMED) continue
-    // defineProperty: a "__proto__" field stays a field (normaliseBody).
-    Object.defineProperty(cut, name, { value: body[name], enumerable: true, writable: true, configurable: true })
+    setOwnField(cut, name, body[name])
   }
   return unknown > MAX_UNKNOWN_FIELDS_NAMED ? { body: cut, leftOut: unknown - MAX_UNKNOWN_FIELDS_NAMED } : { body, leftOut: 0 }
 }
@@ -241,8 +248,7 @@ function compileQuery(schema: JsonSchema) {
     const raw = (data ?? {}) as ParsedQuery
     const undecodable = raw[UNDECODABLE]
     const value: Record<string, unknown> = {}
-    // defineProperty, not assignment: `?__proto__=1` must stay an (unknown, so refused) parameter.
-    const set = (name: string, v: unknown) => Object.defineProperty(value, name, { value: v, enumerable: true, writable: true, configurable: true })
+    const set = (name: string, v: unknown) => setOwnField(value, name, v)
     const early: FieldError[] = []
     for (const [name, given] of Object.entries(raw)) {
       // Text is trimmed as in bodies (API.md §1): `?q=+acme+` searches for

@@ -183,7 +183,7 @@ function wrongTypes(schema: JsonSchema): string[] {
 }
 
 /** One field made invalid; returns raw JSON text for the value. */
-function invalidValue(name: string, schema: JsonSchema): fc.Arbitrary<{ kind: string; json: string }> {
+function invalidValue(schema: JsonSchema): fc.Arbitrary<{ kind: string; json: string }> {
   const options: Array<fc.Arbitrary<{ kind: string; json: string }>> = [fc.constantFrom(...wrongTypes(schema)).map((json) => ({ kind: 'wrong type', json }))]
   if (schema.enum) {
     const values = schema.enum.filter((v): v is string => typeof v === 'string')
@@ -245,7 +245,7 @@ export function invalidBody(op: Operation, ids: Ids): fc.Arbitrary<{ kind: strin
   const kinds: Array<fc.Arbitrary<{ kind: string; body: string; codes: string[] }>> = [
     // One field broken.
     fc.tuple(base, fc.constantFrom(...props)).chain(([body, [name, s]]) =>
-      invalidValue(name, s).map(({ kind, json }) => {
+      invalidValue(s).map(({ kind, json }) => {
         const fields = asFields(body).filter(([k]) => k !== name)
         fields.push([name, json])
         return { kind: `${kind} (${name})`, body: objectText(fields), codes: kind === 'huge string' && json.length > 1024 * 1024 ? ['payload_too_large'] : validation }
@@ -259,7 +259,7 @@ export function invalidBody(op: Operation, ids: Ids): fc.Arbitrary<{ kind: strin
     })),
     // A duplicate key whose last value is invalid (JSON.parse keeps the last).
     fc.tuple(base, fc.constantFrom(...props)).chain(([body, [name, s]]) =>
-      invalidValue(name, s).map(({ json }) => ({
+      invalidValue(s).map(({ json }) => ({
         kind: `duplicate key (${name})`,
         body: objectText([...asFields(body).filter(([k]) => k !== name), [name, JSON.stringify(body[name] ?? 'x')], [name, json]]),
         codes: json.length > 1024 * 1024 ? ['payload_too_large'] : validation,

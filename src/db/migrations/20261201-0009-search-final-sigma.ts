@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely'
 
 /**
  * `q` search compares text with the final sigma folded into the sigma
- * (foldCase, src/http/search.ts): the searchable text stored before holds
+ * (foldCase, src/db/search.ts): the searchable text stored before holds
  * ς wherever a name had Σ or ς at the end of a word, and is folded here the
  * same way. Only rows holding ς are rewritten.
  */

@@ -6,7 +6,7 @@ import { sql, type Insertable, type Kysely } from 'kysely'
 import type { AssetRow, AssetsTable, Database } from '../../db/types.ts'
 import { forUpdate } from '../../db/dialect.ts'
 import { byShape, prepared } from '../../db/prepared.ts'
-import { likeContains } from '../../http/search.ts'
+import { likeContains } from '../../db/search.ts'
 
 type Db = Kysely<Database>
 

@@ -1,5 +1,6 @@
 /**
- * Assets (API.md §5): the Asset Management module. Knows nothing of HTTP;
+ * Assets (API.md §5): the Asset Management module. Knows nothing of
+ * Fastify (a write's preconditions arrive as data, http/conditional.ts);
  * takes `db` first, throws ApiError codes. Deleted assets are `not_found`
  * everywhere; the unique index on live tags is what guards `asset_tag`.
  */
@@ -8,13 +9,13 @@ import type { AssetRow, Database } from '../../db/types.ts'
 import { isUniqueViolation } from '../../db/dialect.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
-import { assertConditions, isConditional, type WriteConditions, etagOf, type Tagged } from '../../http/conditional.ts'
-import { ApiError, notFound, validationError, type FieldError } from '../../http/errors.ts'
+import { assertConditions, isConditional, type WriteConditions, tagged, type Tagged } from '../../http/conditional.ts'
+import { ApiError, notFound, NOTHING_TO_UPDATE, validationError, type FieldError } from '../../http/errors.ts'
 import { parseDateTime } from '../../http/formats.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
 import { isWellFormedId } from '../../http/schemas.ts'
-import { searchText } from '../../http/search.ts'
-import type { Actor } from '../actor.ts'
+import { searchText } from '../../db/search.ts'
+import { ASSETS_API_NEEDS_MODULE, requireAssetsModule, type Actor } from '../actor.ts'
 import { touchJobsShowing } from '../jobs/jobs.repository.ts'
 import { findLocation } from '../locations/locations.repository.ts'
 import * as assets from './assets.repository.ts'
@@ -23,11 +24,7 @@ import type { AssetListQueryInput, AssetStatus, AssetView, CreateAssetInput, Upd
 type Db = Kysely<Database>
 
 /** Every assets endpoint needs the company's Asset Management module (API.md §2, §5). */
-export function requireAssetsModule(actor: Actor) {
-  if (!actor.modules.has('assets')) {
-    throw new ApiError('plan_upgrade_required', 'The Assets API requires the Asset Management module on Enterprise plans')
-  }
-}
+const requireAssetsApi = (actor: Actor) => requireAssetsModule(actor, ASSETS_API_NEEDS_MODULE)
 
 export function presentAsset(row: AssetRow): AssetView {
   return {
@@ -47,10 +44,7 @@ export function presentAsset(row: AssetRow): AssetView {
 }
 
 /** The record and its ETag (representation and row version, API.md §8). */
-function withTag(row: AssetRow): Tagged<AssetView> {
-  const data = presentAsset(row)
-  return { data, etag: etagOf([row.row_version, data]) }
-}
+const withTag = (row: AssetRow): Tagged<AssetView> => tagged(row.row_version, presentAsset(row))
 
 /** The location must be the caller's company's (API.md §3); null clears it and needs no check. */
 async function locationProblems(db: Db, actor: Actor, locationId: number | null | undefined): Promise<FieldError[]> {
@@ -85,14 +79,14 @@ function seconds(value: string | null): number | null {
 }
 
 export async function getAsset(db: Db, actor: Actor, assetId: number) {
-  requireAssetsModule(actor)
+  requireAssetsApi(actor)
   const row = await assets.findAsset(db, actor.companyId, assetId)
   if (!row) throw notFound('Asset', assetId)
   return withTag(row)
 }
 
 export async function listAssets(db: Db, actor: Actor, query: AssetListQueryInput) {
-  requireAssetsModule(actor)
+  requireAssetsApi(actor)
   const filters: assets.AssetFilters = {
     ...(query.customer_location_id !== undefined && { customerLocationId: query.customer_location_id }),
     ...(query.status !== undefined && { status: query.status }),
@@ -105,7 +99,7 @@ export async function listAssets(db: Db, actor: Actor, query: AssetListQueryInpu
 }
 
 export async function createAsset(db: Db, actor: Actor, input: CreateAssetInput, beforeCommit?: BeforeCommit<AssetView>): Promise<AssetView> {
-  requireAssetsModule(actor)
+  requireAssetsApi(actor)
   await checkLocation(db, actor, input.customer_location_id)
   const now = nowSeconds()
   return inTransaction(db, async (trx) => {
@@ -139,8 +133,8 @@ export async function updateAsset(
   conditions: WriteConditions = {},
   beforeCommit?: BeforeCommit<Tagged<AssetView>>,
 ): Promise<Tagged<AssetView>> {
-  requireAssetsModule(actor)
-  if (Object.keys(input).length === 0) throw validationError([{ field: 'body', message: 'Request body must contain at least one field to update' }])
+  requireAssetsApi(actor)
+  if (Object.keys(input).length === 0) throw validationError([{ field: 'body', message: NOTHING_TO_UPDATE }])
   await checkLocation(db, actor, input.customer_location_id)
 
   const changes: Partial<AssetRow> = {}
@@ -175,7 +169,7 @@ export async function updateAsset(
 
 /** Soft delete; honours If-Match like PUT, so a client can delete only the version it saw. */
 export async function deleteAsset(db: Db, actor: Actor, assetId: number, conditions: WriteConditions = {}): Promise<{ asset_id: number }> {
-  requireAssetsModule(actor)
+  requireAssetsApi(actor)
   return inTransaction(db, async (trx) => {
     const current = await assets.findAssetForUpdate(trx, actor.companyId, assetId)
     if (!current) throw notFound('Asset', assetId)

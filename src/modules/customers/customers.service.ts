@@ -1,12 +1,12 @@
-/** Customers (API.md §5): knows nothing of HTTP. */
+/** Customers (API.md §5): knows nothing of Fastify; a write's preconditions arrive as data (http/conditional.ts). */
 import type { Kysely } from 'kysely'
 import type { CustomerRow, Database } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
-import { assertConditions, isConditional, type WriteConditions, etagOf, type Tagged } from '../../http/conditional.ts'
-import { notFound, validationError } from '../../http/errors.ts'
+import { assertConditions, isConditional, type WriteConditions, tagged, type Tagged } from '../../http/conditional.ts'
+import { notFound, NOTHING_TO_UPDATE, validationError } from '../../http/errors.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
-import { searchText } from '../../http/search.ts'
+import { searchText } from '../../db/search.ts'
 import type { Actor } from '../actor.ts'
 import * as customers from './customers.repository.ts'
 import type { CreateCustomerInput, CustomerListQueryInput, CustomerView, UpdateCustomerInput } from './customers.schemas.ts'
@@ -28,10 +28,7 @@ export function presentCustomer(row: CustomerRow): CustomerView {
 }
 
 /** The record and its ETag (representation and row version, API.md §8). */
-function withTag(row: CustomerRow): Tagged<CustomerView> {
-  const data = presentCustomer(row)
-  return { data, etag: etagOf([row.row_version, data]) }
-}
+const withTag = (row: CustomerRow): Tagged<CustomerView> => tagged(row.row_version, presentCustomer(row))
 
 export async function getCustomer(db: Db, actor: Actor, customerId: number) {
   const row = await customers.findCustomer(db, actor.companyId, customerId)
@@ -72,7 +69,7 @@ export async function updateCustomer(
   conditions: WriteConditions = {},
   beforeCommit?: BeforeCommit<Tagged<CustomerView>>,
 ): Promise<Tagged<CustomerView>> {
-  if (Object.keys(input).length === 0) throw validationError([{ field: 'body', message: 'Request body must contain at least one field to update' }])
+  if (Object.keys(input).length === 0) throw validationError([{ field: 'body', message: NOTHING_TO_UPDATE }])
   return inTransaction(db, async (trx) => {
     const current = await customers.findCustomerForUpdate(trx, actor.companyId, customerId)
     if (!current) throw notFound('Customer', customerId)

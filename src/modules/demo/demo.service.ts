@@ -14,7 +14,7 @@ import { createAsset } from '../assets/assets.service.ts'
 import { createCompany } from '../companies/companies.service.ts'
 import { createCustomer } from '../customers/customers.service.ts'
 import { changeJobStatus, createJob } from '../jobs/jobs.service.ts'
-import type { JobStatus } from '../jobs/status.ts'
+import type { JobPriority, JobStatus } from '../jobs/status.ts'
 import { createLocation } from '../locations/locations.service.ts'
 import { createTechnician } from '../technicians/technicians.service.ts'
 
@@ -98,7 +98,7 @@ async function seedDemoIn(db: Kysely<Database>): Promise<DemoResult> {
   const heater = await createAsset(db, actor, { asset_tag: 'WH-015', asset_name: 'Water Heater', asset_type: 'Plumbing', customer_location_id: home.customer_location_id })
   const dock = await createAsset(db, actor, { asset_tag: 'DOOR-004', asset_name: 'Loading Dock Door', asset_type: 'Door', customer_location_id: warehouse.customer_location_id })
 
-  const plans: Array<{ title: string; status: JobStatus; location: number; tech?: number; priority: 'Low' | 'Medium' | 'High' | 'Urgent'; assets?: number[]; day: number; description?: string }> = [
+  const plans: Array<{ title: string; status: JobStatus; location: number; tech?: number; priority: JobPriority; assets?: number[]; day: number; description?: string }> = [
     { title: 'AC unit repair', status: 'Pending', location: mainOffice.customer_location_id, priority: 'High', assets: [rooftop.asset_id], day: 1, description: 'Customer reports AC not cooling in main office' },
     { title: 'Annual boiler inspection', status: 'Assigned', location: buildingA.customer_location_id, tech: priya.technician_id, priority: 'Medium', assets: [boiler.asset_id], day: 2 },
     { title: 'Replace water heater element', status: 'In Progress', location: home.customer_location_id, tech: john.technician_id, priority: 'Urgent', assets: [heater.asset_id], day: 0 },

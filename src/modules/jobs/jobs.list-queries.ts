@@ -351,7 +351,7 @@ function cappedCount(db: Db, companyId: number, where: (q: any) => any, cap: num
   return db.selectFrom(rows.as('capped')).select((c) => c.fn.countAll<number>().as('n'))
 }
 
-/** jobCountsSum, prepared: one query per (number of statuses, with or without a priority); at most 9 × 2. */
+/** jobCountsSum, prepared: one query per (number of statuses, with or without a priority); at most 10 × 2. */
 const countsSumOf = byShape((shape) => {
   const [statusCount, priorityCount] = shape.split('|').map(Number) as [number, number]
   return prepared((db, companyId: number, ...values: string[]) =>
@@ -372,6 +372,7 @@ function countsAnswer(f: JobFilters): boolean {
  * status and priority filter (kept in each write's transaction, so exact
  * right after any write); with dates, from the jobs outside them when those
  * are few (countFromOutside); else counted through the index chooseWalk names.
+ * `outsideCap`: tests count both ways on one data set (jobs-scale.test.ts).
  */
 export async function countJobs(db: Db, companyId: number, filters: JobFilters, outsideCap = OUTSIDE_COUNT_CAP): Promise<number> {
   if (countsAnswer(filters)) {

@@ -135,7 +135,8 @@ function startThread(workerData: ReadThreadData): Worker {
   return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(file)}) })`, { ...options, eval: true })
 }
 
-class ReadThread implements JobReads {
+/** Job reads handed to the thread of jobs.read-thread.ts (this class runs on the event loop). */
+class ThreadedJobReads implements JobReads {
   readonly #db: Kysely<Database>
   readonly #log: FastifyBaseLogger
   readonly #worker: Worker
@@ -305,6 +306,6 @@ export function jobReads(database: DatabaseHandle, options: { thread: boolean; l
   const file = database.sqliteFile
   // A second connection to `:memory:` would open a database of its own.
   return options.thread && file !== undefined && file !== ':memory:'
-    ? new ReadThread(database.db, `sqlite:${file}`, options.log, options.busyBatches)
+    ? new ThreadedJobReads(database.db, `sqlite:${file}`, options.log, options.busyBatches)
     : readsHere(database.db)
 }

@@ -1,10 +1,12 @@
 /**
- * Jobs SQL (Kysely only), one job at a time: the job as GET shows it, its
- * history and asset links, and the writes. Lists are in
- * jobs.list-queries.ts, the record every job write leaves (history line,
- * write sequence, counts) in jobs.write-record.ts. Every function takes the
- * company id: a query without a tenant cannot be written by accident
- * (DESIGN.md habit 4).
+ * Jobs SQL (Kysely only) by job id: the job as GET shows it (one, or the
+ * jobs of a list page by their ids), its history and asset links, and the
+ * writes, among them `touchJobsShowing`, which the other modules call when
+ * a record jobs show changes. Which jobs a list holds, and their totals,
+ * are found in jobs.list-queries.ts; the record every job write leaves
+ * (history line, write sequence, counts) is in jobs.write-record.ts. Every
+ * function takes the company id: a query without a tenant cannot be
+ * written by accident (DESIGN.md habit 4).
  */
 import { setImmediate } from 'node:timers/promises'
 import { sql, type Kysely, type QueryCreator } from 'kysely'

@@ -1,5 +1,6 @@
 /**
- * The five endpoints of seed/jobs-api.md on one path, addressed by `?id=`.
+ * The five endpoints of seed/jobs-api.md on one path, addressed by `?id=`,
+ * and a job's history and transitions (`/jobs/history`, `/jobs/transitions`).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -21,7 +22,7 @@ const tags = ['Jobs']
 /** 403 for `asset_ids` without the module comes before body validation (API.md §2). */
 async function assetModuleFirst(request: FastifyRequest) {
   const body = request.body as Record<string, unknown> | undefined
-  if (body && Object.hasOwn(body, 'asset_ids') && request.auth) service.requireAssetModule(request.auth)
+  if (body && Object.hasOwn(body, 'asset_ids') && request.auth) service.requireAssetLinking(request.auth)
 }
 
 export async function jobsRoutes(fastify: FastifyInstance, { database, readThread }: AppContext): Promise<void> {

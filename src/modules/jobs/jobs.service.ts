@@ -1,5 +1,6 @@
 /**
- * Jobs: the rules of seed/jobs-api.md and API.md §4. Knows nothing of HTTP;
+ * Jobs: the rules of seed/jobs-api.md and API.md §4. Knows nothing of
+ * Fastify (a write's preconditions arrive as data, http/conditional.ts);
  * takes `db` (or a transaction) first, throws ApiError codes.
  */
 import type { Kysely } from 'kysely'
@@ -8,11 +9,11 @@ import { isSqlite } from '../../db/dialect.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, singleWrite, type BeforeCommit } from '../../db/transaction.ts'
 import { assertConditions, isConditional, type WriteConditions, serializedWithTag, type Tagged } from '../../http/conditional.ts'
-import { ApiError, notFound, validationError, type FieldError } from '../../http/errors.ts'
+import { ApiError, notFound, NOTHING_TO_UPDATE, validationError, type FieldError } from '../../http/errors.ts'
 import { parseDateBound } from '../../http/formats.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
 import { isWellFormedId } from '../../http/schemas.ts'
-import type { Actor } from '../actor.ts'
+import { ASSET_LINKS_NEED_MODULE, requireAssetsModule, type Actor } from '../actor.ts'
 import { liveAssetIds } from '../assets/assets.repository.ts'
 import { findCustomer } from '../customers/customers.repository.ts'
 import { findLocation } from '../locations/locations.repository.ts'
@@ -30,11 +31,8 @@ type Db = Kysely<Database>
 
 const DEFAULT_RELATIONSHIP = 'serviced'
 
-export function requireAssetModule(actor: Actor) {
-  if (!actor.modules.has('assets')) {
-    throw new ApiError('plan_upgrade_required', 'Asset linking requires the Asset Management module on Enterprise plans')
-  }
-}
+/** Job writes with `asset_ids` need the company's Asset Management module. */
+export const requireAssetLinking = (actor: Actor) => requireAssetsModule(actor, ASSET_LINKS_NEED_MODULE)
 
 /** The asset links a job shows: none without the asset module, and no query for a job without links. */
 async function assetsShown(db: Db, actor: Actor, row: jobs.JobViewWithLinks) {
@@ -227,7 +225,7 @@ export type JobUpdated = Tagged<{ job_id: number; job_title: string; job_status:
 export type JobStatusChanged = Tagged<{ job_id: number; job_status: JobStatus; previous_status: JobStatus }>
 
 export async function createJob(db: Db, actor: Actor, input: CreateJobInput, beforeCommit?: BeforeCommit<JobCreated>): Promise<JobCreated> {
-  if (input.asset_ids !== undefined) requireAssetModule(actor)
+  if (input.asset_ids !== undefined) requireAssetLinking(actor)
   const start = toSeconds(input.scheduled_start)
   const end = toSeconds(input.scheduled_end)
   const details: FieldError[] = jobRequestRules(input)
@@ -316,9 +314,9 @@ export async function updateJob(
   conditions: WriteConditions = {},
   beforeCommit?: BeforeCommit<JobUpdated>,
 ): Promise<JobUpdated> {
-  if (input.asset_ids !== undefined) requireAssetModule(actor)
+  if (input.asset_ids !== undefined) requireAssetLinking(actor)
   const details: FieldError[] = jobRequestRules(input)
-  if (Object.keys(input).length === 0) details.push({ field: 'body', message: 'Request body must contain at least one field to update' })
+  if (Object.keys(input).length === 0) details.push({ field: 'body', message: NOTHING_TO_UPDATE })
   const request: UpdateRequest = { input, details, start: toSeconds(input.scheduled_start), end: toSeconds(input.scheduled_end), conditions }
 
   if (!isSqlite(db) && details.length === 0 && input.asset_ids === undefined) {

@@ -9,7 +9,6 @@ export const JOB_PRIORITIES = ['Low', 'Medium', 'High', 'Urgent'] as const
 export type JobPriority = (typeof JOB_PRIORITIES)[number]
 
 export const RELATIONSHIP_TYPES = ['serviced', 'installed', 'replaced', 'inspected', 'maintenance', 'meter_threshold'] as const
-export type RelationshipType = (typeof RELATIONSHIP_TYPES)[number]
 
 export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   Pending: ['Assigned', 'Cancelled'],

@@ -7,7 +7,7 @@ import { sql, type Insertable, type Kysely } from 'kysely'
 import type { CustomerLocationsTable, Database, LocationRow } from '../../db/types.ts'
 import { forUpdate } from '../../db/dialect.ts'
 import { prepared } from '../../db/prepared.ts'
-import { likeContains } from '../../http/search.ts'
+import { likeContains } from '../../db/search.ts'
 
 type Db = Kysely<Database>
 

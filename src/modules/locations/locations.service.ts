@@ -1,13 +1,13 @@
-/** Customer locations (API.md §5): knows nothing of HTTP. */
+/** Customer locations (API.md §5): knows nothing of Fastify; a write's preconditions arrive as data (http/conditional.ts). */
 import type { Kysely } from 'kysely'
 import type { Database, LocationRow } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
-import { assertConditions, isConditional, type WriteConditions, etagOf, type Tagged } from '../../http/conditional.ts'
-import { notFound, validationError, type FieldError } from '../../http/errors.ts'
+import { assertConditions, isConditional, type WriteConditions, tagged, type Tagged } from '../../http/conditional.ts'
+import { notFound, NOTHING_TO_UPDATE, validationError, type FieldError } from '../../http/errors.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
 import { isWellFormedId } from '../../http/schemas.ts'
-import { searchText } from '../../http/search.ts'
+import { searchText } from '../../db/search.ts'
 import type { Actor } from '../actor.ts'
 import { findCustomer } from '../customers/customers.repository.ts'
 import * as locations from './locations.repository.ts'
@@ -40,10 +40,7 @@ export function presentLocation(row: locations.LocationViewRow): LocationView {
  * representation holds the customer's live name, so renaming the customer
  * changes the location's tag too.
  */
-function withTag(row: locations.LocationViewRow): Tagged<LocationView> {
-  const data = presentLocation(row)
-  return { data, etag: etagOf([row.row_version, data]) }
-}
+const withTag = (row: locations.LocationViewRow): Tagged<LocationView> => tagged(row.row_version, presentLocation(row))
 
 async function currentView(db: Db, actor: Actor, locationId: number): Promise<locations.LocationViewRow> {
   const row = await locations.findLocationView(db, actor.companyId, locationId)
@@ -116,7 +113,7 @@ export async function updateLocation(
   beforeCommit?: BeforeCommit<Tagged<LocationView>>,
 ): Promise<Tagged<LocationView>> {
   const details: FieldError[] = []
-  if (Object.keys(input).length === 0) details.push({ field: 'body', message: 'Request body must contain at least one field to update' })
+  if (Object.keys(input).length === 0) details.push({ field: 'body', message: NOTHING_TO_UPDATE })
   return inTransaction(db, async (trx) => {
     // As for jobs: ids inside the body are checked with the request, before the record is looked up.
     await checkCustomer(trx, actor, input.customer_id, details)

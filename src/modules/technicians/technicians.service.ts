@@ -1,12 +1,12 @@
-/** Technicians (API.md §5): knows nothing of HTTP. */
+/** Technicians (API.md §5): knows nothing of Fastify; a write's preconditions arrive as data (http/conditional.ts). */
 import type { Kysely } from 'kysely'
 import type { Database, TechnicianRow } from '../../db/types.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
-import { assertConditions, isConditional, type WriteConditions, etagOf, type Tagged } from '../../http/conditional.ts'
-import { notFound, validationError } from '../../http/errors.ts'
+import { assertConditions, isConditional, type WriteConditions, tagged, type Tagged } from '../../http/conditional.ts'
+import { notFound, NOTHING_TO_UPDATE, validationError } from '../../http/errors.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
-import { searchText } from '../../http/search.ts'
+import { searchText } from '../../db/search.ts'
 import type { Actor } from '../actor.ts'
 import * as technicians from './technicians.repository.ts'
 import { touchJobsShowing } from '../jobs/jobs.repository.ts'
@@ -29,10 +29,7 @@ export function presentTechnician(row: TechnicianRow): TechnicianView {
 }
 
 /** The record and its ETag (representation and row version, API.md §8). */
-function withTag(row: TechnicianRow): Tagged<TechnicianView> {
-  const data = presentTechnician(row)
-  return { data, etag: etagOf([row.row_version, data]) }
-}
+const withTag = (row: TechnicianRow): Tagged<TechnicianView> => tagged(row.row_version, presentTechnician(row))
 
 export async function getTechnician(db: Db, actor: Actor, technicianId: number) {
   const row = await technicians.findTechnician(db, actor.companyId, technicianId)
@@ -77,7 +74,7 @@ export async function updateTechnician(
   conditions: WriteConditions = {},
   beforeCommit?: BeforeCommit<Tagged<TechnicianView>>,
 ): Promise<Tagged<TechnicianView>> {
-  if (Object.keys(input).length === 0) throw validationError([{ field: 'body', message: 'Request body must contain at least one field to update' }])
+  if (Object.keys(input).length === 0) throw validationError([{ field: 'body', message: NOTHING_TO_UPDATE }])
   return inTransaction(db, async (trx) => {
     const current = await technicians.findTechnicianForUpdate(trx, actor.companyId, technicianId)
     if (!current) throw notFound('Technician', technicianId)
