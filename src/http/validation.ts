@@ -195,7 +195,7 @@ function withArraysCut(body: Record<string, unknown>, limits: Array<[string, num
  * under an Idempotency-Key); the body is refused either way. Naming 1,000
  * costs a few milliseconds, and no client sends that many by mistake.
  */
-export const MAX_UNKNOWN_FIELDS_NAMED = 1_000
+const MAX_UNKNOWN_FIELDS_NAMED = 1_000
 
 /**
  * The body as validated: with more unknown fields than are named, its
@@ -228,7 +228,7 @@ function compileBody(schema: JsonSchema) {
     const valid = validate(arrayLimits.length ? withArraysCut(body, arrayLimits) : body)
     const hints = schema['x-field-hints'] ?? {}
     const details = valid ? [] : toFieldErrors(validate.errors, 'field').map((d) => (hints[d.field] && !(d.field in properties) ? { field: d.field, message: hints[d.field]! } : d))
-    if (leftOut > 0 && !details.some((d) => d.field === 'body')) details.push({ field: 'body', message: `has ${leftOut} more unknown fields` })
+    if (leftOut > 0) details.push({ field: 'body', message: `has ${leftOut} more unknown fields` })
     if (check) {
       const seen = new Set(details.map((d) => d.field))
       details.push(...check(body).filter((d) => !seen.has(d.field)))
