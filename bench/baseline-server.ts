@@ -7,6 +7,7 @@
  *
  *   node --import tsx bench/baseline-server.ts --port 3999
  */
+import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
 
@@ -48,7 +49,8 @@ async function main() {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// pathToFileURL: a checkout path with spaces or other letters is percent-encoded in import.meta.url.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((error) => {
     console.error(error)
     process.exit(1)

@@ -16,7 +16,7 @@ export const REPO_DIR = dirname(BENCH_DIR)
  * an older generator is not reused by mistake (it is part of the file name
  * and of the metadata).
  */
-export const GENERATOR_VERSION = 3
+export const GENERATOR_VERSION = 4
 
 export type SizeName = 'full' | 'quick'
 

@@ -7,6 +7,7 @@
  *   node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top 25]
  */
 import { readFileSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 
 interface ProfileNode {
@@ -90,7 +91,7 @@ export function summariseProfile(file: string, top = 25, window?: ProfileWindow)
   return lines
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' } } })
   for (const file of positionals) console.log(`${file}: ${summariseProfile(file, Number(values.top)).join('\n')}`)
 }

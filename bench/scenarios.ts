@@ -122,8 +122,8 @@ function iso(seconds: number): string {
 /** Per-connection state: autocannon deep-clones each request object per connection, so this object is each connection's own. */
 interface ConnectionState {
   slot?: number
+  /** The jobs this connection owns: no other connection PATCHes them, so their statuses are known here. */
   jobs?: PatchJob[]
-  next?: number
   /** The PATCH sent and not yet answered (a lost answer makes that job's status unknown). */
   pending?: { job: PatchJob; to: PatchableStatus } | null
 }
@@ -228,7 +228,6 @@ export function buildRequests(job: LoadJob, random: Random, unexpected: Unexpect
     if (state.slot === undefined) {
       state.slot = slots++
       state.jobs = job.patchPool.filter((_, i) => i % connections === state.slot! % connections)
-      state.next = 0
       if (state.jobs.length === 0) throw new Error(`patch pool too small: ${job.patchPool.length} jobs for ${connections} connections`)
     }
     if (state.pending) {
@@ -237,8 +236,8 @@ export function buildRequests(job: LoadJob, random: Random, unexpected: Unexpect
       state.jobs = state.jobs!.length > 1 ? state.jobs!.filter((j) => j !== lost) : state.jobs
       state.pending = null
     }
-    const target = state.jobs![state.next! % state.jobs!.length]!
-    state.next! += 1
+    // A random one of the connection's jobs (its share of the pool's thousands).
+    const target = random.pick(state.jobs!)
     const to = random.pick(NEXT[target.status])
     state.pending = { job: target, to }
     req.method = 'PATCH'

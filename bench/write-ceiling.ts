@@ -117,7 +117,7 @@ async function main() {
   copyFileSync(file, copy)
   const big = meta.companies[0]!
   const random = new Random(seed)
-  const { pools, patchPools } = await samplePools(`sqlite:${copy}`, big.company_id, IN_FLIGHT, random)
+  const { pools, patchPools } = await samplePools(`sqlite:${copy}`, big.company_id, random)
   // As `fsm serve` opens it: its checkpoints on a worker thread.
   const database = connect(`sqlite:${copy}`, { sqliteBackgroundCheckpoints: true })
   const actor: Actor = { companyId: big.company_id, keyId: big.key_id, modules: new Set(['assets']) }

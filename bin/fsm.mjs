@@ -4,22 +4,9 @@
 // source file, and otherwise the TypeScript sources through tsx's loader, so
 // a checkout works right after `npm ci` and an edited one never runs stale
 // code (API.md §6).
-import { existsSync, readdirSync, statSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { isBuildFresh } from '../scripts/build-stamp.mjs'
 
-const src = fileURLToPath(new URL('../src', import.meta.url))
-const stamp = fileURLToPath(new URL('../dist/.built', import.meta.url))
-
-function newestSource(dir) {
-  let newest = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = `${dir}/${entry.name}`
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs)
-  }
-  return newest
-}
-
-if (existsSync(stamp) && statSync(stamp).mtimeMs >= newestSource(src)) {
+if (isBuildFresh()) {
   await import('../dist/cli/main.js')
 } else {
   const { register } = await import('tsx/esm/api')
