@@ -24,9 +24,10 @@ export interface CompanyPools {
   /**
    * Disjoint sets of jobs for the measurements that PATCH (warm-up,
    * patch_status, mixed): a third each of the company's Assigned, In
-   * Progress and On Hold jobs, so a PATCH's job is a random one of
-   * thousands (until the first 2026-12-02 session, 20 a connection, taken in
-   * turn, whose pages stayed in every cache).
+   * Progress and On Hold jobs (~1,850 each in the full data set), so a
+   * PATCH's job is a random one of them (until the first 2026-12-02
+   * session, 20 a connection, taken in turn, whose pages stayed in every
+   * cache).
    */
   patchPools: Record<'warmup' | 'patch_status' | 'mixed', PatchJob[]>
 }
