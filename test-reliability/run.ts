@@ -28,6 +28,8 @@ const files = args.filter((a) => !a.startsWith('--'))
 const seed = process.env.FSM_RELIABILITY_SEED ?? String(Math.floor(Math.random() * 2 ** 31))
 const results = mkdtempSync(join(tmpdir(), 'fsm-reliability-results-'))
 const pgUrl = process.env.FSM_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test'
+// Named by the caller (CI does): PostgreSQL's parts must run, and one that cannot be reached fails the run instead of skipping them.
+const pgRequired = Boolean(process.env.FSM_TEST_DATABASE_URL)
 
 console.log(`Reliability suite, ${short ? 'SHORT' : 'FULL'} run, seed ${seed} (replay with FSM_RELIABILITY_SEED=${seed}); PostgreSQL: ${pgUrl}`)
 const started = Date.now()
@@ -35,7 +37,7 @@ const runFiles = (list: string[], concurrency: number) =>
   spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, ...list], {
     cwd: ROOT,
     stdio: 'inherit',
-    env: { ...process.env, FSM_RELIABILITY: short ? 'short' : 'full', FSM_RELIABILITY_RESULTS: results, FSM_RELIABILITY_SEED: seed, FSM_TEST_DATABASE_URL: pgUrl },
+    env: { ...process.env, FSM_RELIABILITY: short ? 'short' : 'full', FSM_RELIABILITY_RESULTS: results, FSM_RELIABILITY_SEED: seed, FSM_TEST_DATABASE_URL: pgUrl, FSM_RELIABILITY_PG_REQUIRED: pgRequired ? '1' : '' },
   })
 const chosen = files.length ? files : FILES
 // The short run (CI) takes two files at a time, ~25% less wall time: their
@@ -150,7 +152,9 @@ FSM_RELIABILITY_SEED=123 npm run test:reliability   # replay a run's random choi
 
 PostgreSQL comes from \`FSM_TEST_DATABASE_URL\` (default
 \`postgres://postgres@127.0.0.1:5432/test\`; each test makes a fresh schema and
-drops it); PostgreSQL parts are skipped, and say so, when it is not reachable.
+drops it); PostgreSQL parts are skipped, and say so, when it is not reachable
+at the default; when \`FSM_TEST_DATABASE_URL\` is set (as in CI), an unreachable
+PostgreSQL fails the run instead.
 All traffic goes to 127.0.0.1.
 
 ## Last run

@@ -360,10 +360,22 @@ for (const dialect of DIALECTS) {
       ]
       const others: JobFilters[] = [{}, { statuses: ['Pending'] }, { statuses: ['Pending', 'Closed'], priority: 'High' }, { assignedTechnicianId: basics.technicianId }]
       const ranges = dates.flatMap((d) => others.map((o) => ({ ...d, ...o })))
+      // Another company's jobs across the same dates, statuses and priorities: no way of counting may take them in.
+      const neighbour = await createTenant(t.database)
+      const neighbourBasics = await createBasics(t.app, neighbour.apiKey)
+      const theirs = Array.from({ length: 60 }, (_, i) => ({
+        ...jobAt(`Theirs ${i}`, at(i * 18), i % 2 ? 'High' : 'Low'),
+        job_status: i % 3 ? 'Pending' : 'Closed',
+        company_id: neighbour.companyId,
+        customer_location_id: neighbourBasics.locationId,
+      }))
+      await t.database.db.insertInto('jobs').values(theirs).execute()
+      await rebuildJobCounts(t.database.db)
       const assertExact = async (why: string) => {
         for (const f of ranges) {
           const expected = await countedTotal(f)
-          for (const cap of [50, 1_000_000]) assert.equal(await countJobs(t.database.db, tenant.companyId, f, cap), expected, `${JSON.stringify(f)} cap ${cap} ${why}`)
+          // A cap of 0: every date filter counted inside its dates, by the walk chooseWalk names (countRows).
+          for (const cap of [0, 50, 1_000_000]) assert.equal(await countJobs(t.database.db, tenant.companyId, f, cap), expected, `${JSON.stringify(f)} cap ${cap} ${why}`)
         }
       }
       await assertExact('as loaded')

@@ -6,13 +6,13 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { NAME_MAX, oneLineName } from '../src/modules/one-line-name.ts'
+import { oneLineName } from '../src/modules/one-line-name.ts'
 
 describe('one-line names (companies, API keys)', () => {
-  it('trims, and counts code points, not UTF-16 units', () => {
+  it('trims, and counts code points, not UTF-16 units: at most 200 (the limit of API.md §1, written out so that a changed constant fails here)', () => {
     assert.deepEqual(oneLineName('  Acme Heating  '), { name: 'Acme Heating' })
-    assert.deepEqual(oneLineName('🔧'.repeat(NAME_MAX)), { name: '🔧'.repeat(NAME_MAX) })
-    assert.deepEqual(oneLineName('x'.repeat(NAME_MAX + 1)), { problem: 'too long' })
+    assert.deepEqual(oneLineName('🔧'.repeat(200)), { name: '🔧'.repeat(200) })
+    assert.deepEqual(oneLineName('x'.repeat(201)), { problem: 'too long' })
     assert.deepEqual(oneLineName(''), { name: '' })
   })
 

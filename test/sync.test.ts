@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createAssetVia, createBasics, createExtraKey, createJobVia, createTenant, type Tenant } from './helpers/factories.ts'
 import { TRANSITIONS, JOB_PRIORITIES, JOB_STATUSES, RELATIONSHIP_TYPES, type JobStatus } from '../src/modules/jobs/status.ts'
-import { WALK } from './helpers/seed-table.ts'
+import { TABLE, WALK, type Status } from './helpers/seed-table.ts'
 import { addTrigger, refuse } from './helpers/triggers.ts'
 import { touchJobLists } from '../src/modules/jobs/jobs.write-record.ts'
 
@@ -218,6 +218,20 @@ for (const dialect of DIALECTS) {
           })
           .map((body) => Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined)))
         const write = fc.oneof(put.map((body) => ({ method: 'PUT' as const, body })), fc.constantFrom(...JOB_STATUSES).map((status) => ({ method: 'PATCH' as const, body: { job_status: status } })))
+        // The answer each write must get, from the seed's table and API.md §4's rules (not from the server's code): a PATCH the
+        // table allows is 200, any other 400; a PUT is 400 for its own schedule ending before it starts or a relationship type
+        // without asset_ids, then 400 for a schedule that does so with the stored bound, then 409 on a Closed or Cancelled job.
+        const expectedStatus = (method: 'PUT' | 'PATCH', body: Record<string, unknown>, job: Record<string, any>) => {
+          if (method === 'PATCH') return TABLE[job.job_status as Status].includes(body.job_status as Status) ? 200 : 400
+          const seconds = (iso: unknown) => (typeof iso === 'string' ? Date.parse(iso) : undefined)
+          const backwards = (start: number | undefined, end: number | undefined) => start !== undefined && end !== undefined && end <= start
+          if (backwards(seconds(body.scheduled_start), seconds(body.scheduled_end))) return 400
+          if (body.asset_relationship_type !== undefined && body.asset_ids === undefined) return 400
+          const start = 'scheduled_start' in body ? seconds(body.scheduled_start) : seconds(job.scheduled_start)
+          const end = 'scheduled_end' in body ? seconds(body.scheduled_end) : seconds(job.scheduled_end)
+          if (backwards(start, end)) return 400
+          return job.job_status === 'Closed' || job.job_status === 'Cancelled' ? 409 : 200
+        }
         await fc.assert(
           fc.asyncProperty(fc.array(write, { minLength: 1, maxLength: 8 }), fc.boolean(), async (writes, withIfMatch) => {
             const jobId = await createJobVia(t.app, key(), basics.locationId)
@@ -226,8 +240,8 @@ for (const dialect of DIALECTS) {
               const headers = withIfMatch ? { 'if-match': String(before.headers.etag) } : undefined
               const answer = await call(t.app, method, `/api/v1/jobs?id=${jobId}`, { key: key(), body, ...(headers && { headers }) })
               const now = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })
-              const what = `${method} ${JSON.stringify(body)} → ${answer.status} ${JSON.stringify(answer.body)}`
-              assert.ok(answer.status === 200 || (answer.status >= 400 && answer.status < 500), what)
+              const what = `${method} ${JSON.stringify(body)} on a ${before.body.data.job_status} job → ${answer.status} ${JSON.stringify(answer.body)}`
+              assert.equal(answer.status, expectedStatus(method, body, before.body.data), what)
               if (answer.status !== 200) {
                 assert.equal(now.headers.etag, before.headers.etag, `${what}: refused, and the tag moved`)
                 assert.deepEqual(now.body.data, before.body.data, `${what}: refused, and the job changed`)
@@ -558,6 +572,7 @@ for (const dialect of DIALECTS) {
         const bad = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: { job_title: '' , customer_location_id: basics.locationId }, headers: { 'idempotency-key': 'bad-1' } })
         assert.equal(bad.status, 400)
         const again = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: { job_title: '', customer_location_id: basics.locationId }, headers: { 'idempotency-key': 'bad-1' } })
+        assert.equal(again.status, 400)
         assert.equal(again.headers['idempotent-replayed'], 'true')
         assert.deepEqual(again.body, bad.body)
         for (const [method, url, b] of [
@@ -607,7 +622,14 @@ for (const dialect of DIALECTS) {
 
       it('expires after 24 hours and stale claims are released after 60 seconds', async () => {
         const first = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'old-1' } })
-        await t.database.db.updateTable('idempotency_keys').set({ created_at: Math.floor(Date.now() / 1000) - 24 * 3600 - 1 }).where('idempotency_key', '=', 'old-1').execute()
+        const age = (seconds: number) => t.database.db.updateTable('idempotency_keys').set({ created_at: Math.floor(Date.now() / 1000) - seconds }).where('idempotency_key', '=', 'old-1').execute()
+        // Ten seconds short of 24 hours: still kept (a clock tick between the two statements cannot make it expire).
+        await age(24 * 3600 - 10)
+        const kept = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'old-1' } })
+        assert.equal(kept.headers['idempotent-replayed'], 'true')
+        assert.equal(kept.body.data.job_id, first.body.data.job_id)
+        // 24 hours to the second: expired (a tick only makes it older).
+        await age(24 * 3600)
         const fresh = await call(t.app, 'POST', '/api/v1/jobs', { key: key(), body: body(), headers: { 'idempotency-key': 'old-1' } })
         assert.equal(fresh.status, 201)
         assert.notEqual(fresh.body.data.job_id, first.body.data.job_id, 'an expired key is new again')

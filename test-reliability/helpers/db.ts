@@ -29,13 +29,19 @@ export interface Target {
   cleanup(): Promise<void>
 }
 
+/**
+ * Whether PostgreSQL's parts can run (skipped when not). When the caller
+ * named the database (FSM_TEST_DATABASE_URL, as CI does), one that cannot
+ * be reached is an error: a broken service must not pass as skipped parts.
+ */
 export async function postgresReachable(): Promise<boolean> {
   const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 })
   try {
     await client.connect()
     await client.query('select 1')
     return true
-  } catch {
+  } catch (error) {
+    if (process.env.FSM_RELIABILITY_PG_REQUIRED === '1') throw new Error(`FSM_TEST_DATABASE_URL is set, but PostgreSQL cannot be reached: ${(error as Error).message}`)
     return false
   } finally {
     await client.end().catch(() => {})

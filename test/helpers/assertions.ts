@@ -1,4 +1,4 @@
-/** Assertions on the error envelope (API.md §1), shared by the resource tests. */
+/** Assertions shared by the resource tests: the error envelope (API.md §1), timestamps. */
 import assert from 'node:assert/strict'
 import type { ApiResponse } from './factories.ts'
 
@@ -19,4 +19,17 @@ export function assertInvalid(res: ApiResponse, fields: string[], messagePart?: 
   const got = (res.body.error.details as Array<{ field: string; message: string }>).map((d) => d.field).sort()
   assert.deepEqual(got, [...fields].sort(), JSON.stringify(res.body.error))
   if (messagePart) assert.match(res.body.error.details[0].message, messagePart)
+}
+
+/**
+ * A record's `updated_at` set back to 2023-11-14 in the database, so that a
+ * write's "it moved" can fail: a write in the same second as the create
+ * would leave it equal, and `>=` holds whether it moved or not.
+ */
+export const BACKDATED = 1_700_000_000
+
+/** An answer's timestamp within `slackS` seconds of now. */
+export function assertRecent(iso: string, slackS = 30) {
+  assert.match(iso, TIMESTAMP)
+  assert.ok(Math.abs(Date.parse(iso) - Date.now()) <= slackS * 1000, `${iso} is not now`)
 }
