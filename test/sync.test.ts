@@ -219,10 +219,11 @@ for (const dialect of DIALECTS) {
           .map((body) => Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined)))
         const write = fc.oneof(put.map((body) => ({ method: 'PUT' as const, body })), fc.constantFrom(...JOB_STATUSES).map((status) => ({ method: 'PATCH' as const, body: { job_status: status } })))
         // The answer each write must get, from the seed's table and API.md §4's rules (not from the server's code): a PATCH the
-        // table allows is 200, any other 400; a PUT is 400 for its own schedule ending before it starts or a relationship type
+        // table allows is 200, any other 400; a PUT is 400 without a field, for its own schedule ending before it starts or a relationship type
         // without asset_ids, then 400 for a schedule that does so with the stored bound, then 409 on a Closed or Cancelled job.
         const expectedStatus = (method: 'PUT' | 'PATCH', body: Record<string, unknown>, job: Record<string, any>) => {
           if (method === 'PATCH') return TABLE[job.job_status as Status].includes(body.job_status as Status) ? 200 : 400
+          if (Object.keys(body).length === 0) return 400 // "Request body must contain at least one field to update"
           const seconds = (iso: unknown) => (typeof iso === 'string' ? Date.parse(iso) : undefined)
           const backwards = (start: number | undefined, end: number | undefined) => start !== undefined && end !== undefined && end <= start
           if (backwards(seconds(body.scheduled_start), seconds(body.scheduled_end))) return 400

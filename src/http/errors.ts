@@ -51,15 +51,15 @@ export class ApiError extends Error {
 /** Problems the message spells out; `details` lists every one. A body of 60,000 unknown fields had every one twice, a 4.8 MB answer. */
 const MESSAGE_PROBLEMS = 20
 
-/**
- * `validation_failed` listing every offending field; the message names the
- * first MESSAGE_PROBLEMS and counts the rest (a detail about the body as a
- * whole, or about a query parameter without a name, says so in its message
- * alone).
- */
 /** What a PUT without a field to change is told (field `body`); the route's schema (minProperties) and each service say it. */
 export const NOTHING_TO_UPDATE = 'Request body must contain at least one field to update'
 
+/**
+ * `validation_failed` listing every offending field (unknown ones up to a
+ * thousand, validation.ts); the message names the first MESSAGE_PROBLEMS
+ * and counts the rest (a detail about the body as a whole, or about a
+ * field or query parameter without a name, says so in its message alone).
+ */
 export function validationError(details: FieldError[]): ApiError {
   const spelled = details.slice(0, MESSAGE_PROBLEMS).map((d) => (d.field === 'body' || d.field === '' ? d.message : `${d.field} ${d.message}`))
   if (details.length > MESSAGE_PROBLEMS) spelled.push(`and ${details.length - MESSAGE_PROBLEMS} more problems (see details)`)
