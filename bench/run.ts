@@ -163,12 +163,12 @@ async function measure(server: ServerProcess, job: LoadJob, label: string, fsm: 
  * own list requests, and filters its writes move in other ways (its PATCHes
  * move jobs between these statuses, its PUTs change priorities).
  */
-const TOTALS_CHECKED: Array<{ query: string; statuses?: string[]; priority?: string }> = [
-  { query: '' },
-  { query: '?status=Pending&priority=High', statuses: ['Pending'], priority: 'High' },
-  { query: '?status=Assigned,In+Progress,On+Hold', statuses: ['Assigned', 'In Progress', 'On Hold'] },
-  { query: '?status=Assigned&priority=Urgent', statuses: ['Assigned'], priority: 'Urgent' },
-  { query: '?priority=Low', priority: 'Low' },
+const TOTALS_CHECKED: Array<{ statuses?: string[]; priority?: string }> = [
+  {},
+  { statuses: ['Pending'], priority: 'High' },
+  { statuses: ['Assigned', 'In Progress', 'On Hold'] },
+  { statuses: ['Assigned'], priority: 'Urgent' },
+  { priority: 'Low' },
 ]
 
 /**
@@ -182,7 +182,10 @@ async function checkTotals(origin: string, apiKey: string, databaseUrl: string, 
   try {
     const db = handle.db as Kysely<any>
     const checks: TotalCheck[] = []
-    for (const { query, statuses, priority } of TOTALS_CHECKED) {
+    for (const { statuses, priority } of TOTALS_CHECKED) {
+      // The request's query string from the same filters the database counts by.
+      const params = new URLSearchParams({ ...(statuses && { status: statuses.join(',') }), ...(priority && { priority }) }).toString()
+      const query = params ? `?${params}` : ''
       const answer = await fetch(`${origin}/api/v1/jobs${query}`, { headers: { 'x-api-key': apiKey } })
       if (!answer.ok) throw new Error(`GET /api/v1/jobs${query} after the writes answered ${answer.status}: ${await answer.text()}`)
       const { pagination } = (await answer.json()) as { pagination: { total: number } }

@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { assertError, assertInvalid, assertRecent, BACKDATED, TIMESTAMP } from './helpers/assertions.ts'
+import { assertError, assertInvalid, assertRecent, BACKDATED, EMAILS_WITH_CONTROL_CHARACTERS, TIMESTAMP } from './helpers/assertions.ts'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createExtraKey, createJobVia, createTenant } from './helpers/factories.ts'
 
@@ -164,7 +164,7 @@ for (const dialect of DIALECTS) {
         const { apiKey } = await tenant()
         const c = await make(apiKey, { customer_name: 'A', customer_email: 'josé@exämple.example' })
         assert.equal(c.customer_email, 'josé@exämple.example')
-        for (const email of ['a\u0000b@x.example', 'a@x\u0001y.example', 'a@x.ex\u007fample', '\u001b[31mred@x.example', 'a\u0085b@x.example', 'a\u2028b@x.example', 'a@x.\ud800example']) {
+        for (const email of EMAILS_WITH_CONTROL_CHARACTERS) {
           assertInvalid(await post(apiKey, { customer_name: 'A', customer_email: email }), ['customer_email'], /email/)
           assertInvalid(await put(apiKey, c.customer_id, { customer_email: email }), ['customer_email'], /email/)
         }

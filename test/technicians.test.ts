@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { assertError, assertInvalid, assertRecent, BACKDATED, TIMESTAMP } from './helpers/assertions.ts'
+import { assertError, assertInvalid, assertRecent, BACKDATED, EMAILS_WITH_CONTROL_CHARACTERS, TIMESTAMP } from './helpers/assertions.ts'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createExtraKey, createJobVia, createTenant } from './helpers/factories.ts'
 
@@ -118,7 +118,7 @@ for (const dialect of DIALECTS) {
         const { apiKey } = await tenant()
         const tech = await make(apiKey, { technician_name: 'A', technician_email: 'josé@exämple.example' })
         assert.equal(tech.technician_email, 'josé@exämple.example')
-        for (const email of ['a\u0000b@x.example', 'a@x\u0001y.example', 'a@x.ex\u007fample', '\u001b[31mred@x.example', 'a\u0085b@x.example', 'a\u2028b@x.example', 'a@x.\ud800example']) {
+        for (const email of EMAILS_WITH_CONTROL_CHARACTERS) {
           assertInvalid(await post(apiKey, { technician_name: 'A', technician_email: email }), ['technician_email'], /email/)
           assertInvalid(await put(apiKey, tech.technician_id, { technician_email: email }), ['technician_email'], /email/)
         }

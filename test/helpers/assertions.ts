@@ -33,3 +33,6 @@ export function assertRecent(iso: string, slackS = 30) {
   assert.match(iso, TIMESTAMP)
   assert.ok(Math.abs(Date.parse(iso) - Date.now()) <= slackS * 1000, `${iso} is not now`)
 }
+
+/** Emails with what no text field takes: C0, DEL, C1, an escape sequence, a line separator, a lone surrogate, in each part of the address. */
+export const EMAILS_WITH_CONTROL_CHARACTERS = ['a\u0000b@x.example', 'a@x\u0001y.example', 'a@x.ex\u007fample', '\u001b[31mred@x.example', 'a\u0085b@x.example', 'a\u2028b@x.example', 'a@x.\ud800example']
