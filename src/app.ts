@@ -459,7 +459,7 @@ export async function buildApp(options: AppOptions) {
   // not make the process unready (requests fail open) but is reported.
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     const limits = rateLimits.status()
-    const rate_limit = { store: limits.store, status: limits.healthy ? 'ok' : 'unreachable (failing open)' }
+    const rate_limit = { store: limits.store, status: limits.healthy ? 'ok' : `${limits.problem ?? 'unreachable'} (failing open)` }
     let migrated: boolean
     try {
       migrated = await hasLatestMigration(database.db)

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import { Redis } from 'ioredis'
 import { RedisRateLimitStore } from '../src/http/rate-limit-redis.ts'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/app.ts'
@@ -103,6 +104,38 @@ describe('Redis rate-limit store', { skip: REDIS_URL ? false : 'REDIS_URL is not
       }
     } finally {
       await down.close()
+    }
+  })
+
+  it("fails open, and says why, when Redis refuses REDIS_URL's database (ioredis would go on in database 0)", { skip: REDIS_URL?.startsWith('/') ? 'REDIS_URL is a socket' : false }, async () => {
+    const url = new URL(REDIS_URL!)
+    url.pathname = '/9999'
+    const seen: string[] = []
+    const installation = `test-${randomBytes(6).toString('hex')}`
+    const refused = new RedisRateLimitStore(url.toString(), (message) => seen.push(message))
+    const inspector = new Redis(REDIS_URL!, { lazyConnect: true })
+    try {
+      await refused.start(installation)
+      const decisions = []
+      for (let i = 0; i < 3; i++) decisions.push(await refused.take('k', 2, Date.now()))
+      assert.deepEqual(decisions.map((d) => d.allowed), [true, true, true], 'limits fail open')
+      assert.deepEqual(refused.status(), { store: 'redis', healthy: false, problem: 'database 9999 refused' })
+      assert.ok(seen.some((w) => w.includes("refused REDIS_URL's database 9999")), seen.join('; '))
+      assert.ok(!seen.some((w) => w.includes('reachable again')), seen.join('; '))
+      // Nothing was written to REDIS_URL's own database instead.
+      await inspector.connect()
+      assert.deepEqual(await inspector.keys(`fsm:${installation}:*`), [])
+      const t = await startTestApp('sqlite', { rateLimits: refused })
+      try {
+        const ready = await call(t.app, 'GET', '/readyz')
+        assert.equal(ready.status, 200)
+        assert.deepEqual(ready.body.rate_limit, { store: 'redis', status: 'database 9999 refused (failing open)' })
+      } finally {
+        await t.close()
+      }
+    } finally {
+      await refused.close()
+      inspector.disconnect()
     }
   })
 

@@ -45,10 +45,25 @@ export function withoutCommandArguments(error: unknown): unknown {
   return safe
 }
 
+/**
+ * Whether Redis refused to switch to REDIS_URL's database (a number past its
+ * `databases` setting). ioredis selects it on every connection and, when
+ * Redis refuses, emits the error and goes on in database 0.
+ */
+function refusedDatabase(error: unknown): boolean {
+  return error instanceof Error && (error as { command?: { name?: unknown } }).command?.name === 'select'
+}
+
 export class RedisRateLimitStore implements RateLimitStore {
   readonly #redis: Redis
   readonly #warn: (message: string, error?: unknown) => void
   #healthy = true
+  /**
+   * Redis refused REDIS_URL's database on the current connection: the
+   * buckets are not used (they would land in database 0, beside whatever
+   * else lives there) and limits fail open until a connection selects it.
+   */
+  #databaseRefused = false
   /** Set by start(); until then (never, in the server) the buckets of no installation. */
   #prefix = 'fsm:-:rl:'
 
@@ -63,8 +78,16 @@ export class RedisRateLimitStore implements RateLimitStore {
       retryStrategy: (times) => Math.min(times * 200, 2000),
       lazyConnect: true,
     })
-    this.#redis.on('error', (error) => this.#markDown(error))
-    this.#redis.on('ready', () => this.#markUp())
+    // Each connection selects the database anew ('connect' comes before its handshake, 'ready' after).
+    this.#redis.on('connect', () => (this.#databaseRefused = false))
+    this.#redis.on('error', (error) => {
+      if (refusedDatabase(error)) this.#databaseRefused = true
+      this.#markDown(error)
+    })
+    this.#redis.on('ready', () => {
+      if (this.#databaseRefused) this.#markDown()
+      else this.#markUp()
+    })
     this.#redis.defineCommand('fsmTakeToken', { numberOfKeys: 1, lua: TAKE })
   }
 
@@ -73,8 +96,12 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.#healthy = true
   }
 
-  #markDown(error: unknown) {
-    if (this.#healthy) this.#warn('redis unreachable: rate limits fail open until it is back', withoutCommandArguments(error))
+  #markDown(error?: unknown) {
+    if (this.#healthy) {
+      if (this.#databaseRefused) {
+        this.#warn(`redis refused REDIS_URL's database ${this.#redis.options.db}: rate limits fail open until it is one that Redis has (its \`databases\` setting)`, withoutCommandArguments(error))
+      } else this.#warn('redis unreachable: rate limits fail open until it is back', withoutCommandArguments(error))
+    }
     this.#healthy = false
   }
 
@@ -89,6 +116,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   async take(key: string, limit: number, nowMs: number): Promise<RateLimitDecision> {
+    if (this.#databaseRefused) return decisionFor(true, limit - 1, limit, nowMs)
     try {
       const [allowed, tokens, redisNow] = (await (this.#redis as any).fsmTakeToken(this.#prefix + key, limit)) as [number, string, number]
       // Answering again after it hung without losing the connection: no 'ready' says so.
@@ -101,7 +129,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   status() {
-    return { store: 'redis', healthy: this.#healthy }
+    return { store: 'redis', healthy: this.#healthy, ...(this.#databaseRefused && { problem: `database ${this.#redis.options.db} refused` }) }
   }
 
   async close() {

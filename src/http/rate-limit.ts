@@ -18,8 +18,8 @@ export interface RateLimitDecision {
 
 export interface RateLimitStore {
   take(key: string, limitPerMinute: number, nowMs: number): Promise<RateLimitDecision> | RateLimitDecision
-  /** For /readyz: what the store is and whether it works. */
-  status(): { store: string; healthy: boolean }
+  /** For /readyz: what the store is, whether it works, and if not, why when that is not plain unreachability. */
+  status(): { store: string; healthy: boolean; problem?: string }
   /**
    * Called before the server takes requests (connect, or give up quickly and
    * fail open), with the installation's id: a store shared by several
