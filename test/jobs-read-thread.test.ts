@@ -2,7 +2,8 @@
  * Job reads on a thread of their own (jobs.reader.ts), single jobs and pages
  * of the list, as `fsm serve` runs them on SQLite: the same answers as the
  * event loop's, byte for byte; tenancy; every write answered before a read
- * seen by it, totals included; reads that arrive together; single jobs
+ * seen by it, totals included; reads that arrive together; each batch in
+ * a snapshot of its own, though read in one turn of the thread; single jobs
  * read on the event loop while the thread is behind; and reads queued when
  * the thread stops answered all the same.
  */
@@ -273,6 +274,45 @@ describe('job reads on their own thread (sqlite)', () => {
         assert.deepEqual(await reads.getJob(actor, plainJob), { json: expected[1]!.json, etag: expected[1]!.etag })
         assert.equal(reads.answeredOnThread, 3)
       }, 1))
+
+    it('reads each batch in a snapshot of its own, though a batch sent while another is read is read in the same turn of the thread', () =>
+      withReader(async (reads) => {
+        const actor = actorOf(tenant, ['assets'])
+        const jobId = await createJobVia(t.app, tenant.apiKey, locationId, { job_title: 'Snapshot 0' })
+        const titleOf = async (answer: Promise<{ json: string }>) => JSON.parse((await answer).json).job_title as string
+        // The thread reads a batch in one read transaction, and handles the
+        // batches that arrived meanwhile in the same turn: one snapshot for
+        // the turn would answer the second batch from before a write its
+        // read was sent after. For the second batch to arrive while the
+        // first is read, the first is long (thousands of reads of one job);
+        // an attempt whose timing did not come out so (a busy machine) is
+        // made again, longer, with longer for the thread to begin it.
+        const attempts: string[] = []
+        for (let attempt = 1, reads1 = 4_000, beginMs = 5; attempt <= 6; attempt++, reads1 *= 2, beginMs *= 2) {
+          const title = `Snapshot ${attempt}`
+          const onThread = reads.answeredOnThread
+          const first = Promise.all(Array.from({ length: reads1 }, () => titleOf(reads.getJob(actor, jobId))))
+          let firstAnsweredAt = Infinity
+          void first.then(() => (firstAnsweredAt = performance.now()))
+          // The first batch goes at the end of this turn; let the thread begin it.
+          await new Promise((resolve) => setTimeout(resolve, beginMs))
+          const put = await call(t.app, 'PUT', `/api/v1/jobs?id=${jobId}`, { key: tenant.apiKey, body: { job_title: title } })
+          assert.equal(put.status, 200)
+          const secondSentAt = performance.now()
+          const second = titleOf(reads.getJob(actor, jobId))
+          const firstTitles = new Set(await first)
+          assert.equal(await second, title, 'the batch sent after the write was answered sees it')
+          assert.equal(reads.answeredOnThread, onThread + reads1 + 1, 'both batches read on the thread')
+          // Valid only if the first batch was read before the write (its snapshot came first) and
+          // was still being read when the second was sent (so both were read in one turn).
+          const beganBeforeWrite = firstTitles.size === 1 && firstTitles.has(`Snapshot ${attempt - 1}`)
+          if (beganBeforeWrite && firstAnsweredAt - secondSentAt > 20) return
+          attempts.push(`${reads1} reads: ${beganBeforeWrite ? `answered ${Math.round(firstAnsweredAt - secondSentAt)} ms after the second was sent` : 'began after the write'}`)
+          // Otherwise the job's title is the one just written whatever came of the timing.
+          assert.equal(await titleOf(reads.getJob(actor, jobId)), title)
+        }
+        assert.fail(`the thread never read a batch long enough for another to arrive during it (${attempts.join('; ')})`)
+      }, 1_000))
 
     it('answers reads sent and not yet answered when it stops, those not yet sent, and every read after, on the event loop', async () => {
       const reads = jobReads(t.database, { thread: true, log: silent })
