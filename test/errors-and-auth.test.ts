@@ -5,7 +5,7 @@
  */
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { Writable } from 'node:stream'
-import { after, before, describe, it } from 'node:test'
+import { after, before, describe, it, mock } from 'node:test'
 import assert from 'node:assert/strict'
 import { sql } from 'kysely'
 import { randomBytes } from 'node:crypto'
@@ -315,6 +315,23 @@ for (const dialect of DIALECTS) {
           await revokeKey(cached.database.db, owner.keyId)
           await new Promise((resolve) => setTimeout(resolve, CACHE_MS + 50))
           assertError(await list(owner.apiKey), 401, 'unauthorized', 'revoked, after the window')
+        })
+
+        it('a revoked key is refused once the cache window has passed, even when the wall clock stepped back meanwhile', async () => {
+          // An NTP correction or a VM resumed with a wrong clock: the window is
+          // measured on a monotonic clock, not on Date.now, or every key cached
+          // before the step stays good for as long as the step (API.md §3: revocation within one second).
+          const owner = await createTenant(cached.database)
+          assert.equal((await list(owner.apiKey)).status, 200)
+          const wall = Date.now.bind(Date)
+          const stepped = mock.method(Date, 'now', () => wall() - 3_600_000)
+          try {
+            await revokeKey(cached.database.db, owner.keyId)
+            await new Promise((resolve) => setTimeout(resolve, CACHE_MS + 50))
+            assertError(await list(owner.apiKey), 401, 'unauthorized', 'revoked, after the window, the clock an hour back')
+          } finally {
+            stepped.mock.restore()
+          }
         })
       })
     })

@@ -53,6 +53,14 @@ interface AuthOptions {
   onBackgroundError: (error: unknown) => void
 }
 
+/**
+ * Milliseconds for the key cache's window, on a monotonic clock: on
+ * Date.now, a wall clock stepped back (an NTP correction, a VM resumed)
+ * kept every cached key, revoked or not, good for as long as the step,
+ * where API.md §3 allows one second.
+ */
+const monotonicMs = () => performance.now()
+
 /** last_used_at is written at most this often per key, not on every request. */
 const TOUCH_INTERVAL_SECONDS = 60
 
@@ -87,7 +95,7 @@ export function createAuthenticator(options: AuthOptions) {
   function recentlyVerified(header: string | string[] | undefined): AuthContext | undefined {
     if (typeof header !== 'string') return undefined
     const hit = verified.get(header)
-    if (!hit || hit.expiresMs <= Date.now()) return undefined
+    if (!hit || hit.expiresMs <= monotonicMs()) return undefined
     touch(hit.record)
     return hit.auth
   }
@@ -99,7 +107,7 @@ export function createAuthenticator(options: AuthOptions) {
     if (header === undefined || header === '') throw new ApiError('unauthorized', 'X-API-Key header is required')
     const keyId = typeof header === 'string' ? parseKey(header) : null
     if (keyId === null) throw new ApiError('unauthorized', 'Invalid API key')
-    const { record, expiresMs } = await lookup(keyId, Date.now())
+    const { record, expiresMs } = await lookup(keyId, monotonicMs())
     if (!record || !hashesEqual(hashKey(header as string), record.key_hash)) throw new ApiError('unauthorized', 'Invalid or revoked API key')
     if (record.revoked_at !== null) {
       // Whoever still sends it is worth finding: the log line names the key
