@@ -180,6 +180,27 @@ for (const dialect of DIALECTS) {
         assert.ok(isoSeconds(done.actual_end) >= isoSeconds(done.actual_start))
       })
 
+      it("actual_start and actual_end never come before the job's own stamps, even when this server's clock is behind them", async () => {
+        // Stamps an hour ahead of this server's clock: another server's clock
+        // ahead, or this one's stepped back since (an NTP correction).
+        const ahead = nowSeconds() + 3600
+        const id = await jobIn('Assigned')
+        await t.database.db.updateTable('jobs').set({ created_at: ahead, updated_at: ahead }).where('job_id', '=', id).execute()
+        const started = await patch(id, 'In Progress')
+        assert.equal(started.status, 200)
+        let job = await getJob(id)
+        assert.equal(started.headers.etag, (await call(t.app, 'GET', `/api/v1/jobs?id=${id}`, { key })).headers.etag, 'the answer tags what GET shows')
+        assert.ok(isoSeconds(job.actual_start) >= isoSeconds(job.created_at), `started ${job.actual_start}, before its creation ${job.created_at}`)
+        // Work started by that server (its clock ahead), completed on this one.
+        await t.database.db.updateTable('jobs').set({ actual_start: ahead + 60, updated_at: ahead + 60 }).where('job_id', '=', id).execute()
+        const completed = await patch(id, 'Completed')
+        assert.equal(completed.status, 200)
+        job = await getJob(id)
+        assert.equal(completed.headers.etag, (await call(t.app, 'GET', `/api/v1/jobs?id=${id}`, { key })).headers.etag, 'the answer tags what GET shows')
+        assert.ok(isoSeconds(job.actual_end) >= isoSeconds(job.actual_start), `ended ${job.actual_end}, before it started ${job.actual_start}`)
+        assert.ok(isoSeconds(job.actual_end) <= isoSeconds(job.updated_at))
+      })
+
       it('other changes leave actual_start and actual_end alone', async () => {
         const id = await jobIn('Completed')
         const done = await getJob(id)

@@ -437,8 +437,11 @@ function statusChangeQuery(db: QueryCreator<Database>, companyId: number, jobId:
       job_status: to,
       updated_at: bumpUpdatedAt(now),
       row_version: sql<number>`row_version + 1`,
-      ...(shape === 'start' ? { actual_start: sql<number>`coalesce(actual_start, ${now})` } : {}),
-      ...(shape === 'end' ? { actual_end: now } : {}),
+      // Stamped as updated_at is (never before the job's last stamp), so
+      // created_at <= actual_start <= actual_end <= updated_at holds even
+      // when this server's clock is behind a stamp already written.
+      ...(shape === 'start' ? { actual_start: sql<number>`coalesce(actual_start, ${bumpUpdatedAt(now)})` } : {}),
+      ...(shape === 'end' ? { actual_end: bumpUpdatedAt(now) } : {}),
     })
     .where('company_id', '=', companyId)
     .where('job_id', '=', jobId)
