@@ -44,14 +44,37 @@ function uriText(text: string): string {
   return text.replace(NOT_URI, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)
 }
 
+const PAGING = new Set(['page', 'per_page'])
+
+/**
+ * A query part's parameter name as the parser reads it: `pa%67e=2` is
+ * `page`, and kept beside the link's own `page` it made every link a
+ * repeated parameter (400). A name that does not decode was refused
+ * before a list was read.
+ */
+function nameOf(part: string): string {
+  const name = part.split('=', 1)[0]!
+  if (!name.includes('%')) return name
+  try {
+    return decodeURIComponent(name.replaceAll('+', ' '))
+  } catch {
+    return name
+  }
+}
+
 /** Sets `Link` with first/prev/next/last, keeping the request's other parameters. */
 export function setLinkHeader(req: FastifyRequest, reply: FastifyReply, page: PageRequest, totalPages: number) {
   // An absolute-form request target (`GET http://host/api/v1/jobs`) must not put its host into our links.
-  const [path, query = ''] = req.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '').split('?', 2) as [string, string?]
+  const url = req.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')
+  // The query is everything after the first `?`: a `?` inside it is data (`q=what?`), and
+  // `split('?', 2)` dropped it with every parameter after it.
+  const at = url.indexOf('?')
+  const path = at === -1 ? url : url.slice(0, at)
+  const query = at === -1 ? '' : url.slice(at + 1)
   // Keep the client's own encoding of the other parameters (e.g. a literal comma in status=).
   const base = query
     .split('&')
-    .filter((part) => part !== '' && !/^(page|per_page)(=|$)/.test(part))
+    .filter((part) => part !== '' && !PAGING.has(nameOf(part)))
     .join('&')
   const start = `<${uriText(path)}?${base ? `${uriText(base)}&` : ''}`
   const target = (n: number) => `${start}page=${n}&per_page=${page.perPage}>`
