@@ -614,7 +614,9 @@ for (const dialect of DIALECTS) {
       })
 
       it('status: exact values, one or several separated by commas', async () => {
-        for (const bad of ['pending', 'Done', 'Pending,', ',Pending', 'Pending,,Assigned', 'Pending,+Assigned', 'In%2BProgress', 'InProgress', 'Pending;Assigned']) {
+        // Exact as every enum value (API.md §1: no trimming), as priority, sort and the other resources' status are: `+Pending+` was trimmed and taken.
+        const spaced = ['+Pending', 'Pending+', '%20Pending', 'Pending%C2%A0', '%E3%80%80Pending', 'Pending,Assigned+']
+        for (const bad of ['pending', 'Done', 'Pending,', ',Pending', 'Pending,,Assigned', 'Pending,+Assigned', 'In%2BProgress', 'InProgress', 'Pending;Assigned', ...spaced]) {
           assertInvalid(await list(`?status=${bad}`), ['status'])
         }
         for (const good of ['Pending', 'Pending,Assigned', 'In+Progress', 'In%20Progress', 'On+Hold,In+Progress', 'Pending%2CAssigned']) {

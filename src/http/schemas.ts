@@ -43,6 +43,19 @@ export function patternWithMessage(pattern: string, message: string): string {
   return pattern
 }
 
+/**
+ * Patterns of text that is a list of enum values (`status=Pending,Assigned`
+ * on jobs): exact like any enum value (API.md §1), so validation does not
+ * trim it as it trims other text (http/validation.ts).
+ */
+export const EXACT_PATTERNS = new Set<string>()
+
+/** `pattern` (with its message, as patternWithMessage), for text taken exactly as sent: never trimmed. */
+export function exactPattern(pattern: string, message: string): string {
+  EXACT_PATTERNS.add(pattern)
+  return patternWithMessage(pattern, message)
+}
+
 type Options = { description?: string }
 
 /** `null` allowed as well: widens `type` so validation errors stay one per field. */

@@ -12,7 +12,7 @@ import type { FastifyRequest, FastifySchema, FastifySchemaCompiler } from 'fasti
 import { NOTHING_TO_UPDATE, validationError, type FieldError } from './errors.ts'
 import { dateTimeProblem, isDateOrDateTime, isDateTime } from './formats.ts'
 import { type ParsedQuery, UNDECODABLE } from './query-string.ts'
-import { PATTERN_MESSAGES, MAX_ID } from './schemas.ts'
+import { EXACT_PATTERNS, PATTERN_MESSAGES, MAX_ID } from './schemas.ts'
 
 type JsonSchema = {
   type?: string | string[]
@@ -20,6 +20,7 @@ type JsonSchema = {
   properties?: Record<string, JsonSchema>
   required?: string[]
   format?: string
+  pattern?: string
   maxItems?: number
   /** Better messages for fields that exist elsewhere but may not be sent here. */
   'x-field-hints'?: Record<string, string>
@@ -125,7 +126,8 @@ function setOwnField(target: Record<string, unknown>, name: string, value: unkno
 }
 
 function isTrimmedText(schema: JsonSchema | undefined): boolean {
-  if (!schema || schema.enum) return false
+  // Enum values are exact (API.md §1), and so is a list of them (exactPattern, schemas.ts).
+  if (!schema || schema.enum || (schema.pattern !== undefined && EXACT_PATTERNS.has(schema.pattern))) return false
   const types = Array.isArray(schema.type) ? schema.type : [schema.type]
   return types.includes('string')
 }

@@ -5,8 +5,8 @@
  */
 import { Type, type Static } from 'typebox'
 import {
-  Enum, Id, IdQuery, NullableEnum, ListEnvelope, Name, NullableDateTimeIn, NullableId, NullableName, NullableText, NullableTimestamp,
-  patternWithMessage, QueryDate, QueryId, QueryPage, QueryPerPage, ReadEnvelope, Timestamp, UpdateBody, WriteEnvelope,
+  Enum, exactPattern, Id, IdQuery, NullableEnum, ListEnvelope, Name, NullableDateTimeIn, NullableId, NullableName, NullableText, NullableTimestamp,
+  QueryDate, QueryId, QueryPage, QueryPerPage, ReadEnvelope, Timestamp, UpdateBody, WriteEnvelope,
 } from '../../http/schemas.ts'
 import { addBodyCheck } from '../../http/validation.ts'
 import { ASSET_STATUSES } from '../assets/assets.schemas.ts'
@@ -17,8 +17,8 @@ export const JOB_SORTS = ['created_at', '-created_at', 'updated_at', '-updated_a
 export type JobSort = (typeof JOB_SORTS)[number]
 
 const statusAlternatives = JOB_STATUSES.join('|')
-/** One status, or several separated by commas (`status=Pending,Assigned`). */
-export const STATUS_LIST_PATTERN = patternWithMessage(
+/** One status, or several separated by commas (`status=Pending,Assigned`); exact, never trimmed, as every enum value. */
+export const STATUS_LIST_PATTERN = exactPattern(
   `^(${statusAlternatives})(,(${statusAlternatives}))*$`,
   `must be one or more of: ${JOB_STATUSES.join(', ')}, separated by commas`,
 )
