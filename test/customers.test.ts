@@ -285,6 +285,23 @@ for (const dialect of DIALECTS) {
         assert.deepEqual(await ids('ΟΔΟΣ'), [lower.customer_id, street.customer_id])
       })
 
+      it('q finds text however its accents are encoded: composed (NFC) and decomposed (NFD) are the same text', async () => {
+        const { apiKey } = await tenant()
+        const ids = async (q: string) => (await get(apiKey, `?q=${encodeURIComponent(q)}`)).body.data.map((c: any) => c.customer_id)
+        // The name is kept as sent; only the searchable copy is normalised.
+        const decomposed = await make(apiKey, { customer_name: 'Cafe\u0301 Phở Đông' .normalize('NFD') })
+        assert.equal(decomposed.customer_name, 'Café Phở Đông'.normalize('NFD'))
+        const composed = await make(apiKey, { customer_name: 'CAFÉ ROUGE' })
+        const hangul = await make(apiKey, { customer_name: '한국 전력'.normalize('NFD') })
+        for (const form of ['NFC', 'NFD'] as const) {
+          assert.deepEqual(await ids('café'.normalize(form)), [composed.customer_id, decomposed.customer_id], form)
+          assert.deepEqual(await ids('PHỞ'.normalize(form)), [decomposed.customer_id], form)
+          assert.deepEqual(await ids('한국'.normalize(form)), [hangul.customer_id], form)
+        }
+        // Accents are still not folded (docs/decisions.md): a bare e is not é.
+        assert.deepEqual(await ids('cafe'), [])
+      })
+
       it('finds a renamed customer by its new name only', async () => {
         const { apiKey } = await tenant()
         const c = await make(apiKey, { customer_name: 'Old Name' })

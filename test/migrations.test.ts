@@ -104,6 +104,33 @@ for (const dialect of DIALECTS) {
       })
     })
 
+    it('0010 composes stored searchable text (NFC), in every searchable table, and nothing else', async () => {
+      await migrating(dialect, async (db, to) => {
+        await to('20261201-0009-search-final-sigma')
+        const [company] = await rows(db, sql`insert into companies (company_name, plan, modules, created_at) values ('C', 'enterprise', 'assets', 0) returning company_id`)
+        const c = company!.company_id
+        const nfd = 'Cafe\u0301 Phở'.normalize('NFD')
+        for (const name of [nfd, 'Café', 'Plain']) {
+          await sql`insert into customers (company_id, customer_name, search_text, created_at, updated_at) values (${c}, ${name}, ${name.toLowerCase()}, 0, 0)`.execute(db)
+        }
+        const [customer] = await rows(db, sql`select customer_id from customers order by customer_id limit 1`)
+        await sql`insert into customer_locations (company_id, customer_id, customer_location_name, search_text, created_at, updated_at) values (${c}, ${customer!.customer_id}, ${nfd}, ${nfd.toLowerCase()}, 0, 0)`.execute(db)
+        await sql`insert into technicians (company_id, technician_name, search_text, technician_status, created_at, updated_at) values (${c}, ${nfd}, ${nfd.toLowerCase()}, 'Active', 0, 0)`.execute(db)
+        await sql`insert into assets (company_id, asset_tag, asset_name, search_text, asset_status, created_at, updated_at) values (${c}, ${nfd}, 'N', ${`${nfd.toLowerCase()}\nn`}, 'Active', 0, 0)`.execute(db)
+        await to('20261202-0010-search-nfc')
+        const composed = 'café phở'
+        assert.notEqual(composed, nfd.toLowerCase())
+        assert.deepEqual(await rows(db, sql`select customer_name, search_text from customers order by customer_id`), [
+          { customer_name: nfd, search_text: composed },
+          { customer_name: 'Café', search_text: 'café' },
+          { customer_name: 'Plain', search_text: 'plain' },
+        ])
+        assert.deepEqual(await rows(db, sql`select customer_location_name as name, search_text from customer_locations`), [{ name: nfd, search_text: composed }])
+        assert.deepEqual(await rows(db, sql`select technician_name as name, search_text from technicians`), [{ name: nfd, search_text: composed }])
+        assert.deepEqual(await rows(db, sql`select asset_tag as name, search_text from assets`), [{ name: nfd, search_text: `${composed}\nn` }])
+      })
+    })
+
     it('0008 puts scheduled_start into the updated_at index, and its down migration takes it out', async () => {
       await migrating(dialect, async (db, to, down) => {
         await to('20261130-0008-updated-index-schedule')

@@ -9,6 +9,7 @@ import * as stripedCounts from './migrations/20261129-0006-striped-counts.ts'
 import * as updatedIndexStatus from './migrations/20261130-0007-updated-index-status.ts'
 import * as updatedIndexSchedule from './migrations/20261130-0008-updated-index-schedule.ts'
 import * as searchFinalSigma from './migrations/20261201-0009-search-final-sigma.ts'
+import * as searchNfc from './migrations/20261202-0010-search-nfc.ts'
 
 /**
  * Migrations are listed here rather than read from the folder, so they work
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   '20261130-0007-updated-index-status': updatedIndexStatus,
   '20261130-0008-updated-index-schedule': updatedIndexSchedule,
   '20261201-0009-search-final-sigma': searchFinalSigma,
+  '20261202-0010-search-nfc': searchNfc,
 }
 
 class StaticMigrationProvider implements MigrationProvider {

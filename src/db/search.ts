@@ -8,14 +8,19 @@
 import { sql } from 'kysely'
 
 /**
- * Text as it is compared: lower case, with the final sigma as the sigma.
+ * Text as it is compared: lower case, in Unicode's composed form (NFC), with
+ * the final sigma as the sigma.
  * JavaScript lowers Σ to ς at the end of a word and to σ elsewhere, so a
  * name lowered whole and a `q` lowered alone disagreed: "ΚΑΣΑ" did not
  * contain "ΚΑΣ", nor "ΟΔΟΣ 19" " Σ ". It is the one lower-casing rule
  * that depends on the letters around (migration 0009 folds stored text).
+ * An accent can be sent as its own code point after the letter (NFD: what
+ * macOS file names, Vietnamese keyboards and some imports produce) or
+ * composed with it, and the two are the same text: "café" did not find a
+ * "cafe\u0301" (migration 0010 composes stored text).
  */
 export function foldCase(text: string): string {
-  return text.toLowerCase().replaceAll('ς', 'σ')
+  return text.toLowerCase().normalize('NFC').replaceAll('ς', 'σ')
 }
 
 export function searchText(...parts: Array<string | null | undefined>): string {
