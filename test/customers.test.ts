@@ -289,7 +289,7 @@ for (const dialect of DIALECTS) {
         const { apiKey } = await tenant()
         const ids = async (q: string) => (await get(apiKey, `?q=${encodeURIComponent(q)}`)).body.data.map((c: any) => c.customer_id)
         // The name is kept as sent; only the searchable copy is normalised.
-        const decomposed = await make(apiKey, { customer_name: 'Cafe\u0301 Phở Đông' .normalize('NFD') })
+        const decomposed = await make(apiKey, { customer_name: 'Cafe\u0301 Phở Đông'.normalize('NFD') })
         assert.equal(decomposed.customer_name, 'Café Phở Đông'.normalize('NFD'))
         const composed = await make(apiKey, { customer_name: 'CAFÉ ROUGE' })
         const hangul = await make(apiKey, { customer_name: '한국 전력'.normalize('NFD') })
@@ -300,6 +300,19 @@ for (const dialect of DIALECTS) {
         }
         // Accents are still not folded (docs/decisions.md): a bare e is not é.
         assert.deepEqual(await ids('cafe'), [])
+      })
+
+      it('q finds a name with a capital dotted I (İ, Turkish) by i and I; the dotless ı stays a letter of its own', async () => {
+        const { apiKey } = await tenant()
+        const ids = async (q: string) => (await get(apiKey, `?q=${encodeURIComponent(q)}`)).body.data.map((c: any) => c.customer_id)
+        const izmir = await make(apiKey, { customer_name: 'İzmir Servis' })
+        const decomposed = await make(apiKey, { customer_name: 'DİYARBAKIR'.normalize('NFD') })
+        const dotless = await make(apiKey, { customer_name: 'Sıcak Su' })
+        for (const q of ['izmir', 'IZMIR', 'İZMİR', 'İzmir', 'zmi']) assert.deepEqual(await ids(q), [izmir.customer_id], q)
+        for (const q of ['diyarbakir', 'DİYARBAKIR', 'Diyarbak']) assert.deepEqual(await ids(q), [decomposed.customer_id], q)
+        // The dotless ı stays a letter of its own, as accents do (no language's rules are applied).
+        assert.deepEqual(await ids('sıcak'), [dotless.customer_id])
+        assert.deepEqual(await ids('sicak'), [])
       })
 
       it('finds a renamed customer by its new name only', async () => {

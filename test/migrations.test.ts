@@ -104,13 +104,13 @@ for (const dialect of DIALECTS) {
       })
     })
 
-    it('0010 composes stored searchable text (NFC), in every searchable table, and nothing else', async () => {
+    it('0010 composes stored searchable text (NFC) and drops the dot of a lowered İ, in every searchable table, and nothing else', async () => {
       await migrating(dialect, async (db, to) => {
         await to('20261201-0009-search-final-sigma')
         const [company] = await rows(db, sql`insert into companies (company_name, plan, modules, created_at) values ('C', 'enterprise', 'assets', 0) returning company_id`)
         const c = company!.company_id
         const nfd = 'Cafe\u0301 Phở'.normalize('NFD')
-        for (const name of [nfd, 'Café', 'Plain']) {
+        for (const name of [nfd, 'Café', 'Plain', 'İzmir']) {
           await sql`insert into customers (company_id, customer_name, search_text, created_at, updated_at) values (${c}, ${name}, ${name.toLowerCase()}, 0, 0)`.execute(db)
         }
         const [customer] = await rows(db, sql`select customer_id from customers order by customer_id limit 1`)
@@ -124,6 +124,7 @@ for (const dialect of DIALECTS) {
           { customer_name: nfd, search_text: composed },
           { customer_name: 'Café', search_text: 'café' },
           { customer_name: 'Plain', search_text: 'plain' },
+          { customer_name: 'İzmir', search_text: 'izmir' },
         ])
         assert.deepEqual(await rows(db, sql`select customer_location_name as name, search_text from customer_locations`), [{ name: nfd, search_text: composed }])
         assert.deepEqual(await rows(db, sql`select technician_name as name, search_text from technicians`), [{ name: nfd, search_text: composed }])

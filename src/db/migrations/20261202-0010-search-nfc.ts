@@ -1,11 +1,12 @@
 import type { Kysely } from 'kysely'
 
 /**
- * `q` search compares text in Unicode's composed form (foldCase,
- * src/db/search.ts): searchable text stored before keeps the form it was
- * sent in, and is composed here (NFC, which SQLite cannot do in SQL, so row
- * by row in batches). Only rows whose text changes are rewritten; the
- * folding before NFC (lower case, ς as σ) commutes with it.
+ * `q` search compares text in Unicode's composed form, with the dot of a
+ * lowered İ dropped (foldCase, src/db/search.ts): searchable text stored
+ * before keeps the form it was sent in, and is folded here as foldCase now
+ * folds (NFC, which SQLite cannot do in SQL, so row by row in batches).
+ * Only rows whose text changes are rewritten; the folding stored text had
+ * already been through (lower case, ς as σ) commutes with both.
  */
 const TABLES: Array<[string, string]> = [
   ['customers', 'customer_id'],
@@ -22,7 +23,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       const rows: Array<Record<string, unknown>> = await db.selectFrom(table).select([id, 'search_text']).where(id, '>', after).orderBy(id).limit(BATCH).execute()
       for (const row of rows) {
         const text = String(row.search_text)
-        const composed = text.normalize('NFC')
+        const composed = text.replaceAll('i\u0307', 'i').normalize('NFC')
         if (composed !== text) await db.updateTable(table).set({ search_text: composed }).where(id, '=', row[id]).execute()
       }
       if (rows.length < BATCH) break
