@@ -10,6 +10,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { sql, type Kysely } from 'kysely'
+import { connect } from '../src/db/connect.ts'
 import { MigrationError, migrateToLatest, migratorFor } from '../src/db/migrator.ts'
 import pg from 'pg'
 import { DIALECTS, freshDatabase, PG_URL } from './helpers/app.ts'
@@ -171,6 +172,34 @@ for (const dialect of DIALECTS) {
     })
   })
 }
+
+describe('a PostgreSQL database not in UTF8', { skip: PG_URL ? false : 'FSM_TEST_DATABASE_URL is not set' }, () => {
+  it('is refused before anything is migrated, with what to do (in LATIN1, a write with an emoji was a 500)', async () => {
+    const name = `fsm_latin1_${process.pid}`
+    const admin = new pg.Client({ connectionString: PG_URL })
+    await admin.connect()
+    try {
+      await admin.query(`create database ${name} encoding 'LATIN1' lc_collate 'C' lc_ctype 'C' template template0`)
+      const url = new URL(PG_URL!)
+      url.pathname = `/${name}`
+      const database = connect(url.toString())
+      try {
+        await assert.rejects(migrateToLatest(database.db), (error) => {
+          assert.ok(error instanceof MigrationError)
+          assert.match(error.message, /encoding is LATIN1, and FSM Navigator needs UTF8.*createdb -E UTF8/)
+          return true
+        })
+        const tables = await sql<{ n: string }>`select count(*) as n from information_schema.tables where table_schema = current_schema()`.execute(database.db)
+        assert.equal(Number(tables.rows[0]!.n), 0, 'nothing was migrated')
+      } finally {
+        await database.close()
+      }
+    } finally {
+      await admin.query(`drop database if exists ${name}`)
+      await admin.end()
+    }
+  })
+})
 
 describe('migrations beside other schemas coming and going (PostgreSQL)', { skip: PG_URL ? false : 'FSM_TEST_DATABASE_URL is not set' }, () => {
   // Kysely's migrator looked at every schema of the database to find its own

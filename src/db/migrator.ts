@@ -160,7 +160,22 @@ async function migrateSqliteAtomically(db: Kysely<any>): Promise<string[]> {
   })
 }
 
+/**
+ * PostgreSQL keeps text in the database's encoding: in one that is not
+ * UTF8, a write with a character outside it (an emoji; Greek in LATIN1)
+ * failed as it was written, a 500 to the client, and SQL_ASCII takes any
+ * bytes without checking them. Refused before anything is migrated or served.
+ */
+async function requireUtf8(db: Kysely<any>): Promise<void> {
+  if (isSqlite(db)) return
+  const encoding = (await sql<{ server_encoding: string }>`show server_encoding`.execute(db)).rows[0]?.server_encoding
+  if (encoding !== 'UTF8') {
+    throw new MigrationError(`the PostgreSQL database's encoding is ${encoding}, and FSM Navigator needs UTF8 to store text in every language: create the database with ENCODING 'UTF8' (createdb -E UTF8 -T template0 NAME) and restore into it`)
+  }
+}
+
 async function migrate(db: Kysely<any>): Promise<string[]> {
+  await requireUtf8(db)
   const schema = await migrationSchemaOf(db)
   // Applied here but unknown to this version: a newer version migrated the
   // database (an upgrade rolled back, say). Kysely refuses such a database
