@@ -188,6 +188,9 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH'])
 /** The `charset` parameter of a Content-Type, quoted or not. */
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i
 
+/** UTF-8's byte order mark, EF BB BF, at the start of a body. */
+const hasByteOrderMark = (bytes: Buffer) => bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf
+
 /** A route's hooks of one kind as an array (a route may give one function, several, or none). */
 function hooksOf<T>(hooks: T | T[] | undefined): T[] {
   return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]
@@ -292,7 +295,10 @@ export async function buildApp(options: AppOptions) {
     if (countHeader(request.raw.rawHeaders, 'content-type') > 1) return done(new ApiError('unsupported_media_type', 'Content-Type must be sent once'), undefined)
     const bytes = body as Buffer
     if (!isUtf8(bytes)) return done(new ApiError('invalid_json', 'Request body is not valid UTF-8'), undefined)
-    const text = bytes.toString('utf8')
+    // A byte order mark before the JSON is skipped, as RFC 8259 §8.1 allows a
+    // parser to do: some Windows tools write one (PowerShell 5.1's UTF-8
+    // files), and JSON.parse refused the body for it ("not valid JSON").
+    const text = bytes.toString('utf8', hasByteOrderMark(bytes) ? 3 : 0)
     // DELETE takes no body, but clients often send the JSON Content-Type anyway.
     if (text.trim() === '' && request.method === 'DELETE') return done(null, undefined)
     if (text.trim() === '') return done(new ApiError('invalid_json', 'Request body is empty; send a JSON object'), undefined)

@@ -181,6 +181,18 @@ for (const dialect of DIALECTS) {
         assert.equal(created.body.data.job_title, 'badé€😀')
       })
 
+      it('a byte order mark before the JSON is skipped (RFC 8259 §8.1), and is no JSON on its own', async () => {
+        const bom = Buffer.from([0xef, 0xbb, 0xbf])
+        const created = await req('POST', PATH, { key: tenant.apiKey, rawBody: Buffer.concat([bom, Buffer.from(JSON.stringify({ ...validJob(), job_title: 'Sent with a BOM' }))]), headers: JSON_HEADERS })
+        assert.equal(created.status, 201, JSON.stringify(created.body))
+        assert.equal(created.body.data.job_title, 'Sent with a BOM')
+        const patched = await req('PATCH', `${PATH}?id=${created.body.data.job_id}`, { key: tenant.apiKey, rawBody: Buffer.concat([bom, Buffer.from('{"job_status":"Cancelled"}')]), headers: JSON_HEADERS })
+        assert.equal(patched.status, 200, JSON.stringify(patched.body))
+        assertError(await req('POST', PATH, { key: tenant.apiKey, rawBody: bom, headers: JSON_HEADERS }), 400, 'invalid_json', 'a BOM alone')
+        // Only at the start: within the JSON it is a character no JSON text may have between tokens.
+        assertError(await req('POST', PATH, { key: tenant.apiKey, rawBody: Buffer.concat([Buffer.from(' '), bom, Buffer.from('{}')]), headers: JSON_HEADERS }), 400, 'invalid_json', 'a BOM after a space')
+      })
+
       it('invalid_status_transition', async () => {
         const id = await createJobVia(t.app, tenant.apiKey, locationId)
         const res = await req('PATCH', `${PATH}?id=${id}`, { key: tenant.apiKey, body: { job_status: 'Completed' } })
