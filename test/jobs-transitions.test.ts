@@ -180,7 +180,7 @@ for (const dialect of DIALECTS) {
         assert.ok(isoSeconds(done.actual_end) >= isoSeconds(done.actual_start))
       })
 
-      it("actual_start and actual_end never come before the job's own stamps, even when this server's clock is behind them", async () => {
+      it("actual_start, actual_end and the history's times never come before the job's own stamps, even when this server's clock is behind them", async () => {
         // Stamps an hour ahead of this server's clock: another server's clock
         // ahead, or this one's stepped back since (an NTP correction).
         const ahead = nowSeconds() + 3600
@@ -199,6 +199,13 @@ for (const dialect of DIALECTS) {
         assert.equal(completed.headers.etag, (await call(t.app, 'GET', `/api/v1/jobs?id=${id}`, { key })).headers.etag, 'the answer tags what GET shows')
         assert.ok(isoSeconds(job.actual_end) >= isoSeconds(job.actual_start), `ended ${job.actual_end}, before it started ${job.actual_start}`)
         assert.ok(isoSeconds(job.actual_end) <= isoSeconds(job.updated_at))
+        // The history lines of those changes are stamped as the job was: in order, the last at its updated_at.
+        const history = (await call(t.app, 'GET', `/api/v1/jobs/history?id=${id}`, { key })).body.data as Array<{ to_status: string; changed_at: string }>
+        const startLine = history.find((h) => h.to_status === 'In Progress')!
+        const completeLine = history.find((h) => h.to_status === 'Completed')!
+        assert.ok(isoSeconds(startLine.changed_at) >= ahead, `started ${startLine.changed_at}, before the job's stamp`)
+        assert.equal(completeLine.changed_at, job.updated_at)
+        assert.ok(isoSeconds(completeLine.changed_at) >= isoSeconds(startLine.changed_at))
       })
 
       it('other changes leave actual_start and actual_end alone', async () => {

@@ -14,7 +14,7 @@ import type { Database, JobRow, NewJob } from '../../db/types.ts'
 import { isSqlite } from '../../db/dialect.ts'
 import { byShape, prepared, preparedWrite } from '../../db/prepared.ts'
 import { LOCKED_STATUSES, type JobStatus } from './status.ts'
-import { cellsInLockOrder, recordJobWrite, stripeFor, touchJobLists, withRecordOnPostgres, WRITTEN_JOB_ID, type CountMove } from './jobs.write-record.ts'
+import { cellsInLockOrder, recordJobWrite, stripeFor, touchJobLists, withRecordOnPostgres, WRITTEN_JOB_ID, WRITTEN_UPDATED_AT, type CountMove } from './jobs.write-record.ts'
 
 type Db = Kysely<Database>
 
@@ -411,7 +411,8 @@ export async function changeStatusRecorded(
   ]
   if (isSqlite(db)) {
     const written = await changeStatus(db, companyId, jobId, from, to, at)
-    if (written) await recordJobWrite(db, companyId, moves, { jobId, from, to, at, keyId })
+    // The history line is stamped as the job was (never before its last stamp).
+    if (written) await recordJobWrite(db, companyId, moves, { jobId, from, to, at: written.updated_at, keyId })
     return written
   }
   const record = statusChangesRecordedOnPostgres[shapeOf(to)]
@@ -463,7 +464,8 @@ function preparedStatusChangeRecordedOnPostgres(shape: StatusChangeShape) {
       db.with('written', (w) => statusChangeQuery(w, companyId, jobId, from, to, at, shape).where('row_version', '=', rowVersion)),
       companyId,
       stripe,
-      [jobId, from, to, at, keyId],
+      // The history line is stamped as the job was (never before its last stamp).
+      [jobId, from, to, WRITTEN_UPDATED_AT, keyId],
       cells,
     )
       .selectFrom('written')

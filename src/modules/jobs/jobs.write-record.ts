@@ -98,7 +98,8 @@ export function cellsInLockOrder(moves: CountMove[]): Array<string | number> {
  * what orders them: the counts cannot be written before the bump has taken
  * the stripe's sequence row (PostgreSQL runs the CTEs of one statement in no
  * set order otherwise). The history line's job is `history[0]`: an id, or
- * WRITTEN_JOB_ID for the job the statement itself creates; no history
+ * WRITTEN_JOB_ID for the job the statement itself creates; its time
+ * `history[3]`, a number or WRITTEN_UPDATED_AT; no history
  * values, no line. `cells` are one or two count moves, or none.
  */
 export function withRecordOnPostgres<Written extends object>(
@@ -108,7 +109,7 @@ export function withRecordOnPostgres<Written extends object>(
   history: Array<string | number | null | RawBuilder<number>>,
   cells: Array<string | number | null>,
 ) {
-  const [jobId, from, to, at, keyId] = history as [number | RawBuilder<number>, string | null, string, number, number | null]
+  const [jobId, from, to, at, keyId] = history as [number | RawBuilder<number>, string | null, string, number | RawBuilder<number>, number | null]
   const bumped = db.with('bumped', (w) =>
     w
       .insertInto('job_write_seqs')
@@ -131,7 +132,7 @@ export function withRecordOnPostgres<Written extends object>(
                 s.cast<number>(s.val(companyId), 'bigint').as('company_id'),
                 s.cast<string | null>(s.val(from), 'text').as('from_status'),
                 s.cast<string>(s.val(to), 'text').as('to_status'),
-                s.cast<number>(s.val(at), 'bigint').as('changed_at'),
+                isExpression(at) ? at.as('changed_at') : s.cast<number>(s.val(at), 'bigint').as('changed_at'),
                 s.cast<number | null>(s.val(keyId), 'bigint').as('key_id'),
               ]),
             ),
@@ -164,6 +165,9 @@ export function withRecordOnPostgres<Written extends object>(
 
 /** withRecordOnPostgres's history line for a job created by `written` (which returns its `job_id`). */
 export const WRITTEN_JOB_ID: RawBuilder<number> = sql.ref<number>('written.job_id')
+
+/** withRecordOnPostgres's history line stamped with the `updated_at` that `written` returns. */
+export const WRITTEN_UPDATED_AT: RawBuilder<number> = sql.ref<number>('written.updated_at')
 
 /** recordJobWrite on PostgreSQL, one statement per shape (with or without a history line; one or two count cells). */
 const recordOnPostgres = byShape((shape) => {
