@@ -163,8 +163,9 @@ async function migrateSqliteAtomically(db: Kysely<any>): Promise<string[]> {
 /**
  * PostgreSQL keeps text in the database's encoding: in one that is not
  * UTF8, a write with a character outside it (an emoji; Greek in LATIN1)
- * failed as it was written, a 500 to the client, and SQL_ASCII takes any
- * bytes without checking them. Refused before anything is migrated or served.
+ * cannot be stored and fails as it is made, a 500 to the client, and
+ * SQL_ASCII takes any bytes without checking them. Refused before anything
+ * is migrated or served.
  */
 async function requireUtf8(db: Kysely<any>): Promise<void> {
   if (isSqlite(db)) return
