@@ -262,11 +262,11 @@ for (const dialect of DIALECTS) {
       })
 
       it('customer_location_id must be a location of the company', async () => {
-        assertInvalid(await post(a.apiKey, { asset_tag: freshTag(), asset_name: 'x', customer_location_id: 999_999 }), [['customer_location_id', 'location 999999 does not exist']])
+        assertInvalid(await post(a.apiKey, { asset_tag: freshTag(), asset_name: 'x', customer_location_id: 999_999 }), [['customer_location_id', 'refers to location 999999, which does not exist']])
         // With a field of the wrong form too, both are named at once (API.md §1).
         assertInvalid(await post(a.apiKey, { asset_tag: freshTag(), customer_location_id: 999_999 }), [
           ['asset_name', 'is required'],
-          ['customer_location_id', 'location 999999 does not exist'],
+          ['customer_location_id', 'refers to location 999999, which does not exist'],
         ])
       })
 
@@ -344,11 +344,11 @@ for (const dialect of DIALECTS) {
 
       it('PUT checks customer_location_id against the company, before looking up the record', async () => {
         const id = await createAssetVia(t.app, a.apiKey, freshTag())
-        assertInvalid(await put(a.apiKey, id, { customer_location_id: 999_999 }), [['customer_location_id', 'location 999999 does not exist']])
-        assertInvalid(await put(a.apiKey, 987_654, { customer_location_id: 999_999 }), [['customer_location_id', 'location 999999 does not exist']])
+        assertInvalid(await put(a.apiKey, id, { customer_location_id: 999_999 }), [['customer_location_id', 'refers to location 999999, which does not exist']])
+        assertInvalid(await put(a.apiKey, 987_654, { customer_location_id: 999_999 }), [['customer_location_id', 'refers to location 999999, which does not exist']])
         assertInvalid(await put(a.apiKey, id, { customer_location_id: 999_999, asset_name: '' }), [
           ['asset_name', 'must not be empty'],
-          ['customer_location_id', 'location 999999 does not exist'],
+          ['customer_location_id', 'refers to location 999999, which does not exist'],
         ])
         const moved = await put(a.apiKey, id, { customer_location_id: aBasics.locationId })
         assert.equal(moved.status, 200)
@@ -805,7 +805,7 @@ for (const dialect of DIALECTS) {
       })
 
       it("another company's location in an asset body is validation_failed on customer_location_id", async () => {
-        const msg = `location ${bBasics.locationId} does not exist`
+        const msg = `refers to location ${bBasics.locationId}, which does not exist`
         assertInvalid(await post(a.apiKey, { asset_tag: freshTag(), asset_name: 'x', customer_location_id: bBasics.locationId }), [['customer_location_id', msg]])
         const mine = await createAssetVia(t.app, a.apiKey, freshTag())
         assertInvalid(await put(a.apiKey, mine, { customer_location_id: bBasics.locationId }), [['customer_location_id', msg]])

@@ -318,7 +318,7 @@ for (const dialect of DIALECTS) {
 
       it('valid RFC 3339 that is still refused says why: a leap second, an impossible day, an instant past the years 0001-9999', async () => {
         for (const [value, message] of [
-          ['2016-12-31T23:59:60Z', /has a leap second \(:60\), which is not taken; send :59/],
+          ['2016-12-31T23:59:60Z', /has a leap second \(:60\), which is not taken: send :59/],
           ['2026-02-30T09:00:00Z', /names a day the calendar does not have \(2026-02-30\)/],
           ['9999-12-31T23:59:59-01:00', /must fall between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z once its offset is applied/],
           ['0001-01-01T00:00:00+00:01', /must fall between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z/],
@@ -414,8 +414,10 @@ for (const dialect of DIALECTS) {
         const before = await countJobs()
         const res = await post({ job_title: '', customer_location_id: otherLocationId, assigned_technician_id: 99_999_999, job_priority: 'Soon' })
         assertInvalid(res, ['job_title', 'customer_location_id', 'assigned_technician_id', 'job_priority'])
-        assert.match(detailFor(res, 'customer_location_id').message, new RegExp(`location ${otherLocationId} does not exist`))
-        assert.match(detailFor(res, 'assigned_technician_id').message, /technician 99999999 does not exist/)
+        assert.equal(detailFor(res, 'customer_location_id').message, `refers to location ${otherLocationId}, which does not exist`)
+        assert.equal(detailFor(res, 'assigned_technician_id').message, 'refers to technician 99999999, which does not exist')
+        // Composed, each problem reads as a sentence of its field ("customer_location_id location 5 does not exist" did not).
+        assert.match(res.body.error.message, new RegExp(`; customer_location_id refers to location ${otherLocationId}, which does not exist; assigned_technician_id refers to technician 99999999, which does not exist$`))
         // Ids that are malformed themselves get their form's message only; the company's own ids are no problem.
         assertInvalid(await post({ job_title: '', customer_location_id: 'x', assigned_technician_id: technicianId }), ['job_title', 'customer_location_id'], /required|must be an integer/)
         assert.equal(await countJobs(), before)
@@ -428,7 +430,13 @@ for (const dialect of DIALECTS) {
         const id = await createJobVia(t.app, key, locationId, { assigned_technician_id: tech.body.data.technician_id })
         assert.equal((await call(t.app, 'PUT', `/api/v1/technicians?id=${tech.body.data.technician_id}`, { key, body: { technician_status: 'Inactive' } })).status, 200)
         assertInvalid(await put(id, { job_title: '', assigned_technician_id: tech.body.data.technician_id }), ['job_title'])
-        assertInvalid(await post({ job_title: '', customer_location_id: locationId, assigned_technician_id: tech.body.data.technician_id }), ['job_title', 'assigned_technician_id'], /required|is Inactive/)
+        const inactive = await post({ job_title: '', customer_location_id: locationId, assigned_technician_id: tech.body.data.technician_id })
+        assertInvalid(inactive, ['job_title', 'assigned_technician_id'], /required|is Inactive/)
+        // One problem, one "; ": the rule that refuses it is not read as a problem of its own.
+        assert.equal(
+          inactive.body.error.message,
+          `job_title is required; assigned_technician_id refers to technician ${tech.body.data.technician_id}, who is Inactive: only Active technicians can be assigned`,
+        )
       })
 
       it('an Inactive technician cannot be assigned (API.md §5)', async () => {

@@ -144,6 +144,8 @@ for (const dialect of DIALECTS) {
         const { apiKey } = await setup()
         const res = await post(apiKey, { customer_id: 987654, customer_location_name: 'Main' })
         assertInvalid(res, ['customer_id'], /does not exist/)
+        // Said of the field, as every detail is, so the message reads as a sentence.
+        assert.equal(res.body.error.message, 'customer_id refers to customer 987654, which does not exist')
         assert.equal((await get(apiKey)).body.pagination.total, 0)
       })
 

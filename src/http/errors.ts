@@ -66,6 +66,17 @@ export function validationError(details: FieldError[]): ApiError {
   return new ApiError('validation_failed', spelled.join('; '), { details })
 }
 
+/**
+ * The detail of an id in a body that names no record of the caller's
+ * company (another company's looks the same as none, API.md §3). Said of
+ * the field, as every detail is: composed, it reads "customer_location_id
+ * refers to location 5, which does not exist" (it was "customer_location_id
+ * location 5 does not exist").
+ */
+export function refersToNone(what: string, id: number): string {
+  return `refers to ${what} ${id}, which does not exist`
+}
+
 export function notFound(resource: string, id: number | string): ApiError {
   return new ApiError('not_found', `${resource} ${id} not found`)
 }

@@ -102,7 +102,7 @@ export function dateTimeProblem(text: string, dateTaken: boolean): string | unde
   }
   const [year, month, day, second] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[6])]
   if (!validDate(year, month, day)) return `names a day the calendar does not have (${m[1]}-${m[2]}-${m[3]})`
-  if (second === 60) return 'has a leap second (:60), which is not taken; send :59'
+  if (second === 60) return 'has a leap second (:60), which is not taken: send :59'
   if (Number(m[4]) > 23 || Number(m[5]) > 59 || second > 59) return undefined
   if (m[9] && (Number(m[10]) > 23 || Number(m[11]) > 59)) return undefined
   return 'must fall between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z once its offset is applied'

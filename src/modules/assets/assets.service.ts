@@ -11,7 +11,7 @@ import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
 import { searchText } from '../../db/search.ts'
 import { assertConditions, isConditional, type WriteConditions, tagged, type Tagged } from '../../http/conditional.ts'
-import { ApiError, notFound, NOTHING_TO_UPDATE, validationError, type FieldError } from '../../http/errors.ts'
+import { ApiError, notFound, NOTHING_TO_UPDATE, refersToNone, validationError, type FieldError } from '../../http/errors.ts'
 import { parseDateTime } from '../../http/formats.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
 import { isWellFormedId } from '../../http/schemas.ts'
@@ -49,7 +49,7 @@ const withTag = (row: AssetRow): Tagged<AssetView> => tagged(row.row_version, pr
 /** The location must be the caller's company's (API.md §3); null clears it and needs no check. */
 async function locationProblems(db: Db, actor: Actor, locationId: number | null | undefined): Promise<FieldError[]> {
   if (locationId === undefined || locationId === null || (await findLocation(db, actor.companyId, locationId))) return []
-  return [{ field: 'customer_location_id', message: `location ${locationId} does not exist` }]
+  return [{ field: 'customer_location_id', message: refersToNone('location', locationId) }]
 }
 
 async function checkLocation(db: Db, actor: Actor, locationId: number | null | undefined) {

@@ -9,7 +9,7 @@ import { isSqlite } from '../../db/dialect.ts'
 import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, singleWrite, type BeforeCommit } from '../../db/transaction.ts'
 import { assertConditions, isConditional, type WriteConditions, serializedWithTag, type Tagged } from '../../http/conditional.ts'
-import { ApiError, notFound, NOTHING_TO_UPDATE, validationError, type FieldError } from '../../http/errors.ts'
+import { ApiError, notFound, NOTHING_TO_UPDATE, refersToNone, validationError, type FieldError } from '../../http/errors.ts'
 import { parseDateBound } from '../../http/formats.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
 import { isWellFormedId } from '../../http/schemas.ts'
@@ -177,13 +177,13 @@ async function checkReferences(
   const found: { location?: LocationRow; technician?: TechnicianRow } = {}
   if (input.customer_location_id !== undefined) {
     found.location = await findLocation(db, actor.companyId, input.customer_location_id)
-    if (!found.location) details.push({ field: 'customer_location_id', message: `location ${input.customer_location_id} does not exist` })
+    if (!found.location) details.push({ field: 'customer_location_id', message: refersToNone('location', input.customer_location_id) })
   }
   if (input.assigned_technician_id !== undefined && input.assigned_technician_id !== null) {
     const technician = (found.technician = await findTechnician(db, actor.companyId, input.assigned_technician_id))
-    if (!technician) details.push({ field: 'assigned_technician_id', message: `technician ${input.assigned_technician_id} does not exist` })
+    if (!technician) details.push({ field: 'assigned_technician_id', message: refersToNone('technician', input.assigned_technician_id) })
     else if (technician.technician_status !== 'Active' && technician.technician_id !== currentTechnicianId) {
-      details.push({ field: 'assigned_technician_id', message: `technician ${input.assigned_technician_id} is ${technician.technician_status}; only Active technicians can be assigned` })
+      details.push({ field: 'assigned_technician_id', message: `refers to technician ${input.assigned_technician_id}, who is ${technician.technician_status}: only Active technicians can be assigned` })
     }
   }
   // The rows a write refers to, as found (read in its transaction).

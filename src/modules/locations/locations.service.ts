@@ -5,7 +5,7 @@ import { nowSeconds, toIso } from '../../db/time.ts'
 import { inTransaction, type BeforeCommit } from '../../db/transaction.ts'
 import { searchText } from '../../db/search.ts'
 import { assertConditions, isConditional, type WriteConditions, tagged, type Tagged } from '../../http/conditional.ts'
-import { notFound, NOTHING_TO_UPDATE, validationError, type FieldError } from '../../http/errors.ts'
+import { notFound, NOTHING_TO_UPDATE, refersToNone, validationError, type FieldError } from '../../http/errors.ts'
 import { pageRequest, pagination } from '../../http/pagination.ts'
 import { isWellFormedId } from '../../http/schemas.ts'
 import type { Actor } from '../actor.ts'
@@ -52,7 +52,7 @@ async function currentView(db: Db, actor: Actor, locationId: number): Promise<lo
 async function checkCustomer(db: Db, actor: Actor, customerId: number | undefined, details: FieldError[]) {
   if (customerId === undefined) return
   const customer = await findCustomer(db, actor.companyId, customerId)
-  if (!customer) details.push({ field: 'customer_id', message: `customer ${customerId} does not exist` })
+  if (!customer) details.push({ field: 'customer_id', message: refersToNone('customer', customerId) })
 }
 
 /** The problem of a well-formed `customer_id` in a location body its validation refused (the write routes' `referenceProblems`, error-handler.ts). */
