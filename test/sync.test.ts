@@ -275,6 +275,12 @@ for (const dialect of DIALECTS) {
         assert.equal(stalePatch.status, 412)
         const weakCurrent = await call(t.app, 'PATCH', `/api/v1/jobs?id=${jobId}`, { key: key(), body: { job_status: 'Assigned' }, headers: { 'if-match': `W/${before.headers.etag}` } })
         assert.equal(weakCurrent.status, 412, 'If-Match uses the strong comparison')
+        // Each refusal says what will work next: a stale tag is read again, a weak or unquoted one is sent as the GET answered it.
+        assert.match(stalePut.body.error.message, /^The job has changed since you read it .*GET it again and retry$/)
+        assert.match(weakCurrent.body.error.message, /^If-Match holds a weak tag \(W\/"…"\), which a write never matches: send the ETag as the GET answered it, without W\//)
+        const unquoted = await call(t.app, 'PUT', `/api/v1/jobs?id=${jobId}`, { key: key(), body: { job_title: 'Third' }, headers: { 'if-match': (before.headers.etag as string).replace(/"/g, '') } })
+        assert.equal(unquoted.status, 412)
+        assert.equal(unquoted.body.error.message, 'If-Match must be an ETag as the GET answered it, in its double quotes ("…"); nothing was written')
         const after = await call(t.app, 'GET', `/api/v1/jobs?id=${jobId}`, { key: key() })
         assert.deepEqual(after.body.data, before.body.data, 'nothing changed')
         assert.equal(after.headers.etag, before.headers.etag)

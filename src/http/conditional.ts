@@ -48,13 +48,32 @@ export function noneMatchHits(header: string | undefined, etag: string): boolean
   return tagsOf(header).some((tag) => tag.replace(/^W\//, '') === etag)
 }
 
+/** An entity-tag as RFC 9110 §8.8.3 writes it: opaque text in double quotes, optionally marked weak. */
+const ENTITY_TAG = /^(W\/)?"[^"]*"$/
+
 /** If-Match uses the strong comparison: a weak tag never matches. */
 export function assertIfMatch(header: string | undefined, etag: string, what: string): void {
   if (header === undefined) return
   if (header.trim() === '*') return
-  if (!tagsOf(header).includes(etag)) {
-    throw new ApiError('precondition_failed', `The ${what} has changed since you read it (If-Match does not match its current ETag); GET it again and retry`)
+  const tags = tagsOf(header)
+  if (!tags.includes(etag)) throw new ApiError('precondition_failed', ifMatchRefusal(tags, etag, what))
+}
+
+/**
+ * Why If-Match failed, told so that the client's next step works. "Changed
+ * since you read it; GET it again" is true of a stale tag only: a tag sent
+ * weak (`W/"…"`, as a proxy that compresses answers makes it) or without
+ * its quotes fails again after every GET, and a sync told to re-read and
+ * retry did so for good.
+ */
+function ifMatchRefusal(tags: string[], etag: string, what: string): string {
+  if (tags.includes(`W/${etag}`)) {
+    return `If-Match holds a weak tag (W/"…"), which a write never matches: send the ETag as the GET answered it, without W/ (a proxy that compresses answers may have added it); nothing was written`
   }
+  if (!tags.some((tag) => ENTITY_TAG.test(tag))) {
+    return `If-Match must be an ETag as the GET answered it, in its double quotes ("…"); nothing was written`
+  }
+  return `The ${what} has changed since you read it (If-Match does not match its current ETag); GET it again and retry`
 }
 
 /** The preconditions of a write: the client's If-Match and If-None-Match headers, if any. */
