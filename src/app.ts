@@ -463,18 +463,22 @@ export async function buildApp(options: AppOptions) {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }))
   // Ready while the database answers. A rate-limit store that is down does
   // not make the process unready (requests fail open) but is reported.
-  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/readyz', { schema: { hide: true } }, async (request, reply) => {
     const limits = rateLimits.status()
     const rate_limit = { store: limits.store, status: limits.healthy ? 'ok' : `${limits.problem ?? 'unreachable'} (failing open)` }
+    // A 503 is in the error envelope, as every non-2xx answer (API.md §1, and
+    // /readyz's own 503 during a shutdown), with the probe's fields beside it.
+    const unready = (database: string, message: string) =>
+      reply.code(503).send({ ...errorBody(new ApiError('service_unavailable', message), request.id), status: 'unavailable', database, rate_limit })
     let migrated: boolean
     try {
       migrated = await hasLatestMigration(database.db)
     } catch {
-      return reply.code(503).send({ status: 'unavailable', database: 'unreachable', rate_limit })
+      return unready('unreachable', 'The database is unavailable; retry shortly')
     }
     // Reachable but without this version's tables (dropped and made again
     // empty, restored from an old backup): every API request would fail.
-    if (!migrated) return reply.code(503).send({ status: 'unavailable', database: 'not migrated (run fsm migrate, or restart fsm serve)', rate_limit })
+    if (!migrated) return unready('not migrated (run fsm migrate, or restart fsm serve)', 'The database is not migrated to this version: run fsm migrate, or restart fsm serve')
     return { status: 'ok', database: 'ok', rate_limit }
   })
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, (_request, reply) => sendDocument(reply))

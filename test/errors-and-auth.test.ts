@@ -30,6 +30,21 @@ const JSON_HEADERS = { 'content-type': 'application/json' }
 /** Things that must never appear in an error answer. */
 const LEAKS = [/\bat .+\.(ts|js|mjs):\d+/, /node_modules/, /\bselect\b.+\bfrom\b/i, /\binsert into\b/i, /\bupdate\b.+\bset\b/i, /sqlite/i, /no such table/i, /syntax error/i, /"stack"/, /SQLITE_/, /constraint/i, /kysely/i]
 
+/**
+ * /readyz's 503: the error envelope (API.md §1: every non-2xx answer), as
+ * its 503 during a shutdown already was, with the probe's own fields
+ * (`status`, `database`, `rate_limit`, docs/deployment.md) beside it.
+ */
+function assertReadyzEnvelope(res: ApiResponse) {
+  assert.equal(res.status, 503)
+  assert.equal(res.body.success, false)
+  assert.equal(res.body.error.code, 'service_unavailable')
+  assert.deepEqual(Object.keys(res.body.error), ['code', 'message'])
+  assert.equal(res.body.request_id, res.headers['x-request-id'])
+  assert.equal(res.body.status, 'unavailable')
+  assert.equal(typeof res.body.rate_limit.status, 'string')
+}
+
 /** Every error answer seen in this file, checked for leaks at the end. */
 const seenErrors: Array<{ label: string; res: ApiResponse }> = []
 
@@ -634,6 +649,9 @@ for (const dialect of DIALECTS) {
           assert.equal(ready.status, 503)
           assert.match(ready.body.database, /^not migrated/)
           assert.equal(ready.body.status, 'unavailable')
+          // In the envelope, as every non-2xx answer (API.md §1), with the probe's fields beside it.
+          assertReadyzEnvelope(ready)
+          assert.equal(ready.body.error.message, 'The database is not migrated to this version: run fsm migrate, or restart fsm serve')
         } finally {
           await t2.close()
         }
@@ -664,6 +682,9 @@ for (const dialect of DIALECTS) {
           const ready = await call(broken.app, 'GET', '/readyz')
           assert.equal(ready.status, 503, JSON.stringify(ready.body))
           assertNoLeak('readyz', ready)
+          assertReadyzEnvelope(ready)
+          assert.equal(ready.body.database, 'unreachable')
+          assert.equal(ready.body.error.message, 'The database is unavailable; retry shortly')
           const health = await call(broken.app, 'GET', '/healthz')
           assert.equal(health.status, 200)
           // A server that is shutting down refuses new requests with 503.
