@@ -240,8 +240,9 @@ for (const dialect of DIALECTS) {
         for (const bad of ['active', 'Active ', ' Retired', 'Broken', 'IN MAINTENANCE', '']) {
           assertInvalid(await post(a.apiKey, { ...base(), asset_status: bad }), [['asset_status', ENUM_MESSAGE]])
         }
-        assertInvalid(await post(a.apiKey, { ...base(), asset_status: null }), [['asset_status', 'must be a string']])
-        assertInvalid(await post(a.apiKey, { ...base(), asset_status: 1 }), [['asset_status', 'must be a string']])
+        // Null or not text: told the values, which say what to send (it was "must be a string").
+        assertInvalid(await post(a.apiKey, { ...base(), asset_status: null }), [['asset_status', ENUM_MESSAGE]])
+        assertInvalid(await post(a.apiKey, { ...base(), asset_status: 1 }), [['asset_status', ENUM_MESSAGE]])
         for (const good of ['Active', 'In Maintenance', 'Out of Service', 'Retired']) {
           const r = await post(a.apiKey, { ...base(), asset_status: good })
           assert.equal(r.status, 201)
@@ -316,7 +317,7 @@ for (const dialect of DIALECTS) {
         assert.equal(cleared.body.data.asset_name, 'Full')
 
         assertInvalid(await put(a.apiKey, created.asset_id, { asset_status: null, asset_tag: null, asset_name: '   ' }), [
-          ['asset_status', 'must be a string'],
+          ['asset_status', ENUM_MESSAGE],
           ['asset_tag', 'must be a string'],
           ['asset_name', 'must not be empty'],
         ])

@@ -133,7 +133,8 @@ for (const dialect of DIALECTS) {
       it('null is accepted only where the field is nullable', async () => {
         assertInvalid(await post(valid({ job_title: null })), ['job_title'])
         assertInvalid(await post(valid({ customer_location_id: null })), ['customer_location_id'])
-        assertInvalid(await post(valid({ job_priority: null })), ['job_priority'])
+        // An enum field sent null is told its values (it was "must be a string", and the values only after a second try).
+        assertInvalid(await post(valid({ job_priority: null })), ['job_priority'], /^must be one of: Low, Medium, High, Urgent$/)
         assertInvalid(await post(valid({ asset_ids: null })), ['asset_ids'])
         const job = await created(valid({ job_description: null, assigned_technician_id: null, scheduled_start: null, scheduled_end: null }))
         assert.equal(job.job_description, null)
@@ -597,6 +598,10 @@ for (const dialect of DIALECTS) {
         assertInvalid(res, ['job_status'])
         for (const s of ['Pending', 'Assigned', 'In Progress', 'On Hold', 'Completed', 'Invoiced', 'Paid', 'Closed', 'Cancelled']) {
           assert.ok(detailFor(res, 'job_status').message.includes(s), detailFor(res, 'job_status').message)
+        }
+        // Not a string at all: the same list, which says what to send.
+        for (const notText of [null, 3, ['Assigned']]) {
+          assertInvalid(await patch(id, { job_status: notText }), ['job_status'], /^must be one of: Pending, Assigned, In Progress, On Hold, Completed, Invoiced, Paid, Closed, Cancelled$/)
         }
         assertInvalid(await patch(987_654_321, { job_status: 'Done' }), ['job_status'])
         const missing = await patch(987_654_321, { job_status: 'Assigned' })

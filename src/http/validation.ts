@@ -56,6 +56,10 @@ function typeMessage(type: unknown): string {
   return `must be ${names.join(' or ')}${nullable ? ' or null' : ''}`
 }
 
+function enumMessage(values: unknown[]): string {
+  return `must be one of: ${values.filter((v) => v !== null).join(', ')}`
+}
+
 function fieldOf(error: ErrorObject): string {
   const parts = error.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
   if (error.keyword === 'required') parts.push((error.params as { missingProperty: string }).missingProperty)
@@ -74,10 +78,13 @@ function messageOf(error: ErrorObject, unknownWord: string): string {
       return 'is required'
     case 'additionalProperties':
       return (error.params as { additionalProperty: string }).additionalProperty === '' ? `a ${unknownWord} must have a name` : `is not a known ${unknownWord}`
-    case 'type':
-      return typeMessage(params.type)
+    case 'type': {
+      // An enum field sent null or a number is told its values, not "must be a string": that one message says what to send.
+      const values = (error.parentSchema as JsonSchema | undefined)?.enum
+      return values ? enumMessage(values) : typeMessage(params.type)
+    }
     case 'enum':
-      return `must be one of: ${(params.allowedValues as unknown[]).filter((v) => v !== null).join(', ')}`
+      return enumMessage(params.allowedValues as unknown[])
     case 'const':
       return `must be ${JSON.stringify(params.allowedValue)}`
     case 'minLength':
