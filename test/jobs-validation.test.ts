@@ -681,10 +681,17 @@ for (const dialect of DIALECTS) {
         }
       })
 
-      it('every bad parameter is listed at once', async () => {
+      it('every bad parameter is listed at once, in the order the query string has them', async () => {
         assertInvalid(await list('?page=0&per_page=abc&stauts=x&priority=high&created_after=2026-02-30'), [
           'page', 'per_page', 'stauts', 'priority', 'created_after',
         ])
+        // A parameter that is not an integer is found before the others are checked; it is listed where it was sent, not first.
+        const res = await list('?stauts=Pending&priority=high&page=0&per_page=x&created_after=2026-02-30&sort=name')
+        assert.deepEqual(res.body.error.details.map((d: { field: string }) => d.field), ['stauts', 'priority', 'page', 'per_page', 'created_after', 'sort'])
+        assert.match(res.body.error.message, /^stauts is not a known parameter; priority must be one of/)
+        // A required parameter that is missing comes after those sent.
+        const put = await call(t.app, 'PUT', '/api/v1/jobs?x=1&y=', { key, body: { job_title: 'T' } })
+        assert.deepEqual(put.body.error.details.map((d: { field: string }) => d.field), ['x', 'y', 'id'])
       })
     })
   })

@@ -277,10 +277,15 @@ function compileQuery(schema: JsonSchema) {
     const ok = validate(value)
     const details = [...early, ...toFieldErrors(ok ? [] : validate.errors, 'parameter')]
     if (details.length === 0) return { value }
-    // Keep the first problem of each parameter, in the order they were found.
+    // Keep the first problem of each parameter (the most basic: it was found
+    // first), listed in the order the parameters come in the query string,
+    // as a body's unknown fields are; a required one that is missing, last.
+    // Found-order put every non-integer first, whatever came before it.
     const unique = new Map<string, FieldError>()
     for (const detail of details) if (!unique.has(detail.field)) unique.set(detail.field, detail)
-    return { error: validationError([...unique.values()]) }
+    const names = Object.keys(raw)
+    const place = (field: string) => (names.includes(field) ? names.indexOf(field) : names.length)
+    return { error: validationError([...unique.values()].sort((a, b) => place(a.field) - place(b.field))) }
   }
 }
 
