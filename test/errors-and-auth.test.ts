@@ -1592,7 +1592,12 @@ describe('requests as bytes on a socket', () => {
       const stale = await get('/docs/static/logo.svg', 'If-Match: "x"\r\n')
       assert.deepEqual([statuses(stale), envelope(stale).error.code], [[412], 'precondition_failed'])
       const range = await get('/docs/static/logo.svg', 'Range: bytes=999999-\r\n')
-      assert.deepEqual([statuses(range), envelope(range).error.details], [[400], [{ field: 'Range', message: 'is past the end of the file' }]])
+      assert.deepEqual([statuses(range), envelope(range).error.details], [[400], [{ field: 'Range', message: 'is malformed or past the end of the file' }]])
+      // Each says which header: a Range that is not one was "past the end", an old If-Unmodified-Since "does not match If-Match".
+      const malformed = await get('/docs/static/logo.svg', 'Range: bytes=x\r\n')
+      assert.deepEqual([statuses(malformed), envelope(malformed).error.details], [[400], [{ field: 'Range', message: 'is malformed or past the end of the file' }]])
+      const unmodified = await get('/docs/static/logo.svg', 'If-Unmodified-Since: Mon, 01 Jan 1990 00:00:00 GMT\r\n')
+      assert.deepEqual([statuses(unmodified), envelope(unmodified).error.message], [[412], 'The file does not meet If-Match or If-Unmodified-Since'])
     })
   })
 

@@ -44,8 +44,9 @@ function otherClientError(status: number, code: string | undefined, message: str
   if (status === 415) return new ApiError('unsupported_media_type', message)
   // A path outside the static files' folder is one we do not have (`send` says 403).
   if (status === 403 || status === 404) return new ApiError('not_found', 'No such file')
-  if (status === 412) return new ApiError('precondition_failed', 'The file does not match If-Match')
-  if (status === 416) return validationError([{ field: 'Range', message: 'is past the end of the file' }])
+  // `send` answers 412 for If-Unmodified-Since too, and 416 for a range it cannot read as well as one past the end.
+  if (status === 412) return new ApiError('precondition_failed', 'The file does not meet If-Match or If-Unmodified-Since')
+  if (status === 416) return validationError([{ field: 'Range', message: 'is malformed or past the end of the file' }])
   if (code?.startsWith('FST_ERR_CTP_')) return new ApiError('invalid_json', message)
   return validationError([{ field: 'request', message: `was refused: ${message}` }])
 }
