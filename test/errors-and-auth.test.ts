@@ -226,6 +226,14 @@ for (const dialect of DIALECTS) {
         assertError(await req('POST', PATH, { body: validJob() }), 401, 'unauthorized', 'POST without key')
       })
 
+      it('an X-API-Key sent twice is told so, not that the key is invalid (Node joins the two into one value)', async () => {
+        for (const keys of [[tenant.apiKey, tenant.apiKey], [tenant.apiKey, 'other']]) {
+          const twice = await req('GET', PATH, { headers: { 'x-api-key': keys as unknown as string } })
+          assertError(twice, 401, 'unauthorized', 'twice')
+          assert.equal(twice.body.error.message, 'X-API-Key header must be sent once')
+        }
+      })
+
       // The key check is added to each route that names a scope as the
       // route is registered: no route of the API may end up without it.
       it('every path and method of the API, and HEAD of every GET, refuses a missing key (401) and a company not on Enterprise (403)', async () => {

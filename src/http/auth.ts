@@ -14,6 +14,7 @@ import type { Scope } from '../modules/api-keys/scopes.ts'
 import { ASSETS_API_NEEDS_MODULE } from '../modules/actor.ts'
 import { parseModules, type Module } from '../modules/companies/companies.service.ts'
 import { ApiError, type FieldError } from './errors.ts'
+import { sentMoreThanOnce } from './headers.ts'
 import type { RateLimitDecision, RateLimitStore } from './rate-limit.ts'
 
 export interface AuthContext {
@@ -105,6 +106,8 @@ export function createAuthenticator(options: AuthOptions) {
     const recent = recentlyVerified(header)
     if (recent) return recent
     if (header === undefined || header === '') throw new ApiError('unauthorized', 'X-API-Key header is required')
+    // Node joins a header sent twice ("k1, k2"): "Invalid API key" sent the client to check a key that was fine.
+    if (sentMoreThanOnce(request.raw.rawHeaders, 'x-api-key')) throw new ApiError('unauthorized', 'X-API-Key header must be sent once')
     const keyId = typeof header === 'string' ? parseKey(header) : null
     if (keyId === null) throw new ApiError('unauthorized', 'Invalid API key')
     const { record, expiresMs } = await lookup(keyId, monotonicMs())

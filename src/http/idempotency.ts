@@ -17,19 +17,13 @@ import { nowSeconds } from '../db/time.ts'
 import { preparedWrite } from '../db/prepared.ts'
 import { singleWrite, type BeforeCommit } from '../db/transaction.ts'
 import { ApiError, validationError } from './errors.ts'
+import { sentMoreThanOnce } from './headers.ts'
 import { problemsIn } from './validation.ts'
 
 export const KEEP_SECONDS = 24 * 3600
 /** A claim still `running` this long after a crash is released. */
 export const STALE_CLAIM_SECONDS = 60
 const KEY_PATTERN = /^[\x20-\x7E]{1,255}$/
-
-/** Does the header (its lower-case name) come more than once in `rawHeaders` (name, value, name, value…)? */
-function sentTwice(rawHeaders: string[], name: string): boolean {
-  let seen = 0
-  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.length === name.length && rawHeaders[i]!.toLowerCase() === name && ++seen > 1) return true
-  return false
-}
 /** Headers a replay repeats besides the body and status. */
 const REPLAYED_HEADERS = ['location', 'etag'] as const
 const JSON_TYPE = 'application/json; charset=utf-8'
@@ -181,7 +175,7 @@ export function createIdempotency(db: Kysely<Database>, log: { warn: (obj: objec
     const header = request.headers['idempotency-key']
     // Node joins a header sent twice into one value ("a, b"), which is
     // printable ASCII, so two keys were taken silently as a third.
-    const twice = sentTwice(request.raw.rawHeaders, 'idempotency-key')
+    const twice = sentMoreThanOnce(request.raw.rawHeaders, 'idempotency-key')
     if (typeof header !== 'string' || !KEY_PATTERN.test(header) || twice) {
       // With the request's other problems, in the order they come in it (API.md §1: every offending field).
       const malformed = { field: 'Idempotency-Key', message: twice ? 'must be sent once' : 'must be 1 to 255 printable ASCII characters' }
