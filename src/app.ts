@@ -331,7 +331,8 @@ export async function buildApp(options: AppOptions) {
     // answers 503 during shutdown so a load balancer moves on.
     if (shuttingDown && request.url !== '/healthz') {
       reply.header('connection', 'close')
-      return done(new ApiError('service_unavailable', 'The server is shutting down; retry on another instance'))
+      // Retry-After as on every 503 (the OpenAPI document says so): a retry through a load balancer reaches another instance.
+      return done(new ApiError('service_unavailable', 'The server is shutting down; retry on another instance', { headers: { 'retry-after': '1' } }))
     }
     // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without
     // Host. Node's own check answers a bare 400, so it is off (Fastify's
@@ -469,7 +470,7 @@ export async function buildApp(options: AppOptions) {
     // A 503 is in the error envelope, as every non-2xx answer (API.md §1, and
     // /readyz's own 503 during a shutdown), with the probe's fields beside it.
     const unready = (database: string, message: string) =>
-      reply.code(503).send({ ...errorBody(new ApiError('service_unavailable', message), request.id), status: 'unavailable', database, rate_limit })
+      reply.code(503).header('retry-after', '1').send({ ...errorBody(new ApiError('service_unavailable', message), request.id), status: 'unavailable', database, rate_limit })
     let migrated: boolean
     try {
       migrated = await hasLatestMigration(database.db)

@@ -41,6 +41,7 @@ function assertReadyzEnvelope(res: ApiResponse) {
   assert.equal(res.body.error.code, 'service_unavailable')
   assert.deepEqual(Object.keys(res.body.error), ['code', 'message'])
   assert.equal(res.body.request_id, res.headers['x-request-id'])
+  assert.equal(res.headers['retry-after'], '1')
   assert.equal(res.body.status, 'unavailable')
   assert.equal(typeof res.body.rate_limit.status, 'string')
 }
@@ -697,7 +698,10 @@ for (const dialect of DIALECTS) {
           assert.equal(health.status, 200)
           // A server that is shutting down refuses new requests with 503.
           broken.app.beginShutdown()
-          assertError(await call(broken.app, 'GET', PATH, { key: owner.apiKey }), 503, 'service_unavailable', 'shutting down')
+          const closing = await call(broken.app, 'GET', PATH, { key: owner.apiKey })
+          assertError(closing, 503, 'service_unavailable', 'shutting down')
+          // Retry-After on every 503, as the OpenAPI document says (it was missing on this one).
+          assert.equal(closing.headers['retry-after'], '1')
         } finally {
           await broken.app.close().catch(() => undefined)
           await broken.close().catch(() => undefined)
