@@ -113,6 +113,9 @@ for (const dialect of DIALECTS) {
         assert.equal(spelled.length, 21)
         assert.equal(spelled[0], 'unknown_0 is not a known field')
         assert.equal(spelled[20], 'and 980 more problems (see details)')
+        // One past the twenty: "1 more problem", not "problems".
+        const one = await req('POST', PATH, { key: tenant.apiKey, body: { ...validJob(), ...Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`unknown_${i}`, i])) } })
+        assert.equal(one.body.error.message.split('; ')[20], 'and 1 more problem (see details)')
       })
 
       it('validation_failed lists the query string\'s problems with the body\'s, query first', async () => {

@@ -62,7 +62,8 @@ export const NOTHING_TO_UPDATE = 'Request body must contain at least one field t
  */
 export function validationError(details: FieldError[]): ApiError {
   const spelled = details.slice(0, MESSAGE_PROBLEMS).map((d) => (d.field === 'body' || d.field === '' ? d.message : `${d.field} ${d.message}`))
-  if (details.length > MESSAGE_PROBLEMS) spelled.push(`and ${details.length - MESSAGE_PROBLEMS} more problems (see details)`)
+  const more = details.length - MESSAGE_PROBLEMS
+  if (more > 0) spelled.push(`and ${more} more ${more === 1 ? 'problem' : 'problems'} (see details)`)
   return new ApiError('validation_failed', spelled.join('; '), { details })
 }
 
