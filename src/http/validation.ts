@@ -237,7 +237,7 @@ function compileBody(schema: JsonSchema) {
     const valid = validate(arrayLimits.length ? withArraysCut(body, arrayLimits) : body)
     const hints = schema['x-field-hints'] ?? {}
     const details = valid ? [] : toFieldErrors(validate.errors, 'field').map((d) => (hints[d.field] && !(d.field in properties) ? { field: d.field, message: hints[d.field]! } : d))
-    if (leftOut > 0) details.push({ field: 'body', message: `has ${leftOut} more unknown fields` })
+    if (leftOut > 0) details.push({ field: 'body', message: `has ${leftOut} more unknown ${leftOut === 1 ? 'field' : 'fields'}` })
     if (check) {
       const seen = new Set(details.map((d) => d.field))
       details.push(...check(body).filter((d) => !seen.has(d.field)))
