@@ -23,6 +23,7 @@ import { SCOPES } from '../src/modules/api-keys/scopes.ts'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { connect } from '../src/db/connect.ts'
+import { migratorFor } from '../src/db/migrator.ts'
 import { sql } from 'kysely'
 import { call, createAssetVia, createBasics, createJobVia } from './helpers/factories.ts'
 
@@ -318,6 +319,50 @@ describe('fsm, the command line', () => {
     await refused(['copy', '--from', env.DATABASE_URL, '--to', 'mysql://db/fsm'], /^--to must start with sqlite:, postgres:\/\/ or postgresql:\/\//)
     await refused(['copy', '--from', 'mysql://db/fsm', '--to', `sqlite:${join(dir, 'never.db')}`], /^--from must start with sqlite:/)
     assert.ok(!existsSync(join(dir, 'never.db')), 'no target was made')
+  })
+
+  it('copy refuses a target of an older version that holds data, and leaves it at its version', async () => {
+    // A live installation of the version before the last migration, given as --to by mistake (or --from and --to swapped).
+    const previous = '20261201-0009-search-final-sigma'
+    const targets: Array<{ url: string; drop?: () => Promise<void> }> = [{ url: `sqlite:${join(dir, 'older.db')}` }]
+    if (PG_URL) {
+      const schema = `fsm_cli_${randomBytes(6).toString('hex')}`
+      const admin = new pg.Client({ connectionString: PG_URL })
+      await admin.connect()
+      await admin.query(`create schema ${schema}`)
+      await admin.end()
+      targets.push({
+        url: `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+        drop: async () => {
+          const client = new pg.Client({ connectionString: PG_URL })
+          await client.connect()
+          await client.query(`drop schema if exists ${schema} cascade`)
+          await client.end()
+        },
+      })
+    }
+    for (const { url, drop } of targets) {
+      try {
+        const older = connect(url)
+        try {
+          const { error } = await (await migratorFor(older.db)).migrateTo(previous)
+          assert.equal(error, undefined)
+          await older.db.insertInto('companies').values({ company_name: 'Live Co', plan: 'enterprise', modules: '', created_at: 0 }).execute()
+        } finally {
+          await older.close()
+        }
+        await refused(['copy', '--from', env.DATABASE_URL, '--to', url], /the target database is not empty \(table companies has rows\)/)
+        const after = connect(url)
+        try {
+          const applied = await after.db.selectFrom('kysely_migration' as never).select('name' as never).execute()
+          assert.equal(applied.map((row) => (row as { name: string }).name).sort().at(-1), previous, `${url.split(':')[0]}: not migrated past its version`)
+        } finally {
+          await after.close()
+        }
+      } finally {
+        await drop?.()
+      }
+    }
   })
 
   it('copy from PostgreSQL: a schema that is not an installation is refused and left empty; one that is copies', { skip: PG_URL ? false : 'FSM_TEST_DATABASE_URL is not set' }, async () => {

@@ -289,8 +289,10 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
         try {
           // An installation of an older version: brought up to date, as fsm serve would.
           await reaching(source, '--from', migrateToLatest(source.db))
+          const { copyDatabase, refuseTargetWithData } = await import('../db/copy.ts')
+          // A target holding data is refused before it is migrated, so it is left as it was.
+          await reaching(target, '--to', refuseTargetWithData(target.db))
           await reaching(target, '--to', migrateToLatest(target.db))
-          const { copyDatabase } = await import('../db/copy.ts')
           const copied = await copyDatabase(source.db, target.db)
           const lines = Object.entries(copied).map(([table, n]) => `${table}: ${n}`)
           print(!!options.json, { copied }, `copied ${source.description} -> ${target.description}, counts verified\n${lines.join('\n')}`)

@@ -60,9 +60,30 @@ async function inSnapshot<T>(db: Kysely<Database>, work: (source: Kysely<Databas
   })
 }
 
+const notEmpty = (table: string) => new CopyError(`the target database is not empty (table ${table} has rows); copy only into an empty database`)
+
+/**
+ * Refuses a target that holds data, looking only at the tables it has: run
+ * before the target is migrated, so that a target refused is left as it was.
+ * Migrated first, a target of an older version holding data (a live
+ * installation given as --to by mistake, or --from and --to swapped) was
+ * upgraded and then refused, and its own version no longer started on it
+ * ("migrated by a newer version"); on PostgreSQL the upgrade rebuilt
+ * indexes of its jobs table, locking it for writes meanwhile.
+ */
+export async function refuseTargetWithData(to: Kysely<any>): Promise<void> {
+  const tables = isSqlite(to)
+    ? sql<{ name: string }>`select name from sqlite_master where type = 'table'`
+    : sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema()`
+  const present = new Set((await tables.execute(to)).rows.map((row) => row.name))
+  for (const [table] of TABLES) {
+    if (present.has(table) && (await count(to, table)) > 0) throw notEmpty(table)
+  }
+}
+
 export async function copyDatabase(from: Kysely<Database>, to: Kysely<Database>, batchSize = 500): Promise<Record<string, number>> {
   for (const [table] of TABLES) {
-    if ((await count(to, table)) > 0) throw new CopyError(`the target database is not empty (table ${table} has rows); copy only into an empty database`)
+    if ((await count(to, table)) > 0) throw notEmpty(table)
   }
   const copied: Record<string, number> = {}
   await inSnapshot(from, (source) => to.transaction().execute(async (trx) => {
