@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import SqliteDatabase from 'better-sqlite3'
 import pg from 'pg'
 import { PG_URL } from './helpers/app.ts'
 import { until } from './helpers/wal.ts'
@@ -319,6 +320,28 @@ describe('fsm, the command line', () => {
     await refused(['copy', '--from', env.DATABASE_URL, '--to', 'mysql://db/fsm'], /^--to must start with sqlite:, postgres:\/\/ or postgresql:\/\//)
     await refused(['copy', '--from', 'mysql://db/fsm', '--to', `sqlite:${join(dir, 'never.db')}`], /^--from must start with sqlite:/)
     assert.ok(!existsSync(join(dir, 'never.db')), 'no target was made')
+  })
+
+  it('copy only reads a source of this version (a backup is left byte for byte), and a refused source leaves no target', async () => {
+    // A backup as docs/deployment.md takes it (VACUUM INTO: a file in rollback-journal mode).
+    await json('company', 'create', '--name', 'Backed Up Co')
+    const backup = join(dir, 'backup.db')
+    const live = new SqliteDatabase(env.DATABASE_URL.slice('sqlite:'.length))
+    live.exec(`vacuum into '${backup}'`)
+    live.close()
+    const digest = () => createHash('sha256').update(readFileSync(backup)).digest('hex')
+    const before = digest()
+    const done = await json('copy', '--from', `sqlite:${backup}`, '--to', `sqlite:${join(dir, 'from-backup.db')}`)
+    assert.ok(done.copied.companies >= 1)
+    // Opened for writing, the source was turned to WAL mode (and a read-only one could not be copied at all).
+    assert.equal(digest(), before, 'the backup is unchanged')
+    assert.ok(!existsSync(`${backup}-wal`))
+    // A source a newer version migrated: refused, with no target file made.
+    const newer = new SqliteDatabase(backup)
+    newer.prepare('insert into kysely_migration (name, timestamp) values (?, ?)').run('20991231-9999-future', new Date().toISOString())
+    newer.close()
+    await refused(['copy', '--from', `sqlite:${backup}`, '--to', `sqlite:${join(dir, 'never-newer.db')}`], /migrated by a newer version/)
+    assert.ok(!existsSync(join(dir, 'never-newer.db')), 'no target was made')
   })
 
   it('copy refuses a target of an older version that holds data, and leaves it at its version', async () => {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { Command, InvalidArgumentError } from 'commander'
 import { loadConfig, loadDatabaseConfig, type Config } from '../config.ts'
 import { connect, SERVING_TIMEOUTS, type DatabaseHandle } from '../db/connect.ts'
-import { isMigrated, migrateToLatest } from '../db/migrator.ts'
+import { isMigrated, isUpToDate, migrateToLatest } from '../db/migrator.ts'
 import { createKey, listKeys, revokeKey } from '../modules/api-keys/api-keys.service.ts'
 import { createCompany, listCompanies, presentCompany, updateCompany } from '../modules/companies/companies.service.ts'
 import type { DemoResult } from '../modules/demo/demo.service.ts'
@@ -282,13 +282,19 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
         // tables in someone else's database) and "copied" as nothing. Looked
         // at first on a read-only connection, which writes nothing into it.
         const probe = connect(options.from, { sqliteReadOnly: true, sqliteMustExist: true, urlName: '--from' })
-        const installed = await reaching(probe, '--from', isMigrated(probe.db)).finally(() => probe.close())
+        const [installed, upToDate] = await reaching(probe, '--from', Promise.all([isMigrated(probe.db), isUpToDate(probe.db)])).finally(() => probe.close())
         if (!installed) throw new Error('the source database (--from) holds no FSM Navigator data (it was never migrated); check --from')
-        const source = connect(options.from, { urlName: '--from' })
-        const target = connect(options.to, { urlName: '--to' })
+        // A source of this version is only read: on SQLite opened read-only
+        // (opened for writing, a backup on a read-only disk or of another
+        // user could not be copied, "attempt to write a readonly database",
+        // and a backup's file was changed: WAL mode turned on).
+        const source = connect(options.from, { urlName: '--from', sqliteReadOnly: upToDate })
+        let target: DatabaseHandle | undefined
         try {
-          // An installation of an older version: brought up to date, as fsm serve would.
-          await reaching(source, '--from', migrateToLatest(source.db))
+          // An installation of an older version: brought up to date, as fsm serve would; a newer one is refused.
+          if (!upToDate) await reaching(source, '--from', migrateToLatest(source.db))
+          // Opened once the source is known good: a refused source leaves no target file behind.
+          target = connect(options.to, { urlName: '--to' })
           const { copyDatabase, refuseTargetWithData } = await import('../db/copy.ts')
           // A target holding data is refused before it is migrated, so it is left as it was.
           await reaching(target, '--to', refuseTargetWithData(target.db))
@@ -298,7 +304,7 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
           print(!!options.json, { copied }, `copied ${source.description} -> ${target.description}, counts verified\n${lines.join('\n')}`)
         } finally {
           await source.close()
-          await target.close()
+          await target?.close()
         }
       }),
     )

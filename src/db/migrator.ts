@@ -109,6 +109,16 @@ export async function isMigrated(db: Kysely<any>): Promise<boolean> {
 }
 
 /**
+ * Whether the migrations applied here are exactly this version's: nothing
+ * for `migrateToLatest` to do, nor to refuse (`fsm copy` then only reads
+ * its source).
+ */
+export async function isUpToDate(db: Kysely<any>): Promise<boolean> {
+  const applied = new Set(await appliedMigrations(db, await migrationSchemaOf(db)))
+  return applied.size === Object.keys(migrations).length && Object.keys(migrations).every((name) => applied.has(name))
+}
+
+/**
  * Whether this version's last migration is recorded: false for a database
  * dropped and made again empty, or restored from before it, under a
  * running server (/readyz). A database migrated further, by a newer
