@@ -101,6 +101,23 @@ describe('fsm copy', () => {
     await assert.rejects(copyDatabase(source.db, target.db), CopyError)
     assert.deepEqual(await counts(target), before)
   })
+  it('a NUL an earlier version stored in an email is named, record and field, before PostgreSQL refuses it', { skip: DIALECTS.includes('postgres') ? false : 'FSM_TEST_DATABASE_URL is not set' }, async () => {
+    const source = await fresh('sqlite')
+    await seedDemo(source.db)
+    // As versions before the first 2026-12-02 session stored an email sent with a NUL (SQLite keeps it).
+    const customer = await source.db.selectFrom('customers').select('customer_id').orderBy('customer_id', 'desc').executeTakeFirstOrThrow()
+    await source.db.updateTable('customers').set({ customer_email: 'a\u0000b@example.com' }).where('customer_id', '=', customer.customer_id).execute()
+    const target = await fresh('postgres')
+    // PostgreSQL's own word was 'invalid byte sequence for encoding "UTF8": 0x00', naming no table, record or field.
+    await assert.rejects(copyDatabase(source.db, target.db, 4), (error: Error) => {
+      assert.ok(error instanceof CopyError, error.message)
+      assert.equal(error.message.split(':')[0], `customers customer_id ${customer.customer_id}`)
+      assert.match(error.message, /customer_email holds a NUL character \(U\+0000\).*PUT \/api\/v1\/customers\?id=\d+.*nothing was kept/)
+      return true
+    })
+    assert.ok(Object.values(await counts(target)).every((n) => n === 0), 'nothing was kept')
+  })
+
   it(`a source written to while it is copied is copied as it was at one moment, and checked before the target commits (sqlite → ${routes.map((r) => r[1]).join(', ')})`, async () => {
     const handle = await freshDatabase('sqlite')
     const source = handle.database

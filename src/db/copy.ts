@@ -81,6 +81,34 @@ export async function refuseTargetWithData(to: Kysely<any>): Promise<void> {
   }
 }
 
+/** Where the API shows a record of each table, for a person to correct it (refuseNul). */
+const API_PATHS: Partial<Record<keyof Database, string>> = {
+  customers: '/api/v1/customers',
+  customer_locations: '/api/v1/locations',
+  technicians: '/api/v1/technicians',
+  assets: '/api/v1/assets',
+  jobs: '/api/v1/jobs',
+}
+
+/**
+ * PostgreSQL cannot store a NUL (U+0000) in text; SQLite can, and versions
+ * before the first 2026-12-02 session stored one sent in `customer_email`
+ * or `technician_email` (docs/decisions.md, "Emails"). Copied to
+ * PostgreSQL, such a record failed the copy with PostgreSQL's `invalid byte
+ * sequence for encoding "UTF8": 0x00`, which names no table, record or
+ * field: the record is named instead, with how to correct it.
+ */
+function refuseNul(table: keyof Database, key: string[], rows: Record<string, unknown>[]): void {
+  for (const row of rows) {
+    for (const [column, value] of Object.entries(row)) {
+      if (typeof value !== 'string' || !value.includes('\u0000')) continue
+      const path = API_PATHS[table]
+      const fix = path ? `correct it in the source (PUT ${path}?id=${row[key[0]!]})` : 'correct it in the source'
+      throw new CopyError(`${table} ${key.map((c) => `${c} ${row[c]}`).join(', ')}: ${column} holds a NUL character (U+0000), which PostgreSQL cannot store (an earlier version took one in an email); ${fix} and copy again; nothing was kept`)
+    }
+  }
+}
+
 export async function copyDatabase(from: Kysely<Database>, to: Kysely<Database>, batchSize = 500): Promise<Record<string, number>> {
   for (const [table] of TABLES) {
     if ((await count(to, table)) > 0) throw notEmpty(table)
@@ -96,6 +124,7 @@ export async function copyDatabase(from: Kysely<Database>, to: Kysely<Database>,
         for (const column of order) query = query.orderBy(sql.ref(column))
         const rows = (await query.limit(batchSize).offset(offset).execute()) as Record<string, unknown>[]
         if (rows.length === 0) break
+        if (!isSqlite(trx)) refuseNul(table, order, rows)
         await trx.insertInto(table).values(rows as any).execute()
         copied[table] += rows.length
         offset += rows.length
