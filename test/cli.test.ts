@@ -344,6 +344,20 @@ describe('fsm, the command line', () => {
     assert.ok(!existsSync(join(dir, 'never-newer.db')), 'no target was made')
   })
 
+  it("copy refuses a target that is another application's database, and adds nothing to it", async () => {
+    const stranger = join(dir, 'invoices.db')
+    const other = new SqliteDatabase(stranger)
+    other.exec('create table invoices (id integer primary key, amount real); insert into invoices values (1, 9.5)')
+    other.close()
+    await refused(['copy', '--from', env.DATABASE_URL, '--to', `sqlite:${stranger}`], /the target database holds tables that are not FSM Navigator's \(invoices\); copy only into an empty database/)
+    const after = new SqliteDatabase(stranger, { readonly: true })
+    try {
+      assert.deepEqual(after.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite%'").all(), [{ name: 'invoices' }])
+    } finally {
+      after.close()
+    }
+  })
+
   it('copy refuses a target of an older version that holds data, and leaves it at its version', async () => {
     // A live installation of the version before the last migration, given as --to by mistake (or --from and --to swapped).
     const previous = '20261201-0009-search-final-sigma'

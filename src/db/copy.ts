@@ -63,8 +63,9 @@ async function inSnapshot<T>(db: Kysely<Database>, work: (source: Kysely<Databas
 const notEmpty = (table: string) => new CopyError(`the target database is not empty (table ${table} has rows); copy only into an empty database`)
 
 /**
- * Refuses a target that holds data, looking only at the tables it has: run
- * before the target is migrated, so that a target refused is left as it was.
+ * Refuses a target that holds data, looking only at the tables it has, or
+ * that holds tables and is not an installation: run before the target is
+ * migrated, so that a target refused is left as it was.
  * Migrated first, a target of an older version holding data (a live
  * installation given as --to by mistake, or --from and --to swapped) was
  * upgraded and then refused, and its own version no longer started on it
@@ -75,7 +76,14 @@ export async function refuseTargetWithData(to: Kysely<any>): Promise<void> {
   const tables = isSqlite(to)
     ? sql<{ name: string }>`select name from sqlite_master where type = 'table'`
     : sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema()`
-  const present = new Set((await tables.execute(to)).rows.map((row) => row.name))
+  const present = new Set((await tables.execute(to)).rows.map((row) => row.name).filter((name) => !name.startsWith('sqlite_')))
+  // A database that is not an installation (never migrated) must hold no
+  // tables at all: another application's database given as --to had ours
+  // added beside its own, and the copy went in.
+  if (present.size > 0 && !present.has('kysely_migration')) {
+    const names = [...present].sort()
+    throw new CopyError(`the target database holds tables that are not FSM Navigator's (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}); copy only into an empty database (on PostgreSQL, or into a schema of its own: ?options=-c%20search_path%3DNAME)`)
+  }
   for (const [table] of TABLES) {
     if (present.has(table) && (await count(to, table)) > 0) throw notEmpty(table)
   }
