@@ -361,24 +361,17 @@ describe('fsm, the command line', () => {
   it('copy refuses a target of an older version that holds data, and leaves it at its version', async () => {
     // A live installation of the version before the last migration, given as --to by mistake (or --from and --to swapped).
     const previous = '20261201-0009-search-final-sigma'
-    const targets: Array<{ url: string; drop?: () => Promise<void> }> = [{ url: `sqlite:${join(dir, 'older.db')}` }]
-    if (PG_URL) {
-      const schema = `fsm_cli_${randomBytes(6).toString('hex')}`
-      const admin = new pg.Client({ connectionString: PG_URL })
-      await admin.connect()
-      await admin.query(`create schema ${schema}`)
-      await admin.end()
-      targets.push({
-        url: `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
-        drop: async () => {
-          const client = new pg.Client({ connectionString: PG_URL })
-          await client.connect()
-          await client.query(`drop schema if exists ${schema} cascade`)
-          await client.end()
-        },
-      })
+    const schema = `fsm_cli_${randomBytes(6).toString('hex')}`
+    const admin = async (statement: string) => {
+      const client = new pg.Client({ connectionString: PG_URL })
+      await client.connect()
+      await client.query(statement)
+      await client.end()
     }
-    for (const { url, drop } of targets) {
+    const targets = [`sqlite:${join(dir, 'older.db')}`, ...(PG_URL ? [`${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`] : [])]
+    for (const url of targets) {
+      const postgres = !url.startsWith('sqlite:')
+      if (postgres) await admin(`create schema ${schema}`)
       try {
         const older = connect(url)
         try {
@@ -397,7 +390,7 @@ describe('fsm, the command line', () => {
           await after.close()
         }
       } finally {
-        await drop?.()
+        if (postgres) await admin(`drop schema if exists ${schema} cascade`)
       }
     }
   })
