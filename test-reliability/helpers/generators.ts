@@ -271,8 +271,8 @@ export function invalidBody(op: Operation, ids: Ids): fc.Arbitrary<{ kind: strin
       body: objectText([...asFields(body).filter(([k]) => k !== name), [name, nested(depth, kind)]]),
       codes: validation,
     })),
-    // Not a JSON object, or not JSON.
-    fc.constantFrom('[]', '[{}]', '"x"', '1', 'null', 'true', '{', '{"a":1,}', "{'a':1}", '{"a":NaN}', '{"a":1}/*c*/', '\ufeff{}', '{"a":"\\x41"}', '{"a":"\\ud800"', ' ', '\u0000').map((body) => ({
+    // Not a JSON object, or not JSON (a byte order mark is skipped only as the body's first bytes: docs/decisions.md).
+    fc.constantFrom('[]', '[{}]', '"x"', '1', 'null', 'true', '{', '{"a":1,}', "{'a':1}", '{"a":NaN}', '{"a":1}/*c*/', ' \ufeff{}', '{"a":"\\x41"}', '{"a":"\\ud800"', ' ', '\u0000').map((body) => ({
       kind: 'not a JSON object',
       body,
       codes: ['invalid_json'],
