@@ -19,6 +19,7 @@ import { createAuthenticator } from './http/auth.ts'
 import { ApiError, validationError } from './http/errors.ts'
 import { createIdempotency } from './http/idempotency.ts'
 import { errorBody, errorHandler, sendError } from './http/error-handler.ts'
+import { sentMoreThanOnce } from './http/headers.ts'
 import { methodNotAllowed, trackRoutes } from './http/method-not-allowed.ts'
 import { API_DESCRIPTION, documentedSchema } from './http/openapi.ts'
 import { parseQueryString } from './http/query-string.ts'
@@ -166,20 +167,13 @@ function afterPipelinedAnswers(socket: HttpSocket, then: () => void) {
   answering.once('close', () => finished || socket.destroy())
 }
 
-/** How many times a header (its lower-case name) came in `rawHeaders` (name, value, name, value…). */
-function countHeader(rawHeaders: string[], name: string): number {
-  let count = 0
-  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.length === name.length && rawHeaders[i]!.toLowerCase() === name) count++
-  return count
-}
-
 /** RFC 3986's host (a name, IPv4 address or bracketed IP literal) with an optional port: what RFC 9110 §7.2 allows in Host. */
 const HOST = /^(?:\[[0-9A-Za-z:.]+\]|[\w\-.~%!$&'()*+,;=]*)(?::\d*)?$/
 
 /** Why a request's Host is refused (RFC 9112 §3.2), if it is. */
 function problemOfHost(host: string, rawHeaders: string[]): string | undefined {
   if (!HOST.test(host)) return 'must be a host name or address, with an optional port'
-  if (countHeader(rawHeaders, 'host') > 1) return 'must be sent once'
+  if (sentMoreThanOnce(rawHeaders, 'host')) return 'must be sent once'
   return undefined
 }
 
@@ -292,7 +286,7 @@ export async function buildApp(options: AppOptions) {
       return done(new ApiError('unsupported_media_type', `Transfer-Encoding ${transfer} is not supported; send the body with chunked alone or a Content-Length`), undefined)
     }
     // Node keeps the first of several Content-Types, so which was taken depended on their order.
-    if (countHeader(request.raw.rawHeaders, 'content-type') > 1) return done(new ApiError('unsupported_media_type', 'Content-Type must be sent once'), undefined)
+    if (sentMoreThanOnce(request.raw.rawHeaders, 'content-type')) return done(new ApiError('unsupported_media_type', 'Content-Type must be sent once'), undefined)
     const bytes = body as Buffer
     if (!isUtf8(bytes)) return done(new ApiError('invalid_json', 'Request body is not valid UTF-8'), undefined)
     // A byte order mark before the JSON is skipped, as RFC 8259 §8.1 allows a
