@@ -26,6 +26,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { connect } from '../src/db/connect.ts'
+import { watchWriteStalls } from '../src/db/transaction.ts'
 import { ApiError } from '../src/http/errors.ts'
 import { changeJobStatus, createJob, updateJob } from '../src/modules/jobs/jobs.service.ts'
 import { SIZES, type SizeName } from './dataset.ts'
@@ -121,6 +122,13 @@ async function main() {
   // As `fsm serve` opens it: its checkpoints on a worker thread.
   const database = connect(`sqlite:${copy}`, { sqliteBackgroundCheckpoints: true })
   const actor: Actor = { companyId: big.company_id, keyId: big.key_id, modules: new Set(['assets']) }
+  // Every COMMIT, to tell how many writes each group made durable.
+  const commits = { groups: 0, writes: 0 }
+  watchWriteStalls(database.db, 0, (stall) => {
+    if (stall.phase !== 'commit') return
+    commits.groups++
+    commits.writes += stall.writes
+  })
   let baseline = startBaselineServer(await freePort())
   let seedOffset = 0
   const job = (scenario: ScenarioName, seconds: number): LoadJob => ({
@@ -144,10 +152,12 @@ async function main() {
     const baselines = [await measureBaseline()]
     const rows: string[] = []
     for (const name of writes) {
+      Object.assign(commits, { groups: 0, writes: 0 })
       const { rate, cpuUs, refused, unexpected } = await drive(database.db, actor, job(name, durationS), durationS)
+      const perCommit = commits.writes / Math.max(1, commits.groups)
       baselines.push(await measureBaseline())
       const around = (baselines.at(-2)! + baselines.at(-1)!) / 2
-      log(`${name.padEnd(13)} ${rate.toFixed(0).padStart(7)} writes/s  (baselines ${baselines.at(-2)!.toFixed(0)}, ${baselines.at(-1)!.toFixed(0)} req/s)`)
+      log(`${name.padEnd(13)} ${rate.toFixed(0).padStart(7)} writes/s, ${perCommit.toFixed(1)} a COMMIT  (baselines ${baselines.at(-2)!.toFixed(0)}, ${baselines.at(-1)!.toFixed(0)} req/s)`)
       for (const sample of unexpected.samples) log(`  unexpected ${sample.status} for ${sample.request}: ${sample.body}`)
       rows.push(`| ${name} | ${Math.round(rate).toLocaleString('en-US')} | ${(rate / around).toFixed(3)} | ${cpuUs.toFixed(0)} | ${refused} |`)
     }

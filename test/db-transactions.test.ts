@@ -60,6 +60,33 @@ for (const dialect of DIALECTS) {
     })
 
     if (dialect === 'sqlite') {
+      it('a write that fails before writing leaves its group alone; one that fails after writing has the writes before it run again', async () => {
+        const db = t.database.db
+        const ids = jobIds.slice(0, 6)
+        const runs = ids.map(() => 0)
+        const titlesNow = () => Promise.all(ids.map(async (jobId) => (await findJob(db, tenant.companyId, jobId))?.job_title))
+        const before = await titlesNow()
+        // Queued in one turn of the event loop, so they start as one group.
+        const outcomes = await Promise.allSettled(
+          ids.map((jobId, i) =>
+            inTransaction(db, async (trx) => {
+              runs[i]!++
+              if (i === 2) throw new Error('refused before writing')
+              await updateJob(trx, tenant.companyId, jobId, { job_title: `Group ${i}` }, now())
+              if (i === 4) throw new Error('refused after writing')
+              return i
+            }),
+          ),
+        )
+        assert.deepEqual(
+          outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).message)),
+          [0, 1, 'refused before writing', 3, 'refused after writing', 5],
+        )
+        // Write 2 cost its group nothing; write 4 undid the group, and 0, 1 and 3 ran again in the next.
+        assert.deepEqual(runs, [2, 2, 1, 2, 1, 1])
+        assert.deepEqual(await titlesNow(), ['Group 0', 'Group 1', before[2], 'Group 3', before[4], 'Group 5'])
+      })
+
       it('when the shared COMMIT fails, every write of the group fails and none is kept', async () => {
         const db = t.database.db
         const before = await sql<{ n: number }>`select count(*) as n from jobs`.execute(db)

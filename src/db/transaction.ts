@@ -7,14 +7,26 @@
  * cost is its commit: every page it changed is appended to the WAL with two
  * system calls, plus the locking around it (about 200 µs for a status
  * change, more than all its statements together). Writes that arrive while
- * one is running therefore share a transaction: each runs in a savepoint of
- * its own, one after the other, and one COMMIT makes the whole group
- * durable. Pages that every write touches (counts, the write sequence, the
- * ends of the history and updated_at indexes) are written once per group.
+ * one is running therefore share a transaction: they run one after the
+ * other, and one COMMIT makes the whole group durable. Pages that every
+ * write touches (counts, the write sequence, the ends of the history and
+ * updated_at indexes) are written once per group.
+ *
+ * No write runs in a savepoint of its own. A savepoint copies every page
+ * its write touches to a sub-journal first, which SQLite keeps in memory
+ * only up to 64 KiB (temp_store = FILE, connect.ts) and then writes to a
+ * temporary file: a quarter of the event loop's time in creates, a twentieth
+ * in PUTs (docs/performance.md, "Group commit without savepoints"). A write
+ * that fails has almost always failed before writing anything (a
+ * reference, a precondition, a job's status), which the connection's count
+ * of changed rows shows; the rare one that fails after writing rolls back
+ * the whole group, and the others of it run again, in order, in the next.
  *
  * What each caller sees is unchanged:
- *   - a write whose work throws is rolled back to its savepoint and fails
- *     alone, at once (nothing of it was kept);
+ *   - a write whose work throws fails alone, at once, and nothing of it is
+ *     kept; the writes of its group before it are run again if it had
+ *     written anything (their work may run more than once, as on PostgreSQL,
+ *     where a transaction is retried whole);
  *   - a write that succeeded resolves only after the COMMIT that made it
  *     durable; if that COMMIT fails, every write of the group fails;
  *   - writes run one after the other, each seeing the ones before it, as
@@ -162,6 +174,15 @@ class GroupCommitter {
     this.#sqlite.statement(statement).run()
   }
 
+  /**
+   * Rows inserted, updated or deleted on the connection so far (SQLite's
+   * total_changes(), which a statement rolled back by its own error does not
+   * move): unchanged across a write's work means it wrote nothing.
+   */
+  #totalChanges(): number {
+    return (this.#sqlite.statement('select total_changes()').raw(true).get() as [number])[0]
+  }
+
   /** Tells the watcher, if any, of a step that began at `since` (performance.now()) and took long. */
   #timed(phase: WriteStallPhase, since: number, writes: number, refused = 0): void {
     const watch = stallWatches.get(this.#db)
@@ -233,7 +254,7 @@ class GroupCommitter {
   }
 
   /**
-   * One transaction: queued writes in savepoints, then one COMMIT. False
+   * One transaction: queued writes one after the other, then one COMMIT. False
    * when the write lock is held elsewhere and writes are still queued:
    * nothing was done, try again. The writes queued busy_timeout ago or
    * longer fail busy (503) meanwhile, each after its own wait.
@@ -264,24 +285,36 @@ class GroupCommitter {
     try {
       for (let n = 0; n < MAX_GROUP && this.#queue.length > 0; n++) {
         const write = this.#queue.shift()!
-        this.#exec('savepoint group_write')
+        const changesBefore = this.#totalChanges()
         let value: unknown
         try {
           value = await write.work(connection)
         } catch (error) {
+          // SQLite rolled the transaction back itself (a full disk, an I/O
+          // error): nothing of the group is kept, and the COMMIT's catch
+          // below fails the rest.
+          if (!this.#sqlite.sqlite.inTransaction) {
+            write.reject(error)
+            throw error
+          }
+          // Failed before writing anything: the group goes on without it.
+          if (this.#totalChanges() === changesBefore) {
+            write.reject(error)
+            continue
+          }
+          // Failed after writing: undo the group and run the writes before it again.
+          this.#exec('rollback')
           write.reject(error)
-          this.#exec('rollback to group_write')
-          this.#exec('release group_write')
-          continue
+          this.#queue.unshift(...done.map((d) => d.write))
+          return true
         }
-        this.#exec('release group_write')
         done.push({ write, value })
       }
       const since = performance.now()
       this.#exec('commit')
       this.#timed('commit', since, done.length)
     } catch (error) {
-      // A savepoint or the COMMIT failed: nothing of the group is kept.
+      // The COMMIT failed, or SQLite ended the transaction: nothing of the group is kept.
       try {
         if (this.#sqlite.sqlite.inTransaction) this.#exec('rollback')
       } catch {
