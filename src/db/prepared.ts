@@ -150,6 +150,8 @@ interface Entry {
 interface Outcome<R> {
   rows: R[]
   affected: number
+  /** SQLite: the rowid of the last row inserted on the connection. */
+  insertId?: number
 }
 
 function compileOnce<A extends unknown[], R>(build: (db: Db, ...args: A) => Compilable<R>) {
@@ -179,7 +181,8 @@ function compileOnce<A extends unknown[], R>(build: (db: Db, ...args: A) => Comp
         return { rows: reader(parameters) as R[], affected: 0 }
       }
       // Not a read: statement() ends the turn's read transaction first.
-      return { rows: [], affected: direct.statement(compiled.sql).run(parameters).changes }
+      const { changes, lastInsertRowid } = direct.statement(compiled.sql).run(parameters)
+      return { rows: [], affected: changes, insertId: Number(lastInsertRowid) }
     }
     const pool = postgresPools.get(db)
     if (pool) {
@@ -187,7 +190,7 @@ function compileOnce<A extends unknown[], R>(build: (db: Db, ...args: A) => Comp
       return { rows: result.rows as R[], affected: result.rowCount ?? 0 }
     }
     const result = await db.executeQuery<R>({ ...compiled, parameters })
-    return { rows: result.rows, affected: Number(result.numAffectedRows ?? 0) }
+    return { rows: result.rows, affected: Number(result.numAffectedRows ?? 0), ...(result.insertId !== undefined && { insertId: Number(result.insertId) }) }
   }
 }
 
@@ -201,6 +204,26 @@ export function prepared<A extends unknown[], R>(build: (db: Db, ...args: A) => 
 export function preparedWrite<A extends unknown[]>(build: (db: Db, ...args: A) => Compilable<unknown>) {
   const run = compileOnce(build)
   return async (db: Db, ...args: A): Promise<number> => (await run(db, args)).affected
+}
+
+/**
+ * An insert of one row: resolves to the new row's id. The query must return
+ * that id (RETURNING) on PostgreSQL and must not on SQLite, where the id is
+ * the connection's last inserted rowid: an INSERT with RETURNING into a
+ * table with foreign keys runs in a statement journal of its own, which
+ * copies every page the insert touches (seven indexes' for a job) and
+ * spills to a temporary file past 64 KiB (docs/performance.md, "Inserts
+ * without RETURNING on SQLite").
+ */
+export function preparedInsert<A extends unknown[]>(build: (db: Db, ...args: A) => Compilable<unknown>) {
+  const run = compileOnce(build)
+  return async (db: Db, ...args: A): Promise<number> => {
+    const { rows, insertId } = await run(db, args)
+    const returned = rows[0] as Record<string, unknown> | undefined
+    const id = returned ? Object.values(returned)[0] : insertId
+    if (typeof id !== 'number') throw new Error('preparedInsert: the insert returned no id')
+    return id
+  }
 }
 
 /**

@@ -12,7 +12,7 @@ import { setImmediate } from 'node:timers/promises'
 import { sql, type Kysely, type QueryCreator } from 'kysely'
 import type { Database, JobRow, NewJob } from '../../db/types.ts'
 import { isSqlite } from '../../db/dialect.ts'
-import { byShape, prepared, preparedWrite } from '../../db/prepared.ts'
+import { byShape, prepared, preparedInsert, preparedWrite } from '../../db/prepared.ts'
 import { LOCKED_STATUSES, type JobStatus } from './status.ts'
 import { cellsInLockOrder, recordJobWrite, stripeFor, touchJobLists, withRecordOnPostgres, WRITTEN_JOB_ID, WRITTEN_UPDATED_AT, type CountMove } from './jobs.write-record.ts'
 
@@ -155,16 +155,13 @@ const NEW_JOB_COLUMNS = [
   'scheduled_start', 'scheduled_end', 'actual_start', 'actual_end', 'created_at', 'updated_at',
 ] as const satisfies ReadonlyArray<keyof NewJob>
 
-const insertJobRow = prepared((db, ...values: unknown[]) =>
-  db
-    .insertInto('jobs')
-    .values(Object.fromEntries(NEW_JOB_COLUMNS.map((column, i) => [column, values[i]])) as NewJob)
-    .returning('job_id'),
-)
+const insertJobRow = preparedInsert((db, ...values: unknown[]) => {
+  const insert = db.insertInto('jobs').values(Object.fromEntries(NEW_JOB_COLUMNS.map((column, i) => [column, values[i]])) as NewJob)
+  return isSqlite(db) ? insert : insert.returning('job_id')
+})
 
-export async function insertJob(db: Db, job: Required<Omit<NewJob, 'job_id' | 'row_version'>>): Promise<number> {
-  const [row] = await insertJobRow(db, ...NEW_JOB_COLUMNS.map((column) => job[column]))
-  return row!.job_id
+export function insertJob(db: Db, job: Required<Omit<NewJob, 'job_id' | 'row_version'>>): Promise<number> {
+  return insertJobRow(db, ...NEW_JOB_COLUMNS.map((column) => job[column]))
 }
 
 /** What a new job's parameters are cast to in insertJobRecordedOnPostgres (a SELECT list has no column to infer them from). */
