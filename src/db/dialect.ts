@@ -88,6 +88,15 @@ export function isUnavailableError(error: unknown): boolean {
     // statement was refused, nothing was done; it was answered 500. The
     // log line names the table, for the operator.
     code === '42501' ||
+    // A table this version uses is missing (42P01; SQLite: "no such
+    // table"): the database was emptied or swapped under the running server
+    // (a schema dropped, an empty backup restored). Nothing of the request
+    // was done, and it can succeed once the operator has migrated or
+    // restored the database; it was answered 500. /readyz says "not
+    // migrated" once the migrations' own table is gone too. A column
+    // missing is still an unexpected error (a table edited by hand).
+    code === '42P01' ||
+    (code === 'SQLITE_ERROR' && /^no such table/i.test(e?.message ?? '')) ||
     // A read-only transaction: connected to a standby, as after a failover
     // the pool's connections can be until they are replaced.
     code === '25006' ||
