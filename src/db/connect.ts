@@ -197,8 +197,8 @@ function setCacheSizes(sqlite: SqliteDatabase.Database, megabytes: number) {
   // links of the benchmark's million-job company (a company's assets
   // module turned off) grew the process by ~580 MB that it kept; with
   // files, by ~50 MB, in about the same time (2.9 s against 2.6 s). A
-  // rename in `fsm serve` touches its jobs inside its write's savepoint
-  // the same way.
+  // rename in `fsm serve` touches its jobs the same way, each slice in
+  // one statement's journal.
   sqlite.pragma('temp_store = FILE')
 }
 
