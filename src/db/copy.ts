@@ -60,8 +60,6 @@ async function inSnapshot<T>(db: Kysely<Database>, work: (source: Kysely<Databas
   })
 }
 
-const notEmpty = (table: string) => new CopyError(`the target database is not empty (table ${table} has rows); copy only into an empty database`)
-
 /**
  * Refuses a target that holds data, looking only at the tables it has, or
  * that holds tables and is not an installation: run before the target is
@@ -85,7 +83,7 @@ export async function refuseTargetWithData(to: Kysely<any>): Promise<void> {
     throw new CopyError(`the target database holds tables that are not FSM Navigator's (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}); copy only into an empty database (on PostgreSQL, or into a schema of its own: ?options=-c%20search_path%3DNAME)`)
   }
   for (const [table] of TABLES) {
-    if (present.has(table) && (await count(to, table)) > 0) throw notEmpty(table)
+    if (present.has(table) && (await count(to, table)) > 0) throw new CopyError(`the target database is not empty (table ${table} has rows); copy only into an empty database`)
   }
 }
 
@@ -118,9 +116,8 @@ function refuseNul(table: keyof Database, key: string[], rows: Record<string, un
 }
 
 export async function copyDatabase(from: Kysely<Database>, to: Kysely<Database>, batchSize = 500): Promise<Record<string, number>> {
-  for (const [table] of TABLES) {
-    if ((await count(to, table)) > 0) throw notEmpty(table)
-  }
+  // The same refusal as before migrating (`fsm copy` asks first), for any caller.
+  await refuseTargetWithData(to)
   const copied: Record<string, number> = {}
   await inSnapshot(from, (source) => to.transaction().execute(async (trx) => {
     for (const [table, idColumn] of TABLES) {
