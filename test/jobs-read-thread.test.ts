@@ -288,7 +288,7 @@ describe('job reads on their own thread (sqlite)', () => {
         // an attempt whose timing did not come out so (a busy machine) is
         // made again, longer, with longer for the thread to begin it.
         const attempts: string[] = []
-        for (let attempt = 1, reads1 = 4_000, beginMs = 5; attempt <= 6; attempt++, reads1 *= 2, beginMs *= 2) {
+        for (let attempt = 1, reads1 = 4_000, beginMs = 5; attempt <= 6; attempt++, reads1 *= 2, beginMs *= 3) {
           const title = `Snapshot ${attempt}`
           const onThread = reads.answeredOnThread
           const first = Promise.all(Array.from({ length: reads1 }, () => titleOf(reads.getJob(actor, jobId))))
