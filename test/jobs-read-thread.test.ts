@@ -5,7 +5,8 @@
  * seen by it, totals included; reads that arrive together; each batch in
  * a snapshot of its own, though read in one turn of the thread; single jobs
  * read on the event loop while the thread is behind; and reads queued when
- * the thread stops answered all the same.
+ * the thread stops answered all the same. And the thread's page envelopes,
+ * built from each item's bytes, against the list schema's serialiser.
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -18,6 +19,10 @@ import type { Actor } from '../src/modules/actor.ts'
 import { jobReads, type JobReads } from '../src/modules/jobs/jobs.reader.ts'
 import { JobListCaches } from '../src/modules/jobs/jobs.pages.ts'
 import { getJob, listJobs } from '../src/modules/jobs/jobs.service.ts'
+import fastJsonStringify from 'fast-json-stringify'
+import { pageJsonWithoutId, type PageResult } from '../src/http/replies.ts'
+import { pageEnvelope } from '../src/modules/jobs/jobs.read-thread.ts'
+import { JobListResponse, type JobListItemView } from '../src/modules/jobs/jobs.schemas.ts'
 
 const silent = { warn() {}, info() {}, error() {}, debug() {}, fatal() {}, trace() {}, child: () => silent, level: 'silent', silent() {} } as never
 
@@ -347,5 +352,57 @@ describe('job reads on their own thread (sqlite)', () => {
         await reads.close()
       }
     })
+  })
+})
+
+describe("the read thread's page envelopes", () => {
+  // What the server thread sends for a page it serialised itself (replies.ts, sendList).
+  const serializeList = fastJsonStringify(JobListResponse)
+  const expected = (page: PageResult) => pageJsonWithoutId(page, serializeList)
+  const decoded = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
+  const item = (jobId: number, text: string): JobListItemView => ({
+    job_id: jobId,
+    job_title: `Title ${text}`,
+    job_description: jobId % 2 ? null : `Description ${text}`,
+    job_status: 'Pending',
+    job_priority: 'High',
+    assigned_technician_id: jobId % 3 ? null : 7,
+    assigned_technician_name: jobId % 3 ? null : `Tech ${text}`,
+    customer_location_id: 11,
+    customer_location_name: `Site ${text}`,
+    customer_id: 5,
+    customer_name: `Customer ${text}`,
+    scheduled_start: jobId % 2 ? '2026-12-03T09:00:00Z' : null,
+    scheduled_end: jobId % 2 ? '2026-12-03T11:00:00Z' : null,
+    actual_start: null,
+    actual_end: null,
+    created_at: '2026-11-25T14:03:11Z',
+    updated_at: '2026-11-26T08:00:00Z',
+  })
+  const pageOf = (data: JobListItemView[], total: number, page = 1, perPage = 50): PageResult =>
+    ({ data, pagination: { page, per_page: perPage, total, total_pages: Math.ceil(total / perPage) }, page: { page, perPage, offset: (page - 1) * perPage } }) as unknown as PageResult
+  // Text a serialiser escapes: quotes, backslashes, control characters, the
+  // JavaScript line separators, a lone surrogate, characters of 2, 3 and 4
+  // bytes in UTF-8, and markup.
+  const texts = ['plain', '"quoted" \\ back\\slash', 'tab\tnew\nline\r\u0000\u001f', 'sep \u2028 \u2029', 'lone \ud800 surrogate', 'Ünïcødé ✓ 配管 🔧', '</script><b>&amp;']
+
+  it('are the bytes the list schema serialises, whatever the items hold, for empty and partial pages too', () => {
+    const items = texts.map((text, i) => item(1000 + i, text))
+    for (const page of [pageOf(items, 7), pageOf(items.slice(0, 1), 1), pageOf([], 0), pageOf([], 120, 9, 10), pageOf(items.slice(2, 5), 23, 3, 10)]) {
+      const envelope = pageEnvelope(page)
+      assert.equal(decoded(envelope), expected(page))
+      assert.equal(envelope.byteLength, Buffer.byteLength(expected(page)))
+    }
+  })
+
+  it('reuse the bytes of items a page still shows and serialise the new ones, as a page rebuilt after a create is', () => {
+    const first = texts.map((text, i) => item(2000 + i, text))
+    assert.equal(decoded(pageEnvelope(pageOf(first, 7))), expected(pageOf(first, 7)))
+    // A job created: in front, the page shifted by one, the other items the same objects.
+    const shifted = [item(3000, 'new "one" 🔧'), ...first.slice(0, -1)]
+    assert.equal(decoded(pageEnvelope(pageOf(shifted, 8))), expected(pageOf(shifted, 8)))
+    // A job written: a new item for it in its place.
+    const edited = shifted.map((each, i) => (i === 3 ? { ...each, job_title: 'Edited \\ "title"', updated_at: '2026-11-27T10:00:00Z' } : each))
+    assert.equal(decoded(pageEnvelope(pageOf(edited, 8))), expected(pageOf(edited, 8)))
   })
 })
