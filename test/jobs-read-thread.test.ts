@@ -319,6 +319,39 @@ describe('job reads on their own thread (sqlite)', () => {
         assert.fail(`the thread never read a batch long enough for another to arrive during it (${attempts.join('; ')})`)
       }, 1_000))
 
+    it('reads the batches that queued behind a long one together, each seeing every write answered before it was sent', () =>
+      withReader(async (reads) => {
+        const actor = actorOf(tenant, ['assets'])
+        const anchorJob = await createJobVia(t.app, tenant.apiKey, locationId, { job_title: 'Queue anchor' })
+        const pagesNow = async () => JSON.parse((await listed(onLoop, tenant, '/api/v1/jobs?per_page=1')).body).pagination.total_pages as number
+        // As in the test above: a first batch long enough that the next ones
+        // queue behind it (the thread then takes them together, in one
+        // snapshot); an attempt whose timing did not come out so is made
+        // again, longer.
+        const attempts: string[] = []
+        for (let attempt = 1, reads1 = 4_000, beginMs = 5; attempt <= 6; attempt++, reads1 *= 2, beginMs *= 3) {
+          const first = Promise.all(Array.from({ length: reads1 }, () => reads.getJob(actor, anchorJob)))
+          let firstAnsweredAt = Infinity
+          void first.then(() => (firstAnsweredAt = performance.now()))
+          await new Promise((resolve) => setTimeout(resolve, beginMs))
+          const created = await createJobVia(t.app, tenant.apiKey, locationId, { job_title: `Queued ${attempt}` })
+          const total = await pagesNow()
+          // Three batches, one a turn, each with the job just created and a page whose total it moved.
+          const queuedAt = performance.now()
+          const queued: Array<Promise<[string, number]>> = []
+          for (let b = 0; b < 3; b++) {
+            queued.push(Promise.all([reads.getJob(actor, created).then((a) => JSON.parse(a.json).job_title as string), reads.listJobs(actor, { per_page: 1 }).then((page) => page.pagination.total_pages)]))
+            await new Promise(setImmediate)
+          }
+          assert.deepEqual(await Promise.all(queued), Array.from({ length: 3 }, () => [`Queued ${attempt}`, total]))
+          await first
+          // Valid only if the first batch was still being read when the last of the three was sent.
+          if (firstAnsweredAt - queuedAt > 20) return
+          attempts.push(`${reads1} reads: answered ${Math.round(firstAnsweredAt - queuedAt)} ms after the others were sent`)
+        }
+        assert.fail(`the thread never read a batch long enough for others to queue behind it (${attempts.join('; ')})`)
+      }, 1_000))
+
     it('answers reads sent and not yet answered when it stops, those not yet sent, and every read after, on the event loop', async () => {
       const reads = jobReads(t.database, { thread: true, log: silent })
       await reads.ready
