@@ -319,15 +319,15 @@ describe('job reads on their own thread (sqlite)', () => {
         assert.fail(`the thread never read a batch long enough for another to arrive during it (${attempts.join('; ')})`)
       }, 1_000))
 
-    it('reads the batches that queued behind a long one together, each seeing every write answered before it was sent', () =>
+    it('answers batches that queued behind a long one, each seeing every write answered before it was sent', () =>
       withReader(async (reads) => {
         const actor = actorOf(tenant, ['assets'])
         const anchorJob = await createJobVia(t.app, tenant.apiKey, locationId, { job_title: 'Queue anchor' })
         const pagesNow = async () => JSON.parse((await listed(onLoop, tenant, '/api/v1/jobs?per_page=1')).body).pagination.total_pages as number
         // As in the test above: a first batch long enough that the next ones
-        // queue behind it (the thread then takes them together, in one
-        // snapshot); an attempt whose timing did not come out so is made
-        // again, longer.
+        // queue behind it (reading them together, in one snapshot, would have
+        // to take that snapshot after the last of them arrived); an attempt
+        // whose timing did not come out so is made again, longer.
         const attempts: string[] = []
         for (let attempt = 1, reads1 = 4_000, beginMs = 5; attempt <= 6; attempt++, reads1 *= 2, beginMs *= 3) {
           const first = Promise.all(Array.from({ length: reads1 }, () => reads.getJob(actor, anchorJob)))

@@ -36,7 +36,7 @@
  * that `getJob` and `listJobs` look at (a test compares the two threads'
  * answers).
  */
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
+import { parentPort, workerData } from 'node:worker_threads'
 import fastJsonStringify from 'fast-json-stringify'
 import { connect } from '../../db/connect.ts'
 import { sqliteConnectionOf } from '../../db/prepared.ts'
@@ -146,9 +146,9 @@ function bytesOf(item: unknown): Uint8Array {
  * and answers every request for the list with it; the server thread takes
  * the answers in the order they were sent. So a page sent before is
  * answered as held if the server thread had a copy when it asked, or if
- * the page was sent earlier in the same batch, or in a batch read with it.
- * (A server thread without a copy may have dropped the page for others
- * since it was sent, and would then have to read it itself.)
+ * the page was sent earlier in the same batch. (A server thread without a
+ * copy may have dropped the page for others since it was sent, and would
+ * then have to read it itself.)
  */
 const sent = new WeakSet<PageResult>()
 
@@ -156,17 +156,17 @@ async function pageOf(
   db: Parameters<typeof listJobsAt>[0],
   caches: JobListCaches,
   [companyId, query, holdsCopy]: ReadBatch['lists'][number],
-  sentTogether: Set<PageResult>,
+  sentInBatch: Set<PageResult>,
 ): Promise<PageAnswer> {
   try {
-    // The read transaction of the batches read together: the page is read in the snapshot the sequences were.
+    // The batch's read transaction: the page is read in the snapshot the sequences were.
     const seqs = await readListSeqs(db, companyId)
     // Lists show no asset links: the module does not change a page.
     const page = await listJobsAt(db, actorOf(companyId, false), query, caches, seqs)
-    if (sent.has(page) && (holdsCopy || sentTogether.has(page))) return [seqs.writeSeq]
+    if (sent.has(page) && (holdsCopy || sentInBatch.has(page))) return [seqs.writeSeq]
     const envelope = pageEnvelope(page)
     sent.add(page)
-    sentTogether.add(page)
+    sentInBatch.add(page)
     return [envelope, page.pagination.total_pages, seqs.writeSeq]
   } catch {
     return FAILED
@@ -184,34 +184,22 @@ if (parentPort && workerData) {
   const { db } = connect(databaseUrl, { sqliteReadOnly: true })
   const connection = sqliteConnectionOf(db)!
   const caches = new JobListCaches()
-  // The batches waiting when the thread takes one (they came while the one
-  // before was read) are read with it, in one read transaction
-  // (turn-reads.ts), so one snapshot, taken at its first read, after every
-  // one of them arrived: a list that several of them ask for is checked
-  // against the database once, not once a batch (under writes a check reads
-  // its pages from the file again, since every COMMIT empties the
-  // connection's page cache). The transaction ends with them, not with this
-  // thread's turn: a batch that arrives while they are read is handled in
-  // the same turn, and may be a read sent after a write the snapshot
-  // predates was answered. Each batch is answered in a message of its own,
-  // in the order they came, as the server thread expects.
-  port.on('message', async (first: ReadBatch) => {
-    const batches = [first]
-    for (let waiting = receiveMessageOnPort(port); waiting; waiting = receiveMessageOnPort(port)) batches.push(waiting.message as ReadBatch)
+  // The reads of one batch share one read transaction (turn-reads.ts), so
+  // one snapshot, taken at its first read, after every one of them arrived.
+  // It ends with the batch, not with this thread's turn: batches that
+  // arrive while one is read are handled in the same turn, and one of them
+  // may be a read sent after a write the snapshot predates was answered.
+  port.on('message', async ({ batch, reads, lists }: ReadBatch) => {
+    const answers: ReadAnswer[] = []
+    const pages: PageAnswer[] = []
     try {
-      // Pages sent in the answers of batches read together (the server thread takes those answers in order).
-      const sentTogether = new Set<PageResult>()
-      for (const { batch, reads, lists } of batches) {
-        const answers: ReadAnswer[] = []
-        for (let i = 0; i < reads.length; i += 3) answers.push(await answer(db, reads[i]!, reads[i + 1]!, reads[i + 2]!))
-        const pages: PageAnswer[] = []
-        for (const list of lists) pages.push(await pageOf(db, caches, list, sentTogether))
-        // Answered as soon as read, not after the batches read with it.
-        port.postMessage({ batch, answers, pages } satisfies BatchAnswers, envelopesIn(pages))
-      }
+      for (let i = 0; i < reads.length; i += 3) answers.push(await answer(db, reads[i]!, reads[i + 1]!, reads[i + 2]!))
+      const sentInBatch = new Set<PageResult>()
+      for (const list of lists) pages.push(await pageOf(db, caches, list, sentInBatch))
     } finally {
       connection.reads.end()
     }
+    port.postMessage({ batch, answers, pages } satisfies BatchAnswers, envelopesIn(pages))
   })
   port.postMessage({ ready: true })
 }

@@ -14,9 +14,8 @@
  * reads of each of its turns, and sends the answers (the same bytes, made
  * by the same functions) as they come back. What a reader sees does not
  * change (docs/decisions.md, "Reads on a second connection"): each batch
- * reads one snapshot taken after all its requests arrived (batches queued
- * behind another are read together, after the last of them arrived), so
- * it sees every write answered before them.
+ * reads one snapshot taken after all its requests arrived, so it sees
+ * every write answered before them.
  *
  * Until the thread has opened its connection, and for good if it fails,
  * jobs are read on the event loop as before; so is any read the thread
