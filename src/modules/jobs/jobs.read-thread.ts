@@ -89,6 +89,23 @@ async function answer(db: Parameters<typeof getJob>[0], companyId: number, jobId
   }
 }
 
+// The parts pageEnvelope (below) builds a page from.
+const serializeItem = fastJsonStringify(JobListItem)
+const serializePagination = fastJsonStringify(Pagination)
+const utf8 = new TextEncoder()
+const DATA_OPEN = utf8.encode('{"data":[')
+const COMMA = 0x2c
+/** Each list item's JSON as UTF-8, for as long as a page holds the item (items are never changed: a job written is a new item). */
+const itemBytes = new WeakMap<JobListItemView, Uint8Array>()
+
+/** PageResult's items are untyped; a job list's are JobListItemViews. */
+function bytesOf(item: unknown): Uint8Array {
+  const listItem = item as JobListItemView
+  let bytes = itemBytes.get(listItem)
+  if (bytes === undefined) itemBytes.set(listItem, (bytes = utf8.encode(serializeItem(listItem))))
+  return bytes
+}
+
 /**
  * A page's envelope without its request id (what pageJsonWithoutId makes
  * with the list schema's serialiser), as UTF-8 in memory of its own, so
@@ -121,22 +138,6 @@ export function pageEnvelope(page: PageResult): Uint8Array {
   })
   envelope.set(tail, at)
   return envelope
-}
-
-const serializeItem = fastJsonStringify(JobListItem)
-const serializePagination = fastJsonStringify(Pagination)
-const utf8 = new TextEncoder()
-const DATA_OPEN = utf8.encode('{"data":[')
-const COMMA = 0x2c
-/** Each list item's JSON as UTF-8, for as long as a page holds the item (items are never changed: a job written is a new item). */
-const itemBytes = new WeakMap<JobListItemView, Uint8Array>()
-
-/** PageResult's items are untyped; a job list's are JobListItemViews. */
-function bytesOf(item: unknown): Uint8Array {
-  const listItem = item as JobListItemView
-  let bytes = itemBytes.get(listItem)
-  if (bytes === undefined) itemBytes.set(listItem, (bytes = utf8.encode(serializeItem(listItem))))
-  return bytes
 }
 
 /**
