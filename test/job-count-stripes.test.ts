@@ -10,9 +10,9 @@ import fc from 'fast-check'
 import { sql } from 'kysely'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
-import { countJobs } from '../src/modules/jobs/jobs.list-queries.ts'
+import { countJobs, countJobsAndCellsSeq } from '../src/modules/jobs/jobs.list-queries.ts'
 import { changeStatusRecorded, updateJobRecorded } from '../src/modules/jobs/jobs.repository.ts'
-import { readListSeqs, recordJobWrite } from '../src/modules/jobs/jobs.write-record.ts'
+import { readListSeqs, recordJobWrite, type CountMoves } from '../src/modules/jobs/jobs.write-record.ts'
 import { JOB_PRIORITIES, JOB_STATUSES } from '../src/modules/jobs/status.ts'
 
 for (const dialect of DIALECTS) {
@@ -143,24 +143,26 @@ for (const dialect of DIALECTS) {
       it('an update with its record at a stale version writes nothing; at the current one, the job, the sequence and the count move', async () => {
         const created = await call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: 'PUT holder', customer_location_id: basics.locationId, job_priority: 'Low' } })
         const jobId = created.body.data.job_id as number
-        const toHigh = [
-          { status: 'Pending', priority: 'Low', delta: -1 as const },
-          { status: 'Pending', priority: 'High', delta: 1 as const },
+        const toHigh: CountMoves = [
+          { status: 'Pending', priority: 'Low', delta: -1 },
+          { status: 'Pending', priority: 'High', delta: 1 },
         ]
-        const state = async () => ({
-          seq: (await readListSeqs(t.database.db, tenant.companyId)).writeSeq,
-          low: await countJobs(t.database.db, tenant.companyId, { statuses: ['Pending'], priority: 'Low' }),
-          high: await countJobs(t.database.db, tenant.companyId, { statuses: ['Pending'], priority: 'High' }),
-        })
+        const cell = (priority: string) => countJobsAndCellsSeq(t.database.db, tenant.companyId, { statuses: ['Pending'], priority })
+        const state = async () => {
+          const [low, high] = [await cell('Low'), await cell('High')]
+          return { seq: (await readListSeqs(t.database.db, tenant.companyId)).writeSeq, low: low.total, high: high.total, lowSeq: low.cellsSeq!, highSeq: high.cellsSeq! }
+        }
         const before = await state()
         assert.equal(await updateJobRecorded(t.database.db, tenant.companyId, jobId, 0, { job_priority: 'High', job_title: 'Stale' }, 5, toHigh), undefined)
         assert.deepEqual(await state(), before)
         const written = await updateJobRecorded(t.database.db, tenant.companyId, jobId, 1, { job_priority: 'High', job_title: 'Current' }, 5, toHigh)
         assert.equal(Number(written?.row_version), 2)
-        assert.deepEqual(await state(), { seq: before.seq + 1, low: before.low - 1, high: before.high + 1 })
-        // Nothing changed but the version: the sequence moves, no count does.
-        assert.equal(Number((await updateJobRecorded(t.database.db, tenant.companyId, jobId, 2, {}, 6, []))?.row_version), 3)
-        assert.deepEqual(await state(), { seq: before.seq + 2, low: before.low - 1, high: before.high + 1 })
+        const moved = { seq: before.seq + 1, low: before.low - 1, high: before.high + 1, lowSeq: before.lowSeq + 1, highSeq: before.highSeq + 1 }
+        assert.deepEqual(await state(), moved)
+        // Nothing changed but the version: the sequences move (the job's cell's too), no count does.
+        const stays: CountMoves = [{ status: 'Pending', priority: 'High', delta: 0 }]
+        assert.equal(Number((await updateJobRecorded(t.database.db, tenant.companyId, jobId, 2, {}, 6, stays))?.row_version), 3)
+        assert.deepEqual(await state(), { ...moved, seq: moved.seq + 1, highSeq: moved.highSeq + 1 })
         const stored = await t.database.db.selectFrom('jobs').select(['job_title', 'job_priority']).where('job_id', '=', jobId).executeTakeFirstOrThrow()
         assert.deepEqual(stored, { job_title: 'Current', job_priority: 'High' })
       })

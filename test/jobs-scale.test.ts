@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { CompiledQuery } from 'kysely'
+import { CompiledQuery, sql } from 'kysely'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
 import { chooseWalk, countJobs, estimateWalk, jobKeysQuery, listJobKeys, type IndexWalk, type JobFilters, type ListKey } from '../src/modules/jobs/jobs.list-queries.ts'
@@ -717,6 +717,35 @@ for (const dialect of DIALECTS) {
       for (const [query, filters, page] of cases) await assertCurrent(query, filters, page, 'after a technician rename')
     })
 
+    it("a page of a list filtered by status and priority is served again unread while no job of its (status, priority) cells is written, and read again after any write to one", async () => {
+      // Lists of one status and one priority, and of several statuses.
+      const cases: Array<[string, JobFilters]> = [
+        ['status=Assigned&priority=High', { statuses: ['Assigned'], priority: 'High' }],
+        ['status=Assigned,On+Hold', { statuses: ['Assigned', 'On Hold'] }],
+      ]
+      const firstOf = async (filters: JobFilters) => (await listJobKeys(t.database.db, tenant.companyId, filters, '-created_at', 1, 0))[0]!.jobId
+      const titleShown = async (query: string, jobId: number) => (await list(query)).data.find((j: any) => j.job_id === jobId)?.job_title
+      for (const [query, filters] of cases) {
+        const onPage = await firstOf(filters)
+        assert.ok(await titleShown(query, onPage), `${query}: remembered, with its first job`)
+        // A write nobody is told of (no sequence moves), but for the job's row
+        // version: a page whose keys and row versions are read again shows it.
+        await t.database.db.updateTable('jobs').set({ job_title: `Unannounced ${query}`, row_version: sql<number>`row_version + 1` }).where('job_id', '=', onPage).execute()
+        // A write to a job of no cell of this list (a Pending Low one: another
+        // status, another priority): the company's sequence moves, not the list's cells'.
+        const elsewhere = await firstOf({ statuses: ['Pending'], priority: 'Low' })
+        const edited = await call(t.app, 'PUT', `/api/v1/jobs?id=${elsewhere}`, { key: tenant.apiKey, body: { job_description: `Edited beside ${query}` } })
+        assert.equal(edited.status, 200, JSON.stringify(edited.body))
+        assert.notEqual(await titleShown(query, onPage), `Unannounced ${query}`, `${query}: served again as remembered, nothing of it read`)
+        // A write to a job of the list's cells that leaves it in its cell (no
+        // count moves): the page is checked, and shows both writes.
+        const inCell = await call(t.app, 'PUT', `/api/v1/jobs?id=${onPage}`, { key: tenant.apiKey, body: { job_description: 'Described in its cell' } })
+        assert.equal(inCell.status, 200, JSON.stringify(inCell.body))
+        const shown = (await list(query)).data.find((j: any) => j.job_id === onPage)
+        assert.deepEqual([shown?.job_title, shown?.job_description], [`Unannounced ${query}`, 'Described in its cell'], `${query}: read again after a write to its cells`)
+      }
+    })
+
     it('a page past the end of a deep list is empty with true pagination', async () => {
       const body = await list('page=500&per_page=50')
       assert.deepEqual(body.data, [])
@@ -757,38 +786,54 @@ for (const dialect of DIALECTS) {
     // Last: it writes to the bulk-loaded company. The app's remembered answers and positions outlive a
     // run, so a counterexample may need the writes of the runs before it (fast-check prints their seed).
     it('lists asked for again after any writes, deep pages included, equal the oracle: remembered answers and positions are never stale', async () => {
-      type Write = { kind: 'create' } | { kind: 'put'; job: number; priority: string } | { kind: 'patch'; job: number; status: string }
+      type Write =
+        | { kind: 'create'; priority: string }
+        | { kind: 'put'; job: number; priority: string }
+        | { kind: 'retitle'; job: number }
+        | { kind: 'patch'; job: number; status: string }
       const write: fc.Arbitrary<Write> = fc.oneof(
-        fc.constant({ kind: 'create' as const }),
+        fc.record({ kind: fc.constant('create' as const), priority: fc.constantFrom(...JOB_PRIORITIES) }),
         fc.record({ kind: fc.constant('put' as const), job: fc.nat(), priority: fc.constantFrom(...JOB_PRIORITIES) }),
+        // An edit that leaves the job in its (status, priority) cell.
+        fc.record({ kind: fc.constant('retitle' as const), job: fc.nat() }),
         fc.record({ kind: fc.constant('patch' as const), job: fc.nat(), status: fc.constantFrom(...JOB_STATUSES) }),
       )
-      // Pages anywhere in the list, the whole company's or one status's (the company's reaches the remembered positions).
+      // Pages anywhere in the list: the whole company's (it reaches the remembered positions), one status's, one priority's, or both.
       const listed = fc.record({
         status: fc.option(fc.constantFrom(...JOB_STATUSES), { nil: undefined, freq: 2 }),
+        priority: fc.option(fc.constantFrom(...JOB_PRIORITIES), { nil: undefined, freq: 3 }),
         sort: fc.constantFrom(...SORTS),
         where: fc.integer({ min: 0, max: 1_000 }).map((n) => n / 1_000),
       })
+      let titles = 0
       const send = (w: Write, rows: Array<{ job_id: number }>) => {
-        if (w.kind === 'create') return call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: 'Later', customer_location_id: basics.locationId } })
+        if (w.kind === 'create') {
+          return call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: 'Later', customer_location_id: basics.locationId, job_priority: w.priority } })
+        }
         const id = rows[w.job % rows.length]!.job_id
         if (w.kind === 'put') return call(t.app, 'PUT', `/api/v1/jobs?id=${id}`, { key: tenant.apiKey, body: { job_priority: w.priority } })
+        if (w.kind === 'retitle') return call(t.app, 'PUT', `/api/v1/jobs?id=${id}`, { key: tenant.apiKey, body: { job_title: `Retitled ${++titles}` } })
         return call(t.app, 'PATCH', `/api/v1/jobs?id=${id}`, { key: tenant.apiKey, body: { job_status: w.status } })
       }
       await fc.assert(
         fc.asyncProperty(fc.array(listed, { minLength: 1, maxLength: 4 }), fc.array(fc.array(write, { maxLength: 6 }), { minLength: 1, maxLength: 3 }), async (lists, rounds) => {
-          const queryOf = (l: (typeof lists)[number], page: number) => new URLSearchParams({ sort: l.sort, page: String(page), per_page: '50', ...(l.status && { status: l.status }) }).toString()
+          const queryOf = (l: (typeof lists)[number], page: number) =>
+            new URLSearchParams({ sort: l.sort, page: String(page), per_page: '50', ...(l.status && { status: l.status }), ...(l.priority && { priority: l.priority }) }).toString()
           // Every list of the run, against the rows as they are now; the same lists again after each round of writes.
           const askAll = async () => {
             const { rows, oracle } = await loadOracle()
             for (const l of lists) {
-              const f: JobFilters = l.status ? { statuses: [l.status] } : {}
+              const f: JobFilters = { ...(l.status && { statuses: [l.status] }), ...(l.priority && { priority: l.priority }) }
               const total = oracle(f, l.sort, rows.length, 0).length
               const page = Math.max(1, Math.ceil((l.where * total) / 50))
               const query = queryOf(l, page)
               const body = await list(query)
               assert.equal(body.pagination.total, total, query)
-              assert.deepEqual(body.data.map((j: any) => j.job_id), oracle(f, l.sort, 50, (page - 1) * 50), query)
+              const ids = oracle(f, l.sort, 50, (page - 1) * 50)
+              assert.deepEqual(body.data.map((j: any) => j.job_id), ids, query)
+              // Each job as it is now (a retitled one with its new title).
+              const views = new Map((await findJobViews(t.database.db, tenant.companyId, ids)).map((row) => [row.job_id, presentJobListItem(row)]))
+              assert.deepEqual(body.data, ids.map((id) => views.get(id)), `${query}: the items`)
             }
             return rows
           }

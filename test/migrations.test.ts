@@ -133,6 +133,28 @@ for (const dialect of DIALECTS) {
       })
     })
 
+    it('0011 gives each count cell a write sequence starting at the time, keeping the counts; its down migration takes it out', async () => {
+      await migrating(dialect, async (db, to, down) => {
+        await to('20261202-0010-search-nfc')
+        await sql`insert into job_counts (company_id, job_status, job_priority, stripe, job_count) values (7, 'Pending', 'High', 0, 12), (7, 'Closed', 'Low', 3, -2)`.execute(db)
+        const before = Date.now()
+        await to('20261202-0011-cell-write-seqs')
+        const cells = await rows(db, sql`select job_status, stripe, job_count, write_seq from job_counts order by job_status`)
+        assert.deepEqual(cells.map(({ write_seq, ...cell }) => cell), [
+          { job_status: 'Closed', stripe: 3, job_count: -2 },
+          { job_status: 'Pending', stripe: 0, job_count: 12 },
+        ])
+        // A value no server running before could have remembered a page under.
+        for (const { write_seq } of cells) assert.ok(write_seq >= before && write_seq <= Date.now(), String(write_seq))
+        await down()
+        assert.deepEqual(await rows(db, sql`select job_status, stripe, job_count from job_counts order by job_status`), [
+          { job_status: 'Closed', stripe: 3, job_count: -2 },
+          { job_status: 'Pending', stripe: 0, job_count: 12 },
+        ])
+        await to('20261202-0011-cell-write-seqs')
+      })
+    })
+
     it('0008 puts scheduled_start into the updated_at index, and its down migration takes it out', async () => {
       await migrating(dialect, async (db, to, down) => {
         await to('20261130-0008-updated-index-schedule')

@@ -10,6 +10,7 @@ import * as updatedIndexStatus from './migrations/20261130-0007-updated-index-st
 import * as updatedIndexSchedule from './migrations/20261130-0008-updated-index-schedule.ts'
 import * as searchFinalSigma from './migrations/20261201-0009-search-final-sigma.ts'
 import * as searchNfc from './migrations/20261202-0010-search-nfc.ts'
+import * as cellWriteSeqs from './migrations/20261202-0011-cell-write-seqs.ts'
 
 /**
  * Migrations are listed here rather than read from the folder, so they work
@@ -26,6 +27,7 @@ const migrations: Record<string, Migration> = {
   '20261130-0008-updated-index-schedule': updatedIndexSchedule,
   '20261201-0009-search-final-sigma': searchFinalSigma,
   '20261202-0010-search-nfc': searchNfc,
+  '20261202-0011-cell-write-seqs': cellWriteSeqs,
 }
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -167,6 +167,8 @@ export interface JobCountsTable {
   job_priority: string
   stripe: number
   job_count: number
+  /** Moved by every job write whose job leaves, enters or stays in the cell (migration 0011). */
+  write_seq: Generated<number>
 }
 
 /** Bumped by every job write of the company, in stripes (summed): list caches compare them. */

@@ -351,14 +351,18 @@ function cappedCount(db: Db, companyId: number, where: (q: any) => any, cap: num
   return db.selectFrom(rows.as('capped')).select((c) => c.fn.countAll<number>().as('n'))
 }
 
-/** jobCountsSum, prepared: one query per (number of statuses, with or without a priority); at most 10 × 2. */
+/**
+ * jobCountsSum with the sum of the same cells' write sequences (`seq`),
+ * prepared: one query per (number of statuses, with or without a
+ * priority); at most 10 × 2.
+ */
 const countsSumOf = byShape((shape) => {
   const [statusCount, priorityCount] = shape.split('|').map(Number) as [number, number]
   return prepared((db, companyId: number, ...values: string[]) =>
     jobCountsSum(db, companyId, {
       ...(statusCount > 0 && { statuses: values.slice(0, statusCount) }),
       ...(priorityCount > 0 && { priority: values[statusCount]! }),
-    }),
+    }).select((eb) => eb.fn.coalesce(eb.fn.sum<number>('write_seq'), sql<number>`0`).as('seq')),
   )
 })
 
@@ -375,13 +379,26 @@ function countsAnswer(f: JobFilters): boolean {
  * `outsideCap`: tests count both ways on one data set (jobs-scale.test.ts).
  */
 export async function countJobs(db: Db, companyId: number, filters: JobFilters, outsideCap = OUTSIDE_COUNT_CAP): Promise<number> {
+  return (await countJobsAndCellsSeq(db, companyId, filters, outsideCap)).total
+}
+
+/**
+ * countJobs, and when the counts answer the filters (status and priority
+ * alone), the sum of the write sequences of the cells they select, read
+ * with the counts: it moves with every write to a job the filters keep,
+ * before or after the write, and with no other (recordJobWrite).
+ */
+export async function countJobsAndCellsSeq(
+  db: Db, companyId: number, filters: JobFilters, outsideCap = OUTSIDE_COUNT_CAP,
+): Promise<{ total: number; cellsSeq?: number }> {
   if (countsAnswer(filters)) {
     const statuses = filters.statuses ?? []
     const priorities = filters.priority !== undefined ? [filters.priority] : []
     const [row] = await countsSumOf(`${statuses.length}|${priorities.length}`)(db, companyId, ...statuses, ...priorities)
-    return Number(row!.n)
+    return { total: Number(row!.n), cellsSeq: Number(row!.seq) }
   }
-  return (await countFromOutside(db, companyId, filters, outsideCap)) ?? countRows(db, companyId, filters, await chooseWalk(db, companyId, filters))
+  const total = (await countFromOutside(db, companyId, filters, outsideCap)) ?? (await countRows(db, companyId, filters, await chooseWalk(db, companyId, filters)))
+  return { total }
 }
 
 /** Jobs outside a date bound counted at most, each side (about 0.2 ms of index entries). */

@@ -217,6 +217,12 @@ export class PagePositions {
 export interface PageProof {
   /** The company's names sequence when the page was built. */
   namesSeq: number
+  /**
+   * For a list filtered by status and priority alone, the sum of its count
+   * cells' write sequences, read with the total when the page was built or
+   * last checked (countJobsAndCellsSeq).
+   */
+  cellsSeq: number | undefined
   total: number
   /** The jobs shown, in order, and the row version each was shown at. */
   jobIds: number[]
@@ -228,11 +234,13 @@ export interface PageProof {
  * writes the answer is the same. Each answer carries the company's job
  * write sequence it was built at: while that has not moved (it moves in
  * every job write's transaction, by any process), the answer is served as
- * it is. When it has moved, the answer is still the same if the list's
- * total, the ids on the page and each of their row versions are, and no
- * name the page shows changed (the names sequence): the caller checks that
- * (cheaper than rebuilding the page) and confirms the answer for the new
- * sequence, or rebuilds it.
+ * it is. When it has moved, the answer is still the same if no name the
+ * page shows changed (the names sequence) and either no job of the list's
+ * count cells was written (their write sequences; lists filtered by status
+ * and priority alone) or the list's total, the ids on the page and each of
+ * their row versions are the same: the caller checks that (cheaper than
+ * rebuilding the page) and confirms the answer for the new sequence, or
+ * rebuilds it.
  */
 export class ListAnswers<T, Proof = PageProof> {
   readonly #entries = new Map<string, { seq: number; answer: T; proof: Proof }>()

@@ -14,7 +14,7 @@ import type { Database, JobRow, NewJob } from '../../db/types.ts'
 import { isSqlite } from '../../db/dialect.ts'
 import { byShape, prepared, preparedInsert, preparedWrite } from '../../db/prepared.ts'
 import { LOCKED_STATUSES, type JobStatus } from './status.ts'
-import { cellsInLockOrder, recordJobWrite, stripeFor, touchJobLists, withRecordOnPostgres, WRITTEN_JOB_ID, WRITTEN_UPDATED_AT, type CountMove } from './jobs.write-record.ts'
+import { cellsInLockOrder, recordJobWrite, stripeFor, touchJobLists, withRecordOnPostgres, WRITTEN_JOB_ID, WRITTEN_UPDATED_AT, type CountMoves } from './jobs.write-record.ts'
 
 type Db = Kysely<Database>
 
@@ -331,13 +331,14 @@ export async function updateJob(db: Db, companyId: number, jobId: number, change
 }
 
 /**
- * updateJob on PostgreSQL with its record (the write sequence, and the count
- * moves if the priority changes) in one statement, written only if the job
- * is still at `rowVersion`: the caller read it without a lock. One
- * statement per set of changed columns and number of count moves.
+ * updateJob on PostgreSQL with its record (the write sequence, and the
+ * count cells: a move if the priority changes, else the job's own cell) in
+ * one statement, written only if the job is still at `rowVersion`: the
+ * caller read it without a lock. One statement per set of changed columns
+ * and number of count cells.
  */
 const updateRecordedOnPostgresOf = byShape((shape) => {
-  const [changed = '', moves] = shape.split('|')
+  const [changed = ''] = shape.split('|')
   const columns = columnsOf(changed)
   return prepared((db, companyId: number, stripe: number, jobId: number, now: number, rowVersion: number, ...values: unknown[]) =>
     withRecordOnPostgres(
@@ -345,7 +346,7 @@ const updateRecordedOnPostgresOf = byShape((shape) => {
       companyId,
       stripe,
       [],
-      moves === '0' ? [] : (values.slice(columns.length) as Array<string | number>),
+      values.slice(columns.length) as Array<string | number>,
     )
       .selectFrom('written')
       .select(['updated_at', 'row_version']),
@@ -364,7 +365,7 @@ export async function updateJobRecorded(
   rowVersion: number,
   changes: UpdatableJobColumns,
   now: number,
-  moves: CountMove[],
+  moves: CountMoves,
 ): Promise<UpdateResult | undefined> {
   const columns = (Object.keys(changes) as Array<keyof UpdatableJobColumns>).sort()
   const update = updateRecordedOnPostgresOf(`${columns.join(',')}|${moves.length}`)
@@ -402,7 +403,7 @@ export async function changeStatusRecorded(
   rowVersion: number,
 ): Promise<StatusChangeResult | undefined> {
   const { from, to, at, keyId } = change
-  const moves: CountMove[] = [
+  const moves: CountMoves = [
     { status: from, priority, delta: -1 },
     { status: to, priority, delta: 1 },
   ]

@@ -19,8 +19,8 @@ import { findCustomer } from '../customers/customers.repository.ts'
 import { findLocation } from '../locations/locations.repository.ts'
 import { findTechnician } from '../technicians/technicians.repository.ts'
 import * as jobs from './jobs.repository.ts'
-import { countJobs, type JobFilters } from './jobs.list-queries.ts'
-import { readListSeqs, recordJobWrite, type CountMove, type ListSeqs } from './jobs.write-record.ts'
+import { countJobsAndCellsSeq, type JobFilters } from './jobs.list-queries.ts'
+import { readListSeqs, recordJobWrite, type CountMoves, type ListSeqs } from './jobs.write-record.ts'
 import type { CreateJobInput, JobListItemView, JobListQueryInput, JobSort, UpdateJobInput } from './jobs.schemas.ts'
 import { presentJob, presentJobListItem } from './jobs.presenter.ts'
 import type { JobListCaches } from './jobs.pages.ts'
@@ -108,13 +108,23 @@ export async function listJobsAt(db: Db, actor: Actor, query: JobListQueryInput,
   const { filters, page, sort, cacheKey } = listRequestOf(actor.companyId, query)
   const cached = caches.answers.get(cacheKey, seq) as ReturnType<typeof answer> | undefined
   if (cached) return cached
-  const total = await countJobs(db, actor.companyId, filters)
+  const { total, cellsSeq } = await countJobsAndCellsSeq(db, actor.companyId, filters)
+  const stale = caches.answers.stale(cacheKey)
+  const namesHold = stale !== undefined && stale.proof.namesSeq === namesSeq
+  if (namesHold && cellsSeq !== undefined && stale.proof.cellsSeq === cellsSeq && stale.proof.total === total) {
+    // A list filtered by status and priority alone, and no job of its cells
+    // was written since the remembered answer (before or after its write):
+    // no job the list shows or could show changed, so the answer holds
+    // without reading its keys and row versions. Under `mixed`'s writes
+    // most writes are to jobs of other cells.
+    caches.answers.confirm(cacheKey, seq)
+    return stale.answer as ReturnType<typeof answer>
+  }
   const keys = page.offset < total ? await caches.positions.page(db, actor.companyId, seq, filters, sort, page.perPage, page.offset) : []
   const jobIds = keys.map((k) => k.jobId)
   // Items of the remembered answer that still hold, by job, with the row version each showed.
   const remembered = new Map<number, { rowVersion: number; item: JobListItemView }>()
-  const stale = caches.answers.stale(cacheKey)
-  if (stale && stale.proof.namesSeq === namesSeq) {
+  if (namesHold) {
     // Jobs were written since the remembered answer, and no name it shows
     // changed. Its items are still right for the jobs that are at the same
     // row version (every job write moves it): if that is every job on this
@@ -123,6 +133,8 @@ export async function listJobsAt(db: Db, actor: Actor, query: JobListQueryInput,
     const versions = await jobs.readJobVersions(db, actor.companyId, jobIds)
     const rowVersions = jobIds.map((id) => versions.get(id) ?? -1)
     if (stale.proof.total === total && sameNumbers(stale.proof.jobIds, jobIds) && sameNumbers(stale.proof.rowVersions, rowVersions)) {
+      // Checked at these cells' sequence too (read before the keys).
+      stale.proof.cellsSeq = cellsSeq
       caches.answers.confirm(cacheKey, seq)
       return stale.answer as ReturnType<typeof answer>
     }
@@ -135,7 +147,7 @@ export async function listJobsAt(db: Db, actor: Actor, query: JobListQueryInput,
   }
   const read = new Map((await jobs.findJobViews(db, actor.companyId, jobIds.filter((id) => !remembered.has(id)))).map((row) => [row.job_id, row]))
   const items: JobListItemView[] = []
-  const proof = { namesSeq, total, jobIds: [] as number[], rowVersions: [] as number[] }
+  const proof = { namesSeq, cellsSeq, total, jobIds: [] as number[], rowVersions: [] as number[] }
   for (const id of jobIds) {
     const row = read.get(id)
     const kept = remembered.get(id)
@@ -394,10 +406,11 @@ async function tryUpdate(trx: Db, actor: Actor, jobId: number, job: jobs.JobView
     Object.assign(after, { customer_location_name: location.customer_location_name, customer_id: location.customer_id, customer_name: customer.customer_name })
   }
   const now = nowSeconds()
-  // The job leaves its (status, priority) count for the new priority's.
-  const moves: CountMove[] =
+  // The job leaves its (status, priority) count for the new priority's, or
+  // stays in its cell, whose write sequence moves all the same.
+  const moves: CountMoves =
     changes.job_priority === undefined
-      ? []
+      ? [{ status: job.job_status, priority: job.job_priority, delta: 0 }]
       : [
           { status: job.job_status, priority: job.job_priority, delta: -1 },
           { status: job.job_status, priority: changes.job_priority, delta: 1 },

@@ -2,7 +2,10 @@
  * What every job write leaves in its own transaction besides the job:
  * its status history line, the company's job write sequence (which
  * remembered list pages are checked against, jobs.pages.ts) and the exact
- * per-(status, priority) counts that list totals are read from (Kysely only).
+ * per-(status, priority) counts that list totals are read from, with the
+ * write sequence of each count cell the job leaves, enters or stays in
+ * (which pages of lists filtered by status and priority are checked
+ * against, listJobsAt) (Kysely only).
  */
 import { isExpression, sql, type Kysely, type QueryCreator, type RawBuilder } from 'kysely'
 import type { Database } from '../../db/types.ts'
@@ -23,12 +26,22 @@ export function stripeFor(db: Db): number {
   return isSqlite(db) ? 0 : Math.floor(Math.random() * POSTGRES_STRIPES)
 }
 
-/** Jobs leaving (-1) or entering (+1) a (status, priority) cell of the counts. */
+/**
+ * A job leaving (-1), entering (+1) or staying in (0) a (status, priority)
+ * cell of the counts: each moves the cell's write sequence.
+ */
 export interface CountMove {
   status: string
   priority: string
-  delta: 1 | -1
+  delta: 1 | -1 | 0
 }
+
+/**
+ * The cells a job write touches: at least one, for the write sequence of
+ * the cell its job is in moves with every write (a page filtered by status
+ * and priority is served again while its cells' sequence stands).
+ */
+export type CountMoves = [CountMove, ...CountMove[]]
 
 /** A line of a job's status history (the company is the write's). */
 export interface StatusChange {
@@ -41,8 +54,9 @@ export interface StatusChange {
 
 /**
  * Records a job write: the status change in the job's history, if there is
- * one; then bumps the company's write sequence and moves counts between
- * (status, priority) cells, all in one stripe. The stripe's sequence row is
+ * one; then bumps the company's write sequence, moves counts between
+ * (status, priority) cells and bumps those cells' write sequences, all in
+ * one stripe. The stripe's sequence row is
  * taken first on purpose: on PostgreSQL it serialises the writes that
  * picked the same stripe, so two of them moving counts in opposite
  * directions (High→Low and Low→High) can never lock the count rows in
@@ -50,7 +64,7 @@ export interface StatusChange {
  * transaction: the rows stay locked until COMMIT, so anything after it
  * makes the stripe's other writes wait longer.
  */
-export async function recordJobWrite(db: Db, companyId: number, moves: CountMove[] = [], statusChange?: StatusChange) {
+export async function recordJobWrite(db: Db, companyId: number, moves: CountMoves, statusChange?: StatusChange) {
   const stripe = stripeFor(db)
   const ordered = inLockOrder(moves)
   const [first, second] = ordered
@@ -86,7 +100,7 @@ function cellValues(moves: CountMove[]): Array<string | number> {
 }
 
 /** cellValues of `moves` in lock order: the count cells a statement built on withRecordOnPostgres takes. */
-export function cellsInLockOrder(moves: CountMove[]): Array<string | number> {
+export function cellsInLockOrder(moves: CountMoves): Array<string | number> {
   return cellValues(inLockOrder(moves))
 }
 
@@ -100,7 +114,7 @@ export function cellsInLockOrder(moves: CountMove[]): Array<string | number> {
  * set order otherwise). The history line's job is `history[0]`: an id, or
  * WRITTEN_JOB_ID for the job the statement itself creates; its time
  * `history[3]`, a number or WRITTEN_UPDATED_AT; no history
- * values, no line. `cells` are one or two count moves, or none.
+ * values, no line. `cells` are one or two count moves.
  */
 export function withRecordOnPostgres<Written extends object>(
   db: QueryCreator<Database & { written: Written }>,
@@ -142,7 +156,7 @@ export function withRecordOnPostgres<Written extends object>(
   const counted = (recorded as typeof bumped).with('counted', (w) =>
     w
       .insertInto('job_counts')
-      .columns(['company_id', 'job_status', 'job_priority', 'stripe', 'job_count'])
+      .columns(['company_id', 'job_status', 'job_priority', 'stripe', 'job_count', 'write_seq'])
       .expression((eb) => {
         const cell = (i: number) =>
           eb
@@ -153,14 +167,13 @@ export function withRecordOnPostgres<Written extends object>(
               s.cast<string>(s.val(cells[i * 3 + 1]), 'text').as('job_priority'),
               s.cast<number>(s.val(stripe), 'integer').as('stripe'),
               s.cast<number>(s.val(cells[i * 3 + 2]), 'bigint').as('job_count'),
+              sql<number>`1`.as('write_seq'),
             ])
         return cells.length === 6 ? cell(0).unionAll(cell(1)) : cell(0)
       })
-      .onConflict((oc) => oc.columns(COUNT_CELL).doUpdateSet({ job_count: sql<number>`job_counts.job_count + excluded.job_count` })),
+      .onConflict((oc) => oc.columns(COUNT_CELL).doUpdateSet(MOVED_CELL)),
   )
-  // Without cells (a PUT that keeps the priority) the write moves no count:
-  // the statement without that CTE, typed alike (nothing selects from it).
-  return cells.length === 0 ? (recorded as unknown as typeof counted) : counted
+  return counted
 }
 
 /** withRecordOnPostgres's history line for a job created by `written` (which returns its `job_id`). */
@@ -192,22 +205,28 @@ const bumpWriteSeq = preparedWrite((db, companyId: number, stripe: number) =>
 
 const COUNT_CELL = ['company_id', 'job_status', 'job_priority', 'stripe'] as const
 
+/** A count cell's row after a move (inserted: its delta, and 1 for its write sequence). */
+const MOVED_CELL = {
+  job_count: sql<number>`job_counts.job_count + excluded.job_count`,
+  write_seq: sql<number>`job_counts.write_seq + 1`,
+}
+
 const moveCounts = preparedWrite(
   (db, companyId: number, stripe: number, status1: string, priority1: string, delta1: number, status2: string, priority2: string, delta2: number) =>
     db
       .insertInto('job_counts')
       .values([
-        { company_id: companyId, job_status: status1, job_priority: priority1, stripe, job_count: delta1 },
-        { company_id: companyId, job_status: status2, job_priority: priority2, stripe, job_count: delta2 },
+        { company_id: companyId, job_status: status1, job_priority: priority1, stripe, job_count: delta1, write_seq: 1 },
+        { company_id: companyId, job_status: status2, job_priority: priority2, stripe, job_count: delta2, write_seq: 1 },
       ])
-      .onConflict((oc) => oc.columns(COUNT_CELL).doUpdateSet({ job_count: sql<number>`job_counts.job_count + excluded.job_count` })),
+      .onConflict((oc) => oc.columns(COUNT_CELL).doUpdateSet(MOVED_CELL)),
 )
 
 const moveCount = preparedWrite((db, companyId: number, stripe: number, status: string, priority: string, delta: number) =>
   db
     .insertInto('job_counts')
-    .values({ company_id: companyId, job_status: status, job_priority: priority, stripe, job_count: delta })
-    .onConflict((oc) => oc.columns(COUNT_CELL).doUpdateSet({ job_count: sql<number>`job_counts.job_count + excluded.job_count` })),
+    .values({ company_id: companyId, job_status: status, job_priority: priority, stripe, job_count: delta, write_seq: 1 })
+    .onConflict((oc) => oc.columns(COUNT_CELL).doUpdateSet(MOVED_CELL)),
 )
 
 /**
