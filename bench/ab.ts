@@ -3,8 +3,12 @@
  * slower than REV? On a shared 2-core machine one run against another
  * differs by 10–40%, so a change is judged by alternating runs of both
  * versions (docs/performance.md, "Method"). This does exactly that: REV is
- * checked out into a temporary git worktree (sharing node_modules and the
- * cached data set), both are built, then each round runs `npm run bench --
+ * checked out into a temporary git worktree (sharing node_modules, and the
+ * cached data set if both sides have the same migrations: a SQLite data set
+ * is generated migrated, and a version cannot open a database migrated
+ * further than it knows; with other migrations REV generates its own, ~1
+ * minute and ~700 MB, removed with the worktree), both are built, then
+ * each round runs `npm run bench --
  * --only …` once in each, the order alternating from round to round, and
  * the per-round figures and their medians are printed side by side.
  *
@@ -15,7 +19,7 @@
  * included.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -97,10 +101,15 @@ process.on('SIGINT', () => console.log('\n[ab] interrupted: removing the worktre
 
 try {
   execFileSync('git', ['worktree', 'add', '--detach', worktree, args.against], { cwd: REPO_DIR, stdio: 'inherit' })
-  // The same dependencies and the same cached data set (generated once, by whichever side runs first).
+  // The same dependencies and, with the same migrations, the same cached data set (generated once, by whichever side runs first).
   symlinkSync(join(REPO_DIR, 'node_modules'), join(worktree, 'node_modules'))
-  mkdirSync(DATA_DIR, { recursive: true })
-  symlinkSync(DATA_DIR, join(worktree, 'bench', 'data'))
+  const migrationsOf = (dir: string) => readdirSync(join(dir, 'src', 'db', 'migrations')).sort().join()
+  if (migrationsOf(REPO_DIR) === migrationsOf(worktree)) {
+    mkdirSync(DATA_DIR, { recursive: true })
+    symlinkSync(DATA_DIR, join(worktree, 'bench', 'data'))
+  } else if (!args.db) {
+    console.log(`[ab] the two sides' migrations differ: ${args.against} generates a data set of its own in the worktree`)
+  }
   for (const side of sides) build(side)
 
   const results = sides.map(() => [] as Run[])
