@@ -47,7 +47,7 @@ import type { Actor } from '../actor.ts'
 import { JobListCaches } from './jobs.pages.ts'
 import { JobListItem, type JobListItemView, type JobListQueryInput } from './jobs.schemas.ts'
 import { getJob, listJobsAt } from './jobs.service.ts'
-import { readListSeqs } from './jobs.write-record.ts'
+import { readListSeqs, type ListSeqs } from './jobs.write-record.ts'
 
 export const NOT_FOUND = 0
 export const FAILED = 1
@@ -157,17 +157,19 @@ async function pageOf(
   db: Parameters<typeof listJobsAt>[0],
   caches: JobListCaches,
   [companyId, query, holdsCopy]: ReadBatch['lists'][number],
-  sentInBatch: Set<PageResult>,
+  batch: { sent: Set<PageResult>; seqs: Map<number, ListSeqs> },
 ): Promise<PageAnswer> {
   try {
-    // The batch's read transaction: the page is read in the snapshot the sequences were.
-    const seqs = await readListSeqs(db, companyId)
+    // The batch's read transaction: the page is read in the snapshot the
+    // sequences were, so they are read once a batch for each company.
+    let seqs = batch.seqs.get(companyId)
+    if (seqs === undefined) batch.seqs.set(companyId, (seqs = await readListSeqs(db, companyId)))
     // Lists show no asset links: the module does not change a page.
     const page = await listJobsAt(db, actorOf(companyId, false), query, caches, seqs)
-    if (sent.has(page) && (holdsCopy || sentInBatch.has(page))) return [seqs.writeSeq]
+    if (sent.has(page) && (holdsCopy || batch.sent.has(page))) return [seqs.writeSeq]
     const envelope = pageEnvelope(page)
     sent.add(page)
-    sentInBatch.add(page)
+    batch.sent.add(page)
     return [envelope, page.pagination.total_pages, seqs.writeSeq]
   } catch {
     return FAILED
@@ -195,8 +197,8 @@ if (parentPort && workerData) {
     const pages: PageAnswer[] = []
     try {
       for (let i = 0; i < reads.length; i += 3) answers.push(await answer(db, reads[i]!, reads[i + 1]!, reads[i + 2]!))
-      const sentInBatch = new Set<PageResult>()
-      for (const list of lists) pages.push(await pageOf(db, caches, list, sentInBatch))
+      const inBatch = { sent: new Set<PageResult>(), seqs: new Map<number, ListSeqs>() }
+      for (const list of lists) pages.push(await pageOf(db, caches, list, inBatch))
     } finally {
       connection.reads.end()
     }
