@@ -255,6 +255,46 @@ describe('job reads on their own thread (sqlite)', () => {
         assert.equal(changed.pagination.total_pages, first.pagination.total_pages)
       }))
 
+    it('serves its copy of a list filtered by status and priority, without the thread, while no job of its cells is written and no name changes', () =>
+      withReader(async (reads) => {
+        const actor = actorOf(tenant, ['assets'])
+        const urgent = await createJobVia(t.app, tenant.apiKey, locationId, { job_title: 'Urgent and pending', job_priority: 'Urgent' })
+        const query = { status: 'Pending', priority: 'Urgent' as const, per_page: 5 }
+        // A page from the thread holds only its bytes (serialisedPage): the envelope without its request id.
+        const itemsOf = (page: PageResult) => {
+          const wire = (page as unknown as Record<symbol, Buffer>)[Object.getOwnPropertySymbols(page)[0]!]!
+          return JSON.parse(`${wire.toString()}"request_id":""}`).data as Array<Record<string, unknown>>
+        }
+        const titleOf = (page: PageResult) => itemsOf(page).find((j) => j.job_id === urgent)?.job_title
+        const first = await reads.listJobs(actor, query)
+        assert.equal(titleOf(first), 'Urgent and pending')
+        assert.equal(reads.answeredOnThread, 1)
+        // A write to a job of another cell (Pending, Medium) moves the company's sequence, not the list's cells'.
+        assert.equal((await call(t.app, 'PUT', `/api/v1/jobs?id=${plainJob}`, { key: tenant.apiKey, body: { job_description: 'Another cell' } })).status, 200)
+        assert.equal(await reads.listJobs(actor, query), first)
+        assert.equal(reads.answeredOnThread, 1, 'served here: no job of its cells was written')
+        assert.equal(await reads.listJobs(actor, query), first)
+        assert.equal(reads.answeredOnThread, 1, 'and confirmed at the new sequence')
+        // A write to a job of its cells that leaves the job there: the thread checks the page, which changed.
+        assert.equal((await call(t.app, 'PUT', `/api/v1/jobs?id=${urgent}`, { key: tenant.apiKey, body: { job_title: 'Retitled in its cell' } })).status, 200)
+        const retitled = await reads.listJobs(actor, query)
+        assert.equal(reads.answeredOnThread, 2)
+        assert.equal(titleOf(retitled), 'Retitled in its cell')
+        // A write elsewhere again: the new copy is served here.
+        assert.equal((await call(t.app, 'PUT', `/api/v1/jobs?id=${plainJob}`, { key: tenant.apiKey, body: { job_description: 'Another cell again' } })).status, 200)
+        assert.equal(await reads.listJobs(actor, query), retitled)
+        assert.equal(reads.answeredOnThread, 2)
+        // A name the page shows changes (no job of its cells is written): the thread reads it again.
+        const renamed = await call(t.app, 'PUT', `/api/v1/locations?id=${locationId}`, { key: tenant.apiKey, body: { customer_location_name: 'Renamed for the copy' } })
+        assert.equal(renamed.status, 200, JSON.stringify(renamed.body))
+        const afterRename = await reads.listJobs(actor, query)
+        assert.equal(reads.answeredOnThread, 3)
+        assert.equal(itemsOf(afterRename).find((j) => j.job_id === urgent)?.customer_location_name, 'Renamed for the copy')
+        // What the event loop reads itself, from scratch.
+        const here = await listJobs(t.database.db, actor, query, new JobListCaches())
+        assert.deepEqual(itemsOf(afterRename), here.data)
+      }))
+
     it('reads single jobs on the event loop while the thread has enough batches to answer, with the same answers, and lists on the thread', () =>
       withReader(async (reads) => {
         const actor = actorOf(tenant, ['assets'])

@@ -372,6 +372,16 @@ function countsAnswer(f: JobFilters): boolean {
 }
 
 /**
+ * A list filtered by status or priority and by nothing else: its count
+ * cells' write sequence (countJobsAndCellsSeq) moves with only some job
+ * writes, so it is worth reading to tell whether a page may have changed
+ * (without filters every job write moves it, as the company's does).
+ */
+export function filteredByCellsAlone(f: JobFilters): boolean {
+  return countsAnswer(f) && (f.statuses !== undefined || f.priority !== undefined)
+}
+
+/**
  * The exact number of jobs matching `filters`: from job_counts when only
  * status and priority filter (kept in each write's transaction, so exact
  * right after any write); with dates, from the jobs outside them when those

@@ -255,10 +255,12 @@ export class ListAnswers<T, Proof = PageProof> {
     return this.#entries.get(key)
   }
 
-  /** The answer, checked, is also the answer at `seq`. */
-  confirm(key: string, seq: number): void {
+  /** The answer, checked, is also the answer at `seq` (and, if given, what it showed was read at `proof`). */
+  confirm(key: string, seq: number, proof?: Proof): void {
     const entry = this.#entries.get(key)
-    if (entry) entry.seq = seq
+    if (!entry) return
+    entry.seq = seq
+    if (proof !== undefined) entry.proof = proof
   }
 
   set(key: string, seq: number, answer: T, proof: Proof): void {

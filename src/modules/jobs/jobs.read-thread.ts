@@ -26,10 +26,13 @@
  *        that page, at any sequence, when it asked
  *   out: { ready: true } once the connection is open, then per batch
  *        { batch, answers: [ [json, etag] | NOT_FOUND | FAILED, … ],
- *          pages: [ [envelope without request id (UTF-8), total pages, write sequence]
- *                   | [write sequence] (Held: the copy held is the page at this sequence)
+ *          pages: [ [envelope without request id (UTF-8), total pages, write sequence, read at]
+ *                   | [write sequence, read at] (Held: the copy held is the page at this sequence)
  *                   | FAILED, … ] }
- *        with each envelope's ArrayBuffer in the message's transfer list.
+ *        with each envelope's ArrayBuffer in the message's transfer list;
+ *        `read at` is [names sequence, cells' write sequence or undefined]
+ *        (ReadAt: what lets the server thread tell by itself that its
+ *        copy of a list filtered by status and priority still holds).
  * A read that fails for any reason but "no such job" is answered FAILED and
  * read again on the server thread, which answers its error as always. The
  * actor crosses as its company and whether it has the assets module: all
@@ -46,7 +49,7 @@ import { Pagination } from '../../http/schemas.ts'
 import type { Actor } from '../actor.ts'
 import { JobListCaches } from './jobs.pages.ts'
 import { JobListItem, type JobListItemView, type JobListQueryInput } from './jobs.schemas.ts'
-import { getJob, listJobsAt } from './jobs.service.ts'
+import { getJob, listJobsAt, listRequestOf } from './jobs.service.ts'
 import { readListSeqs, type ListSeqs } from './jobs.write-record.ts'
 
 export const NOT_FOUND = 0
@@ -57,8 +60,15 @@ export type ReadAnswer = [json: string, etag: string] | typeof NOT_FOUND | typeo
  * copy on the event loop is served while that stands); or only that
  * sequence, when the copy the server thread holds is still the page.
  */
-export type PageAnswer = [envelope: Uint8Array, totalPages: number, writeSeq: number] | Held | typeof FAILED
-export type Held = [writeSeq: number]
+export type PageAnswer = [envelope: Uint8Array, totalPages: number, writeSeq: number, readAt: ReadAt] | Held | typeof FAILED
+export type Held = [writeSeq: number, readAt: ReadAt]
+/**
+ * The sequences a page's jobs and names were last read or checked at (its
+ * PageProof's): the company's names sequence, and for a list filtered by
+ * status and priority alone its count cells' write sequence. While both
+ * stand, the page holds at any later write sequence (jobs.reader.ts).
+ */
+export type ReadAt = [namesSeq: number, cellsSeq: number | undefined]
 
 export interface ReadThreadData {
   databaseUrl: string
@@ -166,11 +176,13 @@ async function pageOf(
     if (seqs === undefined) batch.seqs.set(companyId, (seqs = await readListSeqs(db, companyId)))
     // Lists show no asset links: the module does not change a page.
     const page = await listJobsAt(db, actorOf(companyId, false), query, caches, seqs)
-    if (sent.has(page) && (holdsCopy || batch.sent.has(page))) return [seqs.writeSeq]
+    const proof = caches.answers.stale(listRequestOf(companyId, query).cacheKey)?.proof
+    const readAt: ReadAt = [proof?.namesSeq ?? seqs.namesSeq, proof?.cellsSeq]
+    if (sent.has(page) && (holdsCopy || batch.sent.has(page))) return [seqs.writeSeq, readAt]
     const envelope = pageEnvelope(page)
     sent.add(page)
     batch.sent.add(page)
-    return [envelope, page.pagination.total_pages, seqs.writeSeq]
+    return [envelope, page.pagination.total_pages, seqs.writeSeq, readAt]
   } catch {
     return FAILED
   }
@@ -178,7 +190,7 @@ async function pageOf(
 
 /** The envelopes in a batch's pages, whose memory goes with the message. */
 function envelopesIn(pages: PageAnswer[]): ArrayBuffer[] {
-  return pages.flatMap((page) => (page !== FAILED && page.length === 3 ? [page[0].buffer as ArrayBuffer] : []))
+  return pages.flatMap((page) => (page !== FAILED && page.length === 4 ? [page[0].buffer as ArrayBuffer] : []))
 }
 
 if (parentPort && workerData) {

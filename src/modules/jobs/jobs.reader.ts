@@ -32,7 +32,8 @@ import { notFound } from '../../http/errors.ts'
 import { serialisedPage, type PageResult } from '../../http/replies.ts'
 import type { Actor } from '../actor.ts'
 import { JobListCaches, ListAnswers } from './jobs.pages.ts'
-import { FAILED, NOT_FOUND, type BatchAnswers, type PageAnswer, type ReadAnswer, type ReadBatch, type ReadThreadData } from './jobs.read-thread.ts'
+import { FAILED, NOT_FOUND, type BatchAnswers, type PageAnswer, type ReadAnswer, type ReadAt, type ReadBatch, type ReadThreadData } from './jobs.read-thread.ts'
+import { countJobsAndCellsSeq, filteredByCellsAlone } from './jobs.list-queries.ts'
 import type { JobListQueryInput } from './jobs.schemas.ts'
 import { getJob, listJobs, listRequestOf } from './jobs.service.ts'
 import { readListSeqs } from './jobs.write-record.ts'
@@ -99,7 +100,7 @@ interface ListWaiting {
   actor: Actor
   query: JobListQueryInput
   /** What it asks for and where its answer is remembered (listRequestOf). */
-  request: Pick<ReturnType<typeof listRequestOf>, 'page' | 'cacheKey'>
+  request: Pick<ReturnType<typeof listRequestOf>, 'page' | 'cacheKey' | 'filters'>
   resolve: (page: PageResult) => void
   reject: (error: unknown) => void
 }
@@ -142,8 +143,12 @@ class ThreadedJobReads implements JobReads {
   readonly #worker: Worker
   /** For lists read on the event loop (before the thread is ready, after it stopped, after a failure). */
   readonly #caches = new JobListCaches()
-  /** The thread's pages as it last answered them, each served here while the company's write sequence it holds at stands. */
-  readonly #pages = new ListAnswers<PageResult, null>()
+  /**
+   * The thread's pages as it last answered them, each served here while the
+   * company's write sequence it holds at stands, or while the sequences it
+   * was read at do (a list filtered by status and priority alone).
+   */
+  readonly #pages = new ListAnswers<PageResult, ReadAt>()
   #state: 'starting' | 'ready' | 'stopped' = 'starting'
   #next: Batch = emptyBatch()
   #batches = 0
@@ -200,13 +205,30 @@ class ThreadedJobReads implements JobReads {
    * A page the thread answered before is served here while the company's
    * job write sequence has not moved since: one read of the sequence, where
    * a hand-off to the thread costs more (when no job is written, most
-   * requests are these). Otherwise the thread checks or rebuilds it.
+   * requests are these). A page of a list filtered by status and priority
+   * alone is served here too while no job of its count cells was written
+   * and no name changed (one more small read: under `mixed`'s writes most
+   * writes are to jobs of other cells). Otherwise the thread checks or
+   * rebuilds it.
    */
   async listJobs(actor: Actor, query: JobListQueryInput): Promise<PageResult> {
     if (this.#state !== 'ready') return listJobs(this.#db, actor, query, this.#caches)
     const request = listRequestOf(actor.companyId, query)
-    const remembered = this.#pages.get(request.cacheKey, (await readListSeqs(this.#db, actor.companyId)).writeSeq)
+    const seqs = await readListSeqs(this.#db, actor.companyId)
+    const remembered = this.#pages.get(request.cacheKey, seqs.writeSeq)
     if (remembered) return remembered
+    const copy = this.#pages.stale(request.cacheKey)
+    if (copy && copy.proof[0] === seqs.namesSeq && copy.proof[1] !== undefined && filteredByCellsAlone(request.filters)) {
+      // Read after the write sequence: if the cells' sequence still is the
+      // copy's, no job of the list was written up to a moment at or after
+      // the one the write sequence was read at, so the copy is the page there.
+      const { cellsSeq } = await countJobsAndCellsSeq(this.#db, actor.companyId, request.filters)
+      if (cellsSeq === copy.proof[1]) {
+        // Confirmed only if no answer of the thread replaced it meanwhile (the read may have waited for a group of writes).
+        if (this.#pages.stale(request.cacheKey) === copy) this.#pages.confirm(request.cacheKey, seqs.writeSeq)
+        return copy.answer
+      }
+    }
     // The thread may have stopped meanwhile: nothing queued after that would be sent.
     if (this.#state !== 'ready') return listJobs(this.#db, actor, query, this.#caches)
     return new Promise((resolve, reject) => {
@@ -255,20 +277,20 @@ class ThreadedJobReads implements JobReads {
   #pageAnswered(read: ListWaiting, answer: PageAnswer | undefined) {
     if (answer === undefined || answer === FAILED) return this.#listHere(read)
     const { cacheKey } = read.request
-    if (answer.length === 1) {
+    if (answer.length === 2) {
       // The copy held here is still the page. It may have been dropped since the request went (more lists than are remembered came in between).
       const held = this.#pages.stale(cacheKey)
       if (!held) return this.#listHere(read)
       this.#answeredOnThread++
-      this.#pages.confirm(cacheKey, answer[0])
+      this.#pages.confirm(cacheKey, answer[0], answer[1])
       return read.resolve(held.answer)
     }
     this.#answeredOnThread++
-    const [envelope, totalPages, writeSeq] = answer
+    const [envelope, totalPages, writeSeq, readAt] = answer
     // The envelope's memory was handed over with the message: not copied.
     const wire = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength)
     const page = serialisedPage(wire, read.request.page, totalPages)
-    this.#pages.set(cacheKey, writeSeq, page, null)
+    this.#pages.set(cacheKey, writeSeq, page, readAt)
     read.resolve(page)
   }
 

@@ -134,8 +134,7 @@ export async function listJobsAt(db: Db, actor: Actor, query: JobListQueryInput,
     const rowVersions = jobIds.map((id) => versions.get(id) ?? -1)
     if (stale.proof.total === total && sameNumbers(stale.proof.jobIds, jobIds) && sameNumbers(stale.proof.rowVersions, rowVersions)) {
       // Checked at these cells' sequence too (read before the keys).
-      stale.proof.cellsSeq = cellsSeq
-      caches.answers.confirm(cacheKey, seq)
+      caches.answers.confirm(cacheKey, seq, { ...stale.proof, cellsSeq })
       return stale.answer as ReturnType<typeof answer>
     }
     const rememberedItems = (stale.answer as ReturnType<typeof answer>).data
