@@ -20,9 +20,11 @@ import { jobReads, type JobReads } from '../src/modules/jobs/jobs.reader.ts'
 import { JobListCaches } from '../src/modules/jobs/jobs.pages.ts'
 import { getJob, listJobs } from '../src/modules/jobs/jobs.service.ts'
 import fastJsonStringify from 'fast-json-stringify'
+import fc from 'fast-check'
+import { JOB_PRIORITIES, JOB_STATUSES } from '../src/modules/jobs/status.ts'
 import { pageJsonWithoutId, type PageResult } from '../src/http/replies.ts'
 import { pageEnvelope } from '../src/modules/jobs/jobs.read-thread.ts'
-import { JobListResponse, type JobListItemView } from '../src/modules/jobs/jobs.schemas.ts'
+import { JobListResponse, type JobListItemView, type JobListQueryInput } from '../src/modules/jobs/jobs.schemas.ts'
 
 const silent = { warn() {}, info() {}, error() {}, debug() {}, fatal() {}, trace() {}, child: () => silent, level: 'silent', silent() {} } as never
 
@@ -176,7 +178,72 @@ describe('job reads on their own thread (sqlite)', () => {
     together.forEach((answer, i) => assert.deepEqual(answer, expected[i % urls.length], urls[i % urls.length]))
   })
 
+  // The event loop serves some copies after writes by checking them itself
+  // (jobs.reader.ts, #stillHolds), the thread checks or rebuilds the rest:
+  // whatever the writes, every answer is the page as read from scratch.
+  it('answers every list, asked for after any writes and while they land, as a read from scratch would', async () => {
+    const write = fc.oneof(
+      fc.record({ kind: fc.constant('create' as const), priority: fc.constantFrom(...JOB_PRIORITIES) }),
+      fc.record({ kind: fc.constant('priority' as const), job: fc.nat(), priority: fc.constantFrom(...JOB_PRIORITIES) }),
+      fc.record({ kind: fc.constant('retitle' as const), job: fc.nat() }),
+      fc.record({ kind: fc.constant('status' as const), job: fc.nat(), status: fc.constantFrom(...JOB_STATUSES) }),
+    )
+    const list = fc.record({
+      status: fc.option(fc.constantFrom('Pending', 'Assigned', 'In Progress', 'Pending,Assigned'), { nil: undefined }),
+      priority: fc.option(fc.constantFrom(...JOB_PRIORITIES), { nil: undefined }),
+      sort: fc.constantFrom('-created_at', 'created_at', '-updated_at'),
+      page: fc.integer({ min: 1, max: 3 }),
+    })
+    let titles = 0
+    // A company of its own: the other tests' jobs keep their statuses, and their lists their pages.
+    const drawn = await createTenant(t.database, { name: 'Drawn Co' })
+    const at = (await createBasics(t.app, drawn.apiKey, ' (drawn)')).locationId
+    const own = await Promise.all(JOB_PRIORITIES.map((job_priority) => createJobVia(t.app, drawn.apiKey, at, { job_title: 'Drawn', job_priority })))
+    type Drawn = typeof write extends fc.Arbitrary<infer W> ? W : never
+    const send = async (w: Drawn, ids: number[]) => {
+      if (w.kind === 'create') {
+        const created = await call(t.app, 'POST', '/api/v1/jobs', { key: drawn.apiKey, body: { job_title: 'Drawn', customer_location_id: at, job_priority: w.priority } })
+        if (created.status === 201) own.push(created.body.data.job_id)
+        return created
+      }
+      const path = `/api/v1/jobs?id=${ids[w.job % ids.length]}`
+      if (w.kind === 'priority') return call(t.app, 'PUT', path, { key: drawn.apiKey, body: { job_priority: w.priority } })
+      if (w.kind === 'retitle') return call(t.app, 'PUT', path, { key: drawn.apiKey, body: { job_title: `Drawn title ${++titles}` } })
+      return call(t.app, 'PATCH', path, { key: drawn.apiKey, body: { job_status: w.status } })
+    }
+    const urlOf = (l: { status?: string; priority?: string; sort: string; page: number }) =>
+      `/api/v1/jobs?${new URLSearchParams({ sort: l.sort, page: String(l.page), per_page: '3', ...(l.status && { status: l.status }), ...(l.priority && { priority: l.priority }) })}`
+    await fc.assert(
+      fc.asyncProperty(fc.array(list, { minLength: 1, maxLength: 4 }), fc.array(fc.array(write, { maxLength: 5 }), { minLength: 1, maxLength: 3 }), async (lists, rounds) => {
+        const askAll = async () => {
+          for (const l of lists) {
+            const answer = JSON.parse((await listed(t.app, drawn, urlOf(l))).body)
+            const query = { ...l, per_page: 3 } as JobListQueryInput
+            const here = await listJobs(t.database.db, actorOf(drawn, ['assets']), query, new JobListCaches())
+            assert.deepEqual(answer.data, JSON.parse(JSON.stringify(here.data)), urlOf(l))
+            assert.deepEqual(answer.pagination, here.pagination, urlOf(l))
+          }
+        }
+        await askAll()
+        for (const round of rounds) {
+          const ids = [...own]
+          const during = lists.map((l) => listed(t.app, drawn, urlOf(l)))
+          const answers = await Promise.all([...round.map((w) => send(w, ids)), ...during])
+          for (const r of answers) assert.ok(r.status < 500, JSON.stringify(r))
+          await askAll()
+        }
+      }),
+      { numRuns: 25 },
+    )
+  })
+
   describe('the reader itself', () => {
+    /** A page from the thread holds only its bytes (serialisedPage): the envelope without its request id. */
+    const itemsOfPage = (page: PageResult) => {
+      const wire = (page as unknown as Record<symbol, Buffer>)[Object.getOwnPropertySymbols(page)[0]!]!
+      return JSON.parse(`${wire.toString()}"request_id":""}`).data as Array<Record<string, unknown>>
+    }
+
     /** A reader of its own, its thread started, closed after `use` whatever happens (`busyBatches`: see jobReads). */
     async function withReader(use: (reads: JobReads) => Promise<void>, busyBatches?: number) {
       const reads = jobReads(t.database, { thread: true, log: silent, busyBatches })
@@ -233,8 +300,8 @@ describe('job reads on their own thread (sqlite)', () => {
     it('keeps serving its copy of a page that a write left unchanged, as the thread says, and takes a new one when a write changed it', () =>
       withReader(async (reads) => {
         const actor = actorOf(tenant, ['assets'])
-        // The two newest jobs; the test's first job is older than both.
-        const query = { per_page: 2 }
+        // The two newest jobs of the location (a list the event loop does not check itself); the test's first job is older than both.
+        const query = { per_page: 2, customer_location_id: locationId }
         const first = await reads.listJobs(actor, query)
         const onPage = (await listJobs(t.database.db, actor, query, new JobListCaches())).data.map((item) => (item as { job_id: number }).job_id)
         assert.ok(!onPage.includes(jobWithAssets))
@@ -260,11 +327,7 @@ describe('job reads on their own thread (sqlite)', () => {
         const actor = actorOf(tenant, ['assets'])
         const urgent = await createJobVia(t.app, tenant.apiKey, locationId, { job_title: 'Urgent and pending', job_priority: 'Urgent' })
         const query = { status: 'Pending', priority: 'Urgent' as const, per_page: 5 }
-        // A page from the thread holds only its bytes (serialisedPage): the envelope without its request id.
-        const itemsOf = (page: PageResult) => {
-          const wire = (page as unknown as Record<symbol, Buffer>)[Object.getOwnPropertySymbols(page)[0]!]!
-          return JSON.parse(`${wire.toString()}"request_id":""}`).data as Array<Record<string, unknown>>
-        }
+        const itemsOf = itemsOfPage
         const titleOf = (page: PageResult) => itemsOf(page).find((j) => j.job_id === urgent)?.job_title
         const first = await reads.listJobs(actor, query)
         assert.equal(titleOf(first), 'Urgent and pending')
@@ -293,6 +356,42 @@ describe('job reads on their own thread (sqlite)', () => {
         // What the event loop reads itself, from scratch.
         const here = await listJobs(t.database.db, actor, query, new JobListCaches())
         assert.deepEqual(itemsOf(afterRename), here.data)
+      }))
+
+    it('serves its copy of a page of the whole list in created_at order, without the thread, while no job is created and none of its jobs is written', () =>
+      withReader(async (reads) => {
+        const actor = actorOf(tenant, ['assets'])
+        const newest = { per_page: 2 }
+        const oldest = { per_page: 2, sort: 'created_at' as const }
+        const byUpdate = { per_page: 2, sort: '-updated_at' as const }
+        const idsOf = async (query: JobListQueryInput) => (await listJobs(t.database.db, actor, query, new JobListCaches())).data.map((item) => (item as { job_id: number }).job_id)
+        const [first, firstOldest] = [await reads.listJobs(actor, newest), await reads.listJobs(actor, oldest)]
+        await reads.listJobs(actor, byUpdate)
+        assert.equal(reads.answeredOnThread, 3)
+        // A job on neither page: one created between the oldest and the newest.
+        const between = (await idsOf({ per_page: 3, sort: 'created_at' }))[2]!
+        assert.ok(!(await idsOf(newest)).includes(between) && !(await idsOf(oldest)).includes(between))
+        assert.equal((await call(t.app, 'PUT', `/api/v1/jobs?id=${between}`, { key: tenant.apiKey, body: { job_description: 'On neither page' } })).status, 200)
+        assert.equal(await reads.listJobs(actor, newest), first)
+        assert.equal(await reads.listJobs(actor, oldest), firstOldest)
+        assert.equal(reads.answeredOnThread, 3, 'both served here: nothing created, none of their jobs written')
+        // In updated_at order the write moved the job to the top: the thread reads that list.
+        const moved = await reads.listJobs(actor, byUpdate)
+        assert.equal(reads.answeredOnThread, 4)
+        assert.equal(itemsOfPage(moved)[0]?.job_id, between)
+        // A write to a job on the newest page: the thread reads it again, with the write.
+        const [onPage] = await idsOf(newest)
+        assert.equal((await call(t.app, 'PUT', `/api/v1/jobs?id=${onPage}`, { key: tenant.apiKey, body: { job_title: 'Newest, retitled' } })).status, 200)
+        const retitled = await reads.listJobs(actor, newest)
+        assert.equal(reads.answeredOnThread, 5)
+        assert.equal(itemsOfPage(retitled)[0]?.job_title, 'Newest, retitled')
+        assert.equal(await reads.listJobs(actor, oldest), firstOldest)
+        assert.equal(reads.answeredOnThread, 5)
+        // A create: every page of the list may have shifted; the thread reads them.
+        const created = await createJobVia(t.app, tenant.apiKey, locationId, { job_title: 'Newer than all' })
+        assert.equal(itemsOfPage(await reads.listJobs(actor, newest))[0]?.job_id, created)
+        await reads.listJobs(actor, oldest)
+        assert.equal(reads.answeredOnThread, 7)
       }))
 
     it('reads single jobs on the event loop while the thread has enough batches to answer, with the same answers, and lists on the thread', () =>
