@@ -101,7 +101,7 @@ export class PagePositions {
     // Seeks need a sort column without nulls.
     if (offset < SEEK_FROM || sort.endsWith('scheduled_start')) return listJobKeys(db, companyId, filters, sort, limit, offset)
     const name = `${companyId}|${sort}|${JSON.stringify(filters)}`
-    const growsOnlyAtTop = sort === '-created_at' && movesOnlyWithCreates(filters, sort)
+    const growsOnlyAtTop = sort === '-created_at' && Object.keys(filters).length === 0
     let entry = this.#entries.get(name)
     if (entry && !(await this.#stillValid(db, companyId, seq, entry))) entry = undefined
     if (!entry) {
@@ -211,16 +211,6 @@ export class PagePositions {
     entry.seq = seq
     return true
   }
-}
-
-/**
- * A list whose rows change places only when jobs are created: no filter,
- * in created_at order. Edits and status changes move nothing in it, and
- * jobs are never deleted, so while the company's job count stands every
- * position holds the job it held.
- */
-export function movesOnlyWithCreates(filters: JobFilters, sort: JobSort): boolean {
-  return sort.endsWith('created_at') && Object.keys(filters).length === 0
 }
 
 /** What a remembered page showed, to check it against the database instead of rebuilding it. */

@@ -30,8 +30,9 @@
  *                   | [write sequence, read at] (Held: the copy held is the page at this sequence)
  *                   | FAILED, … ] }
  *        with each envelope's ArrayBuffer in the message's transfer list;
- *        `read at` (ReadAt) is what lets the server thread tell by itself,
- *        for some lists, that its copy still holds.
+ *        `read at` is [names sequence, cells' write sequence or undefined]
+ *        (ReadAt: what lets the server thread tell by itself that its
+ *        copy of a list filtered by status and priority still holds).
  * A read that fails for any reason but "no such job" is answered FAILED and
  * read again on the server thread, which answers its error as always. The
  * actor crosses as its company and whether it has the assets module: all
@@ -46,7 +47,7 @@ import { ApiError } from '../../http/errors.ts'
 import type { PageResult } from '../../http/replies.ts'
 import { Pagination } from '../../http/schemas.ts'
 import type { Actor } from '../actor.ts'
-import { JobListCaches, movesOnlyWithCreates } from './jobs.pages.ts'
+import { JobListCaches } from './jobs.pages.ts'
 import { JobListItem, type JobListItemView, type JobListQueryInput } from './jobs.schemas.ts'
 import { getJob, listJobsAt, listRequestOf } from './jobs.service.ts'
 import { readListSeqs, type ListSeqs } from './jobs.write-record.ts'
@@ -62,18 +63,12 @@ export type ReadAnswer = [json: string, etag: string] | typeof NOT_FOUND | typeo
 export type PageAnswer = [envelope: Uint8Array, totalPages: number, writeSeq: number, readAt: ReadAt] | Held | typeof FAILED
 export type Held = [writeSeq: number, readAt: ReadAt]
 /**
- * What a page showed, as last read or checked (its PageProof), for the
- * server thread to check its copy by itself (jobs.reader.ts): the
- * company's names sequence; for a list filtered by status and priority
- * alone, its count cells' write sequence; for a list whose rows change
- * places only with creates (movesOnlyWithCreates), its total and the
- * page's jobs at their row versions.
+ * The sequences a page's jobs and names were last read or checked at (its
+ * PageProof's): the company's names sequence, and for a list filtered by
+ * status and priority alone its count cells' write sequence. While both
+ * stand, the page holds at any later write sequence (jobs.reader.ts).
  */
-export interface ReadAt {
-  namesSeq: number
-  cellsSeq: number | undefined
-  jobs?: { total: number; jobIds: number[]; rowVersions: number[] }
-}
+export type ReadAt = [namesSeq: number, cellsSeq: number | undefined]
 
 export interface ReadThreadData {
   databaseUrl: string
@@ -181,10 +176,8 @@ async function pageOf(
     if (seqs === undefined) batch.seqs.set(companyId, (seqs = await readListSeqs(db, companyId)))
     // Lists show no asset links: the module does not change a page.
     const page = await listJobsAt(db, actorOf(companyId, false), query, caches, seqs)
-    const { cacheKey, filters, sort } = listRequestOf(companyId, query)
-    const proof = caches.answers.stale(cacheKey)?.proof
-    const readAt: ReadAt = { namesSeq: proof?.namesSeq ?? seqs.namesSeq, cellsSeq: proof?.cellsSeq }
-    if (proof && movesOnlyWithCreates(filters, sort)) readAt.jobs = { total: proof.total, jobIds: proof.jobIds, rowVersions: proof.rowVersions }
+    const proof = caches.answers.stale(listRequestOf(companyId, query).cacheKey)?.proof
+    const readAt: ReadAt = [proof?.namesSeq ?? seqs.namesSeq, proof?.cellsSeq]
     if (sent.has(page) && (holdsCopy || batch.sent.has(page))) return [seqs.writeSeq, readAt]
     const envelope = pageEnvelope(page)
     sent.add(page)

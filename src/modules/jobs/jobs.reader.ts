@@ -31,8 +31,7 @@ import type { Database } from '../../db/types.ts'
 import { notFound } from '../../http/errors.ts'
 import { serialisedPage, type PageResult } from '../../http/replies.ts'
 import type { Actor } from '../actor.ts'
-import { JobListCaches, ListAnswers, movesOnlyWithCreates } from './jobs.pages.ts'
-import { readJobVersions } from './jobs.repository.ts'
+import { JobListCaches, ListAnswers } from './jobs.pages.ts'
 import { FAILED, NOT_FOUND, type BatchAnswers, type PageAnswer, type ReadAnswer, type ReadAt, type ReadBatch, type ReadThreadData } from './jobs.read-thread.ts'
 import { countJobsAndCellsSeq, filteredByCellsAlone } from './jobs.list-queries.ts'
 import type { JobListQueryInput } from './jobs.schemas.ts'
@@ -101,7 +100,7 @@ interface ListWaiting {
   actor: Actor
   query: JobListQueryInput
   /** What it asks for and where its answer is remembered (listRequestOf). */
-  request: Pick<ReturnType<typeof listRequestOf>, 'page' | 'cacheKey' | 'filters' | 'sort'>
+  request: Pick<ReturnType<typeof listRequestOf>, 'page' | 'cacheKey' | 'filters'>
   resolve: (page: PageResult) => void
   reject: (error: unknown) => void
 }
@@ -206,9 +205,11 @@ class ThreadedJobReads implements JobReads {
    * A page the thread answered before is served here while the company's
    * job write sequence has not moved since: one read of the sequence, where
    * a hand-off to the thread costs more (when no job is written, most
-   * requests are these). When it has moved, some pages are checked here
-   * (#stillHolds) and served if no name changed; otherwise the thread
-   * checks or rebuilds the page.
+   * requests are these). A page of a list filtered by status and priority
+   * alone is served here too while no job of its count cells was written
+   * and no name changed (one more small read: under `mixed`'s writes most
+   * writes are to jobs of other cells). Otherwise the thread checks or
+   * rebuilds it.
    */
   async listJobs(actor: Actor, query: JobListQueryInput): Promise<PageResult> {
     if (this.#state !== 'ready') return listJobs(this.#db, actor, query, this.#caches)
@@ -217,11 +218,16 @@ class ThreadedJobReads implements JobReads {
     const remembered = this.#pages.get(request.cacheKey, seqs.writeSeq)
     if (remembered) return remembered
     const copy = this.#pages.stale(request.cacheKey)
-    if (copy && copy.proof.namesSeq === seqs.namesSeq && (await this.#stillHolds(actor.companyId, request, copy.proof))) {
-      // Checked after the write sequence was read, so the copy is the page as of then.
-      // Confirmed only if no answer of the thread replaced it meanwhile (a read may wait for a group of writes).
-      if (this.#pages.stale(request.cacheKey) === copy) this.#pages.confirm(request.cacheKey, seqs.writeSeq)
-      return copy.answer
+    if (copy && copy.proof[0] === seqs.namesSeq && copy.proof[1] !== undefined && filteredByCellsAlone(request.filters)) {
+      // Read after the write sequence: if the cells' sequence still is the
+      // copy's, no job of the list was written up to a moment at or after
+      // the one the write sequence was read at, so the copy is the page there.
+      const { cellsSeq } = await countJobsAndCellsSeq(this.#db, actor.companyId, request.filters)
+      if (cellsSeq === copy.proof[1]) {
+        // Confirmed only if no answer of the thread replaced it meanwhile (the read may have waited for a group of writes).
+        if (this.#pages.stale(request.cacheKey) === copy) this.#pages.confirm(request.cacheKey, seqs.writeSeq)
+        return copy.answer
+      }
     }
     // The thread may have stopped meanwhile: nothing queued after that would be sent.
     if (this.#state !== 'ready') return listJobs(this.#db, actor, query, this.#caches)
@@ -229,27 +235,6 @@ class ThreadedJobReads implements JobReads {
       this.#sendAtTurnEnd()
       this.#next.lists.push({ actor, query, request, resolve, reject })
     })
-  }
-
-  /**
-   * Whether a copy still is its page, by a read or two here, where a
-   * hand-off to the thread took ~4 ms in `mixed`: for a list filtered by
-   * status and priority alone, if no job of its count cells was written
-   * (one small read; most writes are to jobs of other cells); for a list
-   * whose rows change places only with creates (movesOnlyWithCreates), if
-   * none was created and none of the page's jobs was written (the total,
-   * then the page's row versions, as listJobsAt checks them). This
-   * connection's page cache stays warm across its own COMMITs.
-   */
-  async #stillHolds(companyId: number, { filters, sort }: ListWaiting['request'], readAt: ReadAt): Promise<boolean> {
-    if (readAt.cellsSeq !== undefined && filteredByCellsAlone(filters)) {
-      return (await countJobsAndCellsSeq(this.#db, companyId, filters)).cellsSeq === readAt.cellsSeq
-    }
-    const shown = readAt.jobs
-    if (!shown || !movesOnlyWithCreates(filters, sort)) return false
-    if ((await countJobsAndCellsSeq(this.#db, companyId, filters)).total !== shown.total) return false
-    const versions = await readJobVersions(this.#db, companyId, shown.jobIds)
-    return shown.jobIds.every((id, i) => versions.get(id) === shown.rowVersions[i])
   }
 
   #sendAtTurnEnd() {
