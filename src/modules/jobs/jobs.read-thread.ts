@@ -56,9 +56,10 @@ export const NOT_FOUND = 0
 export const FAILED = 1
 export type ReadAnswer = [json: string, etag: string] | typeof NOT_FOUND | typeof FAILED
 /**
- * A page, and the company's job write sequence it holds at (its remembered
- * copy on the event loop is served while that stands); or only that
- * sequence, when the copy the server thread holds is still the page.
+ * A page, the company's job write sequence it holds at (its remembered
+ * copy on the event loop is served while that stands) and what it was read
+ * at; or only those two, when the copy the server thread holds is still
+ * the page.
  */
 export type PageAnswer = [envelope: Uint8Array, totalPages: number, writeSeq: number, readAt: ReadAt] | Held | typeof FAILED
 export type Held = [writeSeq: number, readAt: ReadAt]

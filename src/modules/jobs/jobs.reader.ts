@@ -100,7 +100,7 @@ interface ListWaiting {
   actor: Actor
   query: JobListQueryInput
   /** What it asks for and where its answer is remembered (listRequestOf). */
-  request: Pick<ReturnType<typeof listRequestOf>, 'page' | 'cacheKey' | 'filters'>
+  request: Pick<ReturnType<typeof listRequestOf>, 'page' | 'cacheKey'>
   resolve: (page: PageResult) => void
   reject: (error: unknown) => void
 }

@@ -3,9 +3,9 @@
  * its status history line, the company's job write sequence (which
  * remembered list pages are checked against, jobs.pages.ts) and the exact
  * per-(status, priority) counts that list totals are read from, with the
- * write sequence of each count cell the job leaves, enters or stays in
- * (which pages of lists filtered by status and priority are checked
- * against, listJobsAt) (Kysely only).
+ * write sequence of each count cell the job leaves, enters or stays in,
+ * which pages of lists filtered by status and priority are checked
+ * against (listJobsAt). Kysely only.
  */
 import { isExpression, sql, type Kysely, type QueryCreator, type RawBuilder } from 'kysely'
 import type { Database } from '../../db/types.ts'
@@ -56,13 +56,12 @@ export interface StatusChange {
  * Records a job write: the status change in the job's history, if there is
  * one; then bumps the company's write sequence, moves counts between
  * (status, priority) cells and bumps those cells' write sequences, all in
- * one stripe. The stripe's sequence row is
- * taken first on purpose: on PostgreSQL it serialises the writes that
- * picked the same stripe, so two of them moving counts in opposite
- * directions (High→Low and Low→High) can never lock the count rows in
- * opposite orders and deadlock. Callers make it the last step of their
- * transaction: the rows stay locked until COMMIT, so anything after it
- * makes the stripe's other writes wait longer.
+ * one stripe. The stripe's sequence row is taken first on purpose: on
+ * PostgreSQL it serialises the writes that picked the same stripe, so two
+ * of them moving counts in opposite directions (High→Low and Low→High) can
+ * never lock the count rows in opposite orders and deadlock. Callers make
+ * it the last step of their transaction: the rows stay locked until
+ * COMMIT, so anything after it makes the stripe's other writes wait longer.
  */
 export async function recordJobWrite(db: Db, companyId: number, moves: CountMoves, statusChange?: StatusChange) {
   const stripe = stripeFor(db)
