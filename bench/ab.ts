@@ -14,8 +14,9 @@
  *
  * Options: --against REV (required), --only a,b (required), --rounds N (3),
  * --duration S (10), --quick, --db postgres://… (both sides on that
- * database's data set; REV must not need a migration this side lacks, or the
- * other way round). The working tree is "this" as it is, uncommitted changes
+ * database's data set; with other migrations REV gets a schema of its own,
+ * `bench_ab_other`, generated once and kept for the next comparison; drop
+ * it when done). The working tree is "this" as it is, uncommitted changes
  * included.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -47,6 +48,8 @@ const scenarios = args.only.split(',')
 interface Side {
   label: string
   dir: string
+  /** The PostgreSQL database (and schema) it runs on, with --db. */
+  db?: string
 }
 
 /** One scenario in one run: its ratio to the baseline, its server CPU per request ÷ the baseline's, its p99. */
@@ -65,7 +68,7 @@ interface Run {
 }
 
 function run(side: Side): Run {
-  const benchArgs = ['--import', 'tsx', 'bench/run.ts', '--only', args.only!, '--duration', args.duration!, ...(args.quick ? ['--quick'] : []), ...(args.db ? ['--db', args.db] : [])]
+  const benchArgs = ['--import', 'tsx', 'bench/run.ts', '--only', args.only!, '--duration', args.duration!, ...(args.quick ? ['--quick'] : []), ...(side.db ? ['--db', side.db] : [])]
   const started = Date.now()
   const result = spawnSync(process.execPath, benchArgs, { cwd: side.dir, stdio: ['ignore', 'inherit', 'inherit'] })
   if (result.status !== 0) throw new Error(`the benchmark failed in ${side.label} (${side.dir}), exit ${result.status}`)
@@ -90,9 +93,16 @@ const head = (rev: string) => execFileSync('git', ['rev-parse', '--short', rev],
 const worktree = mkdtempSync(join(tmpdir(), 'fsm-ab-'))
 const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench', 'scripts', 'package.json'], { cwd: REPO_DIR, encoding: 'utf8' }).trim() !== ''
 const sides: Side[] = [
-  { label: `this (${head('HEAD')}${dirty ? ' + changes' : ''})`, dir: REPO_DIR },
-  { label: `against (${head(args.against)})`, dir: worktree },
+  { label: `this (${head('HEAD')}${dirty ? ' + changes' : ''})`, dir: REPO_DIR, db: args.db },
+  { label: `against (${head(args.against)})`, dir: worktree, db: args.db },
 ]
+
+/** `url` with its search_path set to `schema` (the benchmark takes its schema from there, bench/generate.ts). */
+function inSchema(url: string, schema: string): string {
+  const parsed = new URL(url)
+  parsed.searchParams.set('options', `-c search_path=${schema}`)
+  return parsed.toString()
+}
 
 // Ctrl-C reaches the running benchmark too (same process group), which
 // stops; with a listener this process is not killed with it, and the
@@ -109,6 +119,9 @@ try {
     symlinkSync(DATA_DIR, join(worktree, 'bench', 'data'))
   } else if (!args.db) {
     console.log(`[ab] the two sides' migrations differ: ${args.against} generates a data set of its own in the worktree`)
+  } else {
+    sides[1]!.db = inSchema(args.db, 'bench_ab_other')
+    console.log(`[ab] the two sides' migrations differ: ${args.against} runs on a data set of its own, in schema bench_ab_other (kept; drop it when done)`)
   }
   for (const side of sides) build(side)
 
