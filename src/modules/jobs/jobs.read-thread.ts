@@ -176,8 +176,9 @@ async function pageOf(
     let seqs = batch.seqs.get(companyId)
     if (seqs === undefined) batch.seqs.set(companyId, (seqs = await readListSeqs(db, companyId)))
     // Lists show no asset links: the module does not change a page.
-    const page = await listJobsAt(db, actorOf(companyId, false), query, caches, seqs)
-    const proof = caches.answers.stale(listRequestOf(companyId, query).cacheKey)?.proof
+    const request = listRequestOf(companyId, query)
+    const page = await listJobsAt(db, actorOf(companyId, false), request, caches, seqs)
+    const proof = caches.answers.stale(request.cacheKey)?.proof
     const readAt: ReadAt = [proof?.namesSeq ?? seqs.namesSeq, proof?.cellsSeq]
     if (sent.has(page) && (holdsCopy || batch.sent.has(page))) return [seqs.writeSeq, readAt]
     const envelope = pageEnvelope(page)

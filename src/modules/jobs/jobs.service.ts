@@ -95,17 +95,23 @@ export function listRequestOf(companyId: number, query: JobListQueryInput) {
   return { filters, page, sort, cacheKey }
 }
 
+/** A list request as listRequestOf reads it. */
+export type ListRequest = ReturnType<typeof listRequestOf>
+
 /**
  * A page of jobs with its exact total. `caches` remembers answers and where
  * deep pages start, both checked against the company's job write sequence.
  */
 export async function listJobs(db: Db, actor: Actor, query: JobListQueryInput, caches: JobListCaches) {
-  return listJobsAt(db, actor, query, caches, await readListSeqs(db, actor.companyId))
+  return listJobsAt(db, actor, listRequestOf(actor.companyId, query), caches, await readListSeqs(db, actor.companyId))
 }
 
-/** listJobs at the company's sequences, read in the same snapshot (the read thread reports the write sequence its page holds at). */
-export async function listJobsAt(db: Db, actor: Actor, query: JobListQueryInput, caches: JobListCaches, { writeSeq: seq, namesSeq }: ListSeqs) {
-  const { filters, page, sort, cacheKey } = listRequestOf(actor.companyId, query)
+/**
+ * listJobs of a request already read (listRequestOf), at the company's
+ * sequences, read in the same snapshot (the read thread reports the write
+ * sequence its page holds at, and looks up what the page was read at).
+ */
+export async function listJobsAt(db: Db, actor: Actor, { filters, page, sort, cacheKey }: ListRequest, caches: JobListCaches, { writeSeq: seq, namesSeq }: ListSeqs) {
   const cached = caches.answers.get(cacheKey, seq) as ReturnType<typeof answer> | undefined
   if (cached) return cached
   const { total, cellsSeq } = await countJobsAndCellsSeq(db, actor.companyId, filters)
