@@ -10,7 +10,7 @@ import fc from 'fast-check'
 import { CompiledQuery, sql } from 'kysely'
 import { DIALECTS, startTestApp, type TestApp } from './helpers/app.ts'
 import { call, createBasics, createTenant, type Tenant } from './helpers/factories.ts'
-import { chooseWalk, countJobs, estimateWalk, jobKeysQuery, listJobKeys, type IndexWalk, type JobFilters, type ListKey } from '../src/modules/jobs/jobs.list-queries.ts'
+import { chooseWalk, countJobs, countJobsAndCellsSeq, estimateWalk, jobKeysQuery, listJobKeys, type IndexWalk, type JobFilters, type ListKey } from '../src/modules/jobs/jobs.list-queries.ts'
 import { findJobViews, insertJob } from '../src/modules/jobs/jobs.repository.ts'
 import { readListSeqs, recordJobWrite, touchJobLists } from '../src/modules/jobs/jobs.write-record.ts'
 import { PagePositions } from '../src/modules/jobs/jobs.pages.ts'
@@ -576,8 +576,7 @@ for (const dialect of DIALECTS) {
       const positions = new PagePositions()
       const offset = 3_000
       const ask = async (why: string) => {
-        const { writeSeq } = await readListSeqs(db, tenant.companyId)
-        const keys = await positions.page(db, tenant.companyId, writeSeq, {}, '-created_at', 50, offset)
+        const keys = await positions.page(db, tenant.companyId, await readListSeqs(db, tenant.companyId), {}, '-created_at', 50, offset)
         assert.deepEqual(keys, await listJobKeys(db, tenant.companyId, {}, '-created_at', 50, offset), why)
       }
       const [head] = await listJobKeys(db, tenant.companyId, {}, '-created_at', 1, 0)
@@ -746,6 +745,46 @@ for (const dialect of DIALECTS) {
       }
     })
 
+    it('the positions of a list filtered by status or priority alone hold while no job of its cells is written and no name changes, and are built again after either', async () => {
+      const db = t.database.db
+      const filters: JobFilters = { statuses: ['Pending', 'Closed', 'Paid', 'Invoiced'] }
+      const put = async (jobId: number, body: object) => {
+        const r = await call(t.app, 'PUT', `/api/v1/jobs?id=${jobId}`, { key: tenant.apiKey, body })
+        assert.equal(r.status, 200, JSON.stringify(r.body))
+      }
+      for (const sort of ['-created_at', '-updated_at'] as JobSort[]) {
+        const positions = new PagePositions()
+        /** A page 120 rows from the end of the list (past 2,000 rows: from positions), against a plain OFFSET. */
+        const ask = async (why: string) => {
+          const seqs = await readListSeqs(db, tenant.companyId)
+          const { total, cellsSeq } = await countJobsAndCellsSeq(db, tenant.companyId, filters)
+          const offset = total - 120
+          assert.ok(offset > 2_000, `deep enough for positions (${offset})`)
+          const keys = await positions.page(db, tenant.companyId, { ...seqs, cellsSeq }, filters, sort, 50, offset)
+          assert.deepEqual(keys, await listJobKeys(db, tenant.companyId, filters, sort, 50, offset), `${sort}: ${why}`)
+        }
+        await ask('built')
+        assert.equal(positions.builds, 1)
+        // A write to a job of no cell of the list: the company's sequence moves, not the list's cells'.
+        const [elsewhere] = await listJobKeys(db, tenant.companyId, { statuses: ['Assigned'] }, '-created_at', 1, 0)
+        await put(elsewhere!.jobId, { job_description: `Edited beside the list (${sort})` })
+        await ask('after a write to a job of another cell')
+        assert.equal(positions.builds, 1, `${sort}: the positions held`)
+        // A write to the list's last job that leaves it in its cell: in
+        // updated_at order it moves from behind every position to the front.
+        const keys = await listJobKeys(db, tenant.companyId, filters, sort, 1_000_000, 0)
+        await put(keys[keys.length - 1]!.jobId, { job_description: `Edited in its cell (${sort})` })
+        await ask('after a write to a job of its cells')
+        assert.equal(positions.builds, 2, `${sort}: built again`)
+        // A touch: the technician of one bulk job in 13 renamed. Its jobs'
+        // updated_at move (the names sequence does, no cell's sequence).
+        const renamed = await call(t.app, 'PUT', `/api/v1/technicians?id=${basics.technicianId}`, { key: tenant.apiKey, body: { technician_name: `Renamed for ${sort}` } })
+        assert.equal(renamed.status, 200, JSON.stringify(renamed.body))
+        await ask('after a rename its jobs show')
+        assert.equal(positions.builds, 3, `${sort}: built again after the rename`)
+      }
+    })
+
     it('a page past the end of a deep list is empty with true pagination', async () => {
       const body = await list('page=500&per_page=50')
       assert.deepEqual(body.data, [])
@@ -766,7 +805,7 @@ for (const dialect of DIALECTS) {
       }))
       for (let i = 0; i < rows.length; i += 500) await t.database.db.insertInto('jobs').values(rows.slice(i, i + 500)).execute()
       await rebuildJobCounts(t.database.db)
-      const { writeSeq } = await readListSeqs(t.database.db, other.companyId)
+      const seqs = await readListSeqs(t.database.db, other.companyId)
       for (const filters of [{}, { statuses: ['Pending'] }] as JobFilters[]) {
         let turns = 0
         let counting = true
@@ -775,7 +814,7 @@ for (const dialect of DIALECTS) {
           if (counting) setImmediate(count)
         }
         setImmediate(count)
-        const keys = await new PagePositions().page(t.database.db, other.companyId, writeSeq, filters, '-created_at', 50, size - 500)
+        const keys = await new PagePositions().page(t.database.db, other.companyId, seqs, filters, '-created_at', 50, size - 500)
         counting = false
         const expected = await listJobKeys(t.database.db, other.companyId, filters, '-created_at', 50, size - 500)
         assert.deepEqual(keys, expected, JSON.stringify(filters))
@@ -791,22 +830,27 @@ for (const dialect of DIALECTS) {
         | { kind: 'put'; job: number; priority: string }
         | { kind: 'retitle'; job: number }
         | { kind: 'patch'; job: number; status: string }
+        | { kind: 'rename' }
       const write: fc.Arbitrary<Write> = fc.oneof(
         fc.record({ kind: fc.constant('create' as const), priority: fc.constantFrom(...JOB_PRIORITIES) }),
         fc.record({ kind: fc.constant('put' as const), job: fc.nat(), priority: fc.constantFrom(...JOB_PRIORITIES) }),
         // An edit that leaves the job in its (status, priority) cell.
         fc.record({ kind: fc.constant('retitle' as const), job: fc.nat() }),
         fc.record({ kind: fc.constant('patch' as const), job: fc.nat(), status: fc.constantFrom(...JOB_STATUSES) }),
+        // A touch: the jobs of a technician renamed (their updated_at move, no count cell's sequence does).
+        fc.record({ kind: fc.constant('rename' as const) }),
       )
-      // Pages anywhere in the list: the whole company's (it reaches the remembered positions), one status's, one priority's, or both.
+      // Pages anywhere in the list: the whole company's or four statuses' (both long enough for remembered positions), one status's, one priority's, or both.
       const listed = fc.record({
-        status: fc.option(fc.constantFrom(...JOB_STATUSES), { nil: undefined, freq: 2 }),
+        status: fc.option(fc.oneof(fc.constantFrom(...JOB_STATUSES), fc.constant('Pending,Closed,Paid,Invoiced')), { nil: undefined, freq: 2 }),
         priority: fc.option(fc.constantFrom(...JOB_PRIORITIES), { nil: undefined, freq: 3 }),
         sort: fc.constantFrom(...SORTS),
         where: fc.integer({ min: 0, max: 1_000 }).map((n) => n / 1_000),
       })
       let titles = 0
+      let renames = 0
       const send = (w: Write, rows: Array<{ job_id: number }>) => {
+        if (w.kind === 'rename') return call(t.app, 'PUT', `/api/v1/technicians?id=${basics.technicianId}`, { key: tenant.apiKey, body: { technician_name: `Renamed ${++renames}` } })
         if (w.kind === 'create') {
           return call(t.app, 'POST', '/api/v1/jobs', { key: tenant.apiKey, body: { job_title: 'Later', customer_location_id: basics.locationId, job_priority: w.priority } })
         }
@@ -823,7 +867,7 @@ for (const dialect of DIALECTS) {
           const askAll = async () => {
             const { rows, oracle } = await loadOracle()
             for (const l of lists) {
-              const f: JobFilters = { ...(l.status && { statuses: [l.status] }), ...(l.priority && { priority: l.priority }) }
+              const f: JobFilters = { ...(l.status && { statuses: l.status.split(',') }), ...(l.priority && { priority: l.priority }) }
               const total = oracle(f, l.sort, rows.length, 0).length
               const page = Math.max(1, Math.ceil((l.where * total) / 50))
               const query = queryOf(l, page)

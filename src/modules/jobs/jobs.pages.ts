@@ -21,12 +21,20 @@
  *     creates too.
  *   - Any other list (filters, other orders) can change with any job write:
  *     its positions carry the company's job write sequence (bumped in every
- *     job write's transaction, by every process) and are rebuilt when it moved.
+ *     job write's transaction, by every process) and are rebuilt when it moved,
+ *     unless the count cells answer the list's total (no filter but status
+ *     and priority) and neither its cells' write sequence nor the names
+ *     sequence moved (PositionsAt): then no job the list holds or could hold
+ *     was written, and no job's updated_at moved by a touch (touchJobLists
+ *     moves the names sequence), so no row changed places. An integrator
+ *     paging through every Closed job while dispatchers write to Pending and
+ *     Assigned ones keeps them (docs/performance.md).
  */
 import type { Kysely } from 'kysely'
 import type { Database } from '../../db/types.ts'
 import type { JobSort } from './jobs.schemas.ts'
 import { estimateWalk, listJobBoundaries, listJobKeys, readListGrowth, type JobFilters, type ListKey, type WalkEstimate } from './jobs.list-queries.ts'
+import type { ListSeqs } from './jobs.write-record.ts'
 
 type Db = Kysely<Database>
 
@@ -48,9 +56,22 @@ const MAX_ANCHORS = 64
 /** How far before a deep page its anchor is taken (rows): a short OFFSET from it is cheap. */
 const ANCHOR_LEAD = 100
 
+/**
+ * The sequences a list's positions are read at: the company's job write and
+ * names sequences (readListSeqs), and for a list whose total the count cells
+ * answer its cells' write sequence (countJobsAndCellsSeq), each read before
+ * the list's keys.
+ */
+export type PositionsAt = ListSeqs & { cellsSeq?: number | undefined }
+
+/** What a list's positions hold at while the company's write sequence moves, if its cells tell (PositionsAt). */
+const cellsAndNames = ({ namesSeq, cellsSeq }: PositionsAt) => (cellsSeq === undefined ? undefined : `${cellsSeq}|${namesSeq}`)
+
 interface Entry {
-  /** The company's job write sequence when the entry was built (checked for lists that any write can change). */
+  /** The company's job write sequence when the entry was built or last found to hold. */
   seq: number
+  /** For a list whose total the count cells answer: its cells' write sequence and the names sequence when the entry was built (it holds while they stand). */
+  cells?: string
   /** For the unfiltered newest-first list only: what its checks need (#stillValid). */
   growth?: {
     /** How many jobs were at or behind `head` (every other job is in front of it). */
@@ -96,16 +117,16 @@ export class PagePositions {
     return this.#builds
   }
 
-  /** The keys of one page: `limit` rows from `offset`; `seq` is the company's job write sequence, read before. */
-  async page(db: Db, companyId: number, seq: number, filters: JobFilters, sort: JobSort, limit: number, offset: number): Promise<ListKey[]> {
+  /** The keys of one page: `limit` rows from `offset`, at the sequences `at` (read before). */
+  async page(db: Db, companyId: number, at: PositionsAt, filters: JobFilters, sort: JobSort, limit: number, offset: number): Promise<ListKey[]> {
     // Seeks need a sort column without nulls.
     if (offset < SEEK_FROM || sort.endsWith('scheduled_start')) return listJobKeys(db, companyId, filters, sort, limit, offset)
     const name = `${companyId}|${sort}|${JSON.stringify(filters)}`
     const growsOnlyAtTop = sort === '-created_at' && Object.keys(filters).length === 0
     let entry = this.#entries.get(name)
-    if (entry && !(await this.#stillValid(db, companyId, seq, entry))) entry = undefined
+    if (entry && !(await this.#stillValid(db, companyId, at, entry))) entry = undefined
     if (!entry) {
-      entry = await this.#build(db, companyId, seq, filters, sort, growsOnlyAtTop)
+      entry = await this.#build(db, companyId, at, filters, sort, growsOnlyAtTop)
       if (!entry) return [] // an empty list
       if (this.#entries.size >= MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!)
       this.#entries.set(name, entry)
@@ -177,21 +198,27 @@ export class PagePositions {
     return true
   }
 
-  async #build(db: Db, companyId: number, seq: number, filters: JobFilters, sort: JobSort, growsOnlyAtTop: boolean): Promise<Entry | undefined> {
+  async #build(db: Db, companyId: number, at: PositionsAt, filters: JobFilters, sort: JobSort, growsOnlyAtTop: boolean): Promise<Entry | undefined> {
     this.#builds++
+    const seq = at.writeSeq
     const estimate = await estimateWalk(db, companyId, filters, { sort, rows: STEP })
     const [head] = await listJobKeys(db, companyId, filters, sort, 1, 0, undefined, estimate)
     if (!head) return undefined
-    if (!growsOnlyAtTop) return { seq, head, estimate, shift: 0, boundaries: [], anchors: new Map() }
+    if (!growsOnlyAtTop) return { seq, cells: cellsAndNames(at), head, estimate, shift: 0, boundaries: [], anchors: new Map() }
     // Jobs created since the read above are in front of head already.
     const { total, ahead, newest } = await readListGrowth(db, companyId, head)
     return { seq, growth: { base: total - ahead, mark: newest, behind: total }, head, estimate, shift: ahead, boundaries: [], anchors: new Map() }
   }
 
-  async #stillValid(db: Db, companyId: number, seq: number, entry: Entry): Promise<boolean> {
+  async #stillValid(db: Db, companyId: number, at: PositionsAt, entry: Entry): Promise<boolean> {
     const { growth } = entry
-    if (!growth) return entry.seq === seq
+    const seq = at.writeSeq
     if (entry.seq === seq) return true
+    if (!growth) {
+      if (entry.cells === undefined || entry.cells !== cellsAndNames(at)) return false
+      entry.seq = seq
+      return true
+    }
     let { total, ahead, newest } = await readListGrowth(db, companyId, growth.mark)
     // Not too many jobs added since the build.
     if (total - growth.base > MAX_SHIFT) return false

@@ -126,7 +126,7 @@ export async function listJobsAt(db: Db, actor: Actor, { filters, page, sort, ca
     caches.answers.confirm(cacheKey, seq)
     return stale.answer as ReturnType<typeof answer>
   }
-  const keys = page.offset < total ? await caches.positions.page(db, actor.companyId, seq, filters, sort, page.perPage, page.offset) : []
+  const keys = page.offset < total ? await caches.positions.page(db, actor.companyId, { writeSeq: seq, namesSeq, cellsSeq }, filters, sort, page.perPage, page.offset) : []
   const jobIds = keys.map((k) => k.jobId)
   // Items of the remembered answer that still hold, by job, with the row version each showed.
   const remembered = new Map<number, { rowVersion: number; item: JobListItemView }>()
