@@ -357,30 +357,59 @@ describe('job reads on their own thread (sqlite)', () => {
         assert.deepEqual(itemsOf(afterRename), here.data)
       }))
 
-    it('reads single jobs on the event loop while the thread has enough batches to answer, with the same answers, and lists on the thread', () =>
+    it('reads single jobs on the event loop while the thread is reading a batch, with the same answers, and lists on the thread', () =>
       withReader(async (reads) => {
         const actor = actorOf(tenant, ['assets'])
-        const queued = reads.getJob(actor, jobWithAssets)
-        // The batch goes at the end of this turn; its answer comes in a later one.
+        // A batch long enough that the thread is still reading it below (thousands of reads of one job).
+        const long = 2_000
+        const queued = Promise.all(Array.from({ length: long }, () => reads.getJob(actor, jobWithAssets)))
+        // The batch goes at the end of this turn.
         await new Promise(setImmediate)
-        // One batch unanswered: these are read here, at once.
+        // The thread has not answered it: these are read here, at once.
         const here = reads.getJob(actor, plainJob)
         const missingHere = assert.rejects(reads.getJob(actor, bareJob), (error) => error instanceof ApiError && error.code === 'not_found')
         const page = reads.listJobs(actor, { per_page: 2 })
         const expected = await Promise.all([jobWithAssets, plainJob].map((id) => getJob(t.database.db, actor, id)))
-        // The same JSON and ETag either way (read here, the answer carries the job's object as well).
-        const answers = await Promise.all([queued, here])
-        assert.deepEqual(answers.map(({ json, etag }) => ({ json, etag })), expected.map(({ json, etag }) => ({ json, etag })))
+        const hereAnswer = await here
         await missingHere
+        // Answered before any answer of the thread was taken: read here, not sent.
+        assert.equal(reads.answeredOnThread, 0, 'read on the event loop')
+        // The same JSON and ETag either way (read here, the answer carries the job's object as well).
+        const onThread = await queued
+        assert.deepEqual([onThread[0]!, hereAnswer].map(({ json, etag }) => ({ json, etag })), expected.map(({ json, etag }) => ({ json, etag })))
         // (A page from the thread carries its bytes, and of its pagination what the Link header needs.)
         const onLoopPage = await listJobs(t.database.db, actor, { per_page: 2 }, new JobListCaches())
         assert.deepEqual([(await page).page, (await page).pagination.total_pages], [onLoopPage.page, onLoopPage.pagination.total_pages])
-        // The first job and the page went to the thread; the rest were read here.
-        assert.equal(reads.answeredOnThread, 2)
+        // The long batch and the page went to the thread; the rest were read here.
+        assert.equal(reads.answeredOnThread, long + 1)
         // With nothing left to answer, the thread reads single jobs again.
         assert.deepEqual(await reads.getJob(actor, plainJob), { json: expected[1]!.json, etag: expected[1]!.etag })
-        assert.equal(reads.answeredOnThread, 3)
-      }, 1))
+        assert.equal(reads.answeredOnThread, long + 2)
+      }))
+
+    it('sends single jobs to the thread once it has answered every batch, though its answers wait for the event loop to take them', () =>
+      withReader(async (reads) => {
+        const actor = actorOf(tenant, ['assets'])
+        // A batch of one read; then the event loop stays busy (a synchronous
+        // wait) while the thread answers it, and asks for a job before taking
+        // the answer: the thread is idle, so the job goes to it, not read
+        // here. An attempt whose wait was too short for the thread (a busy
+        // machine) is made again, longer.
+        const waits: number[] = []
+        for (let waitMs = 50; waitMs <= 3_200; waitMs *= 4) {
+          const before = reads.answeredOnThread
+          const first = reads.getJob(actor, jobWithAssets)
+          await new Promise(setImmediate)
+          const until = performance.now() + waitMs
+          while (performance.now() < until);
+          const second = reads.getJob(actor, plainJob)
+          await Promise.all([first, second])
+          if (reads.answeredOnThread === before + 2) return
+          assert.equal(reads.answeredOnThread, before + 1)
+          waits.push(waitMs)
+        }
+        assert.fail(`the second job was read on the event loop after waits of ${waits.join(', ')} ms`)
+      }))
 
     it('reads each batch in a snapshot of its own, though a batch sent while another is read is read in the same turn of the thread', () =>
       withReader(async (reads) => {

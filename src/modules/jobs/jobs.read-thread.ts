@@ -32,7 +32,9 @@
  *        with each envelope's ArrayBuffer in the message's transfer list;
  *        `read at` is [names sequence, cells' write sequence or undefined]
  *        (ReadAt: what lets the server thread tell by itself that its
- *        copy of a list filtered by status and priority still holds).
+ *        copy of a list filtered by status and priority still holds);
+ *        and before each batch's answer goes, the count of batches read,
+ *        in memory shared with the server thread (ReadThreadData.progress).
  * A read that fails for any reason but "no such job" is answered FAILED and
  * read again on the server thread, which answers its error as always. The
  * actor crosses as its company and whether it has the assets module: all
@@ -73,6 +75,14 @@ export type ReadAt = [namesSeq: number, cellsSeq: number | undefined]
 
 export interface ReadThreadData {
   databaseUrl: string
+  /**
+   * Shared with the server thread: how many batches this thread has read
+   * (an Int32Array's one element, wrapping past 2^31), counted as each is
+   * answered, so that the server thread can tell whether this thread is
+   * reading without waiting for its own next turn to take the answers
+   * (jobs.reader.ts, THREAD_BUSY_BATCHES).
+   */
+  progress: SharedArrayBuffer
 }
 
 export interface ReadBatch {
@@ -197,7 +207,8 @@ function envelopesIn(pages: PageAnswer[]): ArrayBuffer[] {
 
 if (parentPort && workerData) {
   const port = parentPort
-  const { databaseUrl } = workerData as ReadThreadData
+  const { databaseUrl, progress } = workerData as ReadThreadData
+  const answered = new Int32Array(progress)
   const { db } = connect(databaseUrl, { sqliteReadOnly: true })
   const connection = sqliteConnectionOf(db)!
   const caches = new JobListCaches()
@@ -216,6 +227,8 @@ if (parentPort && workerData) {
     } finally {
       connection.reads.end()
     }
+    // Counted before the answer goes, so that the server thread never takes an answer the count does not hold yet.
+    Atomics.add(answered, 0, 1)
     port.postMessage({ batch, answers, pages } satisfies BatchAnswers, envelopesIn(pages))
   })
   port.postMessage({ ready: true })

@@ -21,7 +21,7 @@
  * jobs are read on the event loop as before; so is any read the thread
  * could not answer for a reason other than "no such job", so that its
  * error is answered as always, and a single job asked for while the
- * thread is far behind (THREAD_BUSY_BATCHES).
+ * thread is reading (THREAD_BUSY_BATCHES).
  */
 import { Worker } from 'node:worker_threads'
 import type { FastifyBaseLogger } from 'fastify'
@@ -68,7 +68,7 @@ function readsHere(db: Kysely<Database>): JobReads {
 }
 
 /**
- * While the thread has this many batches still to answer, a single job is
+ * While the thread has this many batches still to read, a single job is
  * read on the event loop instead of joining the queue (lists always go to
  * the thread: a page rebuilt here costs far more than a job). Timed during
  * `get_job`: whenever a batch went, ~10 were still unanswered, and each
@@ -83,8 +83,19 @@ function readsHere(db: Kysely<Database>): JobReads {
  * its batch's reads and ~1.5 batches queued before it): `mixed` 1.084 ×
  * and 1.075 ×, `get_job` 1.055 × and 1.037 × (3 and 4 rounds × 8 s); at
  * 3, 1.011 × and 1.075 ×; at 1, 0.888 × and 0.775 × against 2.
+ *
+ * Those counted the batches whose answers the event loop had not taken
+ * yet, answers waiting for its next turn among them: in `get_job` (sixth
+ * 2026-12-02 session) 40% of single jobs were read here, the event loop
+ * 73% busy and the thread about a third of a core. Counted as the thread
+ * reads them (#unansweredByThread), at 2: `get_job` 1.083 × then 0.989 ×,
+ * `mixed` 0.984 × then 0.948 × (3 rounds × 8 s each); at 1, a job is read
+ * here while the thread reads any batch: `get_job` 1.124 × and 1.127 ×
+ * (3 and 4 rounds × 8 s; in the second every round above every round of the
+ * code before), `mixed` 0.969 × and 1.042 ×, the event loop 80–81% busy
+ * instead of 73–74%.
  */
-const THREAD_BUSY_BATCHES = 2
+const THREAD_BUSY_BATCHES = 1
 
 /** The longest `ready` waits for the thread to start; reads stay on the event loop until it has. */
 const START_TIMEOUT_MS = 10_000
@@ -153,11 +164,13 @@ class ThreadedJobReads implements JobReads {
   #next: Batch = emptyBatch()
   #batches = 0
   readonly #sent = new Map<number, Batch>()
+  /** How many batches the thread has answered, as it stores it (ReadThreadData.progress). */
+  readonly #threadAnswered = new Int32Array(new SharedArrayBuffer(4))
   #answeredOnThread = 0
   readonly ready: Promise<void>
   #started!: () => void
 
-  /** Batches sent and not yet answered from which single jobs are read here (THREAD_BUSY_BATCHES). */
+  /** Batches the thread has still to read, from which single jobs are read here (THREAD_BUSY_BATCHES). */
   readonly #busyBatches: number
 
   constructor(db: Kysely<Database>, databaseUrl: string, log: FastifyBaseLogger, busyBatches = THREAD_BUSY_BATCHES) {
@@ -166,7 +179,7 @@ class ThreadedJobReads implements JobReads {
     this.#busyBatches = busyBatches
     const started = new Promise<void>((resolve) => (this.#started = resolve))
     this.ready = Promise.race([started, new Promise<void>((resolve) => setTimeout(resolve, START_TIMEOUT_MS).unref())])
-    this.#worker = startThread({ databaseUrl })
+    this.#worker = startThread({ databaseUrl, progress: this.#threadAnswered.buffer as SharedArrayBuffer })
     // It must not keep a process alive that has nothing else to do.
     this.#worker.unref()
     this.#worker.on('message', (message: { ready: true } | BatchAnswers) => {
@@ -194,7 +207,7 @@ class ThreadedJobReads implements JobReads {
    * 0.89–0.93 ×, p99 7.0–7.2 against 9.2–10.2 ms.
    */
   getJob(actor: Actor, jobId: number): Promise<JobAnswer> {
-    if (this.#state !== 'ready' || this.#sent.size >= this.#busyBatches) return getJob(this.#db, actor, jobId)
+    if (this.#state !== 'ready' || this.#unansweredByThread() >= this.#busyBatches) return getJob(this.#db, actor, jobId)
     return new Promise((resolve, reject) => {
       this.#sendAtTurnEnd()
       this.#next.jobs.push({ actor, jobId, resolve, reject })
@@ -235,6 +248,16 @@ class ThreadedJobReads implements JobReads {
       this.#sendAtTurnEnd()
       this.#next.lists.push({ actor, query, request, resolve, reject })
     })
+  }
+
+  /**
+   * Batches sent that the thread has not answered yet. Not the batches
+   * waiting here (#sent): an answer waits for the event loop's next turn to
+   * be taken, and counting those read jobs here while the thread idled.
+   */
+  #unansweredByThread(): number {
+    // Both counters wrap alike: the difference is exact while under 2^31.
+    return (this.#batches - Atomics.load(this.#threadAnswered, 0)) | 0
   }
 
   #sendAtTurnEnd() {
