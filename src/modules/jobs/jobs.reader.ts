@@ -164,7 +164,7 @@ class ThreadedJobReads implements JobReads {
   #next: Batch = emptyBatch()
   #batches = 0
   readonly #sent = new Map<number, Batch>()
-  /** How many batches the thread has answered, as it stores it (ReadThreadData.progress). */
+  /** How many batches the thread has read, as it counts them in memory shared with it (ReadThreadData.progress). */
   readonly #threadAnswered = new Int32Array(new SharedArrayBuffer(4))
   #answeredOnThread = 0
   readonly ready: Promise<void>
@@ -251,9 +251,10 @@ class ThreadedJobReads implements JobReads {
   }
 
   /**
-   * Batches sent that the thread has not answered yet. Not the batches
-   * waiting here (#sent): an answer waits for the event loop's next turn to
-   * be taken, and counting those read jobs here while the thread idled.
+   * Batches sent that the thread has not read yet. Not the batches whose
+   * answers are still to be taken here (#sent): an answer waits for the
+   * event loop's next turn, and counting those had jobs read here while the
+   * thread idled.
    */
   #unansweredByThread(): number {
     // Both counters wrap alike: the difference is exact while under 2^31.
