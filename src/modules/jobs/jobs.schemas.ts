@@ -29,7 +29,7 @@ export const JobAsset = Type.Object({
   asset_name: Type.String(),
   asset_status: Enum(ASSET_STATUSES),
   relationship_type: Enum(RELATIONSHIP_TYPES),
-  relationship_notes: NullableName(),
+  relationship_notes: NullableText({ description: 'Notes on the link, free text; null (this version has no endpoint that sets them)' }),
   linked_at: Timestamp(),
 })
 
