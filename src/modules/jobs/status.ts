@@ -29,10 +29,14 @@ export function canTransition(from: JobStatus, to: JobStatus): boolean {
   return TRANSITIONS[from].includes(to)
 }
 
-/** The message for a refused change: names the current status and what it may become. */
+/**
+ * The message for a refused change: names the current status and what it
+ * may become. A change to the status the job has is worded so whatever the
+ * status, terminal ones included.
+ */
 export function transitionRefusal(from: JobStatus, to: JobStatus): string {
   const allowed = TRANSITIONS[from]
-  if (allowed.length === 0) return `Cannot change status from ${from} to ${to}: ${from} is a terminal status with no further transitions`
-  if (from === to) return `Job is already ${from}. Allowed transitions from ${from}: ${allowed.join(', ')}`
-  return `Cannot change status from ${from} to ${to}. Allowed transitions from ${from}: ${allowed.join(', ')}`
+  const opening = from === to ? `Job is already ${from}` : `Cannot change status from ${from} to ${to}`
+  if (allowed.length === 0) return `${opening}: ${from} is a terminal status with no further transitions`
+  return `${opening}. Allowed transitions from ${from}: ${allowed.join(', ')}`
 }
