@@ -50,15 +50,18 @@ function port(text: string): number {
 /**
  * A database's first statements, whose failure says which database it was:
  * PostgreSQL's errors name neither the URL ("connect ECONNREFUSED …") nor,
- * for `fsm copy`, the side ("database "x" does not exist"). SQLite's name
- * their file already.
+ * for `fsm copy`, the side ("database "x" does not exist"); a migration
+ * refused names neither on either dialect ("migrated by a newer version",
+ * of the source or of the target?). SQLite's own errors name their file:
+ * those get the side alone.
  */
 async function reaching<T>(database: DatabaseHandle, urlName: string, work: Promise<T>): Promise<T> {
   try {
     return await work
   } catch (error) {
-    if (database.dialect !== 'postgres' || !(error instanceof Error)) throw error
-    throw new Error(`${urlName} (${database.description}): ${error.message}`)
+    if (!(error instanceof Error)) throw error
+    const namesFile = database.sqliteFile !== undefined && error.message.includes(database.sqliteFile)
+    throw new Error(namesFile ? `${urlName}: ${error.message}` : `${urlName} (${database.description}): ${error.message}`)
   }
 }
 
