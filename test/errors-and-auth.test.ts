@@ -20,6 +20,7 @@ import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { call, createBasics, createExtraKey, createJobVia, createTenant, type ApiResponse, type Tenant } from './helpers/factories.ts'
 import { generateKey } from '../src/modules/api-keys/key-format.ts'
+import { AUTH_CHALLENGE } from '../src/http/errors.ts'
 import { addTrigger } from './helpers/triggers.ts'
 import { listKeys, revokeKey } from '../src/modules/api-keys/api-keys.service.ts'
 
@@ -63,6 +64,8 @@ function assertError(res: ApiResponse, status: number, code: string, label = '')
   assert.equal(res.headers['x-request-id'], res.body.request_id, `${label} X-Request-Id`)
   assert.equal(res.headers['x-content-type-options'], 'nosniff', `${label} nosniff`)
   assert.match(String(res.headers['content-type']), /^application\/json/)
+  // A 401 names how to authenticate (RFC 9110 §11.6.1); no other answer does.
+  assert.equal(res.headers['www-authenticate'], status === 401 ? AUTH_CHALLENGE : undefined, `${label} WWW-Authenticate`)
   seenErrors.push({ label: `${label} ${status} ${code}`, res })
 }
 

@@ -13,7 +13,7 @@ import { hashesEqual, hashKey, parseKey } from '../modules/api-keys/key-format.t
 import type { Scope } from '../modules/api-keys/scopes.ts'
 import { ASSETS_API_NEEDS_MODULE } from '../modules/actor.ts'
 import { parseModules, type Module } from '../modules/companies/companies.service.ts'
-import { ApiError, type FieldError } from './errors.ts'
+import { ApiError, unauthorized, type FieldError } from './errors.ts'
 import { sentMoreThanOnce } from './headers.ts'
 import type { RateLimitDecision, RateLimitStore } from './rate-limit.ts'
 
@@ -105,18 +105,18 @@ export function createAuthenticator(options: AuthOptions) {
     const header = request.headers['x-api-key']
     const recent = recentlyVerified(header)
     if (recent) return recent
-    if (header === undefined || header === '') throw new ApiError('unauthorized', 'X-API-Key header is required')
+    if (header === undefined || header === '') throw unauthorized('X-API-Key header is required')
     // Node joins a header sent twice ("k1, k2"): "Invalid API key" sent the client to check a key that was fine.
-    if (sentMoreThanOnce(request.raw.rawHeaders, 'x-api-key')) throw new ApiError('unauthorized', 'X-API-Key header must be sent once')
+    if (sentMoreThanOnce(request.raw.rawHeaders, 'x-api-key')) throw unauthorized('X-API-Key header must be sent once')
     const keyId = typeof header === 'string' ? parseKey(header) : null
-    if (keyId === null) throw new ApiError('unauthorized', 'Invalid API key')
+    if (keyId === null) throw unauthorized('Invalid API key')
     const { record, expiresMs } = await lookup(keyId, monotonicMs())
-    if (!record || !hashesEqual(hashKey(header as string), record.key_hash)) throw new ApiError('unauthorized', 'Invalid or revoked API key')
+    if (!record || !hashesEqual(hashKey(header as string), record.key_hash)) throw unauthorized('Invalid or revoked API key')
     if (record.revoked_at !== null) {
       // Whoever still sends it is worth finding: the log line names the key
       // (the answer says no more than for a wrong key).
       request.revokedKeyId = record.key_id
-      throw new ApiError('unauthorized', 'Invalid or revoked API key')
+      throw unauthorized('Invalid or revoked API key')
     }
     touch(record)
     // Shared by the requests that present this key until it expires: never mutated.

@@ -78,6 +78,17 @@ export function refersToNone(what: string, id: number): string {
   return `refers to ${what} ${id}, which does not exist`
 }
 
+/**
+ * A 401 says how to authenticate (RFC 9110 §11.6.1 requires a challenge):
+ * the key, in the X-API-Key header (API.md §2). No scheme is registered for
+ * that, so it is named as what it is.
+ */
+export const AUTH_CHALLENGE = 'ApiKey realm="FSM Navigator", header="X-API-Key"'
+
+export function unauthorized(message: string): ApiError {
+  return new ApiError('unauthorized', message, { headers: { 'www-authenticate': AUTH_CHALLENGE } })
+}
+
 export function notFound(resource: string, id: number | string): ApiError {
   return new ApiError('not_found', `${resource} ${id} not found`)
 }

@@ -10,7 +10,7 @@
  * are untouched.
  */
 import type { RouteOptions } from 'fastify'
-import { ERROR_STATUS } from './errors.ts'
+import { AUTH_CHALLENGE, ERROR_STATUS } from './errors.ts'
 
 type Schema = Record<string, any>
 
@@ -38,7 +38,11 @@ const EVERY_ANSWER = {
   'X-RateLimit-Remaining': integer('Requests left in the bucket'),
   'X-RateLimit-Reset': integer('Unix seconds when the bucket is full again'),
 }
-const ERROR_ANSWER = { ...EVERY_ANSWER, 'Retry-After': integer('Seconds to wait: on 429 rate_limit_exceeded, 409 idempotency_key_in_use and 503 service_unavailable', { minimum: 0 }) }
+const ERROR_ANSWER = {
+  ...EVERY_ANSWER,
+  'Retry-After': integer('Seconds to wait: on 429 rate_limit_exceeded, 409 idempotency_key_in_use and 503 service_unavailable', { minimum: 0 }),
+  'WWW-Authenticate': string(`On 401 unauthorized: how to authenticate, \`${AUTH_CHALLENGE}\` (the key goes in the X-API-Key header)`),
+}
 const ETAG = { ETag: string('Strong tag of the record as answered; send it in If-Match to write only that version, or If-None-Match to re-read only if it changed (docs/syncing.md)') }
 const REPLAYED = { 'Idempotent-Replayed': string('"true" when this is the stored answer to an earlier request with the same Idempotency-Key') }
 
