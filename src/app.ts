@@ -179,8 +179,8 @@ function problemOfHost(host: string, rawHeaders: string[]): string | undefined {
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH'])
 
-/** The `charset` parameter of a Content-Type, quoted or not. */
-const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i
+/** The `charset` parameters of a Content-Type, quoted or not (one is allowed: RFC 6838 §4.3). */
+const CHARSETS = /;\s*charset\s*=\s*"?([^";\s]*)/gi
 
 /** UTF-8's byte order mark, EF BB BF, at the start of a body. */
 const hasByteOrderMark = (bytes: Buffer) => bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf
@@ -273,8 +273,10 @@ export async function buildApp(options: AppOptions) {
   // bytes that are not UTF-8 become U+FFFD, which would then be stored as
   // if the client had sent it. JSON between systems is UTF-8 (RFC 8259 §8.1).
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]
-    if (charset !== undefined && !/^utf-?8$/i.test(charset)) return done(new ApiError('unsupported_media_type', 'Content-Type charset must be utf-8'), undefined)
+    // Named twice, the body's charset is anyone's guess (`charset=utf-8; charset=latin1` was read as UTF-8).
+    const charsets = [...(request.headers['content-type'] ?? '').matchAll(CHARSETS)].map((match) => match[1]!)
+    if (charsets.length > 1) return done(new ApiError('unsupported_media_type', 'Content-Type must name its charset once (charset=utf-8)'), undefined)
+    if (charsets.length === 1 && !/^utf-?8$/i.test(charsets[0]!)) return done(new ApiError('unsupported_media_type', 'Content-Type charset must be utf-8'), undefined)
     // A compressed body is not decoded (RFC 9110 §8.4 allows 415): a gzip body was "not valid UTF-8", and `br` on plain JSON was taken as JSON.
     const coding = request.headers['content-encoding']
     if (coding !== undefined && !/^\s*identity\s*$/i.test(coding)) {

@@ -557,6 +557,12 @@ for (const dialect of DIALECTS) {
             assertError(res, 415, 'unsupported_media_type', `${method} ${type}`)
             assert.equal(res.body.error.message, 'Content-Type charset must be utf-8')
           }
+          // A charset named twice is refused, whichever comes first.
+          for (const type of ['application/json; charset=utf-8; charset=latin1', 'application/json; charset=latin1; charset=utf-8', 'application/json; charset=utf-8;charset="UTF-8"']) {
+            const res = await req(method, url, { key: tenant.apiKey, rawBody: json, headers: { 'content-type': type } })
+            assertError(res, 415, 'unsupported_media_type', `${method} ${type}`)
+            assert.equal(res.body.error.message, 'Content-Type must name its charset once (charset=utf-8)')
+          }
         }
         assert.equal((await req('GET', `${PATH}?id=${id}`, { key: tenant.apiKey })).body.data.job_status, 'Pending')
         // Compressed bodies are not decoded: said so, whatever the bytes (plain JSON under `br` was taken before).
