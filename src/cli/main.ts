@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { Command, InvalidArgumentError } from 'commander'
 import { loadConfig, loadDatabaseConfig, type Config } from '../config.ts'
 import { connect, SERVING_TIMEOUTS, type DatabaseHandle } from '../db/connect.ts'
-import { isMigrated, isUpToDate, migrateToLatest } from '../db/migrator.ts'
+import { installationState, migrateToLatest } from '../db/migrator.ts'
 import { createKey, listKeys, revokeKey } from '../modules/api-keys/api-keys.service.ts'
 import { createCompany, listCompanies, presentCompany, updateCompany } from '../modules/companies/companies.service.ts'
 import type { DemoResult } from '../modules/demo/demo.service.ts'
@@ -285,7 +285,7 @@ export function buildCli(argv: readonly string[] = process.argv): Command {
         // tables in someone else's database) and "copied" as nothing. Looked
         // at first on a read-only connection, which writes nothing into it.
         const probe = connect(options.from, { sqliteReadOnly: true, sqliteMustExist: true, urlName: '--from' })
-        const [installed, upToDate] = await reaching(probe, '--from', Promise.all([isMigrated(probe.db), isUpToDate(probe.db)])).finally(() => probe.close())
+        const { installed, upToDate } = await reaching(probe, '--from', installationState(probe.db)).finally(() => probe.close())
         if (!installed) throw new Error('the source database (--from) holds no FSM Navigator data (it was never migrated); check --from')
         // A source of this version is only read: on SQLite opened read-only
         // (opened for writing, a backup on a read-only disk or of another

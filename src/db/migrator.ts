@@ -105,19 +105,17 @@ async function appliedMigrations(db: Kysely<any>, schema: string | undefined): P
   return applied.map((row) => row.name as string)
 }
 
-/** Whether any migration was ever applied here: false for a database that is not FSM Navigator's (it creates nothing). */
-export async function isMigrated(db: Kysely<any>): Promise<boolean> {
-  return (await appliedMigrations(db, await migrationSchemaOf(db))).length > 0
-}
-
 /**
- * Whether the migrations applied here are exactly this version's: nothing
- * for `migrateToLatest` to do, nor to refuse (`fsm copy` then only reads
- * its source).
+ * What the migrations applied here say, from one read of them:
+ * `installed`, whether any was ever applied (false for a database that is
+ * not FSM Navigator's: it creates nothing); `upToDate`, whether they are
+ * exactly this version's (nothing for `migrateToLatest` to do, nor to
+ * refuse: `fsm copy` then only reads its source).
  */
-export async function isUpToDate(db: Kysely<any>): Promise<boolean> {
+export async function installationState(db: Kysely<any>): Promise<{ installed: boolean; upToDate: boolean }> {
   const applied = new Set(await appliedMigrations(db, await migrationSchemaOf(db)))
-  return applied.size === Object.keys(migrations).length && Object.keys(migrations).every((name) => applied.has(name))
+  const names = Object.keys(migrations)
+  return { installed: applied.size > 0, upToDate: applied.size === names.length && names.every((name) => applied.has(name)) }
 }
 
 /**
