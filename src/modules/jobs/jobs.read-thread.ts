@@ -208,7 +208,7 @@ function envelopesIn(pages: PageAnswer[]): ArrayBuffer[] {
 if (parentPort && workerData) {
   const port = parentPort
   const { databaseUrl, progress } = workerData as ReadThreadData
-  const answered = new Int32Array(progress)
+  const batchesRead = new Int32Array(progress)
   const { db } = connect(databaseUrl, { sqliteReadOnly: true })
   const connection = sqliteConnectionOf(db)!
   const caches = new JobListCaches()
@@ -228,7 +228,7 @@ if (parentPort && workerData) {
       connection.reads.end()
     }
     // Counted before the answer goes, so that the server thread never takes an answer the count does not hold yet.
-    Atomics.add(answered, 0, 1)
+    Atomics.add(batchesRead, 0, 1)
     port.postMessage({ batch, answers, pages } satisfies BatchAnswers, envelopesIn(pages))
   })
   port.postMessage({ ready: true })

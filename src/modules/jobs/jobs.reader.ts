@@ -35,7 +35,7 @@ import { JobListCaches, ListAnswers } from './jobs.pages.ts'
 import { FAILED, NOT_FOUND, type BatchAnswers, type PageAnswer, type ReadAnswer, type ReadAt, type ReadBatch, type ReadThreadData } from './jobs.read-thread.ts'
 import { countJobsAndCellsSeq, filteredByCellsAlone } from './jobs.list-queries.ts'
 import type { JobListQueryInput } from './jobs.schemas.ts'
-import { getJob, listJobs, listRequestOf } from './jobs.service.ts'
+import { getJob, listJobs, listRequestOf, type ListRequest } from './jobs.service.ts'
 import { readListSeqs } from './jobs.write-record.ts'
 
 /** A job as `GET ?id=` answers it: its JSON (the answer's `data`) and ETag. */
@@ -88,7 +88,7 @@ function readsHere(db: Kysely<Database>): JobReads {
  * yet, answers waiting for its next turn among them: in `get_job` (sixth
  * 2026-12-02 session) 40% of single jobs were read here, the event loop
  * 73% busy and the thread about a third of a core. Counted as the thread
- * reads them (#unansweredByThread), at 2: `get_job` 1.083 × then 0.989 ×,
+ * reads them (#batchesUnreadByThread), at 2: `get_job` 1.083 × then 0.989 ×,
  * `mixed` 0.984 × then 0.948 × (3 rounds × 8 s each); at 1, a job is read
  * here while the thread reads any batch: `get_job` 1.124 × and 1.127 ×
  * (3 and 4 rounds × 8 s; in the second every round above every round of the
@@ -111,7 +111,7 @@ interface ListWaiting {
   actor: Actor
   query: JobListQueryInput
   /** What it asks for and where its answer is remembered (listRequestOf). */
-  request: Pick<ReturnType<typeof listRequestOf>, 'page' | 'cacheKey'>
+  request: Pick<ListRequest, 'page' | 'cacheKey'>
   resolve: (page: PageResult) => void
   reject: (error: unknown) => void
 }
@@ -165,7 +165,7 @@ class ThreadedJobReads implements JobReads {
   #batches = 0
   readonly #sent = new Map<number, Batch>()
   /** How many batches the thread has read, as it counts them in memory shared with it (ReadThreadData.progress). */
-  readonly #threadAnswered = new Int32Array(new SharedArrayBuffer(4))
+  readonly #batchesReadByThread = new Int32Array(new SharedArrayBuffer(4))
   #answeredOnThread = 0
   readonly ready: Promise<void>
   #started!: () => void
@@ -179,7 +179,7 @@ class ThreadedJobReads implements JobReads {
     this.#busyBatches = busyBatches
     const started = new Promise<void>((resolve) => (this.#started = resolve))
     this.ready = Promise.race([started, new Promise<void>((resolve) => setTimeout(resolve, START_TIMEOUT_MS).unref())])
-    this.#worker = startThread({ databaseUrl, progress: this.#threadAnswered.buffer as SharedArrayBuffer })
+    this.#worker = startThread({ databaseUrl, progress: this.#batchesReadByThread.buffer as SharedArrayBuffer })
     // It must not keep a process alive that has nothing else to do.
     this.#worker.unref()
     this.#worker.on('message', (message: { ready: true } | BatchAnswers) => {
@@ -207,7 +207,7 @@ class ThreadedJobReads implements JobReads {
    * 0.89–0.93 ×, p99 7.0–7.2 against 9.2–10.2 ms.
    */
   getJob(actor: Actor, jobId: number): Promise<JobAnswer> {
-    if (this.#state !== 'ready' || this.#unansweredByThread() >= this.#busyBatches) return getJob(this.#db, actor, jobId)
+    if (this.#state !== 'ready' || this.#batchesUnreadByThread() >= this.#busyBatches) return getJob(this.#db, actor, jobId)
     return new Promise((resolve, reject) => {
       this.#sendAtTurnEnd()
       this.#next.jobs.push({ actor, jobId, resolve, reject })
@@ -256,9 +256,9 @@ class ThreadedJobReads implements JobReads {
    * event loop's next turn, and counting those had jobs read here while the
    * thread idled.
    */
-  #unansweredByThread(): number {
+  #batchesUnreadByThread(): number {
     // Both counters wrap alike: the difference is exact while under 2^31.
-    return (this.#batches - Atomics.load(this.#threadAnswered, 0)) | 0
+    return (this.#batches - Atomics.load(this.#batchesReadByThread, 0)) | 0
   }
 
   #sendAtTurnEnd() {
