@@ -100,8 +100,11 @@ async function prepareDatabase(): Promise<Prepared> {
   const { file, meta } = await ensureSqliteDataSet(size, seed, args.regenerate, log)
   // The server writes (create, update, patch): it runs on a copy, so the
   // cached file stays as generated and every run starts from the same data.
-  const copy = join(DATA_DIR, `run-${mode}-${seed}.db`)
-  for (const suffix of ['', '-wal', '-shm']) rmSync(copy + suffix, { force: true })
+  // A copy of its own: when two runs shared one path, each removed the
+  // other's files, and a run started while another ran measured nothing
+  // but 401 answers.
+  removeCopiesOfEndedRuns()
+  const copy = join(DATA_DIR, `run-${mode}-${seed}-${process.pid}.db`)
   copyFileSync(file, copy)
   log(`data set ready (${(statSync(copy).size / 2 ** 20).toFixed(0)} MB, copied to ${copy}) in ${((Date.now() - began) / 1000).toFixed(1)} s`)
   return {
@@ -111,6 +114,27 @@ async function prepareDatabase(): Promise<Prepared> {
     async cleanup() {
       if (!args.keep) for (const suffix of ['', '-wal', '-shm']) rmSync(copy + suffix, { force: true })
     },
+  }
+}
+
+/** A run's copy of the data set (and its WAL and shared memory), named by the run's process id. */
+const RUN_COPY = /^run-.+-(\d+)\.db(-wal|-shm)?$/
+
+/** The copies left by runs that ended without removing theirs (killed, or `--keep`): each is as large as the data set. */
+function removeCopiesOfEndedRuns() {
+  for (const name of readdirSync(DATA_DIR)) {
+    const pid = RUN_COPY.exec(name)?.[1]
+    if (pid !== undefined && !processRuns(Number(pid))) rmSync(join(DATA_DIR, name), { force: true })
+  }
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
