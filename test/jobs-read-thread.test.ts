@@ -23,7 +23,8 @@ import fastJsonStringify from 'fast-json-stringify'
 import fc from 'fast-check'
 import { JOB_PRIORITIES, JOB_STATUSES } from '../src/modules/jobs/status.ts'
 import { pageJsonWithoutId, type PageResult } from '../src/http/replies.ts'
-import { pageEnvelope } from '../src/modules/jobs/jobs.read-thread.ts'
+import { pageEnvelope, READ_THREAD_PRIORITY_DROP } from '../src/modules/jobs/jobs.read-thread.ts'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { JobListResponse, type JobListItemView, type JobListQueryInput } from '../src/modules/jobs/jobs.schemas.ts'
 
 const silent = { warn() {}, info() {}, error() {}, debug() {}, fatal() {}, trace() {}, child: () => silent, level: 'silent', silent() {} } as never
@@ -87,6 +88,17 @@ describe('job reads on their own thread (sqlite)', () => {
     assert.equal(foreign.status, 404)
     assert.equal(foreign.body.error.code, 'not_found')
     assert.equal(foreign.body.error.message, missing.body.error.message.replace('999999', String(bareJob)))
+  })
+
+  it('runs at a lower priority than the event loop, on Linux', { skip: !existsSync('/proc/thread-self') && 'no /proc/thread-self: not Linux' }, () => {
+    // A thread's nice value is the 19th field of its stat line, counted from the pid (the name before it is in parentheses and may hold spaces).
+    const niceOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])
+    const processNice = niceOf(readFileSync('/proc/self/stat', 'utf8'))
+    const threadNices = readdirSync('/proc/self/task').map((id) => niceOf(readFileSync(`/proc/self/task/${id}/stat`, 'utf8')))
+    assert.ok(
+      threadNices.includes(Math.min(19, processNice + READ_THREAD_PRIORITY_DROP)),
+      `a thread at nice ${processNice} + ${READ_THREAD_PRIORITY_DROP}, among ${threadNices.join(', ')}`,
+    )
   })
 
   it('sees every write answered before the read, and its ETag', async () => {
