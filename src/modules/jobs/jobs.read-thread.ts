@@ -209,15 +209,15 @@ function envelopesIn(pages: PageAnswer[]): ArrayBuffer[] {
 
 /**
  * How much nicer than the process this thread runs (Linux nice values: 5
- * more; 19 at most). At the event loop's priority, each batch handed over
- * woke this thread onto the event loop's core ahead of it; a little lower,
- * the event loop keeps its core and hands over fuller batches. `bench:ab`
- * against the same priority (seventh 2026-12-02 session, 3–4 rounds ×
- * 8 s): `get_job` 1.150 ×, 1.117 × and 1.021 ×, server CPU a request
- * 0.81 ×, 0.80 × and 0.95 ×; `mixed` 1.065 ×. At 10: `get_job` 1.007 ×,
- * the event loop 88% busy, reading more jobs itself while this thread
- * waited for a core (THREAD_BUSY_BATCHES in jobs.reader.ts); `mixed`
- * 0.971 ×.
+ * more; 19 at most). At the event loop's priority, V8's profile put 18.8%
+ * of the event loop's time in `postMessage`, which wakes this thread, where
+ * `perf` counted ~5% of its CPU there: the rest was the event loop waiting
+ * for its core back. `bench:ab` against the same priority (seventh
+ * 2026-12-02 session, 3–4 rounds × 8 s): `get_job` 1.150 ×, 1.117 × and
+ * 1.021 ×, server CPU a request 0.81 ×, 0.80 × and 0.95 ×; `mixed`
+ * 1.065 ×. At 10: `get_job` 1.007 ×, the event loop 88% busy, reading more
+ * jobs itself while this thread waited for a core (THREAD_BUSY_BATCHES in
+ * jobs.reader.ts); `mixed` 0.971 ×.
  */
 export const READ_THREAD_PRIORITY_DROP = 5
 
@@ -227,13 +227,12 @@ export const READ_THREAD_PRIORITY_DROP = 5
  * which Node does not otherwise tell). Elsewhere, or where it fails, the
  * thread keeps the process's priority: an optimisation, never a need.
  */
-export function lowerThreadPriority(drop: number): boolean {
+export function lowerThreadPriority(drop: number): void {
   try {
     const threadId = Number(readlinkSync('/proc/thread-self').split('/').pop())
     setPriority(threadId, Math.min(19, getPriority(threadId) + drop))
-    return true
   } catch {
-    return false
+    // Not Linux, or not allowed: the process's priority.
   }
 }
 
