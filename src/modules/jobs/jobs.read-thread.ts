@@ -227,7 +227,7 @@ export const READ_THREAD_PRIORITY_DROP = 5
  * which Node does not otherwise tell). Elsewhere, or where it fails, the
  * thread keeps the process's priority: an optimisation, never a need.
  */
-export function lowerThreadPriority(drop: number): void {
+function lowerThreadPriority(drop: number): void {
   try {
     const threadId = Number(readlinkSync('/proc/thread-self').split('/').pop())
     setPriority(threadId, Math.min(19, getPriority(threadId) + drop))

@@ -257,7 +257,7 @@ class ThreadedJobReads implements JobReads {
    * thread idled.
    */
   #batchesUnreadByThread(): number {
-    // Both counters wrap alike: the difference is exact while under 2^31.
+    // The thread's count wraps past 2^31 and #batches does not: taken modulo 2^32 (| 0), the difference is exact while under 2^31.
     return (this.#batches - Atomics.load(this.#batchesReadByThread, 0)) | 0
   }
 
